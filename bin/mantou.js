@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// The `mantou` command. The source is TypeScript run by Node 22's type stripping: there is no build step.
+import '../core/cli.ts';

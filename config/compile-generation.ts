@@ -1,0 +1,115 @@
+// Turns a validated config into a Generation for this thread: clusters with pools, routers with compiled
+// matchers, and one filter chain per route (route header rules become a `headers` filter instance).
+
+import { dirname } from 'node:path';
+import type { Generation, HttpListenerRuntime } from '../core/generation.ts';
+import { FilterChain, type HttpFilterInstance } from '../core/http/filter-chain.ts';
+import type { StreamCounters } from '../core/http/http-stream.ts';
+import { type DirectResponse, type HeaderCondition, type Route, type RouteMatch, Router } from '../core/http/router.ts';
+import { componentLogger } from '../core/logger.ts';
+import { Cluster } from '../core/upstream/cluster.ts';
+import { instantiateFilter } from '../filters/api.ts';
+import headersFilter from '../filters/headers.ts';
+import { type ClusterConfig, type Config, defaults, type ListenerConfig, type RouteConfig } from './schema.ts';
+
+const EMPTY_CHAIN = new FilterChain([]);
+
+export function compileGeneration(config: Config, id: number, configFile: string): Generation {
+  const clusters = new Map<string, Cluster>();
+  for (const c of config.clusters ?? []) clusters.set(c.name, compileCluster(c));
+  const env = { configDir: dirname(configFile) };
+  const listeners: HttpListenerRuntime[] = config.listeners.map((l) => compileListener(l, clusters, env));
+  return { id, listeners, clusters };
+}
+
+function compileCluster(c: ClusterConfig): Cluster {
+  return new Cluster({
+    name: c.name,
+    endpoints: c.endpoints.map((e) => ({ address: e.address, port: e.port, weight: e.weight ?? 1 })),
+    connectTimeoutMs: c.connectTimeoutMs ?? defaults.connectTimeoutMs,
+    maxConnectionsPerEndpoint: c.maxConnectionsPerEndpoint ?? defaults.maxConnectionsPerEndpoint,
+    maxPendingRequestsPerEndpoint: c.maxPendingRequestsPerEndpoint ?? defaults.maxPendingRequestsPerEndpoint,
+    idleTimeoutMs: c.idleTimeoutMs ?? defaults.idleTimeoutMs,
+    maxResponseHeadBytes: c.maxResponseHeadersBytes ?? defaults.maxResponseHeadersBytes,
+  });
+}
+
+function compileListener(l: ListenerConfig, clusters: Map<string, Cluster>, env: { configDir: string }): HttpListenerRuntime {
+  const routes = l.routes.map((r, i) => compileRoute(r, i, l.name, clusters, env));
+  const counters: StreamCounters = { streams: 0, localReplies: 0, upstreamFailures: 0, filterFailures: 0 };
+  return {
+    name: l.name,
+    address: l.address ?? defaults.listenerAddress,
+    port: l.port,
+    maxRequestHeadersBytes: l.maxRequestHeadersBytes ?? defaults.maxRequestHeadersBytes,
+    context: { name: l.name, router: new Router(routes), maxBufferedRequestBytes: defaults.maxBufferedRequestBytes, counters },
+  };
+}
+
+function compileRoute(r: RouteConfig, index: number, listener: string, clusters: Map<string, Cluster>, env: { configDir: string }): Route {
+  const filters: HttpFilterInstance[] = [];
+  if (r.requestHeaders !== undefined || r.responseHeaders !== undefined) {
+    const log = componentLogger('filter').child({ filter: 'headers' });
+    const options = { request: r.requestHeaders, response: r.responseHeaders };
+    const instance = instantiateFilter(headersFilter, options, { log, configDir: env.configDir }, 'route-headers');
+    if (instance.hooks.onRequest !== undefined || instance.hooks.onResponse !== undefined) filters.push(instance);
+  }
+  return {
+    name: r.name ?? `${listener}/${index}`,
+    match: compileMatch(r),
+    cluster: r.cluster === undefined ? null : (clusters.get(r.cluster) ?? null),
+    directResponse: compileDirectResponse(r),
+    prefixRewrite: r.prefixRewrite,
+    hostRewrite: r.hostRewrite,
+    timeoutMs: r.timeoutMs ?? defaults.routeTimeoutMs,
+    chain: filters.length === 0 ? EMPTY_CHAIN : new FilterChain(filters),
+  };
+}
+
+function compileMatch(r: RouteConfig): RouteMatch {
+  const m = r.match;
+  const out: RouteMatch = {};
+  if (m === undefined) return out;
+  if (m.host !== undefined) {
+    const hosts = typeof m.host === 'string' ? [m.host] : m.host;
+    const exact = new Set<string>();
+    const suffixes: string[] = [];
+    let any = false;
+    for (const h of hosts) {
+      const lower = h.toLowerCase();
+      if (lower === '*') any = true;
+      else if (lower.startsWith('*.')) suffixes.push(lower.slice(1));
+      else exact.add(lower);
+    }
+    if (!any) {
+      out.hostsExact = exact;
+      if (suffixes.length > 0) out.hostSuffixes = suffixes;
+    }
+  }
+  if (m.path?.exact !== undefined) out.pathExact = m.path.exact;
+  if (m.path?.prefix !== undefined) out.pathPrefix = m.path.prefix;
+  if (m.path?.regex !== undefined) out.pathRegex = new RegExp(`^(?:${m.path.regex})$`);
+  if (m.method !== undefined) out.methods = new Set(typeof m.method === 'string' ? [m.method] : m.method);
+  if (m.headers !== undefined) {
+    out.headers = m.headers.map(
+      (h): HeaderCondition => ({
+        name: h.name.toLowerCase(),
+        exact: h.exact,
+        prefix: h.prefix,
+        regex: h.regex === undefined ? undefined : new RegExp(`^(?:${h.regex})$`),
+        present: h.present,
+      }),
+    );
+  }
+  return out;
+}
+
+function compileDirectResponse(r: RouteConfig): DirectResponse | null {
+  const d = r.directResponse;
+  if (d === undefined) return null;
+  return {
+    status: d.status,
+    headers: Object.entries(d.headers ?? {}).flatMap(([k, v]) => [k.toLowerCase(), v]),
+    body: d.body ?? '',
+  };
+}

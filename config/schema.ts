@@ -1,0 +1,152 @@
+// The configuration schema (TypeBox): validated at load, printed by `mantou config schema` as JSON Schema for
+// editors, and the source of the Config type. Defaults live in `defaults` below and are applied at compile time.
+
+import { type Static, Type as T } from '@sinclair/typebox';
+
+const strict = { additionalProperties: false } as const;
+
+const NonEmpty = T.String({ minLength: 1 });
+const ListenPort = T.Integer({ minimum: 0, maximum: 65535, description: '0 picks a free port (logged at start)' });
+const Port = T.Integer({ minimum: 1, maximum: 65535 });
+const Millis = T.Integer({ minimum: 1, maximum: 86_400_000 });
+const StringMap = T.Record(T.String(), T.String());
+
+const HeaderRules = T.Object(
+  {
+    add: T.Optional(T.Record(T.String(), T.String(), { description: 'appended (kept alongside existing values)' })),
+    set: T.Optional(T.Record(T.String(), T.String(), { description: 'replaces any existing values' })),
+    remove: T.Optional(T.Array(NonEmpty)),
+  },
+  strict,
+);
+
+const HeaderMatch = T.Object(
+  {
+    name: NonEmpty,
+    exact: T.Optional(T.String()),
+    prefix: T.Optional(T.String()),
+    regex: T.Optional(T.String({ description: 'matches the whole value' })),
+    present: T.Optional(T.Boolean()),
+  },
+  strict,
+);
+
+const PathMatch = T.Object(
+  {
+    exact: T.Optional(T.String({ pattern: '^/' })),
+    prefix: T.Optional(T.String({ pattern: '^/' })),
+    regex: T.Optional(T.String({ description: 'matches the whole path' })),
+  },
+  strict,
+);
+
+const StringOrList = T.Union([NonEmpty, T.Array(NonEmpty, { minItems: 1 })]);
+
+const RouteMatch = T.Object(
+  {
+    host: T.Optional(StringOrList),
+    path: T.Optional(PathMatch),
+    method: T.Optional(StringOrList),
+    headers: T.Optional(T.Array(HeaderMatch)),
+  },
+  strict,
+);
+
+const DirectResponse = T.Object(
+  {
+    status: T.Integer({ minimum: 200, maximum: 599 }),
+    headers: T.Optional(StringMap),
+    body: T.Optional(T.String()),
+  },
+  strict,
+);
+
+const Route = T.Object(
+  {
+    name: T.Optional(NonEmpty),
+    match: T.Optional(RouteMatch),
+    cluster: T.Optional(NonEmpty),
+    directResponse: T.Optional(DirectResponse),
+    prefixRewrite: T.Optional(T.String({ pattern: '^/' })),
+    hostRewrite: T.Optional(NonEmpty),
+    timeoutMs: T.Optional(Millis),
+    requestHeaders: T.Optional(HeaderRules),
+    responseHeaders: T.Optional(HeaderRules),
+  },
+  strict,
+);
+
+const Listener = T.Object(
+  {
+    name: NonEmpty,
+    address: T.Optional(NonEmpty),
+    port: ListenPort,
+    protocol: T.Optional(T.Literal('http')),
+    maxRequestHeadersBytes: T.Optional(T.Integer({ minimum: 1024, maximum: 1_048_576 })),
+    routes: T.Array(Route, { minItems: 1 }),
+  },
+  strict,
+);
+
+const Endpoint = T.Object(
+  {
+    address: NonEmpty,
+    port: Port,
+    weight: T.Optional(T.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  strict,
+);
+
+const Cluster = T.Object(
+  {
+    name: NonEmpty,
+    endpoints: T.Array(Endpoint, { minItems: 1 }),
+    connectTimeoutMs: T.Optional(Millis),
+    maxConnectionsPerEndpoint: T.Optional(T.Integer({ minimum: 1, maximum: 1_000_000 })),
+    maxPendingRequestsPerEndpoint: T.Optional(T.Integer({ minimum: 0, maximum: 1_000_000 })),
+    idleTimeoutMs: T.Optional(Millis),
+    maxResponseHeadersBytes: T.Optional(T.Integer({ minimum: 1024, maximum: 1_048_576 })),
+  },
+  strict,
+);
+
+const Admin = T.Object(
+  {
+    address: T.Optional(NonEmpty),
+    port: T.Optional(ListenPort),
+  },
+  strict,
+);
+
+export const ConfigSchema = T.Object(
+  {
+    admin: T.Optional(Admin),
+    workers: T.Optional(T.Union([T.Literal('auto'), T.Integer({ minimum: 1, maximum: 256 })])),
+    listeners: T.Array(Listener, { minItems: 1 }),
+    clusters: T.Optional(T.Array(Cluster)),
+  },
+  { ...strict, $id: 'https://mantou.dev/schema/config.json', title: 'Mantou configuration' },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type ListenerConfig = Static<typeof Listener>;
+export type RouteConfig = Static<typeof Route>;
+export type ClusterConfig = Static<typeof Cluster>;
+export type HeaderRulesConfig = Static<typeof HeaderRules>;
+
+/** Defaults, chosen to match what Envoy and nginx users expect; documented in the README. */
+export const defaults = Object.freeze({
+  listenerAddress: '0.0.0.0',
+  /** uWS's own default (4 KiB) is too small for JWTs and cookies. */
+  maxRequestHeadersBytes: 16_384,
+  /** Envoy's route timeout default. */
+  routeTimeoutMs: 15_000,
+  connectTimeoutMs: 5_000,
+  maxConnectionsPerEndpoint: 1024,
+  maxPendingRequestsPerEndpoint: 1024,
+  /** Below Node's 5 s keep-alive so a pooled socket is never reused as the server closes it. */
+  idleTimeoutMs: 4_000,
+  maxResponseHeadersBytes: 65_536,
+  /** Request body held per stream while no upstream connection is ready, before the client is paused. */
+  maxBufferedRequestBytes: 65_536,
+});

@@ -1,0 +1,123 @@
+// The `mantou` command: run, validate, config schema. Exit codes: 0 clean, 1 invalid config or start-up
+// failure, 2 usage error. Failures print one line per problem, never a stack trace.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, StartupError } from './errors.ts';
+
+const USAGE = `Usage: mantou [run] -c FILE        run the proxy
+       mantou validate -c FILE       check a config file (exit 0 valid, 1 invalid)
+       mantou config schema          print the config's JSON Schema
+       mantou --help | --version
+
+Options:
+  -c, --config FILE   config file (YAML)
+  -h, --help          this text
+  -v, --version       print the version
+Environment:
+  MANTOU_LOG_LEVEL    trace|debug|info|warn|error (default info)`;
+
+const EXIT_OK = 0;
+const EXIT_INVALID = 1;
+const EXIT_USAGE = 2;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    process.stderr.write(`mantou: ${(err as Error).message}\n${USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT_OK;
+  }
+  if (values.version) {
+    process.stdout.write(`mantou ${version()}\n`);
+    return EXIT_OK;
+  }
+  const verb = positionals[0] ?? 'run';
+  if (verb === 'config') {
+    if (positionals[1] !== 'schema' || positionals.length > 2) return usageError('expected "mantou config schema"');
+    const { ConfigSchema } = await import('../config/schema.ts');
+    process.stdout.write(`${JSON.stringify(ConfigSchema, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  if (verb !== 'run' && verb !== 'validate') return usageError(`unknown command "${verb}"`);
+  if (positionals.length > 1) return usageError(`unexpected argument "${positionals[1]}"`);
+  if (!values.config) return usageError('missing -c FILE');
+
+  const { loadConfigFile } = await import('../config/load-config.ts');
+  try {
+    const loaded = loadConfigFile(values.config);
+    if (verb === 'validate') {
+      process.stdout.write(`${values.config}: valid\n`);
+      return EXIT_OK;
+    }
+    return await run(loaded.file, loaded.config);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof StartupError) {
+      process.stderr.write(`${err.message}\n`);
+      return EXIT_INVALID;
+    }
+    throw err;
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`mantou: ${message}\n${USAGE}\n`);
+  return EXIT_USAGE;
+}
+
+async function run(file: string, config: import('../config/schema.ts').Config): Promise<number> {
+  const { compileGeneration } = await import('../config/compile-generation.ts');
+  const { maxRequestHeadersBytesOf } = await import('./generation.ts');
+  const generation = compileGeneration(config, 1, file);
+  // uWS reads this once when it loads, so it is set before the data plane (and uWS) is imported.
+  process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(maxRequestHeadersBytesOf(generation));
+  const { DataPlane } = await import('./data-plane.ts');
+  const { rootLogger } = await import('./logger.ts');
+  const plane = new DataPlane();
+  await plane.start(generation);
+  rootLogger.info({ config: file, ports: plane.ports() }, 'mantou started');
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      rootLogger.info({ signal }, 'stopping');
+      plane.close();
+      resolve(EXIT_OK);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    if (code !== EXIT_OK) process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`mantou: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(EXIT_INVALID);
+  },
+);

@@ -1,0 +1,29 @@
+// A generation: everything one config version needs at run time in one thread — listeners with their
+// routers and filter chains, and clusters with their pools. Built from a validated config by config/compile.
+
+import type { HttpListenerContext } from './http/http-stream.ts';
+import type { Cluster } from './upstream/cluster.ts';
+
+export interface HttpListenerRuntime {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly maxRequestHeadersBytes: number;
+  readonly context: HttpListenerContext;
+}
+
+export interface Generation {
+  readonly id: number;
+  readonly listeners: readonly HttpListenerRuntime[];
+  readonly clusters: ReadonlyMap<string, Cluster>;
+}
+
+/** Closes the generation's upstream pools (connections in use are closed too). */
+export function closeGeneration(g: Generation): void {
+  for (const c of g.clusters.values()) c.close();
+}
+
+/** uWS reads its header limit once, from the environment, when it loads: the largest listener's wins. */
+export function maxRequestHeadersBytesOf(g: Generation): number {
+  return Math.max(...g.listeners.map((l) => l.maxRequestHeadersBytes));
+}

@@ -1,0 +1,206 @@
+// Runs the filters of one route over one stream. Per-phase arrays are built once per generation; the synchronous
+// path allocates nothing. A phase that returns a promise pauses that direction until it settles.
+
+import type { LocalReply } from './local-reply.ts';
+import type { RequestHead } from './request-head.ts';
+import type { ResponseHead } from './response-head.ts';
+import type { StreamContext, StreamOutcome } from './stream-context.ts';
+
+export type Phase<R> = R | Promise<R>;
+
+/** A filter's answer: a status, a body and optional headers; the chain fills in the component. */
+export interface FilterReply {
+  status: number;
+  body?: string;
+  /** Flat [name, value, …]. */
+  headers?: string[];
+}
+
+export interface HttpFilterHooks<S> {
+  onRequest?(req: RequestHead, ctx: StreamContext, s: S): Phase<void | FilterReply>;
+  onRequestBody?(chunk: Buffer, end: boolean, ctx: StreamContext, s: S): Phase<void | Buffer | FilterReply>;
+  onUpstreamRequest?(req: RequestHead, ctx: StreamContext, s: S): Phase<void | FilterReply>;
+  onResponse?(res: ResponseHead, ctx: StreamContext, s: S): Phase<void | FilterReply>;
+  onResponseBody?(chunk: Buffer, end: boolean, ctx: StreamContext, s: S): Phase<void | Buffer>;
+  onDone?(outcome: StreamOutcome, ctx: StreamContext, s: S): void;
+}
+
+/** One configured filter in one generation: its name, its hooks, and how to make its per-stream state. */
+export interface HttpFilterInstance {
+  readonly name: string;
+  readonly hooks: HttpFilterHooks<unknown>;
+  readonly newState?: () => unknown;
+}
+
+type HeadPhase = 'onRequest' | 'onUpstreamRequest' | 'onResponse';
+
+/** The result of running a head phase synchronously. */
+export const ChainResult = { Continue: 0, Replied: 1, Pending: 2 } as const;
+export type ChainResult = (typeof ChainResult)[keyof typeof ChainResult];
+
+/** A filter's failure: thrown or rejected, named so the local reply and the counter can say who. */
+export interface FilterFailure {
+  filter: string;
+  error: unknown;
+}
+
+export interface ChainHost {
+  readonly ctx: StreamContext;
+  /** Per-filter state in chain order, or null when no filter keeps state. */
+  readonly filterStates: unknown[] | null;
+  /** A filter answered: send `reply` made by `component`. */
+  onFilterReply(reply: LocalReply): void;
+  onFilterFailure(f: FilterFailure): void;
+  /** A paused head phase finished with "continue". */
+  onPhaseResumed(phase: HeadPhase): void;
+}
+
+export class FilterChain {
+  readonly filters: readonly HttpFilterInstance[];
+  readonly hasState: boolean;
+  readonly hasRequestBody: boolean;
+  readonly hasResponseBody: boolean;
+  readonly hasDone: boolean;
+
+  constructor(filters: readonly HttpFilterInstance[]) {
+    this.filters = filters;
+    this.hasState = filters.some((f) => f.newState !== undefined);
+    this.hasRequestBody = filters.some((f) => f.hooks.onRequestBody !== undefined);
+    this.hasResponseBody = filters.some((f) => f.hooks.onResponseBody !== undefined);
+    this.hasDone = filters.some((f) => f.hooks.onDone !== undefined);
+  }
+
+  get isEmpty(): boolean {
+    return this.filters.length === 0;
+  }
+
+  newStates(): unknown[] | null {
+    if (!this.hasState) return null;
+    return this.filters.map((f) => (f.newState === undefined ? undefined : f.newState()));
+  }
+
+  /** Runs a head phase from filter `from` on; request phases in order, onResponse in reverse. */
+  runHead(phase: HeadPhase, head: RequestHead | ResponseHead, host: ChainHost, from = -1): ChainResult {
+    const filters = this.filters;
+    const reverse = phase === 'onResponse';
+    const n = filters.length;
+    let i = from >= 0 ? from : reverse ? n - 1 : 0;
+    while (reverse ? i >= 0 : i < n) {
+      const f = filters[i] as HttpFilterInstance;
+      const hook = f.hooks[phase] as ((h: unknown, c: StreamContext, s: unknown) => Phase<void | FilterReply>) | undefined;
+      if (hook !== undefined) {
+        let r: Phase<void | FilterReply>;
+        try {
+          r = hook.call(f.hooks, head, host.ctx, host.filterStates === null ? undefined : host.filterStates[i]);
+        } catch (error) {
+          host.onFilterFailure({ filter: f.name, error });
+          return ChainResult.Replied;
+        }
+        if (r !== undefined) {
+          if (isPromise(r)) {
+            this.awaitHead(phase, head, host, i, r);
+            return ChainResult.Pending;
+          }
+          host.onFilterReply(toLocalReply(r, f.name));
+          return ChainResult.Replied;
+        }
+      }
+      i += reverse ? -1 : 1;
+    }
+    return ChainResult.Continue;
+  }
+
+  /** Body phases: returns the (possibly replaced) chunk, or null when the stream was answered or failed. */
+  runRequestBody(chunk: Buffer, end: boolean, host: ChainHost): Buffer | null {
+    const filters = this.filters;
+    let current = chunk;
+    for (let i = 0; i < filters.length; i++) {
+      const f = filters[i] as HttpFilterInstance;
+      const hook = f.hooks.onRequestBody;
+      if (hook === undefined) continue;
+      let r: Phase<void | Buffer | FilterReply>;
+      try {
+        r = hook.call(f.hooks, current, end, host.ctx, host.filterStates === null ? undefined : host.filterStates[i]);
+      } catch (error) {
+        host.onFilterFailure({ filter: f.name, error });
+        return null;
+      }
+      if (r === undefined) continue;
+      if (Buffer.isBuffer(r)) {
+        current = r;
+        continue;
+      }
+      if (isPromise(r)) {
+        // Asynchronous body phases (with backpressure) belong to the filter-chain issue; refuse loudly until then.
+        host.onFilterFailure({ filter: f.name, error: new Error('asynchronous onRequestBody is not supported yet') });
+        return null;
+      }
+      host.onFilterReply(toLocalReply(r, f.name));
+      return null;
+    }
+    return current;
+  }
+
+  runResponseBody(chunk: Buffer, end: boolean, host: ChainHost): Buffer | null {
+    const filters = this.filters;
+    let current = chunk;
+    for (let i = filters.length - 1; i >= 0; i--) {
+      const f = filters[i] as HttpFilterInstance;
+      const hook = f.hooks.onResponseBody;
+      if (hook === undefined) continue;
+      let r: Phase<void | Buffer>;
+      try {
+        r = hook.call(f.hooks, current, end, host.ctx, host.filterStates === null ? undefined : host.filterStates[i]);
+      } catch (error) {
+        host.onFilterFailure({ filter: f.name, error });
+        return null;
+      }
+      if (r === undefined) continue;
+      if (Buffer.isBuffer(r)) {
+        current = r;
+        continue;
+      }
+      host.onFilterFailure({ filter: f.name, error: new Error('asynchronous onResponseBody is not supported yet') });
+      return null;
+    }
+    return current;
+  }
+
+  /** onDone for every filter, in reverse; a throwing filter does not stop the others. */
+  runDone(outcome: StreamOutcome, host: ChainHost, onError: (f: FilterFailure) => void): void {
+    const filters = this.filters;
+    for (let i = filters.length - 1; i >= 0; i--) {
+      const f = filters[i] as HttpFilterInstance;
+      if (f.hooks.onDone === undefined) continue;
+      try {
+        f.hooks.onDone(outcome, host.ctx, host.filterStates === null ? undefined : host.filterStates[i]);
+      } catch (error) {
+        onError({ filter: f.name, error });
+      }
+    }
+  }
+
+  private awaitHead(phase: HeadPhase, head: RequestHead | ResponseHead, host: ChainHost, i: number, p: Promise<void | FilterReply>): void {
+    const name = (this.filters[i] as HttpFilterInstance).name;
+    const next = phase === 'onResponse' ? i - 1 : i + 1;
+    p.then(
+      (r) => {
+        if (r !== undefined) {
+          host.onFilterReply(toLocalReply(r, name));
+          return;
+        }
+        const end = phase === 'onResponse' ? next < 0 : next >= this.filters.length;
+        if (end || this.runHead(phase, head, host, next) === ChainResult.Continue) host.onPhaseResumed(phase);
+      },
+      (error: unknown) => host.onFilterFailure({ filter: name, error }),
+    );
+  }
+}
+
+function isPromise(v: unknown): v is Promise<unknown> {
+  return typeof (v as Promise<unknown>).then === 'function';
+}
+
+function toLocalReply(r: FilterReply, component: string): LocalReply {
+  return { status: r.status, component, body: r.body ?? '', headers: r.headers };
+}

@@ -1,0 +1,486 @@
+// One request/response exchange: route → request filters → cluster → pooled upstream connection → response
+// filters (reverse) → downstream. The stream is itself the pool waiter, the upstream parser's handler, the
+// filter chain's host and the downstream's handler, so the hot path allocates no per-request closures.
+
+import { randomUUID } from 'node:crypto';
+import { type ErrorKind, ErrorKinds, type StreamFailure } from '../errors.ts';
+import { componentLogger } from '../logger.ts';
+import type { ConnectionPool, PoolWaiter } from '../upstream/connection-pool.ts';
+import { CHUNK_TRAILER_CRLF, encodeChunkHeader, encodeRequestHead, LAST_CHUNK } from '../upstream/request-encoder.ts';
+import type { UpstreamConnection, UpstreamStream } from '../upstream/upstream-connection.ts';
+import type { CorkedWork, Downstream, DownstreamHandler } from './downstream.ts';
+import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } from './filter-chain.ts';
+import { DOWNSTREAM_FRAMING, stripHopByHop } from './header-rules.ts';
+import { type LocalReply, localReplyFor, reasonPhrase } from './local-reply.ts';
+import type { RequestHead } from './request-head.ts';
+import type { ResponseHead } from './response-head.ts';
+import type { Route, Router } from './router.ts';
+import type { StreamContext, StreamOutcome } from './stream-context.ts';
+
+const log = componentLogger('http-stream');
+
+/** The per-listener state a stream needs; built once per generation. */
+export interface HttpListenerContext {
+  readonly name: string;
+  readonly router: Router;
+  /** Request body bytes held while no upstream connection is ready, before the client is paused. */
+  readonly maxBufferedRequestBytes: number;
+  readonly counters: StreamCounters;
+}
+
+export interface StreamCounters {
+  streams: number;
+  localReplies: number;
+  upstreamFailures: number;
+  filterFailures: number;
+}
+
+const NO_ROUTE: Route | null = null;
+
+export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter, ChainHost, CorkedWork, StreamContext {
+  readonly requestId: string;
+  readonly remoteAddress: string;
+  readonly startMs: number;
+  private readonly listener: HttpListenerContext;
+  private readonly downstream: Downstream;
+  private readonly head: RequestHead;
+  private route: Route | null = NO_ROUTE;
+  private chain: FilterChain | null = null;
+  filterStates: unknown[] | null = null;
+  private attributeMap: Map<string, unknown> | null = null;
+
+  private pool: ConnectionPool | null = null;
+  private waitingForPool = false;
+  private conn: UpstreamConnection | null = null;
+  private connReused = false;
+  private retried = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  /** Request body chunks received before the upstream connection was ready. */
+  private pendingBody: Buffer[] | null = null;
+  private pendingBodyBytes = 0;
+  private requestBodyReceived: boolean;
+  private requestBodyWritten = false;
+  private requestHeadWritten = false;
+  private waitingUpstreamDrain = false;
+
+  private response: ResponseHead | null = null;
+  /** Body chunks (socket views) and completion held while an onResponse filter is pending. */
+  private heldBody: Buffer[] | null = null;
+  private heldComplete = false;
+  private responseHeadPending = false;
+  private responseStarted = false;
+  private downstreamBlocked = false;
+  private status = 0;
+  private done = false;
+
+  constructor(listener: HttpListenerContext, downstream: Downstream, head: RequestHead) {
+    this.listener = listener;
+    this.downstream = downstream;
+    this.head = head;
+    this.startMs = performance.now();
+    this.remoteAddress = downstream.remoteAddress;
+    this.requestBodyReceived = !head.hasBody;
+    const id = head.headers.get('x-request-id');
+    this.requestId = id !== undefined && id !== '' ? id : randomUUID();
+    listener.counters.streams++;
+    downstream.setHandler(this);
+  }
+
+  // ── StreamContext ──────────────────────────────────────────────────────────
+  get ctx(): StreamContext {
+    return this;
+  }
+  get listenerName(): string {
+    return this.listener.name;
+  }
+  get routeName(): string {
+    return this.route?.name ?? '';
+  }
+  get clusterName(): string {
+    return this.route?.cluster?.name ?? '';
+  }
+  get attributes(): Map<string, unknown> {
+    this.attributeMap ??= new Map();
+    return this.attributeMap;
+  }
+
+  // ── request path ───────────────────────────────────────────────────────────
+  start(): void {
+    const head = this.head;
+    const headers = head.headers;
+    if (!headers.has('x-request-id')) headers.pushTrusted('x-request-id', this.requestId);
+    headers.append('x-forwarded-for', this.remoteAddress);
+    headers.append('x-forwarded-proto', 'http');
+    const host = head.host;
+    if (host !== '') headers.append('x-forwarded-host', host);
+
+    const route = this.listener.router.match(head);
+    if (route === null) {
+      this.replyFailure(ErrorKinds.routeNotFound, 'router');
+      return;
+    }
+    this.route = route;
+    const chain = route.chain;
+    this.chain = chain;
+    if (!chain.isEmpty) {
+      this.filterStates = chain.newStates();
+      const r = chain.runHead('onRequest', head, this);
+      if (r !== ChainResult.Continue) return;
+    }
+    this.afterRequestFilters();
+  }
+
+  private afterRequestFilters(): void {
+    if (this.done) return;
+    const route = this.route as Route;
+    if (route.directResponse !== null) {
+      const d = route.directResponse;
+      this.sendLocalReply({ status: d.status, component: 'direct-response', body: d.body, headers: d.headers as string[] });
+      return;
+    }
+    const head = this.head;
+    if (route.prefixRewrite !== undefined && route.match.pathPrefix !== undefined) {
+      head.path = route.prefixRewrite + head.path.slice(route.match.pathPrefix.length);
+      if (head.path === '' || head.path.charCodeAt(0) !== 0x2f) head.path = `/${head.path}`;
+    }
+    if (route.hostRewrite !== undefined) head.headers.set('host', route.hostRewrite);
+    this.timer = setTimeout(onStreamTimeout, route.timeoutMs, this);
+    this.acquireConnection(false);
+  }
+
+  private acquireConnection(fresh: boolean): void {
+    this.waitingForPool = true;
+    const pool = (this.route as Route).cluster?.acquire(this, fresh) ?? null;
+    if (this.waitingForPool) this.pool = pool;
+  }
+
+  onConnectionReady(conn: UpstreamConnection): void {
+    this.waitingForPool = false;
+    this.pool = null;
+    this.conn = conn;
+    this.connReused = conn.requestsServed > 0;
+    conn.attach(this, this.head.method === 'HEAD');
+    const chain = this.chain as FilterChain;
+    if (!chain.isEmpty) {
+      const r = chain.runHead('onUpstreamRequest', this.head, this);
+      if (r !== ChainResult.Continue) return;
+    }
+    this.writeRequest();
+  }
+
+  onPoolFailure(f: StreamFailure): void {
+    this.waitingForPool = false;
+    this.pool = null;
+    this.failUpstream(f);
+  }
+
+  private writeRequest(): void {
+    const conn = this.conn as UpstreamConnection;
+    conn.cork();
+    let ok = conn.write(encodeRequestHead(this.head));
+    this.requestHeadWritten = true;
+    const pending = this.pendingBody;
+    if (pending !== null) {
+      this.pendingBody = null;
+      for (const chunk of pending) ok = this.writeBodyChunk(conn, chunk);
+      if (this.pendingBodyBytes > this.listener.maxBufferedRequestBytes) this.downstream.resumeRequestBody();
+      this.pendingBodyBytes = 0;
+    }
+    if (this.requestBodyReceived) this.finishRequestBody(conn);
+    conn.uncork();
+    if (!ok) this.blockOnUpstream();
+  }
+
+  private writeBodyChunk(conn: UpstreamConnection, chunk: Buffer): boolean {
+    if (chunk.length === 0) return true;
+    if (!this.head.chunked) return conn.write(chunk);
+    conn.write(encodeChunkHeader(chunk.length));
+    conn.write(chunk);
+    return conn.write(CHUNK_TRAILER_CRLF);
+  }
+
+  private finishRequestBody(conn: UpstreamConnection): void {
+    if (this.requestBodyWritten) return;
+    if (this.head.chunked) conn.write(LAST_CHUNK);
+    this.requestBodyWritten = true;
+  }
+
+  private blockOnUpstream(): void {
+    if (this.requestBodyWritten) return;
+    this.waitingUpstreamDrain = true;
+    this.downstream.pauseRequestBody();
+  }
+
+  onRequestBody(chunk: Buffer, last: boolean): void {
+    if (this.done) return;
+    let data: Buffer | null = chunk;
+    const chain = this.chain;
+    if (chain?.hasRequestBody) {
+      data = chain.runRequestBody(chunk, last, this);
+      if (data === null) return;
+    }
+    if (last) this.requestBodyReceived = true;
+    const conn = this.conn;
+    if (conn === null || !this.requestHeadWritten) {
+      if (data.length > 0) {
+        this.pendingBody ??= [];
+        this.pendingBody.push(data);
+        const before = this.pendingBodyBytes;
+        this.pendingBodyBytes += data.length;
+        const limit = this.listener.maxBufferedRequestBytes;
+        if (before <= limit && this.pendingBodyBytes > limit) this.downstream.pauseRequestBody();
+      }
+      return;
+    }
+    const ok = this.writeBodyChunk(conn, data);
+    if (last) this.finishRequestBody(conn);
+    if (!ok) this.blockOnUpstream();
+  }
+
+  onUpstreamWritable(): void {
+    if (!this.waitingUpstreamDrain) return;
+    this.waitingUpstreamDrain = false;
+    this.downstream.resumeRequestBody();
+  }
+
+  // ── response path ──────────────────────────────────────────────────────────
+  /** Parsing of upstream bytes runs with the downstream corked: head and body leave in one write. */
+  corkDownstream(work: CorkedWork): void {
+    this.downstream.runCorked(work);
+  }
+
+  onResponseHead(res: ResponseHead): void {
+    this.response = res;
+    const chain = this.chain as FilterChain;
+    if (!chain.isEmpty) {
+      const r = chain.runHead('onResponse', res, this);
+      if (r === ChainResult.Pending) {
+        this.responseHeadPending = true;
+        this.heldBody = [];
+        this.conn?.pauseReading();
+        return;
+      }
+      if (r === ChainResult.Replied) return;
+    }
+    this.writeResponseHead(res);
+  }
+
+  private writeResponseHead(res: ResponseHead): void {
+    const headers = res.headers;
+    stripHopByHop(headers, DOWNSTREAM_FRAMING);
+    const chain = this.chain as FilterChain;
+    // A filter that rewrites body chunks changes the length: let the engine frame the body as chunked.
+    const contentLength = chain.hasResponseBody && !res.bodyless ? -1 : res.contentLength;
+    this.status = res.status;
+    this.responseStarted = true;
+    this.downstream.writeHead(res.status, res.reason || reasonPhrase(res.status), headers, contentLength, res.bodyless);
+  }
+
+  onResponseBody(chunk: Buffer): void {
+    if (this.responseHeadPending) {
+      this.heldBody?.push(chunk);
+      return;
+    }
+    this.forwardResponseBody(chunk);
+  }
+
+  private forwardResponseBody(chunk: Buffer): void {
+    let data: Buffer | null = chunk;
+    const chain = this.chain as FilterChain;
+    if (chain.hasResponseBody) {
+      data = chain.runResponseBody(chunk, false, this);
+      if (data === null) return;
+    }
+    if (!this.downstream.writeBody(data) && !this.downstreamBlocked) {
+      this.downstreamBlocked = true;
+      this.conn?.pauseReading();
+    }
+  }
+
+  onDownstreamWritable(): void {
+    if (!this.downstreamBlocked) return;
+    this.downstreamBlocked = false;
+    if (!this.responseHeadPending) this.conn?.resumeReading();
+  }
+
+  onResponseComplete(): void {
+    if (this.responseHeadPending) {
+      this.heldComplete = true;
+      return;
+    }
+    this.completeResponse();
+  }
+
+  private completeResponse(): void {
+    const chain = this.chain as FilterChain;
+    if (chain.hasResponseBody) {
+      const tail = chain.runResponseBody(EMPTY, true, this);
+      if (tail === null) return;
+      if (tail.length > 0) this.downstream.writeBody(tail);
+    }
+    const conn = this.conn;
+    this.conn = null;
+    conn?.release(this.requestBodyWritten);
+    this.downstream.end();
+    this.finish(true, '');
+  }
+
+  onPhaseResumed(phase: 'onRequest' | 'onUpstreamRequest' | 'onResponse'): void {
+    if (this.done) return;
+    if (phase === 'onRequest') this.afterRequestFilters();
+    else if (phase === 'onUpstreamRequest') this.writeRequest();
+    else this.downstream.runCorked(this);
+  }
+
+  /** Runs with the downstream corked after a pending onResponse filter settled: flush what was held. */
+  runCorked(): void {
+    if (this.done || !this.responseHeadPending) return;
+    this.responseHeadPending = false;
+    this.writeResponseHead(this.response as ResponseHead);
+    const held = this.heldBody;
+    this.heldBody = null;
+    if (held !== null) for (const chunk of held) this.forwardResponseBody(chunk);
+    if (this.heldComplete) this.completeResponse();
+    else if (!this.downstreamBlocked) this.conn?.resumeReading();
+  }
+
+  // ── failures ───────────────────────────────────────────────────────────────
+  onUpstreamFailure(f: StreamFailure): void {
+    this.conn = null;
+    if (this.done) return;
+    if (this.responseStarted) {
+      this.listener.counters.upstreamFailures++;
+      if (log.isLevelEnabled('debug')) log.debug({ requestId: this.requestId, code: f.kind.code, detail: f.detail }, 'upstream failed mid-response');
+      this.downstream.close();
+      this.finish(false, f.kind.code);
+      return;
+    }
+    // A reused keep-alive connection the server closed just as we sent: safe to retry once, on a fresh
+    // connection, when nothing of the request body can have been consumed.
+    if (f.kind === ErrorKinds.upstreamResetBeforeResponse && this.connReused && !this.retried && !this.head.hasBody) {
+      this.retried = true;
+      this.requestHeadWritten = false;
+      this.acquireConnection(true);
+      return;
+    }
+    this.failUpstream(f);
+  }
+
+  private failUpstream(f: StreamFailure): void {
+    this.listener.counters.upstreamFailures++;
+    if (log.isLevelEnabled('debug')) log.debug({ requestId: this.requestId, code: f.kind.code, detail: f.detail }, 'upstream failed');
+    this.replyFailure(f.kind, 'upstream');
+  }
+
+  onTimeout(): void {
+    this.timer = null;
+    if (this.done) return;
+    this.cancelWait();
+    const conn = this.conn;
+    this.conn = null;
+    conn?.destroy();
+    if (this.responseStarted) {
+      this.downstream.close();
+      this.finish(false, ErrorKinds.upstreamResponseTimeout.code);
+      return;
+    }
+    this.replyFailure(ErrorKinds.upstreamResponseTimeout, 'upstream');
+  }
+
+  onDownstreamAborted(): void {
+    if (this.done) return;
+    this.cancelWait();
+    const conn = this.conn;
+    this.conn = null;
+    // The upstream connection is mid-exchange: it cannot be reused, so it is closed.
+    conn?.destroy();
+    this.finish(false, 'downstream_aborted');
+  }
+
+  onFilterReply(reply: LocalReply): void {
+    this.sendLocalReply(reply);
+  }
+
+  onFilterFailure(f: FilterFailure): void {
+    this.listener.counters.filterFailures++;
+    log.error({ requestId: this.requestId, filter: f.filter, err: f.error }, 'filter failed');
+    if (this.responseStarted) {
+      const conn = this.conn;
+      this.conn = null;
+      conn?.destroy();
+      this.downstream.close();
+      this.finish(false, ErrorKinds.filterError.code);
+      return;
+    }
+    this.replyFailure(ErrorKinds.filterError, f.filter);
+  }
+
+  private replyFailure(kind: ErrorKind, component: string): void {
+    this.failureCode = kind.code;
+    this.sendLocalReply(localReplyFor(kind, component));
+  }
+
+  private failureCode = '';
+  private localComponent = '';
+
+  private sendLocalReply(reply: LocalReply): void {
+    if (this.done) return;
+    this.cancelWait();
+    const conn = this.conn;
+    this.conn = null;
+    conn?.destroy();
+    if (this.responseStarted || this.downstream.isClosed) {
+      this.downstream.close();
+      this.finish(false, this.failureCode);
+      return;
+    }
+    this.listener.counters.localReplies++;
+    this.localComponent = reply.component;
+    const headers = ['x-mantou-local-reply', reply.component, 'x-request-id', this.requestId];
+    if (reply.headers !== undefined) headers.push(...reply.headers);
+    if (!reply.headers?.includes('content-type')) headers.push('content-type', 'text/plain; charset=utf-8');
+    this.status = reply.status;
+    this.responseStarted = true;
+    this.downstream.respond(reply.status, reasonPhrase(reply.status), headers, reply.body, reply.closeConnection === true, this.head.method === 'HEAD');
+    this.finish(true, this.failureCode);
+  }
+
+  private cancelWait(): void {
+    if (this.waitingForPool) {
+      this.waitingForPool = false;
+      this.pool?.cancel(this);
+      this.pool = null;
+    }
+  }
+
+  private finish(completed: boolean, failureCode: string): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const chain = this.chain;
+    if (chain?.hasDone) {
+      const outcome: StreamOutcome = {
+        status: this.status,
+        failureCode,
+        localReplyComponent: this.localComponent,
+        completed,
+        durationMs: performance.now() - this.startMs,
+      };
+      chain.runDone(outcome, this, logDoneFailure);
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function onStreamTimeout(stream: HttpStream): void {
+  stream.onTimeout();
+}
+
+function logDoneFailure(f: FilterFailure): void {
+  log.error({ filter: f.filter, err: f.error }, 'filter onDone failed');
+}

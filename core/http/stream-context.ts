@@ -1,0 +1,26 @@
+// What filters see of one stream besides its heads and bodies.
+
+export interface StreamContext {
+  readonly requestId: string;
+  readonly remoteAddress: string;
+  readonly listenerName: string;
+  readonly routeName: string;
+  readonly clusterName: string;
+  /** performance.now() when the request head arrived. */
+  readonly startMs: number;
+  /** Typed values shared between filters and read by the access log; created on first use. */
+  readonly attributes: Map<string, unknown>;
+}
+
+/** How a stream ended, handed to onDone exactly once. */
+export interface StreamOutcome {
+  /** The status sent downstream, or 0 when no response head was sent. */
+  status: number;
+  /** The failure code (see core/errors.ts) when the stream failed, else ''. */
+  failureCode: string;
+  /** The component that answered locally ('' when the upstream answered). */
+  localReplyComponent: string;
+  /** Whether the response was completed (false when truncated or aborted). */
+  completed: boolean;
+  durationMs: number;
+}

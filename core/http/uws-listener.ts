@@ -1,0 +1,202 @@
+// An HTTP listener on uWebSockets.js: one uWS app per listener, a request handler that checks what uWS lets
+// through (DESIGN.md §4) and hands each request to an HttpStream.
+
+import * as uws from 'uWebSockets.js';
+import { StartupError } from '../errors.ts';
+import { componentLogger } from '../logger.ts';
+import { HeaderList } from './header-list.ts';
+import { stripHopByHop } from './header-rules.ts';
+import { type HttpListenerContext, HttpStream } from './http-stream.ts';
+import { isSafeFieldValue } from './http-tokens.ts';
+import { reasonPhrase } from './local-reply.ts';
+import { RequestHead } from './request-head.ts';
+import { UwsDownstream } from './uws-downstream.ts';
+
+const log = componentLogger('uws-listener');
+
+// The library's version header is noise on every response; '_cfg' is its documented-in-source switch.
+(uws as unknown as { _cfg(key: string): void })._cfg('silent');
+
+/** uws-pack's typings omit the (host, port, options, cb) form that the native binding accepts. */
+interface ListenWithOptions {
+  listen(host: string, port: number, options: number, cb: (token: uws.us_listen_socket | false) => void): void;
+}
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+
+/** Methods forwarded; anything else is answered 501 (CONNECT needs tunnelling, which this engine cannot do). */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'PATCH']);
+
+export interface UwsListenerOptions {
+  name: string;
+  address: string;
+  port: number;
+}
+
+export class UwsListener {
+  readonly name: string;
+  private readonly app: uws.TemplatedApp;
+  private listenSocket: uws.us_listen_socket | null = null;
+  private context: HttpListenerContext;
+  port = 0;
+
+  constructor(options: UwsListenerOptions, context: HttpListenerContext) {
+    this.name = options.name;
+    this.context = context;
+    this.app = uws.App();
+    this.app.any('/*', (res, req) => this.onRequest(res, req));
+  }
+
+  /** Points new requests at another generation's context; requests in flight keep theirs. */
+  setContext(context: HttpListenerContext): void {
+    this.context = context;
+  }
+
+  listen(address: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      // Exclusive: another process must not silently share our port (uWS would allow it by default).
+      const app = this.app as unknown as ListenWithOptions;
+      app.listen(address, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (token) => {
+        if (!token) {
+          reject(new StartupError('listen_failed', `listener ${this.name}: cannot listen on ${address}:${port} (in use or not permitted)`));
+          return;
+        }
+        this.listenSocket = token;
+        this.port = uws.us_socket_local_port(token);
+        resolve(this.port);
+      });
+    });
+  }
+
+  /** Stops accepting; open connections are closed by `close()`. */
+  stopAccepting(): void {
+    if (this.listenSocket !== null) {
+      uws.us_listen_socket_close(this.listenSocket);
+      this.listenSocket = null;
+    }
+  }
+
+  close(): void {
+    this.stopAccepting();
+    this.app.close();
+  }
+
+  private onRequest(res: uws.HttpResponse, req: uws.HttpRequest): void {
+    const remote = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
+    const downstream = new UwsDownstream(res, remote);
+    // onAborted first, always: returning without it (or a response) makes uWS terminate the process.
+    res.onAborted(() => downstream.aborted());
+    const outer = UwsDownstream.enterHandler(res);
+    try {
+      this.handle(res, req, downstream);
+    } catch (err) {
+      log.error({ err }, 'request handler failed');
+      if (!downstream.isClosed) downstream.respond(500, reasonPhrase(500), LOCAL_HEADERS_500, 'internal error\n', true);
+    } finally {
+      UwsDownstream.leaveHandler(outer);
+    }
+  }
+
+  private handle(res: uws.HttpResponse, req: uws.HttpRequest, downstream: UwsDownstream): void {
+    const method = req.getCaseSensitiveMethod();
+    const headers = new HeaderList();
+    collecting.headers = headers;
+    collecting.problem = '';
+    collecting.hosts = 0;
+    collecting.contentLengths = 0;
+    collecting.contentLength = -1;
+    collecting.transferEncoding = undefined;
+    req.forEach(collectHeader);
+    if (collecting.problem === '' && collecting.hosts > 1) collecting.problem = 'repeated Host header';
+    let chunked = false;
+    const te = collecting.transferEncoding as string | undefined;
+    if (collecting.problem === '' && te !== undefined) {
+      if (te.trim().toLowerCase() !== 'chunked') collecting.problem = 'unsupported Transfer-Encoding';
+      else if (collecting.contentLengths > 0) collecting.problem = 'both Transfer-Encoding and Content-Length';
+      else chunked = true;
+    }
+    if (collecting.problem !== '') {
+      rejectRequest(downstream, 400, collecting.problem);
+      return;
+    }
+    if (!KNOWN_METHODS.has(method)) {
+      rejectRequest(downstream, 501, `method ${method} not implemented`);
+      return;
+    }
+    stripHopByHop(headers);
+    const url = req.getUrl();
+    const query = req.getQuery() ?? '';
+    const head = new RequestHead(method, url, query, headers, chunked ? -1 : collecting.contentLength, chunked);
+    const stream = new HttpStream(this.context, downstream, head);
+    if (head.hasBody) {
+      // uWS neuters the ArrayBuffer when the callback returns: copy exactly once.
+      res.onData((ab: ArrayBuffer, last: boolean) => stream.onRequestBody(Buffer.copyBytesFrom(new Uint8Array(ab)), last));
+    }
+    stream.start();
+  }
+}
+
+const LOCAL_HEADERS_500 = ['content-type', 'text/plain; charset=utf-8', 'x-mantou-local-reply', 'downstream'];
+
+function rejectRequest(downstream: UwsDownstream, status: number, why: string): void {
+  const headers = ['content-type', 'text/plain; charset=utf-8', 'x-mantou-local-reply', 'downstream'];
+  downstream.respond(status, reasonPhrase(status), headers, `${why}\n`, status === 400);
+}
+
+/** Scratch state for the header walk: uWS's forEach takes a callback, and one shared function avoids a closure. */
+interface HeaderWalk {
+  headers: HeaderList;
+  problem: string;
+  hosts: number;
+  contentLengths: number;
+  contentLength: number;
+  transferEncoding: string | undefined;
+}
+const collecting: HeaderWalk = {
+  headers: new HeaderList(),
+  problem: '',
+  hosts: 0,
+  contentLengths: 0,
+  contentLength: -1,
+  transferEncoding: undefined,
+};
+
+function collectHeader(name: string, rawValue: string): void {
+  let value = rawValue;
+  for (let i = 0; i < value.length; i++) {
+    if (value.charCodeAt(i) > 0x7f) {
+      // uWS hands us UTF-8-decoded text; our headers hold one char per byte (latin1) so bytes survive re-encoding.
+      value = Buffer.from(value, 'utf8').toString('latin1');
+      break;
+    }
+  }
+  if (!isSafeFieldValue(value)) {
+    collecting.problem = `invalid value for header ${name}`;
+    return;
+  }
+  switch (name) {
+    case 'host':
+      collecting.hosts++;
+      break;
+    case 'content-length': {
+      collecting.contentLengths++;
+      if (collecting.contentLengths > 1) collecting.problem = 'repeated Content-Length header';
+      else if (!/^\d{1,15}$/.test(value)) collecting.problem = 'invalid Content-Length header';
+      else collecting.contentLength = Number(value);
+      return;
+    }
+    case 'transfer-encoding':
+      collecting.transferEncoding = collecting.transferEncoding === undefined ? value : `${collecting.transferEncoding}, ${value}`;
+      return;
+    case 'connection':
+    case 'keep-alive':
+    case 'proxy-connection':
+    case 'te':
+    case 'trailer':
+    case 'upgrade':
+    case 'http2-settings':
+    case 'expect':
+      // Hop-by-hop: kept only long enough for stripHopByHop to honour what Connection lists.
+      break;
+  }
+  collecting.headers.pushTrusted(name, value);
+}

@@ -1,0 +1,27 @@
+// Encodes a request head once into one Buffer for the upstream socket, with the body framing the proxy chose,
+// and frames chunked request bodies. Header strings are latin1 (one char per byte) by the RequestHead contract.
+
+import type { RequestHead } from '../http/request-head.ts';
+
+export function encodeRequestHead(head: RequestHead): Buffer {
+  let s = `${head.method} ${head.target} HTTP/1.1\r\n`;
+  const e = head.headers.entries;
+  for (let i = 0; i < e.length; i += 2) s += `${e[i]}: ${e[i + 1]}\r\n`;
+  if (head.chunked) s += 'transfer-encoding: chunked\r\n\r\n';
+  else if (head.contentLength >= 0 && (head.contentLength > 0 || methodExpectsBody(head.method))) s += `content-length: ${head.contentLength}\r\n\r\n`;
+  else s += '\r\n';
+  return Buffer.from(s, 'latin1');
+}
+
+/** RFC 9110 §8.6: a user agent sends Content-Length: 0 for methods that define a body even when it is empty. */
+function methodExpectsBody(method: string): boolean {
+  return method === 'POST' || method === 'PUT' || method === 'PATCH';
+}
+
+/** `<hex size>\r\n`: the line in front of one chunk's data. */
+export function encodeChunkHeader(size: number): Buffer {
+  return Buffer.from(`${size.toString(16)}\r\n`, 'latin1');
+}
+
+export const CHUNK_TRAILER_CRLF = Buffer.from('\r\n');
+export const LAST_CHUNK = Buffer.from('0\r\n\r\n');

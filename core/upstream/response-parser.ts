@@ -1,0 +1,391 @@
+// Strict, incremental HTTP/1.1 response parser for upstream connections (RFC 9112). Body chunks are views of
+// the socket's buffers; anything ambiguous (TE+CL, repeated or invalid Content-Length, bare CR/LF, obs-fold,
+// unknown transfer codings) is a protocol error, because a proxy that guesses invites response smuggling.
+
+import { ErrorKinds, failure, type StreamFailure } from '../errors.ts';
+import { HeaderList } from '../http/header-list.ts';
+import { COLON, CR, FIELD_VALUE_BYTE, HEX_VALUE, HTAB, LF, SP, TCHAR } from '../http/http-tokens.ts';
+import { ResponseHead } from '../http/response-head.ts';
+
+export interface ResponseParserHandler {
+  /** A final (non-1xx) response head; informational responses are consumed by the parser. */
+  onResponseHead(head: ResponseHead): void;
+  /** A view of the socket's buffer: valid until the handler returns unless the handler keeps a reference. */
+  onResponseBody(chunk: Buffer): void;
+  onResponseComplete(): void;
+}
+
+const State = {
+  Head: 0,
+  BodyLength: 1,
+  BodyUntilClose: 2,
+  ChunkSize: 3,
+  ChunkExtension: 4,
+  ChunkSizeLf: 5,
+  ChunkData: 6,
+  ChunkDataCr: 7,
+  ChunkDataLf: 8,
+  Trailers: 9,
+  Done: 10,
+  Failed: 11,
+} as const;
+type State = (typeof State)[keyof typeof State];
+
+/** Chunk sizes above 2^52 are refused: they exceed exact Number arithmetic and no real body is that large. */
+const MAX_CHUNK_SIZE_DIGITS = 13;
+const MAX_CHUNK_EXTENSION_BYTES = 4096;
+const CRLF_CRLF = Buffer.from('\r\n\r\n');
+const LF_LF = Buffer.from('\n\n');
+const SEMICOLON = 0x3b;
+
+export class ResponseParser {
+  private state: State = State.Head;
+  private handler: ResponseParserHandler;
+  private readonly maxHeadBytes: number;
+  /** Head bytes received so far when a head spans several reads (rare: most heads come in one read). */
+  private partialHead: Buffer | null = null;
+  private remaining = 0;
+  private chunkSizeDigits = 0;
+  private extensionBytes = 0;
+  private trailerBytes = 0;
+  private trailerState: Trailer = Trailer.LineStart;
+  private requestWasHead = false;
+  /** Bytes of the current response seen so far; 0 means the upstream has not started answering. */
+  bytesReceived = 0;
+  /** Whether the connection may carry another request once this response completes. */
+  keepAlive = true;
+
+  constructor(handler: ResponseParserHandler, maxHeadBytes: number) {
+    this.handler = handler;
+    this.maxHeadBytes = maxHeadBytes;
+  }
+
+  /** Prepares for the response to a new request. */
+  reset(handler: ResponseParserHandler, requestWasHead: boolean): void {
+    this.handler = handler;
+    this.requestWasHead = requestWasHead;
+    this.state = State.Head;
+    this.partialHead = null;
+    this.bytesReceived = 0;
+    this.keepAlive = true;
+  }
+
+  get isComplete(): boolean {
+    return this.state === State.Done;
+  }
+
+  /** True while a head or body is partly read: a close now would truncate the message. */
+  get inMessage(): boolean {
+    return this.state !== State.Done && this.state !== State.Failed && this.bytesReceived > 0;
+  }
+
+  /** Stops parsing: used when the stream is torn down from inside a handler callback. */
+  abort(): void {
+    this.state = State.Failed;
+  }
+
+  /** Feeds bytes read from the socket. Returns a failure (and stops) on any protocol violation. */
+  execute(buf: Buffer): StreamFailure | null {
+    this.bytesReceived += buf.length;
+    let pos = 0;
+    const len = buf.length;
+    while (pos < len) {
+      switch (this.state) {
+        case State.Head: {
+          const r = this.consumeHead(buf, pos);
+          if (typeof r !== 'number') return r;
+          if (r < 0) return null; // head incomplete; bytes kept
+          pos = r;
+          break;
+        }
+        case State.BodyLength: {
+          const n = Math.min(this.remaining, len - pos);
+          this.remaining -= n;
+          this.handler.onResponseBody(pos === 0 && n === len ? buf : buf.subarray(pos, pos + n));
+          pos += n;
+          if (this.remaining === 0 && this.state === State.BodyLength) this.complete();
+          break;
+        }
+        case State.BodyUntilClose: {
+          this.handler.onResponseBody(pos === 0 ? buf : buf.subarray(pos));
+          return null;
+        }
+        case State.ChunkSize: {
+          const c = buf[pos++] as number;
+          const v = HEX_VALUE[c] as number;
+          if (v >= 0) {
+            if (++this.chunkSizeDigits > MAX_CHUNK_SIZE_DIGITS) return this.fail('chunk size too large');
+            this.remaining = this.remaining * 16 + v;
+          } else if (this.chunkSizeDigits === 0) {
+            return this.fail('invalid chunk size');
+          } else if (c === CR) {
+            this.state = State.ChunkSizeLf;
+          } else if (c === SEMICOLON || c === SP || c === HTAB) {
+            this.extensionBytes = 0;
+            this.state = State.ChunkExtension;
+          } else {
+            return this.fail('invalid chunk size');
+          }
+          break;
+        }
+        case State.ChunkExtension: {
+          const c = buf[pos++] as number;
+          if (c === CR) this.state = State.ChunkSizeLf;
+          else if (FIELD_VALUE_BYTE[c] === 0) return this.fail('invalid byte in chunk extension');
+          else if (++this.extensionBytes > MAX_CHUNK_EXTENSION_BYTES) return this.fail('chunk extension too long');
+          break;
+        }
+        case State.ChunkSizeLf: {
+          if (buf[pos++] !== LF) return this.fail('bare CR after chunk size');
+          if (this.remaining === 0) {
+            this.state = State.Trailers;
+            this.trailerBytes = 0;
+            this.trailerState = Trailer.LineStart;
+          } else {
+            this.state = State.ChunkData;
+          }
+          break;
+        }
+        case State.ChunkData: {
+          const n = Math.min(this.remaining, len - pos);
+          this.remaining -= n;
+          this.handler.onResponseBody(buf.subarray(pos, pos + n));
+          pos += n;
+          if (this.remaining === 0 && this.state === State.ChunkData) this.state = State.ChunkDataCr;
+          break;
+        }
+        case State.ChunkDataCr:
+          if (buf[pos++] !== CR) return this.fail('missing CRLF after chunk data');
+          this.state = State.ChunkDataLf;
+          break;
+        case State.ChunkDataLf:
+          if (buf[pos++] !== LF) return this.fail('missing CRLF after chunk data');
+          this.startChunk();
+          break;
+        case State.Trailers: {
+          const r = this.consumeTrailers(buf, pos);
+          if (typeof r !== 'number') return r;
+          pos = r;
+          break;
+        }
+        case State.Done:
+          return this.fail('unexpected bytes after the response');
+        case State.Failed:
+          return null;
+      }
+    }
+    return null;
+  }
+
+  /** The upstream closed the connection. Completes a close-delimited body; anything else mid-message is a failure. */
+  finish(): StreamFailure | null {
+    switch (this.state) {
+      case State.BodyUntilClose:
+        this.complete();
+        return null;
+      case State.Done:
+      case State.Failed:
+        return null;
+      case State.Head:
+        if (this.bytesReceived === 0) return failure(ErrorKinds.upstreamResetBeforeResponse, 'upstream closed the connection before responding');
+        return this.fail('upstream closed the connection inside the response head');
+      default:
+        this.state = State.Failed;
+        return failure(ErrorKinds.upstreamResetMidResponse, 'upstream closed the connection mid-body');
+    }
+  }
+
+  private fail(detail: string): StreamFailure {
+    this.state = State.Failed;
+    this.keepAlive = false;
+    return failure(ErrorKinds.upstreamProtocolError, detail);
+  }
+
+  private complete(): void {
+    this.state = State.Done;
+    this.handler.onResponseComplete();
+  }
+
+  private startChunk(): void {
+    this.state = State.ChunkSize;
+    this.remaining = 0;
+    this.chunkSizeDigits = 0;
+  }
+
+  /** Returns the position after the head, -1 when more bytes are needed, or a failure. */
+  private consumeHead(buf: Buffer, pos: number): number | StreamFailure {
+    let data = buf;
+    let start = pos;
+    let searchFrom = pos;
+    if (this.partialHead !== null) {
+      const before = this.partialHead.length;
+      data = Buffer.concat([this.partialHead, buf.subarray(pos)]);
+      start = 0;
+      searchFrom = Math.max(0, before - 3);
+    }
+    const end = data.indexOf(CRLF_CRLF, searchFrom);
+    if (end < 0) {
+      if (data.length - start > this.maxHeadBytes) return this.fail('response head too large');
+      if (data.indexOf(LF_LF, searchFrom) >= 0) return this.fail('bare LF in response head');
+      this.partialHead = start === 0 && data !== buf ? data : Buffer.from(data.subarray(start));
+      return -1;
+    }
+    if (end + 4 - start > this.maxHeadBytes) return this.fail('response head too large');
+    const r = this.parseHead(data, start, end + 2);
+    if (r !== null) return r;
+    const consumedInData = end + 4;
+    let next: number;
+    if (this.partialHead !== null) {
+      next = pos + (consumedInData - this.partialHead.length);
+      this.partialHead = null;
+    } else {
+      next = consumedInData;
+    }
+    return next;
+  }
+
+  /** Parses the status line and fields in data[start, end) where end is just past the last field's CRLF. */
+  private parseHead(data: Buffer, start: number, end: number): StreamFailure | null {
+    // Status line: HTTP/1.x SP 3DIGIT [SP reason] CRLF
+    if (end - start < 14 || data.toString('latin1', start, start + 7) !== 'HTTP/1.') return this.fail('invalid status line');
+    const minor = (data[start + 7] as number) - 0x30;
+    if ((minor !== 0 && minor !== 1) || data[start + 8] !== SP) return this.fail('invalid HTTP version');
+    const d0 = (data[start + 9] as number) - 0x30;
+    const d1 = (data[start + 10] as number) - 0x30;
+    const d2 = (data[start + 11] as number) - 0x30;
+    if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return this.fail('invalid status code');
+    const status = d0 * 100 + d1 * 10 + d2;
+    let p = start + 12;
+    let reasonStart = p;
+    if (data[p] === SP) reasonStart = ++p;
+    else if (data[p] !== CR) return this.fail('invalid status line');
+    while (data[p] !== CR) {
+      if (FIELD_VALUE_BYTE[data[p] as number] === 0) return this.fail('invalid byte in reason phrase');
+      p++;
+    }
+    if (data[p + 1] !== LF) return this.fail('bare CR in status line');
+    const reason = data.toString('latin1', reasonStart, p);
+    p += 2;
+
+    const headers = new HeaderList();
+    let contentLength = -1;
+    let transferEncoding: string | undefined;
+    let connection: string | undefined;
+    while (p < end) {
+      const c = data[p] as number;
+      if (c === SP || c === HTAB) return this.fail('obsolete line folding in response header');
+      const nameStart = p;
+      while (TCHAR[data[p] as number] === 1) p++;
+      if (p === nameStart || data[p] !== COLON) return this.fail('invalid response header name');
+      const name = data.toString('latin1', nameStart, p).toLowerCase();
+      p++;
+      while (data[p] === SP || data[p] === HTAB) p++;
+      const valueStart = p;
+      let valueEnd = p;
+      for (;;) {
+        const b = data[p] as number;
+        if (b === CR) break;
+        if (FIELD_VALUE_BYTE[b] === 0) return this.fail(b === LF ? 'bare LF in response header' : 'invalid byte in response header value');
+        p++;
+        if (b !== SP && b !== HTAB) valueEnd = p;
+      }
+      if (data[p + 1] !== LF) return this.fail('bare CR in response header');
+      const value = data.toString('latin1', valueStart, valueEnd);
+      p += 2;
+      if (name === 'content-length') {
+        if (contentLength !== -1) return this.fail('repeated Content-Length');
+        contentLength = parseContentLength(value);
+        if (contentLength < 0) return this.fail('invalid Content-Length');
+      } else if (name === 'transfer-encoding') {
+        transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
+      } else if (name === 'connection') {
+        connection = connection === undefined ? value : `${connection}, ${value}`;
+      }
+      headers.pushTrusted(name, value);
+    }
+
+    if (status < 200) {
+      // 100-continue and other interim responses are consumed; 101 is never asked for, so it is an error.
+      if (status === 101) return this.fail('unexpected 101 Switching Protocols');
+      return null;
+    }
+
+    this.keepAlive = keepAliveOf(minor, connection);
+    const bodyless = this.requestWasHead || status === 204 || status === 304;
+    const head = new ResponseHead(status, reason, headers, contentLength, bodyless);
+    if (bodyless) {
+      this.handler.onResponseHead(head);
+      if (this.state === State.Head) this.complete();
+      return null;
+    }
+    if (transferEncoding !== undefined) {
+      if (contentLength !== -1) return this.fail('both Transfer-Encoding and Content-Length');
+      if (!isChunkedOnly(transferEncoding)) return this.fail(`unsupported Transfer-Encoding ${JSON.stringify(transferEncoding)}`);
+      this.startChunk();
+    } else if (contentLength >= 0) {
+      this.remaining = contentLength;
+      this.state = State.BodyLength;
+    } else {
+      this.keepAlive = false;
+      this.state = State.BodyUntilClose;
+    }
+    this.handler.onResponseHead(head);
+    if (this.state === State.BodyLength && this.remaining === 0) this.complete();
+    return null;
+  }
+
+  /** Reads trailer lines up to the empty line; trailers are validated and dropped (uWS cannot relay them). */
+  private consumeTrailers(buf: Buffer, pos: number): number | StreamFailure {
+    const len = buf.length;
+    while (pos < len) {
+      const c = buf[pos++] as number;
+      if (++this.trailerBytes > this.maxHeadBytes) return this.fail('response trailers too large');
+      switch (this.trailerState) {
+        case Trailer.LineStart:
+          if (c === CR) this.trailerState = Trailer.FinalCr;
+          else if (TCHAR[c] === 1) this.trailerState = Trailer.InLine;
+          else return this.fail('invalid trailer field');
+          break;
+        case Trailer.InLine:
+          if (c === CR) this.trailerState = Trailer.InLineCr;
+          else if (FIELD_VALUE_BYTE[c] === 0) return this.fail('invalid byte in trailers');
+          break;
+        case Trailer.InLineCr:
+          if (c !== LF) return this.fail('bare CR in trailers');
+          this.trailerState = Trailer.LineStart;
+          break;
+        case Trailer.FinalCr:
+          if (c !== LF) return this.fail('bare CR in trailers');
+          this.complete();
+          return pos;
+      }
+    }
+    return pos;
+  }
+}
+
+const Trailer = { LineStart: 0, InLine: 1, InLineCr: 2, FinalCr: 3 } as const;
+type Trailer = (typeof Trailer)[keyof typeof Trailer];
+
+/** Content-Length is 1*DIGIT; more than 15 digits is refused (beyond exact Number arithmetic). */
+function parseContentLength(value: string): number {
+  if (value.length === 0 || value.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const d = value.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+function isChunkedOnly(te: string): boolean {
+  return te.trim().toLowerCase() === 'chunked';
+}
+
+function keepAliveOf(minor: number, connection: string | undefined): boolean {
+  if (connection === undefined) return minor === 1;
+  const tokens = connection.toLowerCase();
+  if (/(?:^|,)\s*close\s*(?:,|$)/.test(tokens)) return false;
+  return minor === 1 || /(?:^|,)\s*keep-alive\s*(?:,|$)/.test(tokens);
+}

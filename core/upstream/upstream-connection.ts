@@ -1,0 +1,270 @@
+// One pooled keep-alive connection to an upstream endpoint: the socket, its response parser, and the stream it
+// currently serves. Listeners are registered once per connection, never per request.
+
+import net from 'node:net';
+import { ErrorKinds, failure, type StreamFailure } from '../errors.ts';
+import type { CorkedWork } from '../http/downstream.ts';
+import { ResponseParser, type ResponseParserHandler } from './response-parser.ts';
+
+/** What a connection tells the stream it serves. */
+export interface UpstreamStream extends ResponseParserHandler {
+  /** The socket's write buffer drained: the request body may flow again. */
+  onUpstreamWritable(): void;
+  /** The connection failed while serving this stream; it is already closed and detached. */
+  onUpstreamFailure(f: StreamFailure): void;
+  /** Runs `work` (parsing one read) with the client connection corked. */
+  corkDownstream(work: CorkedWork): void;
+}
+
+/** What a connection tells its pool. Exactly one of onConnectFailed / onGone ends a connection's life. */
+export interface ConnectionOwner {
+  onConnected(conn: UpstreamConnection): void;
+  onConnectFailed(conn: UpstreamConnection, f: StreamFailure): void;
+  /** Back from a stream, reusable. */
+  onReleased(conn: UpstreamConnection): void;
+  /** Closed for good after it had connected. */
+  onGone(conn: UpstreamConnection): void;
+}
+
+const ConnState = { Connecting: 0, Idle: 1, Active: 2, Closed: 3 } as const;
+type ConnState = (typeof ConnState)[keyof typeof ConnState];
+
+export class UpstreamConnection implements CorkedWork {
+  readonly socket: net.Socket;
+  private readonly owner: ConnectionOwner;
+  private readonly parser: ResponseParser;
+  private state: ConnState = ConnState.Connecting;
+  private stream: UpstreamStream | null = null;
+  private connectTimer: NodeJS.Timeout | null;
+  private gone = false;
+  private lastErrorCode = '';
+  /** Set while the parser runs: a release requested from inside a callback waits until the read is parsed. */
+  private parsing = false;
+  private releasePending: boolean | null = null;
+  /** The read being handed to the parser inside the downstream's cork. */
+  private readBuf: Buffer | null = null;
+  /** Monotonic ms when this connection last went idle (for the pool's idle timeout). */
+  idleSinceMs = 0;
+  /** Requests completed on this connection: a reused connection may have been closed by the server meanwhile. */
+  requestsServed = 0;
+
+  constructor(owner: ConnectionOwner, host: string, port: number, connectTimeoutMs: number, maxResponseHeadBytes: number) {
+    this.owner = owner;
+    this.parser = new ResponseParser(NO_STREAM, maxResponseHeadBytes);
+    this.socket = net.connect({ host, port, noDelay: true });
+    this.connectTimer = setTimeout(onConnectTimeout, connectTimeoutMs, this);
+    this.socket.on('connect', () => this.onConnect());
+    this.socket.on('data', (buf: Buffer) => this.onData(buf));
+    this.socket.on('drain', () => this.stream?.onUpstreamWritable());
+    this.socket.on('end', () => this.onEnd());
+    this.socket.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
+    this.socket.on('close', () => this.onClose());
+  }
+
+  get isIdle(): boolean {
+    return this.state === ConnState.Idle;
+  }
+
+  get isClosed(): boolean {
+    return this.state === ConnState.Closed;
+  }
+
+  /** Whether the upstream has sent any byte of the current response. */
+  get responseStarted(): boolean {
+    return this.parser.bytesReceived > 0;
+  }
+
+  /** Binds a stream to this connection for one request/response exchange. */
+  attach(stream: UpstreamStream, requestIsHead: boolean): void {
+    this.state = ConnState.Active;
+    this.stream = stream;
+    this.parser.reset(stream, requestIsHead);
+  }
+
+  /** Writes request bytes; false means the socket buffer is full: wait for onUpstreamWritable. */
+  write(buf: Buffer): boolean {
+    return this.socket.write(buf);
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
+  /**
+   * The stream is done with this connection. It goes back to the pool only when the response completed, the
+   * request was fully written and both sides agreed to keep the connection alive; otherwise it is closed.
+   */
+  release(requestComplete: boolean): void {
+    if (this.state !== ConnState.Active) return;
+    const reusable = requestComplete && this.parser.isComplete && this.parser.keepAlive;
+    this.stream = null;
+    if (this.parsing) {
+      this.releasePending = reusable;
+      return;
+    }
+    this.finishRelease(reusable);
+  }
+
+  /** Closes the socket at once (abort, timeout, protocol error, shutdown). Idempotent. */
+  destroy(): void {
+    if (this.state === ConnState.Closed) return;
+    this.state = ConnState.Closed;
+    this.stream = null;
+    this.parser.abort();
+    this.clearConnectTimer();
+    this.socket.destroy();
+    this.notifyGone();
+  }
+
+  markIdle(nowMs: number): void {
+    this.state = ConnState.Idle;
+    this.idleSinceMs = nowMs;
+    // Keep reading while idle so a close (or stray bytes) from the server is noticed at once.
+    this.socket.resume();
+  }
+
+  timeoutConnect(): void {
+    this.connectTimer = null;
+    this.failConnect(failure(ErrorKinds.upstreamConnectTimeout, 'upstream connect timeout'));
+  }
+
+  private finishRelease(reusable: boolean): void {
+    this.requestsServed++;
+    if (reusable) this.owner.onReleased(this);
+    else this.destroy();
+  }
+
+  private notifyGone(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.owner.onGone(this);
+  }
+
+  private failConnect(f: StreamFailure): void {
+    if (this.gone || this.state !== ConnState.Connecting) return;
+    this.gone = true;
+    this.state = ConnState.Closed;
+    this.clearConnectTimer();
+    this.socket.destroy();
+    this.owner.onConnectFailed(this, f);
+  }
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer !== null) {
+      clearTimeout(this.connectTimer);
+      this.connectTimer = null;
+    }
+  }
+
+  private onConnect(): void {
+    this.clearConnectTimer();
+    if (this.state !== ConnState.Connecting) return;
+    this.state = ConnState.Idle;
+    this.owner.onConnected(this);
+  }
+
+  private onData(buf: Buffer): void {
+    const stream = this.stream;
+    if (stream === null) {
+      // Bytes with no request outstanding: the connection cannot be trusted for another exchange.
+      this.destroy();
+      return;
+    }
+    this.readBuf = buf;
+    stream.corkDownstream(this);
+  }
+
+  /** Parses the pending read; called by the downstream engine with the client socket corked. */
+  runCorked(): void {
+    const buf = this.readBuf;
+    const stream = this.stream;
+    this.readBuf = null;
+    if (buf === null || stream === null) return;
+    this.parsing = true;
+    const f = this.parser.execute(buf);
+    this.parsing = false;
+    if (f !== null) {
+      this.releasePending = null;
+      this.failStream(stream, f);
+      return;
+    }
+    this.flushPendingRelease();
+  }
+
+  private onEnd(): void {
+    const stream = this.stream;
+    if (stream === null) {
+      this.flushPendingRelease();
+      this.destroy();
+      return;
+    }
+    this.parsing = true;
+    const f = this.parser.finish();
+    this.parsing = false;
+    this.releasePending = null;
+    if (f !== null) {
+      this.failStream(stream, f);
+      return;
+    }
+    // A close-delimited body completed: the connection cannot carry another request.
+    this.destroy();
+  }
+
+  private flushPendingRelease(): void {
+    if (this.releasePending === null) return;
+    const reusable = this.releasePending;
+    this.releasePending = null;
+    this.finishRelease(reusable);
+  }
+
+  private onError(err: NodeJS.ErrnoException): void {
+    this.lastErrorCode = err.code ?? err.message;
+    if (this.state === ConnState.Connecting) {
+      const kind = err.code === 'ECONNREFUSED' ? ErrorKinds.upstreamConnectRefused : ErrorKinds.upstreamConnectFailed;
+      this.failConnect(failure(kind, `upstream connect failed: ${this.lastErrorCode}`));
+    }
+  }
+
+  private onClose(): void {
+    if (this.state === ConnState.Connecting) {
+      this.failConnect(failure(ErrorKinds.upstreamConnectFailed, 'upstream closed while connecting'));
+      return;
+    }
+    const stream = this.stream;
+    if (stream !== null) {
+      const kind = this.parser.bytesReceived === 0 ? ErrorKinds.upstreamResetBeforeResponse : ErrorKinds.upstreamResetMidResponse;
+      const why = this.lastErrorCode ? `: ${this.lastErrorCode}` : '';
+      this.failStream(stream, failure(kind, `upstream connection closed${why}`));
+      return;
+    }
+    this.destroy();
+  }
+
+  private failStream(stream: UpstreamStream, f: StreamFailure): void {
+    this.destroy();
+    stream.onUpstreamFailure(f);
+  }
+}
+
+function onConnectTimeout(conn: UpstreamConnection): void {
+  conn.timeoutConnect();
+}
+
+/** The parser's handler while no stream is attached; the connection never feeds it bytes in that state. */
+const NO_STREAM: ResponseParserHandler = {
+  onResponseHead() {},
+  onResponseBody() {},
+  onResponseComplete() {},
+};
