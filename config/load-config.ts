@@ -40,9 +40,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     );
   }
   const problems: ConfigProblem[] = [];
-  expandVariables(doc, env, (node, message) => {
+  expandVariables(doc, env, (node, path, message) => {
     const pos = at(node.range?.[0] ?? 0);
-    problems.push({ file, line: pos.line, col: pos.col, path: '', message });
+    problems.push({ file, line: pos.line, col: pos.col, path: formatPath(path), message });
   });
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -63,9 +63,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /** Expands variables in scalar values (never in keys); a plain scalar is re-typed after expansion (`port: ${P}`). */
-function expandVariables(doc: Document, env: NodeJS.ProcessEnv, report: (node: Node, message: string) => void): void {
+function expandVariables(doc: Document, env: NodeJS.ProcessEnv, report: (node: Node, path: (string | number)[], message: string) => void): void {
   visit(doc, {
-    Scalar(key, node) {
+    Scalar(key, node, ancestors) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
       let missing = '';
       const expanded = node.value.replace(VARIABLE, (_m, name: string, fallback: string | undefined) => {
@@ -76,7 +76,7 @@ function expandVariables(doc: Document, env: NodeJS.ProcessEnv, report: (node: N
         return '';
       });
       if (missing) {
-        report(node, `environment variable ${missing} is not set and has no default (use \${${missing}:-default})`);
+        report(node, pathOf(ancestors, node), `environment variable ${missing} is not set and has no default (use \${${missing}:-default})`);
         return;
       }
       if (node.type === Scalar.PLAIN) {
@@ -87,6 +87,18 @@ function expandVariables(doc: Document, env: NodeJS.ProcessEnv, report: (node: N
       }
     },
   });
+}
+
+/** The document path of a node from the visitor's ancestor chain (pairs give keys, sequences give indexes). */
+function pathOf(ancestors: readonly unknown[], node: unknown): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (let i = 0; i < ancestors.length; i++) {
+    const a = ancestors[i];
+    const child = i + 1 < ancestors.length ? ancestors[i + 1] : node;
+    if (isPair(a) && isScalar(a.key)) out.push(String(a.key.value));
+    else if (isSeq(a)) out.push(a.items.indexOf(child as never));
+  }
+  return out;
 }
 
 interface SchemaProblem {

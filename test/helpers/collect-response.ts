@@ -1,0 +1,53 @@
+// Runs the response parser over bytes and records what it reported, for unit tests.
+
+import type { ResponseHead } from '../../core/http/response-head.ts';
+import { ResponseParser, type ResponseParserHandler } from '../../core/upstream/response-parser.ts';
+
+export interface ParsedResponse {
+  status: number;
+  reason: string;
+  headers: string[];
+  body: string;
+  complete: boolean;
+  error: string | null;
+  keepAlive: boolean;
+}
+
+/** Feeds `parts` in order (then EOF when `eof`), returning the first response's outcome. */
+export function parseResponse(parts: Buffer[], opts: { head?: boolean; eof?: boolean; maxHead?: number } = {}): ParsedResponse {
+  const out: ParsedResponse = { status: 0, reason: '', headers: [], body: '', complete: false, error: null, keepAlive: true };
+  const bodies: Buffer[] = [];
+  const handler: ResponseParserHandler = {
+    onResponseHead(h: ResponseHead) {
+      out.status = h.status;
+      out.reason = h.reason;
+      out.headers = [...h.headers.entries];
+    },
+    onResponseBody(chunk: Buffer) {
+      bodies.push(Buffer.from(chunk));
+    },
+    onResponseComplete() {
+      out.complete = true;
+    },
+  };
+  const parser = new ResponseParser(handler, opts.maxHead ?? 65536);
+  parser.reset(handler, opts.head === true);
+  for (const p of parts) {
+    const f = parser.execute(p);
+    if (f !== null) {
+      out.error = f.kind.code;
+      break;
+    }
+  }
+  if (out.error === null && opts.eof) {
+    const f = parser.finish();
+    if (f !== null) out.error = f.kind.code;
+  }
+  out.body = Buffer.concat(bodies).toString('latin1');
+  out.keepAlive = parser.keepAlive;
+  return out;
+}
+
+export function b(s: string): Buffer {
+  return Buffer.from(s, 'latin1');
+}
