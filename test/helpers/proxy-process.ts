@@ -1,0 +1,81 @@
+// Runs the real proxy (the CLI, in its own process) on a config written to a temp file, and reads the ports it
+// bound from its start-up log line. Tests talk to it over loopback sockets only.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const CLI = new URL('../../core/cli.ts', import.meta.url).pathname;
+
+export interface ProxyProcess {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Port bound by the named listener. */
+  port(listener: string): number;
+  url(listener: string, path?: string): string;
+  /** Resident set size of the proxy process in bytes (from /proc). */
+  rssBytes(): number;
+  output(): string;
+  stop(): Promise<number | null>;
+}
+
+export async function startProxy(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<ProxyProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'mantou-test-'));
+  const file = join(dir, 'mantou.yaml');
+  writeFileSync(file, yaml);
+  const child = spawn(process.execPath, [CLI, 'run', '-c', file], {
+    env: { ...process.env, MANTOU_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const ports = await new Promise<Record<string, number>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`proxy did not start:\n${out}`)), 10_000);
+    const check = () => {
+      for (const line of out.split('\n')) {
+        if (!line.includes('"mantou started"')) continue;
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { ports: Record<string, number> }).ports);
+        return;
+      }
+    };
+    child.stdout?.on('data', check);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`proxy exited with ${code}:\n${out}`));
+    });
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    pid: child.pid as number,
+    child,
+    port(name) {
+      const p = ports[name];
+      if (p === undefined) throw new Error(`no listener ${name}`);
+      return p;
+    },
+    url(name, path = '/') {
+      return `http://127.0.0.1:${this.port(name)}${path}`;
+    },
+    rssBytes() {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 'NaN');
+      return kb * 1024;
+    },
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}

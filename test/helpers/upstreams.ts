@@ -1,0 +1,139 @@
+// Upstream servers for integration tests: a real node:http echo server, and a raw TCP server that answers each
+// request with scripted bytes (malformed, slow, reset) and records what it received.
+
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+
+export interface EchoReply {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawHeaders: string[];
+  bodyBytes: number;
+  bodySha256: string;
+}
+
+export interface Server {
+  readonly port: number;
+  /** Connections accepted so far. */
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A real HTTP/1.1 server. GET /bytes/N answers N bytes (Content-Length), /chunked/N the same chunked,
+ * /status/S answers status S, anything else echoes the request as JSON (body hashed, not stored).
+ */
+export async function startEchoServer(): Promise<Server & { server: http.Server }> {
+  let connections = 0;
+  const block = Buffer.alloc(1 << 20, 0x61);
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const m = /^\/(bytes|chunked)\/(\d+)$/.exec(url.pathname);
+    if (m) {
+      const total = Number(m[2]);
+      if (m[1] === 'bytes') res.setHeader('content-length', total);
+      res.setHeader('content-type', 'application/octet-stream');
+      let sent = 0;
+      const pump = () => {
+        while (sent < total) {
+          const n = Math.min(block.length, total - sent);
+          sent += n;
+          if (!res.write(n === block.length ? block : block.subarray(0, n))) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      req.resume();
+      req.on('end', pump);
+      return;
+    }
+    const s = /^\/status\/(\d{3})$/.exec(url.pathname);
+    if (s) {
+      req.resume();
+      res.statusCode = Number(s[1]);
+      res.setHeader('etag', '"v1"');
+      res.end(req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304 ? undefined : 'status body');
+      return;
+    }
+    const hash = createHash('sha256');
+    let bytes = 0;
+    req.on('data', (d: Buffer) => {
+      bytes += d.length;
+      hash.update(d);
+    });
+    req.on('end', () => {
+      const reply: EchoReply = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, bodyBytes: bytes, bodySha256: hash.digest('hex') };
+      const body = JSON.stringify(reply);
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('connection-token', 'should-be-stripped');
+      res.setHeader('connection', 'keep-alive, connection-token');
+      res.setHeader('x-upstream', 'echo');
+      if (req.method === 'HEAD') res.setHeader('content-length', Buffer.byteLength(body));
+      res.end(req.method === 'HEAD' ? undefined : body);
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  server.on('connection', () => connections++);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    server,
+    port: (server.address() as net.AddressInfo).port,
+    get connections() {
+      return connections;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+export type RawScript = (socket: net.Socket, request: string) => void;
+
+/** A TCP server that hands the socket to `script` for every request head that arrives (bodies are not read). */
+export async function startRawUpstream(script: RawScript): Promise<Server & { requests: string[]; closedSockets: number }> {
+  let connections = 0;
+  let closedSockets = 0;
+  const requests: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    let buf = '';
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        const head = buf.slice(0, end + 4);
+        buf = buf.slice(end + 4);
+        requests.push(head);
+        script(socket, head);
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      closedSockets++;
+      sockets.delete(socket);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    requests,
+    get connections() {
+      return connections;
+    },
+    get closedSockets() {
+      return closedSockets;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}

@@ -1,0 +1,162 @@
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Blackhole, startBlackhole } from '../helpers/blackhole.ts';
+import { request } from '../helpers/http-client.ts';
+import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
+import { rawExchange, statusOf } from '../helpers/raw-client.ts';
+import { startRawUpstream } from '../helpers/upstreams.ts';
+
+type Raw = Awaited<ReturnType<typeof startRawUpstream>>;
+let raw: Raw;
+let blackhole: Blackhole;
+let proxy: ProxyProcess;
+let port: number;
+let refusedPort: number;
+
+/** Behaviour of the scripted upstream, chosen by the request path. */
+function script(socket: net.Socket, request: string): void {
+  const path = request.split(' ')[1] ?? '';
+  if (path.startsWith('/reset')) socket.destroy();
+  else if (path.startsWith('/hang')) return;
+  else if (path.startsWith('/malformed-cl')) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab');
+  else if (path.startsWith('/malformed-lf')) socket.write('HTTP/1.1 200 OK\nContent-Length: 2\n\nab');
+  else if (path.startsWith('/malformed-fold')) socket.write('HTTP/1.1 200 OK\r\nX-A: a\r\n folded\r\nContent-Length: 2\r\n\r\nab');
+  else if (path.startsWith('/malformed-tecl')) socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n');
+  else if (path.startsWith('/midbody')) {
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789');
+    setTimeout(() => socket.destroy(), 50);
+  } else if (path.startsWith('/midchunk')) {
+    socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n');
+    setTimeout(() => socket.destroy(), 50);
+  } else if (path.startsWith('/long')) {
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${100 << 20}\r\n\r\n`);
+    socket.write(Buffer.alloc(64 * 1024, 0x62));
+  } else if (path.startsWith('/slow')) {
+    setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow'), 400);
+  } else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+}
+
+beforeAll(async () => {
+  raw = await startRawUpstream(script);
+  blackhole = await startBlackhole();
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  refusedPort = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  proxy = await startProxy(`
+listeners:
+  - name: edge
+    address: 127.0.0.1
+    port: 0
+    routes:
+      - { match: { path: { prefix: /refused } }, cluster: refused }
+      - { match: { path: { prefix: /blackhole } }, cluster: blackhole }
+      - { match: { path: { prefix: /hang } }, cluster: raw, timeoutMs: 300 }
+      - { match: { path: { prefix: /limited } }, cluster: limited }
+      - { match: { path: { prefix: / } }, cluster: raw }
+clusters:
+  - name: raw
+    endpoints: [{ address: 127.0.0.1, port: ${raw.port} }]
+  - name: limited
+    endpoints: [{ address: 127.0.0.1, port: ${raw.port} }]
+    maxConnectionsPerEndpoint: 1
+    maxPendingRequestsPerEndpoint: 1
+  - name: refused
+    endpoints: [{ address: 127.0.0.1, port: ${refusedPort} }]
+  - name: blackhole
+    endpoints: [{ address: 127.0.0.1, port: ${blackhole.port} }]
+    connectTimeoutMs: 300
+`);
+  port = proxy.port('edge');
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await raw?.close();
+  blackhole?.close();
+});
+
+describe('upstream failures become the right local reply', () => {
+  it('answers 503 when the upstream refuses the connection', async () => {
+    const res = await request({ port, path: '/refused' });
+    expect(res.status).toBe(503);
+    expect(res.headers['x-mantou-local-reply']).toBe('upstream');
+    expect(res.body.toString()).toContain('upstream connect refused');
+  });
+
+  it('answers 504 when the connect times out', async () => {
+    const t0 = performance.now();
+    const res = await request({ port, path: '/blackhole' });
+    expect(res.status).toBe(504);
+    expect(res.body.toString()).toContain('upstream connect timeout');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+  });
+
+  it('answers 502 when the upstream resets before responding', async () => {
+    const res = await request({ port, path: '/reset' });
+    expect(res.status).toBe(502);
+    expect(res.body.toString()).toContain('upstream reset before response');
+  });
+
+  it('answers 504 when the response does not come within the route timeout', async () => {
+    const res = await request({ port, path: '/hang' });
+    expect(res.status).toBe(504);
+    expect(res.body.toString()).toContain('upstream response timeout');
+  });
+
+  for (const kind of ['cl', 'lf', 'fold', 'tecl']) {
+    it(`answers 502 for a malformed response (${kind}) and closes that upstream connection`, async () => {
+      const closedBefore = raw.closedSockets;
+      const res = await request({ port, path: `/malformed-${kind}` });
+      expect(res.status).toBe(502);
+      expect(res.body.toString()).toContain('upstream protocol error');
+      await expect.poll(() => raw.closedSockets).toBeGreaterThan(closedBefore);
+    });
+  }
+});
+
+describe('an upstream that dies mid-response never yields a response that looks complete', () => {
+  it('closes the downstream connection when a Content-Length body is cut short', async () => {
+    const r = await rawExchange(port, 'GET /midbody HTTP/1.1\r\nHost: a\r\n\r\n', 3000);
+    expect(statusOf(r.data)).toBe(200);
+    const body = r.data.split('\r\n\r\n')[1] ?? '';
+    expect(body).toBe('0123456789');
+    expect(r.closed).toBe(true);
+  });
+
+  it('closes the downstream connection without the final chunk when a chunked body is cut short', async () => {
+    const r = await rawExchange(port, 'GET /midchunk HTTP/1.1\r\nHost: a\r\n\r\n', 3000);
+    expect(statusOf(r.data)).toBe(200);
+    expect(r.data).toContain('0123456789');
+    expect(r.data).not.toContain('\r\n0\r\n\r\n');
+    expect(r.closed).toBe(true);
+  });
+});
+
+describe('resources are released', () => {
+  it('closes the upstream connection when the client aborts mid-response', async () => {
+    const closedBefore = raw.closedSockets;
+    await new Promise<void>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write('GET /long HTTP/1.1\r\nHost: a\r\n\r\n'));
+      s.once('data', () => {
+        s.destroy();
+        resolve();
+      });
+    });
+    await expect.poll(() => raw.closedSockets, { timeout: 3000 }).toBeGreaterThan(closedBefore);
+  });
+
+  it('queues up to the pending limit and answers 503 beyond it', async () => {
+    const results = await Promise.all([1, 2, 3].map((i) => request({ port, path: `/limited/slow/${i}` })));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 503]);
+    const rejected = results.find((r) => r.status === 503);
+    expect(rejected?.body.toString()).toContain('upstream overflow');
+  });
+
+  it('keeps serving after every failure above', async () => {
+    const res = await request({ port, path: '/fine' });
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('ok');
+  });
+});
