@@ -99,6 +99,7 @@ export class UwsListener {
   private handle(res: uws.HttpResponse, req: uws.HttpRequest, downstream: UwsDownstream): void {
     const method = req.getCaseSensitiveMethod();
     const headers = new HeaderList();
+    collecting.req = req;
     collecting.headers = headers;
     collecting.problem = '';
     collecting.hosts = 0;
@@ -106,6 +107,7 @@ export class UwsListener {
     collecting.contentLength = -1;
     collecting.transferEncoding = undefined;
     req.forEach(collectHeader);
+    collecting.req = null;
     if (collecting.problem === '' && collecting.hosts > 1) collecting.problem = 'repeated Host header';
     let chunked = false;
     const te = collecting.transferEncoding as string | undefined;
@@ -144,6 +146,7 @@ function rejectRequest(downstream: UwsDownstream, status: number, why: string): 
 
 /** Scratch state for the header walk: uWS's forEach takes a callback, and one shared function avoids a closure. */
 interface HeaderWalk {
+  req: uws.HttpRequest | null;
   headers: HeaderList;
   problem: string;
   hosts: number;
@@ -152,6 +155,7 @@ interface HeaderWalk {
   transferEncoding: string | undefined;
 }
 const collecting: HeaderWalk = {
+  req: null,
   headers: new HeaderList(),
   problem: '',
   hosts: 0,
@@ -160,14 +164,13 @@ const collecting: HeaderWalk = {
   transferEncoding: undefined,
 };
 
-function collectHeader(name: string, rawValue: string): void {
-  let value = rawValue;
-  for (let i = 0; i < value.length; i++) {
-    if (value.charCodeAt(i) > 0x7f) {
-      // uWS hands us UTF-8-decoded text; our headers hold one char per byte (latin1) so bytes survive re-encoding.
-      value = Buffer.from(value, 'utf8').toString('latin1');
-      break;
-    }
+function collectHeader(name: string, utf8Value: string): void {
+  let value = utf8Value;
+  if (hasNonAscii(value) && !collecting.headers.has(name)) {
+    // forEach decodes values as UTF-8 (an obs-text byte becomes U+FFFD); getHeader returns them byte for byte
+    // (latin1), our HeaderList contract. It only returns the first field of a name: later repeats stay lossy.
+    // Neither can recover bytes >= 0x80 at the very end of a value: uWS's parser strips them (probed, 20.0.8).
+    value = (collecting.req as uws.HttpRequest).getHeader(name);
   }
   if (!isSafeFieldValue(value)) {
     collecting.problem = `invalid value for header ${name}`;
@@ -199,4 +202,9 @@ function collectHeader(name: string, rawValue: string): void {
       break;
   }
   collecting.headers.pushTrusted(name, value);
+}
+
+function hasNonAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return true;
+  return false;
 }

@@ -61,7 +61,9 @@ export async function startProxy(yaml: string, env: NodeJS.ProcessEnv = {}): Pro
       return p;
     },
     url(name, path = '/') {
-      return `http://127.0.0.1:${this.port(name)}${path}`;
+      const p = ports[name];
+      if (p === undefined) throw new Error(`no listener ${name}`);
+      return `http://127.0.0.1:${p}${path}`;
     },
     rssBytes() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
