@@ -279,7 +279,8 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
 
   onResponseBody(chunk: Buffer): void {
     if (this.responseHeadPending) {
-      this.heldBody?.push(chunk);
+      // The chunk is a view of the shared read buffer: keeping it past this call needs a copy (rare path).
+      this.heldBody?.push(Buffer.from(chunk));
       return;
     }
     this.forwardResponseBody(chunk);

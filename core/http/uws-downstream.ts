@@ -32,6 +32,7 @@ export class UwsDownstream implements Downstream {
   private queueOffset = 0;
   private endRequested = false;
   private writableRegistered = false;
+  private bodyPaused = false;
 
   constructor(res: HttpResponse, remoteAddress: string) {
     this.res = res;
@@ -54,12 +55,20 @@ export class UwsDownstream implements Downstream {
     if (!this.finished) this.handler?.onDownstreamAborted();
   }
 
+  /**
+   * uWS pauses by unpolling the socket, and still delivers what it had buffered; calling pause() again while
+   * paused makes it deliver far more (probed on 20.0.8: 42 MB vs 14 MB over eight pauses), so only edges call it.
+   */
   pauseRequestBody(): void {
-    if (!this.closed) this.res.pause();
+    if (this.closed || this.bodyPaused) return;
+    this.bodyPaused = true;
+    this.res.pause();
   }
 
   resumeRequestBody(): void {
-    if (!this.closed) this.res.resume();
+    if (this.closed || !this.bodyPaused) return;
+    this.bodyPaused = false;
+    this.res.resume();
   }
 
   runCorked(work: CorkedWork): void {
@@ -128,7 +137,8 @@ export class UwsDownstream implements Downstream {
     }
     if (this.framing !== Framing.Length) return true;
     if (this.queue !== null) {
-      this.queue.push(chunk);
+      // Chunks are views of a shared read buffer, valid only during this call: what we keep, we copy.
+      this.queue.push(Buffer.from(chunk));
       return false;
     }
     const offset = this.res.getWriteOffset();
@@ -138,7 +148,7 @@ export class UwsDownstream implements Downstream {
       return true;
     }
     if (ok) return true;
-    this.queue = [chunk];
+    this.queue = [Buffer.from(chunk)];
     this.queueOffset = offset;
     this.watchWritable();
     return false;

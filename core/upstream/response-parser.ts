@@ -10,7 +10,7 @@ import { ResponseHead } from '../http/response-head.ts';
 export interface ResponseParserHandler {
   /** A final (non-1xx) response head; informational responses are consumed by the parser. */
   onResponseHead(head: ResponseHead): void;
-  /** A view of the socket's buffer: valid until the handler returns unless the handler keeps a reference. */
+  /** A view of a shared read buffer, valid only until the handler returns: copy it to keep it. */
   onResponseBody(chunk: Buffer): void;
   onResponseComplete(): void;
 }

@@ -26,6 +26,13 @@ export interface ConnectionOwner {
   onGone(conn: UpstreamConnection): void;
 }
 
+/**
+ * One read buffer shared by every upstream socket of this thread (Node's `onread`): reads are handled one at a
+ * time and synchronously, so no read allocates. Body chunks handed on are views of it, valid only until the
+ * handler returns; whoever keeps one (a held response, an engine's unsent remainder) copies it.
+ */
+const SHARED_READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 const ConnState = { Connecting: 0, Idle: 1, Active: 2, Closed: 3 } as const;
 type ConnState = (typeof ConnState)[keyof typeof ConnState];
 
@@ -51,10 +58,14 @@ export class UpstreamConnection implements CorkedWork {
   constructor(owner: ConnectionOwner, host: string, port: number, connectTimeoutMs: number, maxResponseHeadBytes: number) {
     this.owner = owner;
     this.parser = new ResponseParser(NO_STREAM, maxResponseHeadBytes);
-    this.socket = net.connect({ host, port, noDelay: true });
+    this.socket = net.connect({
+      host,
+      port,
+      noDelay: true,
+      onread: { buffer: SHARED_READ_BUFFER, callback: (n: number, buf: Uint8Array) => this.onRead(n, buf) },
+    });
     this.connectTimer = setTimeout(onConnectTimeout, connectTimeoutMs, this);
     this.socket.on('connect', () => this.onConnect());
-    this.socket.on('data', (buf: Buffer) => this.onData(buf));
     this.socket.on('drain', () => this.stream?.onUpstreamWritable());
     this.socket.on('end', () => this.onEnd());
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
@@ -173,6 +184,11 @@ export class UpstreamConnection implements CorkedWork {
     if (this.state !== ConnState.Connecting) return;
     this.state = ConnState.Idle;
     this.owner.onConnected(this);
+  }
+
+  private onRead(n: number, buf: Uint8Array): boolean {
+    this.onData((buf as Buffer).subarray(0, n));
+    return true;
   }
 
   private onData(buf: Buffer): void {

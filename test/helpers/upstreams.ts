@@ -27,7 +27,10 @@ export interface Server {
  */
 export async function startEchoServer(): Promise<Server & { server: http.Server }> {
   let connections = 0;
-  const block = Buffer.alloc(1 << 20, 0x61);
+  // Byte k of every /bytes and /chunked body is k % 251: a prime period never lines up with read buffers, so a
+  // proxy that reuses or reorders buffers is caught by `isPatternBody`.
+  const block = Buffer.alloc(251 * 4177);
+  for (let i = 0; i < block.length; i++) block[i] = i % 251;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const m = /^\/(bytes|chunked)\/(\d+)$/.exec(url.pathname);
@@ -66,7 +69,14 @@ export async function startEchoServer(): Promise<Server & { server: http.Server 
       hash.update(d);
     });
     req.on('end', () => {
-      const reply: EchoReply = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, bodyBytes: bytes, bodySha256: hash.digest('hex') };
+      const reply: EchoReply = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        bodyBytes: bytes,
+        bodySha256: hash.digest('hex'),
+      };
       const body = JSON.stringify(reply);
       res.setHeader('content-type', 'application/json');
       res.setHeader('connection-token', 'should-be-stripped');
@@ -91,6 +101,12 @@ export async function startEchoServer(): Promise<Server & { server: http.Server 
         server.close(() => r());
       }),
   };
+}
+
+/** Whether `body` is the /bytes pattern from offset 0. */
+export function isPatternBody(body: Buffer): boolean {
+  for (let i = 0; i < body.length; i++) if (body[i] !== i % 251) return false;
+  return true;
 }
 
 export type RawScript = (socket: net.Socket, request: string) => void;

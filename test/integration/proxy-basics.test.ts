@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientResponse, json, request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { rawExchange } from '../helpers/raw-client.ts';
-import { type EchoReply, type Server, startEchoServer } from '../helpers/upstreams.ts';
+import { type EchoReply, isPatternBody, type Server, startEchoServer } from '../helpers/upstreams.ts';
 
 let echo: Server;
 let proxy: ProxyProcess;
@@ -91,9 +91,10 @@ describe('the proxy forwards requests and responses', () => {
   });
 
   it('relays a chunked response body chunked', async () => {
-    const res = await request({ port, path: '/chunked/100000' });
+    const res = await request({ port, path: '/chunked/3000000' });
     expect(res.headers['transfer-encoding']).toBe('chunked');
-    expect(res.body.length).toBe(100000);
+    expect(res.body.length).toBe(3000000);
+    expect(isPatternBody(res.body)).toBe(true);
   });
 
   it('carries 10 MiB bodies both ways intact', async () => {
@@ -104,7 +105,7 @@ describe('the proxy forwards requests and responses', () => {
     const down = await request({ port, path: `/bytes/${10 << 20}` });
     expect(down.body.length).toBe(10 << 20);
     expect(down.headers['content-length']).toBe(String(10 << 20));
-    expect(down.body.every((x) => x === 0x61)).toBe(true);
+    expect(isPatternBody(down.body)).toBe(true);
   });
 
   it('answers HEAD with the length and no body', async () => {
@@ -148,7 +149,18 @@ describe('the proxy forwards requests and responses', () => {
 describe('the proxy rewrites headers as a proxy must', () => {
   it('removes hop-by-hop request headers, including those Connection lists', async () => {
     const e = json<EchoReply>(
-      await request({ port, path: '/hop', headers: { connection: 'x-private, keep-alive', 'x-private': 'secret', te: 'trailers', 'keep-alive': 'timeout=5', 'proxy-connection': 'x', 'x-end-to-end': 'kept' } }),
+      await request({
+        port,
+        path: '/hop',
+        headers: {
+          connection: 'x-private, keep-alive',
+          'x-private': 'secret',
+          te: 'trailers',
+          'keep-alive': 'timeout=5',
+          'proxy-connection': 'x',
+          'x-end-to-end': 'kept',
+        },
+      }),
     );
     expect(e.headers['x-private']).toBeUndefined();
     expect(e.headers.te).toBeUndefined();

@@ -5,8 +5,24 @@ import { DOWNSTREAM_FRAMING, stripHopByHop } from '../../../../core/http/header-
 describe('stripHopByHop', () => {
   it('removes the fixed hop-by-hop set and every field Connection lists', () => {
     const h = new HeaderList([
-      'connection', 'keep-alive, X-Secret', 'keep-alive', 'timeout=5', 'x-secret', 's', 'te', 'trailers',
-      'upgrade', 'h2c', 'proxy-connection', 'x', 'expect', '100-continue', 'http2-settings', 'a', 'x-kept', 'k',
+      'connection',
+      'keep-alive, X-Secret',
+      'keep-alive',
+      'timeout=5',
+      'x-secret',
+      's',
+      'te',
+      'trailers',
+      'upgrade',
+      'h2c',
+      'proxy-connection',
+      'x',
+      'expect',
+      '100-continue',
+      'http2-settings',
+      'a',
+      'x-kept',
+      'k',
     ]);
     stripHopByHop(h);
     expect(h.entries).toEqual(['x-kept', 'k']);

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { b, parseResponse } from '../../../helpers/collect-response.ts';
 
 const require = createRequire(import.meta.url);
+// biome-ignore lint/style/useNodejsImportProtocol: Node's internal llhttp binding, the oracle of this test.
 const { HTTPParser } = require('_http_common') as { HTTPParser: LlhttpParserClass };
 
 interface LlhttpParser {

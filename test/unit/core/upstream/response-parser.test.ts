@@ -26,7 +26,9 @@ describe('ResponseParser accepts valid responses', () => {
   });
 
   it('swallows 100 Continue and 103 Early Hints before the final response', () => {
-    const r = parseResponse([b('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok')]);
+    const r = parseResponse([
+      b('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok'),
+    ]);
     expect(r).toMatchObject({ status: 201, body: 'ok', complete: true });
   });
 

@@ -1,0 +1,164 @@
+// Streaming with backpressure keeps memory bounded: the proxy's resident set may not grow by more than 32 MiB
+// while 256 MiB pass through it toward a side that reads more slowly than the other side writes.
+
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from '../helpers/http-client.ts';
+import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
+import { type Server, startEchoServer } from '../helpers/upstreams.ts';
+
+const TOTAL = 256 << 20;
+const MAX_GROWTH = 32 << 20;
+
+let echo: Server;
+let slowSink: { port: number; close(): void };
+let proxy: ProxyProcess;
+let port: number;
+
+/** An upstream that reads a Content-Length upload slowly (a pause every 4 MiB), then answers with the count. */
+function startSlowSink(): Promise<{ port: number; close(): void }> {
+  const server = net.createServer((socket) => {
+    let head = '';
+    let expected = -1;
+    let received = 0;
+    let mark = 0;
+    socket.on('data', (d: Buffer) => {
+      let body = d;
+      if (expected < 0) {
+        head += d.toString('latin1');
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        expected = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? '0');
+        body = Buffer.from(head.slice(end + 4), 'latin1');
+      }
+      received += body.length;
+      if (received - mark >= 4 << 20) {
+        mark = received;
+        socket.pause();
+        setTimeout(() => socket.resume(), 25);
+      }
+      if (received >= expected) socket.end(`HTTP/1.1 200 OK\r\nContent-Length: ${String(received).length}\r\n\r\n${received}`);
+    });
+    socket.on('error', () => {});
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ port: (server.address() as net.AddressInfo).port, close: () => server.close() })),
+  );
+}
+
+beforeAll(async () => {
+  echo = await startEchoServer();
+  slowSink = await startSlowSink();
+  proxy = await startProxy(`
+listeners:
+  - name: edge
+    address: 127.0.0.1
+    port: 0
+    routes:
+      - { match: { path: { prefix: /upload } }, cluster: sink, timeoutMs: 120000 }
+      - { match: { path: { prefix: / } }, cluster: echo, timeoutMs: 120000 }
+clusters:
+  - name: echo
+    endpoints: [{ address: 127.0.0.1, port: ${echo.port} }]
+  - name: sink
+    endpoints: [{ address: 127.0.0.1, port: ${slowSink.port} }]
+`);
+  port = proxy.port('edge');
+  // Warm up code paths and pools so the baseline includes them.
+  await request({ port, path: '/bytes/1048576' });
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await echo?.close();
+  slowSink?.close();
+});
+
+/** Samples the proxy's RSS every 20 ms while `work` runs; returns the peak growth over the starting RSS. */
+async function peakGrowth(work: () => Promise<void>): Promise<number> {
+  const base = proxy.rssBytes();
+  let peak = base;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, proxy.rssBytes());
+  }, 20);
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  return Math.max(peak, proxy.rssBytes()) - base;
+}
+
+/** Downloads `path` reading slowly (a pause every 4 MiB); resolves with the body byte count. */
+function slowDownload(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(`GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`));
+    let bytes = 0;
+    let mark = 0;
+    s.on('data', (d: Buffer) => {
+      bytes += d.length;
+      if (bytes - mark >= 4 << 20) {
+        mark = bytes;
+        s.pause();
+        setTimeout(() => s.resume(), 25);
+      }
+    });
+    s.on('error', reject);
+    s.on('close', () => resolve(bytes));
+  });
+}
+
+describe('backpressure bounds the proxy’s memory', () => {
+  it('streams a 256 MiB Content-Length response to a slow client with < 32 MiB RSS growth', async () => {
+    let bytes = 0;
+    const growth = await peakGrowth(async () => {
+      bytes = await slowDownload(`/bytes/${TOTAL}`);
+    });
+    expect(bytes).toBeGreaterThan(TOTAL);
+    expect(growth).toBeLessThan(MAX_GROWTH);
+  }, 120_000);
+
+  it('streams a 256 MiB chunked response to a slow client with < 32 MiB RSS growth', async () => {
+    let bytes = 0;
+    const growth = await peakGrowth(async () => {
+      bytes = await slowDownload(`/chunked/${TOTAL}`);
+    });
+    expect(bytes).toBeGreaterThan(TOTAL);
+    expect(growth).toBeLessThan(MAX_GROWTH);
+  }, 120_000);
+
+  // Known limit of the uWS engine (README, DESIGN.md §4): res.pause() is not honoured promptly when the client is
+  // fast — probed on uws-pack 20.0.8, up to 38 MB arrive during one 200 ms pause — so upload memory cannot be
+  // bounded from JavaScript. The raw `net` engine (the next engine issue) owns its socket and lifts this: this
+  // test then runs against it as a plain `it`. `it.fails` keeps it running, so a fixed uWS would show up here.
+  it.fails('streams a 256 MiB upload to a slow upstream with < 32 MiB RSS growth (fails on uWS: known limit)', async () => {
+    const block = Buffer.alloc(1 << 20, 0x75);
+    let answer = '';
+    const growth = await peakGrowth(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const s = net.connect(port, '127.0.0.1', () => {
+            s.write(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${TOTAL}\r\nConnection: close\r\n\r\n`);
+            let sent = 0;
+            const pump = () => {
+              while (sent < TOTAL) {
+                sent += block.length;
+                if (!s.write(block)) {
+                  s.once('drain', pump);
+                  return;
+                }
+              }
+            };
+            pump();
+          });
+          s.on('data', (d: Buffer) => {
+            answer += d.toString();
+          });
+          s.on('error', reject);
+          s.on('close', () => resolve());
+        }),
+    );
+    expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 200 [\\s\\S]*\\r\\n\\r\\n${TOTAL}$`));
+    expect(growth).toBeLessThan(MAX_GROWTH);
+  }, 120_000);
+});
