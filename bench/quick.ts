@@ -1,0 +1,137 @@
+// `npm run bench:quick`: the smoke test of speed. A fixed-response upstream, then autocannon against it directly
+// and through Mantou (same connections, same duration, alternating rounds, medians), plus a sequential
+// keep-alive round-trip probe for the added per-hop latency at µs resolution (autocannon records whole ms).
+// Placement: Mantou on CPU 1, the load generator and the upstream on CPU 0 (when taskset exists).
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+
+const ROUNDS = 3;
+const DURATION_S = 3;
+const CONNECTIONS = 32;
+const PROBE_REQUESTS = 3000;
+const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
+
+function pinned(cpu: number, args: string[]): [string, string[]] {
+  return hasTaskset ? ['taskset', ['-c', String(cpu), ...args]] : [args[0] as string, args.slice(1)];
+}
+
+function startProcess(cpu: number, args: string[], readyPattern: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const [cmd, rest] = pinned(cpu, args);
+  const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready: ${args.join(' ')}\n${out}`)), 10_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = readyPattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, match: m });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`exited ${code}: ${args.join(' ')}\n${out}`)));
+  });
+}
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function load(port: number): Promise<LoadResult> {
+  const r = await autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, duration: DURATION_S });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+}
+
+/** Sequential GETs on one keep-alive connection; returns round-trip times in µs. */
+function probe(port: number, count: number): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const times: number[] = [];
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    const req = Buffer.from('GET /probe HTTP/1.1\r\nHost: bench\r\n\r\n');
+    let t0 = 0;
+    let buf = '';
+    const send = () => {
+      t0 = performance.now();
+      socket.write(req);
+    };
+    socket.on('connect', send);
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const len = Number(/content-length: (\d+)/i.exec(buf.slice(0, end))?.[1] ?? '0');
+      if (buf.length < end + 4 + len) return;
+      times.push((performance.now() - t0) * 1000);
+      buf = buf.slice(end + 4 + len);
+      if (times.length >= count) {
+        socket.destroy();
+        resolve(times);
+      } else send();
+    });
+    socket.on('error', reject);
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] as number;
+
+async function main(): Promise<void> {
+  const node = process.execPath;
+  const upstream = await startProcess(0, [node, 'bench/upstream-server.ts'], /listening (\d+)/);
+  const upstreamPort = Number(upstream.match[1]);
+  const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-'));
+  const config = join(dir, 'mantou.yaml');
+  writeFileSync(
+    config,
+    `listeners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${upstreamPort} }]\n`,
+  );
+  const proxy = await startProcess(1, [node, 'core/cli.ts', 'run', '-c', config], /"ports":\{"bench":(\d+)\}/);
+  const proxyPort = Number(proxy.match[1]);
+  try {
+    console.log(`placement: ${hasTaskset ? 'Mantou on CPU 1; upstream and load generator on CPU 0' : 'taskset not found: no pinning'}`);
+    console.log(`load: autocannon, ${CONNECTIONS} keep-alive connections, ${DURATION_S}s per round, ${ROUNDS} rounds each, alternating`);
+    await load(upstreamPort);
+    await load(proxyPort);
+    const direct: LoadResult[] = [];
+    const proxied: LoadResult[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      direct.push(await load(upstreamPort));
+      proxied.push(await load(proxyPort));
+    }
+    const probeDirect = await probe(upstreamPort, PROBE_REQUESTS);
+    const probeProxy = await probe(proxyPort, PROBE_REQUESTS);
+    const row = (name: string, rs: LoadResult[]) =>
+      `${name.padEnd(8)} ${median(rs.map((r) => r.rps))
+        .toFixed(0)
+        .padStart(8)} req/s   p50 ${median(rs.map((r) => r.p50)).toFixed(2)} ms   p99 ${median(rs.map((r) => r.p99)).toFixed(
+        2,
+      )} ms   errors ${rs.reduce((a, r) => a + r.errors + r.non2xx, 0)}`;
+    console.log(row('direct', direct));
+    console.log(row('mantou', proxied));
+    const ratio = median(proxied.map((r) => r.rps)) / median(direct.map((r) => r.rps));
+    console.log(`throughput ratio mantou/direct: ${ratio.toFixed(2)}`);
+    const d50 = median(probeDirect);
+    const m50 = median(probeProxy);
+    const d99 = pct(probeDirect, 0.99);
+    const m99 = pct(probeProxy, 0.99);
+    console.log(
+      `sequential round trip (${PROBE_REQUESTS} requests, one connection): direct p50 ${d50.toFixed(1)} µs p99 ${d99.toFixed(1)} µs; mantou p50 ${m50.toFixed(1)} µs p99 ${m99.toFixed(1)} µs`,
+    );
+    console.log(`added per-hop latency: p50 ${(m50 - d50).toFixed(1)} µs, p99 ${(m99 - d99).toFixed(1)} µs`);
+  } finally {
+    proxy.child.kill('SIGTERM');
+    upstream.child.kill('SIGTERM');
+  }
+}
+
+await main();
