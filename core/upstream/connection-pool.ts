@@ -69,7 +69,9 @@ export class ConnectionPool implements ConnectionOwner {
         return;
       }
     }
-    if (this.pendingCount >= this.options.maxPendingRequests) {
+    // The limit counts requests queued beyond the connections already being opened for them: a request that
+    // waits only for its own connect is not "pending" in the overload sense.
+    if (this.pendingCount - this.connecting >= this.options.maxPendingRequests) {
       waiter.onPoolFailure(failure(ErrorKinds.upstreamOverflow, `pending request queue full for ${this.endpointLabel}`));
       return;
     }
