@@ -4,7 +4,7 @@
 // Placement: Mantou on CPU 1, the load generator and the upstream on CPU 0 (when taskset exists).
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,8 +38,15 @@ function startProcess(cpu: number, args: string[], readyPattern: RegExp): Promis
   });
 }
 
+/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms on Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 interface LoadResult {
   rps: number;
+  total: number;
   p50: number;
   p99: number;
   errors: number;
@@ -48,7 +55,7 @@ interface LoadResult {
 
 async function load(port: number): Promise<LoadResult> {
   const r = await autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, duration: DURATION_S });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+  return { rps: r.requests.average, total: r.requests.total, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
 }
 
 /** Sequential GETs on one keep-alive connection; returns round-trip times in µs. */
@@ -104,9 +111,14 @@ async function main(): Promise<void> {
     await load(proxyPort);
     const direct: LoadResult[] = [];
     const proxied: LoadResult[] = [];
+    const cpuPerRequest: number[] = [];
+    const proxyPid = proxy.child.pid as number;
     for (let i = 0; i < ROUNDS; i++) {
       direct.push(await load(upstreamPort));
-      proxied.push(await load(proxyPort));
+      const cpu0 = cpuSeconds(proxyPid);
+      const r = await load(proxyPort);
+      cpuPerRequest.push(((cpuSeconds(proxyPid) - cpu0) / r.total) * 1e6);
+      proxied.push(r);
     }
     const probeDirect = await probe(upstreamPort, PROBE_REQUESTS);
     const probeProxy = await probe(proxyPort, PROBE_REQUESTS);
@@ -119,7 +131,8 @@ async function main(): Promise<void> {
     console.log(row('direct', direct));
     console.log(row('mantou', proxied));
     const ratio = median(proxied.map((r) => r.rps)) / median(direct.map((r) => r.rps));
-    console.log(`throughput ratio mantou/direct: ${ratio.toFixed(2)}`);
+    console.log(`throughput ratio mantou/direct: ${ratio.toFixed(2)} (the load generator shares CPU 0 with the upstream: see CPU per request)`);
+    console.log(`mantou CPU per request: ${median(cpuPerRequest).toFixed(1)} µs (user+system, median of ${ROUNDS} rounds)`);
     const d50 = median(probeDirect);
     const m50 = median(probeProxy);
     const d99 = pct(probeDirect, 0.99);
