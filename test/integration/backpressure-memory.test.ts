@@ -3,6 +3,7 @@
 
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { edgeConfig } from '../helpers/configs.ts';
 import { request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { type Server, startEchoServer } from '../helpers/upstreams.ts';
@@ -49,20 +50,12 @@ function startSlowSink(): Promise<{ port: number; close(): void }> {
 beforeAll(async () => {
   echo = await startEchoServer();
   slowSink = await startSlowSink();
-  proxy = await startProxy(`
-listeners:
-  - name: edge
-    address: 127.0.0.1
-    port: 0
-    routes:
-      - { match: { path: { prefix: /upload } }, cluster: sink, timeoutMs: 120000 }
-      - { match: { path: { prefix: / } }, cluster: echo, timeoutMs: 120000 }
-clusters:
-  - name: echo
-    endpoints: [{ address: 127.0.0.1, port: ${echo.port} }]
-  - name: sink
-    endpoints: [{ address: 127.0.0.1, port: ${slowSink.port} }]
-`);
+  proxy = await startProxy(
+    edgeConfig(
+      ['{ match: { path: { prefix: /upload } }, cluster: sink, timeoutMs: 120000 }', '{ match: { path: { prefix: / } }, cluster: echo, timeoutMs: 120000 }'],
+      { echo: echo.port, sink: slowSink.port },
+    ),
+  );
   port = proxy.port('edge');
   // Warm up code paths and pools so the baseline includes them.
   await request({ port, path: '/bytes/1048576' });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { edgeConfig } from '../helpers/configs.ts';
 import { json, request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { rawExchange, statusOf } from '../helpers/raw-client.ts';
@@ -10,17 +11,7 @@ let port: number;
 
 beforeAll(async () => {
   echo = await startEchoServer();
-  proxy = await startProxy(`
-listeners:
-  - name: edge
-    address: 127.0.0.1
-    port: 0
-    routes:
-      - { match: { path: { prefix: / } }, cluster: echo }
-clusters:
-  - name: echo
-    endpoints: [{ address: 127.0.0.1, port: ${echo.port} }]
-`);
+  proxy = await startProxy(edgeConfig(['{ match: { path: { prefix: / } }, cluster: echo }'], { echo: echo.port }));
   port = proxy.port('edge');
 });
 

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Blackhole, startBlackhole } from '../helpers/blackhole.ts';
+import { edgeConfig } from '../helpers/configs.ts';
 import { request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { rawExchange, statusOf } from '../helpers/raw-client.ts';
@@ -43,30 +44,23 @@ beforeAll(async () => {
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
   refusedPort = (probe.address() as net.AddressInfo).port;
   await new Promise<void>((r) => probe.close(() => r()));
-  proxy = await startProxy(`
-listeners:
-  - name: edge
-    address: 127.0.0.1
-    port: 0
-    routes:
-      - { match: { path: { prefix: /refused } }, cluster: refused }
-      - { match: { path: { prefix: /blackhole } }, cluster: blackhole }
-      - { match: { path: { prefix: /hang } }, cluster: raw, timeoutMs: 300 }
-      - { match: { path: { prefix: /limited } }, cluster: limited }
-      - { match: { path: { prefix: / } }, cluster: raw }
-clusters:
-  - name: raw
-    endpoints: [{ address: 127.0.0.1, port: ${raw.port} }]
-  - name: limited
-    endpoints: [{ address: 127.0.0.1, port: ${raw.port} }]
-    maxConnectionsPerEndpoint: 1
-    maxPendingRequestsPerEndpoint: 1
-  - name: refused
-    endpoints: [{ address: 127.0.0.1, port: ${refusedPort} }]
-  - name: blackhole
-    endpoints: [{ address: 127.0.0.1, port: ${blackhole.port} }]
-    connectTimeoutMs: 300
-`);
+  proxy = await startProxy(
+    edgeConfig(
+      [
+        '{ match: { path: { prefix: /refused } }, cluster: refused }',
+        '{ match: { path: { prefix: /blackhole } }, cluster: blackhole }',
+        '{ match: { path: { prefix: /hang } }, cluster: raw, timeoutMs: 300 }',
+        '{ match: { path: { prefix: /limited } }, cluster: limited }',
+        '{ match: { path: { prefix: / } }, cluster: raw }',
+      ],
+      {
+        raw: raw.port,
+        limited: { port: raw.port, settings: ['maxConnectionsPerEndpoint: 1', 'maxPendingRequestsPerEndpoint: 1'] },
+        refused: refusedPort,
+        blackhole: { port: blackhole.port, settings: ['connectTimeoutMs: 300'] },
+      },
+    ),
+  );
   port = proxy.port('edge');
 });
 

@@ -1,0 +1,20 @@
+// Config text for integration tests: one loopback `edge` listener on a free port, routes given as YAML flow
+// mappings, and clusters of one loopback endpoint each (with optional extra settings).
+
+export interface ClusterSpec {
+  port: number;
+  /** Extra cluster keys as YAML lines, e.g. ['connectTimeoutMs: 300']. */
+  settings?: string[];
+}
+
+export function edgeConfig(routes: string[], clusters: Record<string, number | ClusterSpec>): string {
+  const lines = ['listeners:', '  - name: edge', '    address: 127.0.0.1', '    port: 0', '    routes:'];
+  for (const r of routes) lines.push(`      - ${r}`);
+  lines.push('clusters:');
+  for (const [name, c] of Object.entries(clusters)) {
+    const spec = typeof c === 'number' ? { port: c } : c;
+    lines.push(`  - name: ${name}`, `    endpoints: [{ address: 127.0.0.1, port: ${spec.port} }]`);
+    for (const s of spec.settings ?? []) lines.push(`    ${s}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
