@@ -6,6 +6,7 @@ import type { Generation, HttpListenerRuntime } from '../core/generation.ts';
 import { FilterChain, type HttpFilterInstance } from '../core/http/filter-chain.ts';
 import type { StreamCounters } from '../core/http/http-stream.ts';
 import { type DirectResponse, type HeaderCondition, type Route, type RouteMatch, Router } from '../core/http/router.ts';
+import type { GenerationState, WorkerLifecycle } from '../core/lifecycle.ts';
 import { componentLogger } from '../core/logger.ts';
 import { Cluster } from '../core/upstream/cluster.ts';
 import { instantiateFilter } from '../filters/api.ts';
@@ -14,12 +15,23 @@ import { type ClusterConfig, type Config, defaults, type ListenerConfig, type Ro
 
 const EMPTY_CHAIN = new FilterChain([]);
 
-export function compileGeneration(config: Config, id: number, configFile: string): Generation {
+/**
+ * Compiles `config` as generation `id`. Clusters whose definition is identical to one in `previous` reuse
+ * that cluster (its pools and their warm connections) instead of opening new ones.
+ */
+export function compileGeneration(config: Config, id: number, configFile: string, lifecycle: WorkerLifecycle, previous: Generation | null = null): Generation {
   const clusters = new Map<string, Cluster>();
-  for (const c of config.clusters ?? []) clusters.set(c.name, compileCluster(c));
-  const env = { configDir: dirname(configFile) };
-  const listeners: HttpListenerRuntime[] = config.listeners.map((l) => compileListener(l, clusters, env));
-  return { id, listeners, clusters };
+  const clusterKeys = new Map<string, string>();
+  for (const c of config.clusters ?? []) {
+    const key = JSON.stringify(c);
+    const old = previous?.clusters.get(c.name);
+    clusters.set(c.name, old !== undefined && previous?.clusterKeys.get(c.name) === key ? old : compileCluster(c));
+    clusterKeys.set(c.name, key);
+  }
+  const state: GenerationState = { id, inflight: 0, retired: false };
+  const shared = { configDir: dirname(configFile), state, lifecycle };
+  const listeners: HttpListenerRuntime[] = config.listeners.map((l) => compileListener(l, clusters, shared));
+  return { id, listeners, clusters, clusterKeys, state };
 }
 
 function compileCluster(c: ClusterConfig): Cluster {
@@ -34,15 +46,28 @@ function compileCluster(c: ClusterConfig): Cluster {
   });
 }
 
-function compileListener(l: ListenerConfig, clusters: Map<string, Cluster>, env: { configDir: string }): HttpListenerRuntime {
-  const routes = l.routes.map((r, i) => compileRoute(r, i, l.name, clusters, env));
+interface Shared {
+  configDir: string;
+  state: GenerationState;
+  lifecycle: WorkerLifecycle;
+}
+
+function compileListener(l: ListenerConfig, clusters: Map<string, Cluster>, shared: Shared): HttpListenerRuntime {
+  const routes = l.routes.map((r, i) => compileRoute(r, i, l.name, clusters, shared));
   const counters: StreamCounters = { streams: 0, localReplies: 0, upstreamFailures: 0, filterFailures: 0 };
   return {
     name: l.name,
     address: l.address ?? defaults.listenerAddress,
     port: l.port,
     maxRequestHeadersBytes: l.maxRequestHeadersBytes ?? defaults.maxRequestHeadersBytes,
-    context: { name: l.name, router: new Router(routes), maxBufferedRequestBytes: defaults.maxBufferedRequestBytes, counters },
+    context: {
+      name: l.name,
+      router: new Router(routes),
+      maxBufferedRequestBytes: defaults.maxBufferedRequestBytes,
+      counters,
+      generation: shared.state,
+      lifecycle: shared.lifecycle,
+    },
   };
 }
 

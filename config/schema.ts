@@ -112,8 +112,16 @@ const Cluster = T.Object(
 
 const Admin = T.Object(
   {
-    address: T.Optional(NonEmpty),
+    address: T.Optional(T.String({ minLength: 1, description: 'default 127.0.0.1; mutating endpoints only answer loopback peers' })),
     port: T.Optional(ListenPort),
+  },
+  strict,
+);
+
+const Drain = T.Object(
+  {
+    delayMs: T.Optional(T.Integer({ minimum: 0, maximum: 600_000, description: 'time between failing /ready and closing listeners' })),
+    timeoutMs: T.Optional(T.Integer({ minimum: 0, maximum: 3_600_000, description: 'longest wait for in-flight streams' })),
   },
   strict,
 );
@@ -122,6 +130,8 @@ export const ConfigSchema = T.Object(
   {
     admin: T.Optional(Admin),
     workers: T.Optional(T.Union([T.Literal('auto'), T.Integer({ minimum: 1, maximum: 256 })])),
+    workerHeapMb: T.Optional(T.Integer({ minimum: 64, maximum: 65_536, description: 'per-worker V8 old-space limit' })),
+    drain: T.Optional(Drain),
     listeners: T.Array(Listener, { minItems: 1 }),
     clusters: T.Optional(T.Array(Cluster)),
   },
@@ -149,4 +159,10 @@ export const defaults = Object.freeze({
   maxResponseHeadersBytes: 65_536,
   /** Request body held per stream while no upstream connection is ready, before the client is paused. */
   maxBufferedRequestBytes: 65_536,
+  adminAddress: '127.0.0.1',
+  adminPort: 9901,
+  workerHeapMb: 1024,
+  /** Envoy-like: fail /ready, then give load balancers a moment before refusing connections. */
+  drainDelayMs: 0,
+  drainTimeoutMs: 30_000,
 });

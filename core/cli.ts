@@ -12,8 +12,10 @@ const USAGE = `Usage: mantou [run] -c FILE        run the proxy
 
 Options:
   -c, --config FILE   config file (YAML)
+  --concurrency N     data-plane worker threads (overrides \`workers\` in the config; default: one per core)
   -h, --help          this text
   -v, --version       print the version
+Signals: SIGHUP reloads the config; SIGTERM/SIGINT drain gracefully (a second one exits at once).
 Environment:
   MANTOU_LOG_LEVEL    trace|debug|info|warn|error (default info)`;
 
@@ -56,12 +58,17 @@ async function main(argv: string[]): Promise<number> {
 
   const { loadConfigFile } = await import('../config/load-config.ts');
   try {
-    const loaded = loadConfigFile(values.config);
+    let concurrency: number | undefined;
+    if (values.concurrency !== undefined) {
+      concurrency = Number(values.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) return usageError('--concurrency takes a whole number from 1 to 256');
+    }
     if (verb === 'validate') {
+      loadConfigFile(values.config);
       process.stdout.write(`${values.config}: valid\n`);
       return EXIT_OK;
     }
-    return await run(loaded.file, loaded.config);
+    return await run(values.config, concurrency);
   } catch (err) {
     if (err instanceof ConfigError || err instanceof StartupError) {
       process.stderr.write(`${err.message}\n`);
@@ -78,6 +85,7 @@ function parse(argv: string[]) {
     strict: true,
     options: {
       config: { type: 'string', short: 'c' },
+      concurrency: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -89,26 +97,10 @@ function usageError(message: string): number {
   return EXIT_USAGE;
 }
 
-async function run(file: string, config: import('../config/schema.ts').Config): Promise<number> {
-  const { compileGeneration } = await import('../config/compile-generation.ts');
-  const { maxRequestHeadersBytesOf } = await import('./generation.ts');
-  const generation = compileGeneration(config, 1, file);
-  // uWS reads this once when it loads, so it is set before the data plane (and uWS) is imported.
-  process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(maxRequestHeadersBytesOf(generation));
-  const { DataPlane } = await import('./data-plane.ts');
-  const { rootLogger } = await import('./logger.ts');
-  const plane = new DataPlane();
-  await plane.start(generation);
-  rootLogger.info({ config: file, ports: plane.ports() }, 'mantou started');
-  return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      rootLogger.info({ signal }, 'stopping');
-      plane.close();
-      resolve(EXIT_OK);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+async function run(file: string, concurrency: number | undefined): Promise<number> {
+  const { Supervisor } = await import('./supervisor.ts');
+  const supervisor = await Supervisor.start({ configFile: file, concurrency });
+  return supervisor.done;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,40 +1,121 @@
-// The data plane of one thread: opens the listeners of a generation and serves them until closed.
-// Imported only after UWS_HTTP_MAX_HEADERS_SIZE is set (uWS reads it once, when it loads).
+// The data plane of one worker thread: the listeners of the current generation, kept across reloads when
+// unchanged (closing a SO_REUSEPORT socket would drop its queued connections), and the generations still
+// serving streams. Imported only after UWS_HTTP_MAX_HEADERS_SIZE is set (uWS reads it once, when it loads).
 
-import { closeGeneration, type Generation } from './generation.ts';
+import { closeClustersNotIn, type Generation } from './generation.ts';
 import { UwsListener } from './http/uws-listener.ts';
+import type { GenerationState, WorkerLifecycle } from './lifecycle.ts';
 import { componentLogger } from './logger.ts';
 
 const log = componentLogger('data-plane');
 
-export class DataPlane {
-  private readonly listeners: UwsListener[] = [];
-  private generation: Generation | null = null;
+interface OpenListener {
+  listener: UwsListener;
+  address: string;
+  port: number;
+}
 
-  /** Opens every listener; on failure, closes what was opened and rethrows (one clear StartupError). */
-  async start(generation: Generation): Promise<void> {
-    this.generation = generation;
+export class DataPlane {
+  private readonly lifecycle: WorkerLifecycle;
+  private readonly listeners = new Map<string, OpenListener>();
+  /** Listeners removed by a reload, still finishing their connections until the drain timeout. */
+  private readonly draining = new Set<UwsListener>();
+  private current: Generation | null = null;
+  private readonly retired: Generation[] = [];
+  private readonly drainTimeoutMs: number;
+  /** Bind exclusively (single-process use) or share ports with the other workers (SO_REUSEPORT). */
+  private readonly exclusive: boolean;
+
+  constructor(lifecycle: WorkerLifecycle, options: { drainTimeoutMs: number; exclusive: boolean }) {
+    this.lifecycle = lifecycle;
+    this.drainTimeoutMs = options.drainTimeoutMs;
+    this.exclusive = options.exclusive;
+    lifecycle.onGenerationIdle = (g) => this.releaseRetired(g);
+  }
+
+  get generation(): Generation | null {
+    return this.current;
+  }
+
+  /**
+   * Makes `next` current: unchanged listeners (same name, address and port) keep their socket and serve new
+   * requests from `next` at once; new listeners open; removed ones stop accepting and drain.
+   * Streams in flight finish on the generation they started with.
+   */
+  async apply(next: Generation): Promise<Record<string, number>> {
+    const opened: UwsListener[] = [];
     try {
-      for (const l of generation.listeners) {
+      for (const l of next.listeners) {
+        const open = this.listeners.get(l.name);
+        if (open !== undefined && open.address === l.address && open.port === l.port) continue;
         const listener = new UwsListener({ name: l.name, address: l.address, port: l.port }, l.context);
-        this.listeners.push(listener);
-        const port = await listener.listen(l.address, l.port);
-        log.info({ listener: l.name, address: l.address, port, generation: generation.id }, 'listener started');
+        opened.push(listener);
+        await listener.listen(l.address, l.port, this.exclusive);
       }
     } catch (err) {
-      this.close();
+      for (const l of opened) l.close();
       throw err;
     }
+    const keep = new Set(next.listeners.map((l) => l.name));
+    for (const [name, open] of this.listeners) {
+      const replaced = opened.some((l) => l.name === name);
+      if (!keep.has(name) || replaced) {
+        this.listeners.delete(name);
+        this.drainListener(open.listener);
+      }
+    }
+    for (const l of next.listeners) {
+      const fresh = opened.find((o) => o.name === l.name);
+      if (fresh !== undefined) this.listeners.set(l.name, { listener: fresh, address: l.address, port: fresh.port });
+      else this.listeners.get(l.name)?.listener.setContext(l.context);
+    }
+    const previous = this.current;
+    this.current = next;
+    if (previous !== null) {
+      previous.state.retired = true;
+      this.retired.push(previous);
+      if (previous.state.inflight === 0) this.releaseRetired(previous.state);
+    }
+    for (const l of opened) log.info({ listener: l.name, port: l.port, generation: next.id }, 'listener started');
+    return this.ports();
   }
 
-  /** Ports the listeners are bound to, by listener name. */
   ports(): Record<string, number> {
-    return Object.fromEntries(this.listeners.map((l) => [l.name, l.port]));
+    return Object.fromEntries([...this.listeners].map(([name, o]) => [name, o.listener.port]));
   }
 
+  /** Drain: stop accepting on every listener (open connections finish their streams). */
+  stopAccepting(): void {
+    for (const { listener } of this.listeners.values()) listener.stopAccepting();
+  }
+
+  /** Closes every socket (uWS must have none open when the thread exits) and every pool. */
   close(): void {
-    for (const l of this.listeners.splice(0)) l.close();
-    if (this.generation !== null) closeGeneration(this.generation);
-    this.generation = null;
+    for (const { listener } of this.listeners.values()) listener.close();
+    this.listeners.clear();
+    for (const l of this.draining) l.close();
+    this.draining.clear();
+    for (const g of this.retired.splice(0)) closeClustersNotIn(g, null);
+    if (this.current !== null) closeClustersNotIn(this.current, null);
+    this.current = null;
+  }
+
+  private drainListener(listener: UwsListener): void {
+    listener.stopAccepting();
+    this.draining.add(listener);
+    const timer = setTimeout(() => {
+      this.draining.delete(listener);
+      listener.close();
+    }, this.drainTimeoutMs);
+    timer.unref();
+    log.info({ listener: listener.name }, 'listener removed: draining');
+  }
+
+  /** A retired generation has no stream left: close the clusters the current generation does not share. */
+  private releaseRetired(state: GenerationState): void {
+    const i = this.retired.findIndex((g) => g.state === state);
+    if (i < 0) return;
+    const [g] = this.retired.splice(i, 1);
+    if (g !== undefined) closeClustersNotIn(g, this.current);
   }
 }

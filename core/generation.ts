@@ -2,6 +2,7 @@
 // routers and filter chains, and clusters with their pools. Built from a validated config by config/compile.
 
 import type { HttpListenerContext } from './http/http-stream.ts';
+import type { GenerationState } from './lifecycle.ts';
 import type { Cluster } from './upstream/cluster.ts';
 
 export interface HttpListenerRuntime {
@@ -16,11 +17,14 @@ export interface Generation {
   readonly id: number;
   readonly listeners: readonly HttpListenerRuntime[];
   readonly clusters: ReadonlyMap<string, Cluster>;
+  /** Each cluster's definition as canonical JSON: an identical definition in the next generation reuses the pool. */
+  readonly clusterKeys: ReadonlyMap<string, string>;
+  readonly state: GenerationState;
 }
 
-/** Closes the generation's upstream pools (connections in use are closed too). */
-export function closeGeneration(g: Generation): void {
-  for (const c of g.clusters.values()) c.close();
+/** Closes the clusters of `g` that `keep` does not share (idle pooled connections close at once). */
+export function closeClustersNotIn(g: Generation, keep: Generation | null): void {
+  for (const [name, c] of g.clusters) if (keep?.clusters.get(name) !== c) c.close();
 }
 
 /** uWS reads its header limit once, from the environment, when it loads: the largest listener's wins. */

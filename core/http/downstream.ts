@@ -29,9 +29,10 @@ export interface Downstream {
   /**
    * Writes the status line and headers. The engine frames the body itself: `contentLength` >= 0 means exactly
    * that many bytes follow, -1 means unknown (chunked); `bodyless` responses (HEAD, 204, 304) carry none and
-   * keep a known Content-Length as a header.
+   * keep a known Content-Length as a header. `closeAfter` closes the connection once the response is complete
+   * (draining): engines that cannot do so for every framing still send the `connection: close` header given.
    */
-  writeHead(status: number, reason: string, headers: HeaderList, contentLength: number, bodyless: boolean): void;
+  writeHead(status: number, reason: string, headers: HeaderList, contentLength: number, bodyless: boolean, closeAfter: boolean): void;
   /** Writes body bytes; false means the engine is backpressured: wait for onDownstreamWritable. */
   writeBody(chunk: Buffer): boolean;
   /** Completes the response. */

@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { type ErrorKind, ErrorKinds, type StreamFailure } from '../errors.ts';
+import type { GenerationState, WorkerLifecycle } from '../lifecycle.ts';
 import { componentLogger } from '../logger.ts';
 import type { ConnectionPool, PoolWaiter } from '../upstream/connection-pool.ts';
 import { CHUNK_TRAILER_CRLF, encodeChunkHeader, encodeRequestHead, LAST_CHUNK } from '../upstream/request-encoder.ts';
@@ -26,6 +27,8 @@ export interface HttpListenerContext {
   /** Request body bytes held while no upstream connection is ready, before the client is paused. */
   readonly maxBufferedRequestBytes: number;
   readonly counters: StreamCounters;
+  readonly generation: GenerationState;
+  readonly lifecycle: WorkerLifecycle;
 }
 
 export interface StreamCounters {
@@ -84,6 +87,7 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     const id = head.headers.get('x-request-id');
     this.requestId = id !== undefined && id !== '' ? id : randomUUID();
     listener.counters.streams++;
+    listener.lifecycle.streamStarted(listener.generation);
     downstream.setHandler(this);
   }
 
@@ -274,7 +278,10 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     const contentLength = chain.hasResponseBody && !res.bodyless ? -1 : res.contentLength;
     this.status = res.status;
     this.responseStarted = true;
-    this.downstream.writeHead(res.status, res.reason || reasonPhrase(res.status), headers, contentLength, res.bodyless);
+    // While draining, every response tells the client not to reuse the connection.
+    const close = this.listener.lifecycle.draining;
+    if (close) headers.pushTrusted('connection', 'close');
+    this.downstream.writeHead(res.status, res.reason || reasonPhrase(res.status), headers, contentLength, res.bodyless, close);
   }
 
   onResponseBody(chunk: Buffer): void {
@@ -443,7 +450,8 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     if (!reply.headers?.includes('content-type')) headers.push('content-type', 'text/plain; charset=utf-8');
     this.status = reply.status;
     this.responseStarted = true;
-    this.downstream.respond(reply.status, reasonPhrase(reply.status), headers, reply.body, reply.closeConnection === true, this.head.method === 'HEAD');
+    const close = reply.closeConnection === true || this.listener.lifecycle.draining;
+    this.downstream.respond(reply.status, reasonPhrase(reply.status), headers, reply.body, close, this.head.method === 'HEAD');
     this.finish(true, this.failureCode);
   }
 
@@ -458,6 +466,7 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   private finish(completed: boolean, failureCode: string): void {
     if (this.done) return;
     this.done = true;
+    this.listener.lifecycle.streamFinished(this.listener.generation);
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;

@@ -33,6 +33,8 @@ export class UwsDownstream implements Downstream {
   private endRequested = false;
   private writableRegistered = false;
   private bodyPaused = false;
+  /** Close the connection once the response ends (uWS can for end/endWithoutBody, not for a completing tryEnd). */
+  private closeAfter = false;
 
   constructor(res: HttpResponse, remoteAddress: string) {
     this.res = res;
@@ -97,12 +99,13 @@ export class UwsDownstream implements Downstream {
     corkedResponse = outer;
   }
 
-  writeHead(status: number, reason: string, headers: HeaderList, contentLength: number, bodyless: boolean): void {
+  writeHead(status: number, reason: string, headers: HeaderList, contentLength: number, bodyless: boolean, closeAfter: boolean): void {
     if (this.closed) return;
     if (corkedResponse !== this.res) {
-      this.corkThen(() => this.writeHead(status, reason, headers, contentLength, bodyless));
+      this.corkThen(() => this.writeHead(status, reason, headers, contentLength, bodyless, closeAfter));
       return;
     }
+    this.closeAfter = closeAfter;
     let block = `${status} ${reason}`;
     const e = headers.entries;
     for (let i = 0; i < e.length; i += 2) block += `\r\n${e[i]}: ${e[i + 1]}`;
@@ -165,8 +168,10 @@ export class UwsDownstream implements Downstream {
       return;
     }
     this.finished = true;
+    // endWithoutBody takes no arguments here: an explicit `undefined` length makes uWS write Content-Length: 0
+    // (wrong for 204, a duplicate for HEAD). A drained bodyless response relies on its connection: close header.
     if (this.framing === Framing.Bodyless) this.res.endWithoutBody();
-    else if (this.framing === Framing.Chunked || this.totalSize === 0) this.res.end();
+    else if (this.framing === Framing.Chunked || this.totalSize === 0) this.res.end(undefined, this.closeAfter);
     else {
       // Length framing that did not reach its size: the upstream sent less than it announced.
       this.closeNow();
@@ -185,8 +190,9 @@ export class UwsDownstream implements Downstream {
     if (headOnly) {
       // A HEAD answer announces the length the GET body would have, and sends none.
       block += `\r\ncontent-length: ${Buffer.byteLength(body)}`;
+      if (closeConnection) block += '\r\nconnection: close';
       this.res.writeStatus(Buffer.from(block, 'latin1'));
-      this.res.endWithoutBody(undefined, closeConnection);
+      this.res.endWithoutBody();
       return;
     }
     this.res.writeStatus(Buffer.from(block, 'latin1'));

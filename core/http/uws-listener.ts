@@ -21,6 +21,7 @@ const log = componentLogger('uws-listener');
 interface ListenWithOptions {
   listen(host: string, port: number, options: number, cb: (token: uws.us_listen_socket | false) => void): void;
 }
+const LIBUS_LISTEN_DEFAULT = 0;
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
 
 /** Methods forwarded; anything else is answered 501 (CONNECT needs tunnelling, which this engine cannot do). */
@@ -51,11 +52,14 @@ export class UwsListener {
     this.context = context;
   }
 
-  listen(address: string, port: number): Promise<number> {
+  /**
+   * Starts listening. uWS sets SO_REUSEPORT by default, which is how the workers share a port; `exclusive`
+   * refuses sharing (single-process use). With workers, the supervisor checks exclusivity before they bind.
+   */
+  listen(address: string, port: number, exclusive: boolean): Promise<number> {
     return new Promise((resolve, reject) => {
-      // Exclusive: another process must not silently share our port (uWS would allow it by default).
       const app = this.app as unknown as ListenWithOptions;
-      app.listen(address, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (token) => {
+      app.listen(address, port, exclusive ? LIBUS_LISTEN_EXCLUSIVE_PORT : LIBUS_LISTEN_DEFAULT, (token) => {
         if (!token) {
           reject(new StartupError('listen_failed', `listener ${this.name}: cannot listen on ${address}:${port} (in use or not permitted)`));
           return;

@@ -66,7 +66,7 @@ describe('mantou CLI', () => {
       const file = configFile(`listeners:\n  - name: taken\n    address: 127.0.0.1\n    port: ${port}\n    routes: [{ directResponse: { status: 200 } }]\n`);
       const r = mantou(['run', '-c', file]);
       expect(r.code).toBe(1);
-      expect(r.stderr.trim()).toBe(`listener taken: cannot listen on 127.0.0.1:${port} (in use or not permitted)`);
+      expect(r.stderr.trim()).toBe(`listener taken: cannot listen on 127.0.0.1:${port} (in use)`);
     } finally {
       blocker.close();
     }

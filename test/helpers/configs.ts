@@ -7,8 +7,10 @@ export interface ClusterSpec {
   settings?: string[];
 }
 
-export function edgeConfig(routes: string[], clusters: Record<string, number | ClusterSpec>): string {
-  const lines = ['listeners:', '  - name: edge', '    address: 127.0.0.1', '    port: 0', '    routes:'];
+/** `workers` pins the worker count (pool limits are per worker, so limit tests use 1). */
+export function edgeConfig(routes: string[], clusters: Record<string, number | ClusterSpec>, workers?: number): string {
+  const lines = workers === undefined ? [] : [`workers: ${workers}`];
+  lines.push('listeners:', '  - name: edge', '    address: 127.0.0.1', '    port: 0', '    routes:');
   for (const r of routes) lines.push(`      - ${r}`);
   lines.push('clusters:');
   for (const [name, c] of Object.entries(clusters)) {

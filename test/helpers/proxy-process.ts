@@ -11,6 +11,9 @@ const CLI = new URL('../../core/cli.ts', import.meta.url).pathname;
 export interface ProxyProcess {
   readonly pid: number;
   readonly child: ChildProcess;
+  /** The admin port (tests run it on a free port unless the config says otherwise). */
+  readonly adminPort: number;
+  readonly configFile: string;
   /** Port bound by the named listener. */
   port(listener: string): number;
   url(listener: string, path?: string): string;
@@ -23,7 +26,8 @@ export interface ProxyProcess {
 export async function startProxy(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<ProxyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'mantou-test-'));
   const file = join(dir, 'mantou.yaml');
-  writeFileSync(file, yaml);
+  // Parallel test files must not fight over the default admin port.
+  writeFileSync(file, /^admin:/m.test(yaml) ? yaml : `${yaml}\nadmin: { port: 0 }\n`);
   const child = spawn(process.execPath, [CLI, 'run', '-c', file], {
     env: { ...process.env, MANTOU_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -35,13 +39,13 @@ export async function startProxy(yaml: string, env: NodeJS.ProcessEnv = {}): Pro
   child.stderr?.on('data', (d: Buffer) => {
     out += d.toString();
   });
-  const ports = await new Promise<Record<string, number>>((resolve, reject) => {
+  const started = await new Promise<{ ports: Record<string, number>; admin: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`proxy did not start:\n${out}`)), 10_000);
     const check = () => {
       for (const line of out.split('\n')) {
         if (!line.includes('"mantou started"')) continue;
         clearTimeout(timer);
-        resolve((JSON.parse(line) as { ports: Record<string, number> }).ports);
+        resolve(JSON.parse(line) as { ports: Record<string, number>; admin: number });
         return;
       }
     };
@@ -51,10 +55,13 @@ export async function startProxy(yaml: string, env: NodeJS.ProcessEnv = {}): Pro
       reject(new Error(`proxy exited with ${code}:\n${out}`));
     });
   });
+  const ports = started.ports;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     pid: child.pid as number,
     child,
+    adminPort: started.admin,
+    configFile: file,
     port(name) {
       const p = ports[name];
       if (p === undefined) throw new Error(`no listener ${name}`);

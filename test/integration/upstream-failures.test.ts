@@ -59,6 +59,7 @@ beforeAll(async () => {
         refused: refusedPort,
         blackhole: { port: blackhole.port, settings: ['connectTimeoutMs: 300'] },
       },
+      1,
     ),
   );
   port = proxy.port('edge');

@@ -1,0 +1,379 @@
+// The primary thread: loads and validates the config, runs N data-plane workers, and owns signals, reloads,
+// drain, the admin port and stats. Workers are shared-nothing; nothing crosses threads per request.
+
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { loadConfigFile } from '../config/load-config.ts';
+import { type Config, defaults } from '../config/schema.ts';
+import { AdminServer } from './admin/admin-server.ts';
+import { redact } from './admin/redact.ts';
+import { ConfigError } from './errors.ts';
+import { probePort } from './listen-probe.ts';
+import { componentLogger, rootLogger } from './logger.ts';
+import { installSignalHandlers } from './process-signals.ts';
+import { decodeMessage, postMessageTo, type SupervisorMessage, type WorkerCounters, type WorkerMessage } from './thread-messages.ts';
+import type { WorkerData } from './worker.ts';
+
+const log = componentLogger('supervisor');
+
+const APPLY_TIMEOUT_MS = 15_000;
+const RESTART_BACKOFF_MIN_MS = 100;
+const RESTART_BACKOFF_MAX_MS = 5_000;
+/** A worker that lived this long before crashing starts its backoff from the minimum again. */
+const STABLE_WORKER_MS = 30_000;
+const SHUTDOWN_GRACE_MS = 5_000;
+
+export interface SupervisorOptions {
+  configFile: string;
+  /** --concurrency: overrides `workers` in the config. */
+  concurrency?: number;
+}
+
+interface WorkerHandle {
+  index: number;
+  worker: Worker;
+  startedAt: number;
+  alive: boolean;
+  /** The newest generation this worker reported applied (0: none yet). */
+  applied: number;
+  idle: boolean;
+  stats: WorkerCounters | null;
+}
+
+interface ListenerAddress {
+  address: string;
+  port: number;
+}
+
+export class Supervisor {
+  private readonly options: SupervisorOptions;
+  private config: Config;
+  private generation = 0;
+  private readonly workers: WorkerHandle[] = [];
+  private readonly restarts: number[] = [];
+  private readonly consecutiveCrashes: number[] = [];
+  /** Where each listener is bound, by name: a reload keeps these unless the address or port changes. */
+  private bound = new Map<string, ListenerAddress>();
+  private admin: AdminServer | null = null;
+  private adminPort = 0;
+  private draining = false;
+  private shuttingDown = false;
+  private reloadRunning: Promise<void> | null = null;
+  private reloadQueued = false;
+  private lastReloadError: { message: string; at: string } | null = null;
+  private readonly counters = { reloads: 0, reloadFailures: 0, workerRestarts: 0 };
+  private readonly listeners = new Set<(h: WorkerHandle, m: WorkerMessage) => void>();
+  private resolveDone: (code: number) => void = () => {};
+  /** Resolves with the exit code when the supervisor has stopped. */
+  readonly done: Promise<number>;
+
+  private constructor(options: SupervisorOptions, config: Config) {
+    this.options = options;
+    this.config = config;
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+  }
+
+  /** Loads the config, binds, starts the workers and waits until they all serve generation 1. */
+  static async start(options: SupervisorOptions): Promise<Supervisor> {
+    const { config } = loadConfigFile(options.configFile);
+    const s = new Supervisor(options, config);
+    await s.boot();
+    return s;
+  }
+
+  private get workerCount(): number {
+    const w = this.options.concurrency ?? this.config.workers ?? 'auto';
+    return w === 'auto' ? availableParallelism() : w;
+  }
+
+  private async boot(): Promise<void> {
+    const resolved = await this.resolveListenAddresses(this.config);
+    // uWS reads its header limit once, when it loads (in each worker): set it before any worker starts.
+    process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(maxHeaderBytes(this.config));
+    const admin = new AdminServer({
+      isReady: () => this.isReady(),
+      configDump: () => this.configDump(),
+      reload: (source) => this.reload(source),
+      drain: (source) => this.drain(source),
+    });
+    this.adminPort = await admin.listen(this.config.admin?.address ?? defaults.adminAddress, this.config.admin?.port ?? defaults.adminPort);
+    this.admin = admin;
+    this.generation = 1;
+    this.bound = resolved.bound;
+    this.config = resolved.config;
+    for (let i = 0; i < this.workerCount; i++) {
+      this.restarts.push(0);
+      this.consecutiveCrashes.push(0);
+      this.spawn(i);
+    }
+    const failures = await this.waitForApplied(this.generation);
+    if (failures.length > 0) {
+      await this.stopWorkers();
+      await admin.close();
+      throw new ConfigError([{ file: this.options.configFile, line: 0, col: 0, path: '', message: `start-up failed: ${failures[0]}` }]);
+    }
+    installSignalHandlers({ reload: (s) => void this.reload(s), drain: (s) => this.drain(s), exitNow: (s) => this.exitNow(s) });
+    rootLogger.info(
+      { config: this.options.configFile, ports: this.ports(), admin: this.adminPort, workers: this.workers.length, generation: this.generation },
+      'mantou started',
+    );
+  }
+
+  private ports(): Record<string, number> {
+    return Object.fromEntries([...this.bound].map(([name, a]) => [name, a.port]));
+  }
+
+  /**
+   * Binds each listener that is new (or moved) exclusively once, to prove nothing else holds its port and to
+   * pick a concrete port for `port: 0`; listeners already bound by our workers keep their port.
+   */
+  private async resolveListenAddresses(config: Config): Promise<{ config: Config; bound: Map<string, ListenerAddress> }> {
+    const bound = new Map<string, ListenerAddress>();
+    const listeners = [];
+    for (const l of config.listeners) {
+      const address = l.address ?? defaults.listenerAddress;
+      const mine = this.bound.get(l.name);
+      const port =
+        mine !== undefined && mine.address === address && (l.port === 0 || l.port === mine.port) ? mine.port : await probePort(l.name, address, l.port);
+      bound.set(l.name, { address, port });
+      listeners.push({ ...l, address, port });
+    }
+    return { config: { ...config, listeners }, bound };
+  }
+
+  private spawn(index: number): void {
+    const data: WorkerData = {
+      index,
+      drainTimeoutMs: this.config.drain?.timeoutMs ?? defaults.drainTimeoutMs,
+      testHooks: process.env.MANTOU_TEST_HOOKS === '1',
+    };
+    const worker = new Worker(new URL('./worker.ts', import.meta.url), {
+      workerData: data,
+      resourceLimits: { maxOldGenerationSizeMb: this.config.workerHeapMb ?? defaults.workerHeapMb },
+    });
+    const handle: WorkerHandle = { index, worker, startedAt: performance.now(), alive: true, applied: 0, idle: false, stats: null };
+    this.workers[index] = handle;
+    worker.on('message', (bytes: Uint8Array) => this.onWorkerMessage(handle, decodeMessage<WorkerMessage>(bytes)));
+    worker.on('error', (err) => log.error({ worker: index, err }, 'worker error'));
+    worker.on('exit', (code) => this.onWorkerExit(handle, code));
+    this.send(handle, { t: 'generation', id: this.generation, config: this.config, configFile: this.options.configFile, draining: this.draining });
+  }
+
+  private send(h: WorkerHandle, m: SupervisorMessage): void {
+    if (h.alive) postMessageTo(h.worker, m);
+  }
+
+  private broadcast(m: SupervisorMessage): void {
+    for (const h of this.workers) this.send(h, m);
+  }
+
+  private onWorkerMessage(h: WorkerHandle, m: WorkerMessage): void {
+    if (m.t === 'applied') h.applied = Math.max(h.applied, m.id);
+    else if (m.t === 'idle') h.idle = true;
+    else if (m.t === 'stats') h.stats = m.counters;
+    for (const l of this.listeners) l(h, m);
+  }
+
+  private onWorkerExit(h: WorkerHandle, code: number): void {
+    h.alive = false;
+    for (const l of this.listeners) l(h, { t: 'idle' });
+    if (this.shuttingDown) return;
+    const lived = performance.now() - h.startedAt;
+    if (lived > STABLE_WORKER_MS) this.consecutiveCrashes[h.index] = 0;
+    const n = this.consecutiveCrashes[h.index] ?? 0;
+    this.consecutiveCrashes[h.index] = n + 1;
+    this.restarts[h.index] = (this.restarts[h.index] ?? 0) + 1;
+    this.counters.workerRestarts++;
+    const backoffMs = Math.min(RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MIN_MS * 2 ** n);
+    log.error({ worker: h.index, code, restarts: this.restarts[h.index], backoffMs }, 'worker exited unexpectedly: restarting');
+    setTimeout(() => {
+      if (!this.shuttingDown) this.spawn(h.index);
+    }, backoffMs);
+  }
+
+  /** Resolves when every live worker applied generation `id` (or failed to), with the failures. */
+  private waitForApplied(id: number): Promise<string[]> {
+    return new Promise((resolve) => {
+      const failures: string[] = [];
+      const settled = new Set<number>();
+      const check = () => {
+        if (this.workers.every((w) => !w.alive || w.applied >= id || settled.has(w.index))) finish();
+      };
+      const onMessage = (h: WorkerHandle, m: WorkerMessage) => {
+        if (m.t === 'apply-failed' && m.id === id) {
+          failures.push(`worker ${h.index}: ${m.error}`);
+          settled.add(h.index);
+        }
+        check();
+      };
+      const timer = setTimeout(() => {
+        failures.push(`workers did not apply generation ${id} within ${APPLY_TIMEOUT_MS} ms`);
+        finish();
+      }, APPLY_TIMEOUT_MS);
+      const finish = () => {
+        clearTimeout(timer);
+        this.listeners.delete(onMessage);
+        resolve(failures);
+      };
+      this.listeners.add(onMessage);
+      check();
+    });
+  }
+
+  isReady(): boolean {
+    return !this.draining && this.workers.length > 0 && this.workers.every((w) => w.alive && w.applied === this.generation);
+  }
+
+  /** Reloads the config file. Concurrent calls coalesce: one more reload runs after the one in progress. */
+  reload(source: string): Promise<{ ok: boolean; generation: number; error?: string }> {
+    if (this.draining) return Promise.resolve({ ok: false, generation: this.generation, error: 'draining' });
+    if (this.reloadRunning !== null) {
+      this.reloadQueued = true;
+      return this.reloadRunning.then(() => this.reloadResult());
+    }
+    const run = async () => {
+      do {
+        this.reloadQueued = false;
+        await this.reloadOnce(source);
+      } while (this.reloadQueued && !this.draining);
+    };
+    this.reloadRunning = run().finally(() => {
+      this.reloadRunning = null;
+    });
+    return this.reloadRunning.then(() => this.reloadResult());
+  }
+
+  private lastReloadOk = true;
+
+  private reloadResult(): { ok: boolean; generation: number; error?: string } {
+    return this.lastReloadOk
+      ? { ok: true, generation: this.generation }
+      : { ok: false, generation: this.generation, error: this.lastReloadError?.message ?? 'reload failed' };
+  }
+
+  private async reloadOnce(source: string): Promise<void> {
+    const started = performance.now();
+    let next: { config: Config; bound: Map<string, ListenerAddress> };
+    try {
+      const { config } = loadConfigFile(this.options.configFile);
+      if (maxHeaderBytes(config) !== maxHeaderBytes(this.config)) {
+        log.warn('maxRequestHeadersBytes changes take effect only after a restart (uWS reads it once)');
+      }
+      next = await this.resolveListenAddresses(config);
+    } catch (err) {
+      this.reloadFailed(source, err);
+      return;
+    }
+    const id = this.generation + 1;
+    const previousConfig = this.config;
+    this.generation = id;
+    this.config = next.config;
+    this.broadcast({ t: 'generation', id, config: next.config, configFile: this.options.configFile, draining: false });
+    const failures = await this.waitForApplied(id);
+    if (failures.length > 0) {
+      // Workers that failed keep serving their previous generation; report it, and retry on the next reload.
+      this.config = previousConfig;
+      this.reloadFailed(source, new Error(failures.join('; ')));
+      return;
+    }
+    this.bound = next.bound;
+    this.counters.reloads++;
+    this.lastReloadOk = true;
+    log.info({ source, generation: id, ms: Math.round(performance.now() - started) }, 'config reloaded');
+  }
+
+  private reloadFailed(source: string, err: unknown): void {
+    this.counters.reloadFailures++;
+    this.lastReloadOk = false;
+    const message = err instanceof Error ? err.message : String(err);
+    this.lastReloadError = { message, at: new Date().toISOString() };
+    log.error({ source, error: message }, 'reload rejected: the running config stays');
+  }
+
+  configDump(): unknown {
+    return {
+      generation: this.generation,
+      configFile: this.options.configFile,
+      config: redact(this.config),
+      lastReloadError: this.lastReloadError,
+      counters: this.counters,
+      draining: this.draining,
+      workers: this.workers.map((w) => ({ index: w.index, alive: w.alive, generation: w.applied, restarts: this.restarts[w.index] ?? 0, stats: w.stats })),
+    };
+  }
+
+  /**
+   * Graceful drain: /ready fails at once; responses carry Connection: close; after drain.delayMs the listeners
+   * stop accepting; streams in flight finish until drain.timeoutMs; then the workers stop and the process exits 0.
+   */
+  drain(source: string): void {
+    if (this.draining) return;
+    this.draining = true;
+    const delayMs = this.config.drain?.delayMs ?? defaults.drainDelayMs;
+    const timeoutMs = this.config.drain?.timeoutMs ?? defaults.drainTimeoutMs;
+    log.info({ source, delayMs, timeoutMs }, 'draining');
+    this.broadcast({ t: 'drain' });
+    setTimeout(() => {
+      this.broadcast({ t: 'stop-accepting' });
+      this.waitForIdle(timeoutMs).then(async (idle) => {
+        if (!idle) log.warn({ timeoutMs }, 'drain timeout: closing streams still in flight');
+        await this.stopWorkers();
+        await this.admin?.close();
+        log.info('stopped');
+        this.resolveDone(0);
+      });
+    }, delayMs);
+  }
+
+  private waitForIdle(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.workers.every((w) => !w.alive || w.idle)) finish(true);
+      };
+      const onMessage = () => check();
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      const finish = (idle: boolean) => {
+        clearTimeout(timer);
+        this.listeners.delete(onMessage);
+        resolve(idle);
+      };
+      this.listeners.add(onMessage);
+      check();
+    });
+  }
+
+  private async stopWorkers(): Promise<void> {
+    this.shuttingDown = true;
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (!w.alive) return resolve();
+            const timer = setTimeout(() => void w.worker.terminate(), SHUTDOWN_GRACE_MS);
+            w.worker.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            this.send(w, { t: 'shutdown' });
+          }),
+      ),
+    );
+  }
+
+  private exitNow(source: string): void {
+    log.warn({ source }, 'second signal: exiting at once');
+    process.exit(1);
+  }
+
+  /** Test hook (MANTOU_TEST_HOOKS=1): make worker `index` crash. */
+  crashWorker(index: number): void {
+    const w = this.workers[index];
+    if (w !== undefined) this.send(w, { t: 'crash' });
+  }
+}
+
+function maxHeaderBytes(config: Config): number {
+  return Math.max(...config.listeners.map((l) => l.maxRequestHeadersBytes ?? defaults.maxRequestHeadersBytes));
+}

@@ -1,0 +1,53 @@
+// Messages between the supervisor and the data-plane workers: msgpackr-encoded, copied to an exact-size buffer
+// (pack() returns a view into msgpackr's shared scratch buffer) and transferred, never cloned. None is per request.
+
+import type { MessagePort } from 'node:worker_threads';
+import { Packr } from 'msgpackr';
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** Supervisor → worker. */
+export type SupervisorMessage =
+  /** Run this config as generation `id` (the worker compiles it: pools, regexes and filters do not cross threads). */
+  | { t: 'generation'; id: number; config: unknown; configFile: string; draining: boolean }
+  /** Stop accepting new connections; keep-alive responses carry Connection: close from now on. */
+  | { t: 'stop-accepting' }
+  /** Answer Connection: close on every response from now on (drain has started). */
+  | { t: 'drain' }
+  /** Close everything and exit. */
+  | { t: 'shutdown' }
+  /** Test hook (MANTOU_TEST_HOOKS=1 only): throw from the event loop to exercise crash recovery. */
+  | { t: 'crash' };
+
+export interface WorkerCounters {
+  streams: number;
+  localReplies: number;
+  upstreamFailures: number;
+  filterFailures: number;
+  inflight: number;
+}
+
+/** Worker → supervisor. */
+export type WorkerMessage =
+  | { t: 'applied'; id: number; ports: Record<string, number> }
+  | { t: 'apply-failed'; id: number; error: string }
+  /** No stream in flight (sent after stop-accepting, whenever the count reaches zero). */
+  | { t: 'idle' }
+  | { t: 'stats'; counters: WorkerCounters };
+
+export function encodeMessage(m: SupervisorMessage | WorkerMessage): Uint8Array {
+  const view = packr.pack(m);
+  const exact = new Uint8Array(view.byteLength);
+  exact.set(view);
+  return exact;
+}
+
+export function decodeMessage<T extends SupervisorMessage | WorkerMessage>(data: Uint8Array): T {
+  return packr.unpack(data) as T;
+}
+
+/** Posts a message with its buffer transferred (the copy is ours alone, so nothing is cloned). */
+export function postMessageTo(port: Pick<MessagePort, 'postMessage'>, m: SupervisorMessage | WorkerMessage): void {
+  const bytes = encodeMessage(m);
+  port.postMessage(bytes, [bytes.buffer as ArrayBuffer]);
+}

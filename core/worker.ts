@@ -1,0 +1,96 @@
+// Entry point of a data-plane worker thread: compiles each generation the supervisor sends, runs it in its own
+// uWS apps and pools (shared-nothing), drains and shuts down on command, and reports stats once a second.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { compileGeneration } from '../config/compile-generation.ts';
+import type { Config } from '../config/schema.ts';
+import { DataPlane } from './data-plane.ts';
+import { closeClustersNotIn } from './generation.ts';
+import { WorkerLifecycle } from './lifecycle.ts';
+import { componentLogger } from './logger.ts';
+import { decodeMessage, postMessageTo, type SupervisorMessage, type WorkerCounters, type WorkerMessage } from './thread-messages.ts';
+
+export interface WorkerData {
+  index: number;
+  drainTimeoutMs: number;
+  testHooks: boolean;
+}
+
+const STATS_INTERVAL_MS = 1000;
+
+const port = parentPort;
+if (port === null) throw new Error('core/worker.ts runs as a worker thread');
+const data = workerData as WorkerData;
+const log = componentLogger('worker').child({ worker: data.index });
+const lifecycle = new WorkerLifecycle();
+const plane = new DataPlane(lifecycle, { drainTimeoutMs: data.drainTimeoutMs, exclusive: false });
+/** Generations are applied one at a time, in the order they were sent. */
+let applying: Promise<void> = Promise.resolve();
+
+const send = (m: WorkerMessage) => postMessageTo(port, m);
+
+function counters(): WorkerCounters {
+  const c: WorkerCounters = { streams: 0, localReplies: 0, upstreamFailures: 0, filterFailures: 0, inflight: lifecycle.inflight };
+  for (const l of plane.generation?.listeners ?? []) {
+    c.streams += l.context.counters.streams;
+    c.localReplies += l.context.counters.localReplies;
+    c.upstreamFailures += l.context.counters.upstreamFailures;
+    c.filterFailures += l.context.counters.filterFailures;
+  }
+  return c;
+}
+
+async function applyGeneration(id: number, config: Config, configFile: string, draining: boolean): Promise<void> {
+  const previous = plane.generation;
+  const next = compileGeneration(config, id, configFile, lifecycle, previous);
+  try {
+    const ports = await plane.apply(next);
+    lifecycle.draining ||= draining;
+    send({ t: 'applied', id, ports });
+  } catch (err) {
+    closeClustersNotIn(next, previous);
+    log.error({ err, generation: id }, 'generation failed to apply');
+    send({ t: 'apply-failed', id, error: (err as Error).message });
+  }
+}
+
+function shutdown(code: number): never {
+  // uWS aborts the whole process if a thread exits with its sockets open: close everything first.
+  plane.close();
+  process.exit(code);
+}
+
+port.on('message', (bytes: Uint8Array) => {
+  const m = decodeMessage<SupervisorMessage>(bytes);
+  switch (m.t) {
+    case 'generation':
+      applying = applying.then(() => applyGeneration(m.id, m.config as Config, m.configFile, m.draining));
+      return;
+    case 'drain':
+      lifecycle.draining = true;
+      return;
+    case 'stop-accepting':
+      lifecycle.draining = true;
+      plane.stopAccepting();
+      lifecycle.onIdle = () => send({ t: 'idle' });
+      if (lifecycle.inflight === 0) send({ t: 'idle' });
+      return;
+    case 'shutdown':
+      shutdown(0);
+      return;
+    case 'crash':
+      if (data.testHooks) {
+        setImmediate(() => {
+          throw new Error('crash requested by a test hook');
+        });
+      }
+      return;
+  }
+});
+
+process.on('uncaughtException', (err) => {
+  log.fatal({ err }, 'worker crashed');
+  shutdown(1);
+});
+
+setInterval(() => send({ t: 'stats', counters: counters() }), STATS_INTERVAL_MS).unref();
