@@ -16,7 +16,6 @@ interface OpenListener {
 }
 
 export class DataPlane {
-  private readonly lifecycle: WorkerLifecycle;
   private readonly listeners = new Map<string, OpenListener>();
   /** Listeners removed by a reload, still finishing their connections until the drain timeout. */
   private readonly draining = new Set<UwsListener>();
@@ -27,7 +26,6 @@ export class DataPlane {
   private readonly exclusive: boolean;
 
   constructor(lifecycle: WorkerLifecycle, options: { drainTimeoutMs: number; exclusive: boolean }) {
-    this.lifecycle = lifecycle;
     this.drainTimeoutMs = options.drainTimeoutMs;
     this.exclusive = options.exclusive;
     lifecycle.onGenerationIdle = (g) => this.releaseRetired(g);

@@ -97,6 +97,7 @@ export class Supervisor {
       configDump: () => this.configDump(),
       reload: (source) => this.reload(source),
       drain: (source) => this.drain(source),
+      crashWorker: process.env.MANTOU_TEST_HOOKS === '1' ? (index) => this.crashWorker(index) : undefined,
     });
     this.adminPort = await admin.listen(this.config.admin?.address ?? defaults.adminAddress, this.config.admin?.port ?? defaults.adminPort);
     this.admin = admin;

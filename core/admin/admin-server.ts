@@ -11,6 +11,8 @@ export interface AdminBackend {
   configDump(): unknown;
   reload(source: string): Promise<{ ok: boolean; generation: number; error?: string }>;
   drain(source: string): void;
+  /** Present only with MANTOU_TEST_HOOKS=1: crash a worker to exercise restart. */
+  crashWorker?: (index: number) => void;
 }
 
 export class AdminServer {
@@ -43,7 +45,7 @@ export class AdminServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
-    const mutating = path === '/reload' || path === '/drain';
+    const mutating = path === '/reload' || path === '/drain' || path === '/debug/crash-worker';
     if (mutating) {
       if (req.method !== 'POST') return reply(res, 405, { error: 'POST only' }, { allow: 'POST' });
       if (!isLoopback(req.socket.remoteAddress)) return reply(res, 403, { error: 'loopback peers only' });
@@ -67,6 +69,12 @@ export class AdminServer {
       case '/drain':
         this.backend.drain('admin');
         return reply(res, 202, { draining: true });
+      case '/debug/crash-worker': {
+        if (this.backend.crashWorker === undefined) return reply(res, 404, { error: 'not found' });
+        const index = Number(new URL(req.url ?? '/', 'http://admin').searchParams.get('index') ?? '0');
+        this.backend.crashWorker(index);
+        return reply(res, 202, { crashing: index });
+      }
       default:
         return reply(res, 404, { error: 'not found' });
     }
