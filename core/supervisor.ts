@@ -22,6 +22,7 @@ const RESTART_BACKOFF_MAX_MS = 5_000;
 /** A worker that lived this long before crashing starts its backoff from the minimum again. */
 const STABLE_WORKER_MS = 30_000;
 const SHUTDOWN_GRACE_MS = 5_000;
+const EXIT_NOW_GRACE_MS = 1_000;
 
 export interface SupervisorOptions {
   configFile: string;
@@ -363,9 +364,17 @@ export class Supervisor {
     );
   }
 
+  /**
+   * Second signal: exit now, abandoning streams in flight. Workers still close their sockets first (bounded to
+   * a second): a thread that ends with uWS sockets open makes uWS abort the whole process.
+   */
   private exitNow(source: string): void {
     log.warn({ source }, 'second signal: exiting at once');
-    process.exit(1);
+    const forced = setTimeout(() => process.exit(1), EXIT_NOW_GRACE_MS);
+    this.stopWorkers().then(() => {
+      clearTimeout(forced);
+      process.exit(1);
+    });
   }
 
   /** Test hook (MANTOU_TEST_HOOKS=1): make worker `index` crash. */

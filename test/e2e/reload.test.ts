@@ -191,6 +191,20 @@ describe('hot reload', () => {
     expect(await configSeen(false)).toBe('A');
   });
 
+  it('keeps the upstream pools of unchanged clusters across reloads', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    for (let i = 0; i < 20; i++) await request({ port, path: '/warm', agent });
+    const before = echo.connections;
+    for (let i = 0; i < 3; i++) {
+      writeConfig(config(i % 2 === 0 ? 'B' : 'A'));
+      expect((await adminPost(proxy.adminPort, '/reload')).status).toBe(200);
+      for (let j = 0; j < 10; j++) expect((await request({ port, path: '/after', agent })).status).toBe(200);
+    }
+    agent.destroy();
+    // Sequential requests on one client connection: warm pooled upstream connections serve all of them.
+    expect(echo.connections).toBe(before);
+  });
+
   it('serves admin endpoints with the right methods', async () => {
     expect((await adminGet(proxy.adminPort, '/live')).status).toBe(200);
     expect((await adminGet(proxy.adminPort, '/ready')).status).toBe(200);
