@@ -2,6 +2,7 @@
 // drain, the admin port and stats. Workers are shared-nothing; nothing crosses threads per request.
 
 import { availableParallelism } from 'node:os';
+import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { loadConfigFile } from '../config/load-config.ts';
 import { type Config, defaults } from '../config/schema.ts';
@@ -90,6 +91,10 @@ export class Supervisor {
   }
 
   private async boot(): Promise<void> {
+    // V8's memory reducer runs full GCs whenever an isolate looks idle-ish, which on a proxy at moderate load
+    // means latency spikes for a few MB of heap (measured: p99 at 5k req/s 4.4 ms → 1.6 ms without it). Set before
+    // the workers' isolates are created, so they start without it.
+    v8.setFlagsFromString('--no-memory-reducer');
     const resolved = await this.resolveListenAddresses(this.config);
     // uWS reads its header limit once, when it loads (in each worker): set it before any worker starts.
     process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(maxHeaderBytes(this.config));

@@ -1,0 +1,182 @@
+// The candidates of a benchmark run, each started once and pointed at the same upstream: direct (the floor),
+// Mantou with 1 worker and with N workers, nginx, HAProxy, http-proxy and fastify. A peer that is not installed
+// is reported as skipped. Every proxy under test runs on CPU 1; the load generator and the upstream on CPU 0.
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+
+export interface Candidate {
+  readonly name: string;
+  readonly port: number;
+  /** Processes whose CPU and memory count for this candidate (none for direct). */
+  readonly pids: number[];
+  stop(): Promise<void>;
+}
+
+export interface StartContext {
+  upstreamPort: number;
+  dir: string;
+}
+
+export interface CandidateSpec {
+  readonly name: string;
+  readonly placement: string;
+  /** Why it cannot run here, or null when it can. */
+  missing(): string | null;
+  start(ctx: StartContext): Promise<Candidate>;
+}
+
+export const PROXY_CPU = '1';
+export const LOAD_CPU = '0';
+export const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
+
+function onPath(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+export function pinnedSpawn(cpus: string, cmd: string, args: string[]): ChildProcess {
+  const [c, a] = hasTaskset ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args];
+  return spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Waits until `port` accepts connections (peers that print nothing when ready). */
+async function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${name} did not open port ${port}`);
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+}
+
+/** The pid that does the work: the child itself, or taskset's exec'd program (same pid). */
+function pidOf(child: ChildProcess): number {
+  return child.pid as number;
+}
+
+function template(file: string, values: Record<string, string | number>): string {
+  let text = readFileSync(new URL(`./peers/${file}`, import.meta.url), 'utf8');
+  for (const [k, v] of Object.entries(values)) text = text.replaceAll(`{{${k}}}`, String(v));
+  return text;
+}
+
+function mantou(workers: number, cpus: string): CandidateSpec {
+  return {
+    name: `mantou-${workers}w`,
+    placement: `CPU ${cpus}`,
+    missing: () => null,
+    async start(ctx) {
+      const file = join(ctx.dir, `mantou-${workers}w.yaml`);
+      writeFileSync(
+        file,
+        `workers: ${workers}\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${ctx.upstreamPort} }]\n`,
+      );
+      const child = pinnedSpawn(cpus, process.execPath, ['core/cli.ts', 'run', '-c', file]);
+      child.stdout?.resume();
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        const timer = setTimeout(() => reject(new Error(`mantou did not start:\n${out}`)), 15_000);
+        child.stdout?.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /"ports":\{"bench":(\d+)\}/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(Number(m[1]));
+          }
+        });
+      });
+      return { name: this.name, port, pids: [pidOf(child)], stop: stopper(child) };
+    },
+  };
+}
+
+function nodePeer(name: string, script: string): CandidateSpec {
+  return {
+    name,
+    placement: `CPU ${PROXY_CPU}`,
+    missing: () => null,
+    async start(ctx) {
+      const port = await freePort();
+      const child = pinnedSpawn(PROXY_CPU, process.execPath, [script, '--port', String(port), '--upstream', String(ctx.upstreamPort)]);
+      child.stdout?.resume();
+      await waitForPort(port, child, name);
+      return { name, port, pids: [pidOf(child)], stop: stopper(child) };
+    },
+  };
+}
+
+export const candidateSpecs: CandidateSpec[] = [
+  {
+    name: 'direct',
+    placement: 'no proxy',
+    missing: () => null,
+    async start(ctx) {
+      return { name: 'direct', port: ctx.upstreamPort, pids: [], stop: async () => {} };
+    },
+  },
+  mantou(1, PROXY_CPU),
+  mantou(availableParallelism(), Array.from({ length: availableParallelism() }, (_, i) => i).join(',')),
+  {
+    name: 'nginx',
+    placement: `CPU ${PROXY_CPU}`,
+    missing: () => (onPath('nginx') ? null : 'nginx not installed (bench/setup-peers.sh)'),
+    async start(ctx) {
+      const port = await freePort();
+      const conf = join(ctx.dir, 'nginx.conf');
+      writeFileSync(conf, template('nginx.conf', { DIR: ctx.dir, PORT: port, UPSTREAM: ctx.upstreamPort }));
+      const child = pinnedSpawn(PROXY_CPU, 'nginx', ['-c', conf, '-p', ctx.dir]);
+      child.stderr?.resume();
+      await waitForPort(port, child, 'nginx');
+      return { name: 'nginx', port, pids: [pidOf(child)], stop: stopper(child) };
+    },
+  },
+  {
+    name: 'haproxy',
+    placement: `CPU ${PROXY_CPU}`,
+    missing: () => (onPath('haproxy') ? null : 'haproxy not installed (bench/setup-peers.sh)'),
+    async start(ctx) {
+      const port = await freePort();
+      const cfg = join(ctx.dir, 'haproxy.cfg');
+      writeFileSync(cfg, template('haproxy.cfg', { PORT: port, UPSTREAM: ctx.upstreamPort }));
+      const child = pinnedSpawn(PROXY_CPU, 'haproxy', ['-f', cfg, '-db']);
+      child.stderr?.resume();
+      child.stdout?.resume();
+      await waitForPort(port, child, 'haproxy');
+      return { name: 'haproxy', port, pids: [pidOf(child)], stop: stopper(child) };
+    },
+  },
+  nodePeer('http-proxy', 'bench/peers/http-proxy-server.ts'),
+  nodePeer('fastify', 'bench/peers/fastify-proxy-server.ts'),
+];

@@ -1,0 +1,191 @@
+// Open-loop load at a fixed rate, for latency. Requests are issued on a schedule (ticks of 1 ms, every request
+// that came due is sent); when no connection is free a request waits, and its latency counts from when it came
+// due — so a stall in the server shows up as latency instead of being hidden by a client that slowed down
+// (coordinated omission). Response framing is parsed by Mantou's own strict parser.
+
+import net from 'node:net';
+import * as hdr from 'hdr-histogram-js';
+import type { ResponseHead } from '../core/http/response-head.ts';
+import { ResponseParser, type ResponseParserHandler } from '../core/upstream/response-parser.ts';
+
+export interface OpenLoopOptions {
+  port: number;
+  /** Requests per second. */
+  rate: number;
+  durationMs: number;
+  /** Keep-alive connections kept open (ignored with newConnection). */
+  connections: number;
+  /** The exact request bytes (keep-alive requests must not carry Connection: close). */
+  request: Buffer;
+  /** Open a fresh connection for every request (the request should carry Connection: close). */
+  newConnection: boolean;
+}
+
+export interface OpenLoopResult {
+  /** Latencies in microseconds. */
+  histogram: hdr.Histogram;
+  sent: number;
+  completed: number;
+  errors: number;
+  non2xx: number;
+}
+
+const TICK_MS = 1;
+const DRAIN_GRACE_MS = 5000;
+
+class Conn implements ResponseParserHandler {
+  readonly socket: net.Socket;
+  private readonly parser: ResponseParser;
+  private readonly run: Run;
+  busy = false;
+  dueAt = 0;
+  status = 0;
+
+  constructor(run: Run, port: number) {
+    this.run = run;
+    this.parser = new ResponseParser(this, 65536);
+    this.socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+    this.socket.on('data', (d: Buffer) => {
+      const f = this.parser.execute(d);
+      if (f !== null) this.fail();
+    });
+    this.socket.on('error', () => this.fail());
+    this.socket.on('close', () => {
+      if (this.busy) this.fail();
+      this.run.onClosed(this);
+    });
+  }
+
+  send(dueAt: number): void {
+    this.busy = true;
+    this.dueAt = dueAt;
+    this.parser.reset(this, false);
+    this.socket.write(this.run.options.request);
+  }
+
+  onResponseHead(head: ResponseHead): void {
+    this.status = head.status;
+  }
+  onResponseBody(): void {}
+  onResponseComplete(): void {
+    this.busy = false;
+    this.run.onComplete(this, this.status);
+  }
+
+  private fail(): void {
+    if (!this.busy) return;
+    this.busy = false;
+    this.run.onError(this);
+  }
+}
+
+class Run {
+  readonly options: OpenLoopOptions;
+  readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  private readonly idle: Conn[] = [];
+  private readonly queue: number[] = [];
+  private readonly all = new Set<Conn>();
+  sent = 0;
+  completed = 0;
+  errors = 0;
+  non2xx = 0;
+  private outstanding = 0;
+  private stopped = false;
+  private resolveDone: () => void = () => {};
+
+  constructor(options: OpenLoopOptions) {
+    this.options = options;
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    if (!o.newConnection) {
+      for (let i = 0; i < o.connections; i++) {
+        const c = new Conn(this, o.port);
+        this.all.add(c);
+        await new Promise<void>((resolve, reject) => {
+          c.socket.once('connect', () => resolve());
+          c.socket.once('error', reject);
+        });
+        this.idle.push(c);
+      }
+    }
+    const start = performance.now();
+    const interval = 1000 / o.rate;
+    let next = start;
+    await new Promise<void>((resolve) => {
+      this.resolveDone = resolve;
+      const tick = () => {
+        const now = performance.now();
+        if (now - start >= o.durationMs) {
+          this.stopped = true;
+          if (this.outstanding === 0) resolve();
+          // Requests still unanswered after a grace period are errors: a run always ends.
+          else
+            setTimeout(() => {
+              this.errors += this.outstanding;
+              resolve();
+            }, DRAIN_GRACE_MS);
+          return;
+        }
+        // Every request whose slot has passed is due now; it is sent at once unless every connection is busy.
+        while (next <= now) {
+          next += interval;
+          this.dispatch(now);
+        }
+        setTimeout(tick, TICK_MS);
+      };
+      tick();
+    });
+    for (const c of this.all) c.socket.destroy();
+  }
+
+  private dispatch(dueAt: number): void {
+    this.sent++;
+    this.outstanding++;
+    if (this.options.newConnection) {
+      const c = new Conn(this, this.options.port);
+      this.all.add(c);
+      c.send(dueAt);
+      return;
+    }
+    const c = this.idle.pop();
+    if (c !== undefined) c.send(dueAt);
+    else this.queue.push(dueAt);
+  }
+
+  onComplete(c: Conn, status: number): void {
+    this.histogram.recordValue(Math.max(1, Math.round((performance.now() - c.dueAt) * 1000)));
+    this.completed++;
+    if (status < 200 || status >= 300) this.non2xx++;
+    this.finishOne(c);
+  }
+
+  onError(c: Conn): void {
+    this.errors++;
+    this.finishOne(c);
+  }
+
+  onClosed(c: Conn): void {
+    this.all.delete(c);
+    const i = this.idle.indexOf(c);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  private finishOne(c: Conn): void {
+    this.outstanding--;
+    if (this.options.newConnection) c.socket.end();
+    else if (!c.socket.destroyed) {
+      const dueAt = this.queue.shift();
+      if (dueAt !== undefined) c.send(dueAt);
+      else this.idle.push(c);
+    }
+    if (this.stopped && this.outstanding === 0) this.resolveDone();
+  }
+}
+
+export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
+  const run = new Run(options);
+  await run.start();
+  return { histogram: run.histogram, sent: run.sent, completed: run.completed, errors: run.errors, non2xx: run.non2xx };
+}

@@ -1,0 +1,198 @@
+// Results of a run: the JSON document, the markdown report (one table per scenario), a latency-percentile SVG
+// per scenario, and the comparison with an earlier run.
+
+export interface LatencyRound {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  errors: number;
+  non2xx: number;
+  completed: number;
+  cpuPer10k: number | null;
+  /** [percentile, µs] points for the plot. */
+  curve?: [number, number][];
+}
+
+export interface ThroughputRound {
+  rps: number;
+  errors: number;
+  non2xx: number;
+  cpuPer10k: number | null;
+}
+
+export interface CellResult {
+  candidate: string;
+  latency: { rate: number; rounds: LatencyRound[] }[];
+  throughput: ThroughputRound[];
+  peakRssBytes: number | null;
+}
+
+export interface RunResults {
+  date: string;
+  commit: string;
+  placement: string;
+  load: string;
+  skipped: Record<string, string>;
+  scenarios: { name: string; question: string; cells: CellResult[] }[];
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number);
+};
+const spread = (xs: number[], digits = 0) => (xs.length > 1 ? ` (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})` : '');
+const us = (v: number) => (Number.isFinite(v) ? (v >= 10_000 ? `${(v / 1000).toFixed(1)} ms` : `${v.toFixed(0)} µs`) : '—');
+
+export function markdownReport(r: RunResults): string {
+  const out: string[] = [`# Mantou benchmark — ${r.date}, commit ${r.commit}`, '', `Placement: ${r.placement}.`, `Load: ${r.load}.`, ''];
+  for (const [name, why] of Object.entries(r.skipped)) out.push(`- skipped **${name}**: ${why}`);
+  out.push(
+    '',
+    'Latency: open-loop at a fixed rate, measured from when each request came due (no coordinated omission); medians of rounds, min–max in brackets. "added" is the median minus direct\'s median in the same run. CPU per 10k requests is the proxy process\'s user+system time.',
+    '',
+  );
+  for (const s of r.scenarios) {
+    out.push(`## ${s.name}`, '', `*${s.question}*`, '');
+    const direct = s.cells.find((c) => c.candidate === 'direct');
+    out.push('| candidate | max req/s | CPU s/10k req | peak RSS |', '|---|---|---|---|');
+    for (const c of s.cells) {
+      const rps = c.throughput.map((t) => t.rps);
+      const cpu = c.throughput.map((t) => t.cpuPer10k).filter((x): x is number => x !== null);
+      const errors = c.throughput.reduce((a, t) => a + t.errors + t.non2xx, 0);
+      out.push(
+        `| ${c.candidate} | ${median(rps).toFixed(0)}${spread(rps)}${errors ? ` ⚠ ${errors} errors` : ''} | ${cpu.length ? median(cpu).toFixed(3) : '—'} | ${c.peakRssBytes === null ? '—' : `${(c.peakRssBytes / 1048576).toFixed(0)} MiB`} |`,
+      );
+    }
+    out.push('');
+    for (const rate of s.cells[0]?.latency.map((l) => l.rate) ?? []) {
+      out.push(
+        `**at ${rate} req/s**`,
+        '',
+        '| candidate | p50 | p90 | p99 | p99.9 | max | added p50 | added p99 | CPU s/10k req |',
+        '|---|---|---|---|---|---|---|---|---|',
+      );
+      const dl = direct?.latency.find((l) => l.rate === rate);
+      const d50 = dl ? median(dl.rounds.map((x) => x.p50)) : Number.NaN;
+      const d99 = dl ? median(dl.rounds.map((x) => x.p99)) : Number.NaN;
+      for (const c of s.cells) {
+        const l = c.latency.find((x) => x.rate === rate);
+        if (!l) continue;
+        const m = (k: keyof LatencyRound) => median(l.rounds.map((x) => x[k] as number));
+        const errors = l.rounds.reduce((a, x) => a + x.errors + x.non2xx, 0);
+        const cpu = l.rounds.map((x) => x.cpuPer10k).filter((x): x is number => x !== null);
+        const p50s = l.rounds.map((x) => x.p50);
+        const p99s = l.rounds.map((x) => x.p99);
+        out.push(
+          `| ${c.candidate}${errors ? ` ⚠ ${errors} errors` : ''} | ${us(m('p50'))}${spread(p50s)} | ${us(m('p90'))} | ${us(m('p99'))}${spread(p99s)} | ${us(m('p999'))} | ${us(m('max'))} | ${c.candidate === 'direct' ? '—' : us(m('p50') - d50)} | ${c.candidate === 'direct' ? '—' : us(m('p99') - d99)} | ${cpu.length ? median(cpu).toFixed(3) : '—'} |`,
+        );
+      }
+      out.push('');
+    }
+    out.push(`![latency percentiles](${s.name}.svg)`, '');
+  }
+  return out.join('\n');
+}
+
+const COLORS = ['#444', '#d62728', '#ff7f0e', '#1f77b4', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'];
+
+/** Latency by percentile (x: log scale of 1/(1-p), 50% … 99.99%), one line per candidate, at `rate`. */
+export function percentileSvg(title: string, cells: CellResult[], rate: number): string {
+  const W = 760;
+  const H = 420;
+  const L = 70;
+  const B = 50;
+  const T = 40;
+  const R = 150;
+  const lines = cells
+    .map((c) => ({ name: c.candidate, curve: c.latency.find((l) => l.rate === rate)?.rounds[0]?.curve ?? [] }))
+    .filter((l) => l.curve.length > 0);
+  const xOf = (p: number) => Math.log10(1 / (1 - Math.min(p, 0.9999) / 100));
+  const maxX = xOf(99.99);
+  const minX = xOf(50);
+  const allY = lines.flatMap((l) => l.curve.map(([, y]) => y));
+  const maxY = Math.max(1, ...allY);
+  const minY = Math.max(1, Math.min(...allY));
+  const ly = (v: number) => Math.log10(Math.max(v, 1));
+  const sx = (p: number) => L + ((xOf(p) - minX) / (maxX - minX)) * (W - L - R);
+  const sy = (v: number) => H - B - ((ly(v) - ly(minY)) / Math.max(0.001, ly(maxY) - ly(minY))) * (H - B - T);
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${L}" y="22" font-size="14">${escapeXml(title)}</text>`,
+  ];
+  for (const p of [50, 90, 99, 99.9, 99.99]) {
+    out.push(`<line x1="${sx(p)}" y1="${T}" x2="${sx(p)}" y2="${H - B}" stroke="#eee"/><text x="${sx(p)}" y="${H - B + 18}" text-anchor="middle">p${p}</text>`);
+  }
+  for (let e = Math.floor(ly(minY)); e <= Math.ceil(ly(maxY)); e++) {
+    const v = 10 ** e;
+    if (v < minY / 1.01 || v > maxY * 10) continue;
+    out.push(`<line x1="${L}" y1="${sy(v)}" x2="${W - R}" y2="${sy(v)}" stroke="#eee"/><text x="${L - 6}" y="${sy(v) + 4}" text-anchor="end">${us(v)}</text>`);
+  }
+  out.push(`<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">percentile (log scale)</text>`);
+  lines.forEach((l, i) => {
+    const color = COLORS[i % COLORS.length];
+    const pts = l.curve.filter(([p]) => p >= 50).map(([p, y]) => `${sx(p).toFixed(1)},${sy(y).toFixed(1)}`);
+    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.join(' ')}"/>`);
+    out.push(
+      `<rect x="${W - R + 12}" y="${T + i * 20}" width="14" height="4" fill="${color}"/><text x="${W - R + 32}" y="${T + i * 20 + 6}">${escapeXml(l.name)}</text>`,
+    );
+  });
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c] as string);
+}
+
+/**
+ * Regressions of `now` against `before`: a metric is flagged when it got worse by more than the noise band —
+ * the larger of 10% and the two runs' own relative min–max spreads added together.
+ */
+export function compareRuns(before: RunResults, now: RunResults): string[] {
+  const flags: string[] = [];
+  const band = (xs: number[]) => (xs.length > 1 ? (Math.max(...xs) - Math.min(...xs)) / Math.max(1e-9, median(xs)) : 0);
+  for (const s of now.scenarios) {
+    const old = before.scenarios.find((x) => x.name === s.name);
+    if (!old) continue;
+    for (const c of s.cells) {
+      const o = old.cells.find((x) => x.candidate === c.candidate);
+      if (!o) continue;
+      const check = (metric: string, a: number[], b: number[], higherIsBetter: boolean) => {
+        if (a.length === 0 || b.length === 0) return;
+        const noise = Math.max(0.1, band(a) + band(b));
+        const change = (median(b) - median(a)) / Math.max(1e-9, median(a));
+        const worse = higherIsBetter ? -change : change;
+        if (worse > noise)
+          flags.push(
+            `${s.name} / ${c.candidate} / ${metric}: ${median(a).toFixed(0)} → ${median(b).toFixed(0)} (${(change * 100).toFixed(0)}%, noise band ${(noise * 100).toFixed(0)}%)`,
+          );
+      };
+      check(
+        'req/s',
+        o.throughput.map((t) => t.rps),
+        c.throughput.map((t) => t.rps),
+        true,
+      );
+      for (const l of c.latency) {
+        const ol = o.latency.find((x) => x.rate === l.rate);
+        if (!ol) continue;
+        check(
+          `p50 µs at ${l.rate}/s`,
+          ol.rounds.map((x) => x.p50),
+          l.rounds.map((x) => x.p50),
+          false,
+        );
+        check(
+          `p99 µs at ${l.rate}/s`,
+          ol.rounds.map((x) => x.p99),
+          l.rounds.map((x) => x.p99),
+          false,
+        );
+      }
+    }
+  }
+  return flags;
+}

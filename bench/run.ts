@@ -1,0 +1,264 @@
+// `npm run bench [-- --quick] [-- --compare <results.json>] [-- --scenarios a,b] [-- --candidates a,b]`
+// Starts the upstream and every available candidate once, then for each scenario measures each candidate:
+// open-loop latency at fixed rates and maximum throughput (autocannon), several rounds each. Writes
+// bench/results/<date>-<commit>/{results.json, report.md, <scenario>.svg}.
+
+import { execSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { type Candidate, candidateSpecs, hasTaskset, LOAD_CPU, PROXY_CPU, pinnedSpawn } from './candidates.ts';
+import { openLoop } from './open-loop.ts';
+import { cpuSeconds, rssBytes } from './proc-stats.ts';
+import { type CellResult, compareRuns, type LatencyRound, markdownReport, median, percentileSvg, type RunResults, type ThroughputRound } from './report.ts';
+import { requestBytes, type Scenario, scenarios } from './scenarios.ts';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    compare: { type: 'string' },
+    scenarios: { type: 'string' },
+    candidates: { type: 'string' },
+  },
+});
+
+const QUICK = values.quick === true;
+const ROUNDS = QUICK ? 2 : 3;
+const LATENCY_MS = QUICK ? 1500 : 2000;
+/** Whole seconds: wrk accepts no fractions. */
+const THROUGHPUT_S = 2;
+const THROUGHPUT_CONNECTIONS = 50;
+const WARMUP_MS = QUICK ? 1500 : 2000;
+const PERCENTILES = [50, 60, 70, 75, 80, 85, 90, 92.5, 95, 97.5, 98.75, 99, 99.375, 99.5, 99.6875, 99.8, 99.9, 99.95, 99.97, 99.99];
+
+function pinSelf(): void {
+  // The load generator shares CPU 0 with the upstream; the proxy under test gets CPU 1 to itself.
+  if (hasTaskset) spawnSync('taskset', ['-a', '-p', '-c', LOAD_CPU, String(process.pid)], { stdio: 'ignore' });
+}
+
+async function startUpstream(): Promise<{ port: number; stop(): void }> {
+  const child = pinnedSpawn(LOAD_CPU, process.execPath, ['bench/upstream-server.ts']);
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('upstream did not start')), 10_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      const m = /listening (\d+)/.exec(d.toString());
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  return { port, stop: () => child.kill('SIGTERM') };
+}
+
+function cpuOf(c: Candidate): number {
+  return c.pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
+}
+
+function rssOf(c: Candidate): number {
+  return c.pids.reduce((a, pid) => a + rssBytes(pid), 0);
+}
+
+async function latencyRound(c: Candidate, s: Scenario, rate: number): Promise<LatencyRound> {
+  const cpu0 = cpuOf(c);
+  const r = await openLoop({
+    port: c.port,
+    rate,
+    durationMs: LATENCY_MS,
+    connections: s.connections,
+    request: requestBytes(s),
+    newConnection: s.newConnection,
+  });
+  const h = r.histogram;
+  const round: LatencyRound = {
+    p50: h.getValueAtPercentile(50),
+    p90: h.getValueAtPercentile(90),
+    p99: h.getValueAtPercentile(99),
+    p999: h.getValueAtPercentile(99.9),
+    max: h.maxValue,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    completed: r.completed,
+    cpuPer10k: c.pids.length ? ((cpuOf(c) - cpu0) / Math.max(1, r.completed)) * 10_000 : null,
+    curve: PERCENTILES.map((p) => [p, h.getValueAtPercentile(p)]),
+  };
+  h.destroy();
+  return round;
+}
+
+/** wrk (C, epoll) costs a fraction of autocannon's CPU per request: on a 2-core machine autocannon itself
+ * saturates near 30k req/s, below what nginx or Mantou serve on one core. autocannon is the fallback. */
+const hasWrk = spawnSync('sh', ['-c', 'command -v wrk']).status === 0;
+
+function wrkLua(s: Scenario, dir: string): string {
+  const file = join(dir, `${s.name}.lua`);
+  // wrk sends its own Host: adding one would make every request carry two (and be rejected).
+  const headers = Object.entries(s.headers)
+    .map(([k, v]) => `wrk.headers["${k}"] = "${v}"`)
+    .join('\n');
+  const body = s.body === undefined ? '' : `wrk.body = string.rep("p", ${s.body.length})`;
+  writeFileSync(file, `wrk.method = "${s.method}"\n${headers}\n${body}\n`);
+  return file;
+}
+
+function wrkRound(c: Candidate, s: Scenario, lua: string): Promise<ThroughputRound> {
+  const cpu0 = cpuOf(c);
+  return new Promise((resolve) => {
+    const child = pinnedSpawn(LOAD_CPU, 'wrk', ['-t1', `-c${THROUGHPUT_CONNECTIONS}`, `-d${THROUGHPUT_S}s`, '-s', lua, `http://127.0.0.1:${c.port}${s.path}`]);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => process.stderr.write(`wrk: ${d}`));
+    // 'close', not 'exit': stdout may still hold wrk's summary when the process has exited.
+    child.on('close', () => {
+      const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+      const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+      const errors = errs ? errs.slice(1).reduce((a, x) => a + Number(x), 0) : 0;
+      resolve({ rps, errors, non2xx, cpuPer10k: c.pids.length ? ((cpuOf(c) - cpu0) / Math.max(1, total)) * 10_000 : null });
+    });
+  });
+}
+
+async function throughputRound(c: Candidate, s: Scenario, dir: string): Promise<ThroughputRound> {
+  if (hasWrk) return wrkRound(c, s, wrkLua(s, dir));
+  const cpu0 = cpuOf(c);
+  const r = await autocannon({
+    url: `http://127.0.0.1:${c.port}${s.path}`,
+    method: s.method as 'GET',
+    headers: s.headers,
+    body: s.body,
+    connections: THROUGHPUT_CONNECTIONS,
+    duration: THROUGHPUT_S,
+  });
+  return {
+    rps: r.requests.average,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+    cpuPer10k: c.pids.length ? ((cpuOf(c) - cpu0) / Math.max(1, r.requests.total)) * 10_000 : null,
+  };
+}
+
+async function measureCell(c: Candidate, s: Scenario, dir: string): Promise<CellResult> {
+  let peak = 0;
+  const sample = () => {
+    peak = Math.max(peak, rssOf(c));
+  };
+  // Warm-up at the top rate: JIT-compiled runtimes (Mantou, the Node peers) need seconds of traffic before the
+  // optimising compiler settles; measured without it, their first rounds show compile stalls, not steady state.
+  await openLoop({
+    port: c.port,
+    rate: s.rates.at(-1) as number,
+    durationMs: WARMUP_MS,
+    connections: s.connections,
+    request: requestBytes(s),
+    newConnection: s.newConnection,
+  });
+  const latency: CellResult['latency'] = [];
+  for (const rate of s.rates) {
+    const rounds: LatencyRound[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      rounds.push(await latencyRound(c, s, rate));
+      sample();
+    }
+    // Keep one curve per rate (the median round's) to keep results.json small.
+    const mid = median(rounds.map((r) => r.p99));
+    for (const r of rounds) if (r.p99 !== mid) delete r.curve;
+    latency.push({ rate, rounds });
+  }
+  const throughput: ThroughputRound[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    throughput.push(await throughputRound(c, s, dir));
+    sample();
+  }
+  return { candidate: c.name, latency, throughput, peakRssBytes: c.pids.length ? peak : null };
+}
+
+function commit(): string {
+  try {
+    return execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<void> {
+  pinSelf();
+  const started = performance.now();
+  const wantScenarios = values.scenarios?.split(',') ?? (QUICK ? ['small-get', 'get-64k'] : scenarios.map((s) => s.name));
+  const wantCandidates = values.candidates?.split(',');
+  const chosen = scenarios.filter((s) => wantScenarios.includes(s.name));
+  const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-'));
+  const upstream = await startUpstream();
+  const skipped: Record<string, string> = {};
+  const running: Candidate[] = [];
+  try {
+    for (const spec of candidateSpecs) {
+      if (wantCandidates && !wantCandidates.includes(spec.name)) continue;
+      const why = spec.missing();
+      if (why !== null) {
+        skipped[spec.name] = why;
+        console.log(`skipped ${spec.name}: ${why}`);
+        continue;
+      }
+      try {
+        running.push(await spec.start({ upstreamPort: upstream.port, dir }));
+        console.log(`started ${spec.name} (${spec.placement})`);
+      } catch (err) {
+        skipped[spec.name] = `failed to start: ${(err as Error).message}`;
+        console.log(`skipped ${spec.name}: ${skipped[spec.name]}`);
+      }
+    }
+    const results: RunResults = {
+      date: new Date().toISOString(),
+      commit: commit(),
+      placement: hasTaskset
+        ? `each proxy pinned to CPU ${PROXY_CPU} (Mantou N workers: all CPUs); load generator and upstream on CPU ${LOAD_CPU}`
+        : 'taskset not found: no pinning',
+      load: `latency: open-loop generator (${ROUNDS} × ${LATENCY_MS} ms per rate, 50 connections); throughput: ${hasWrk ? 'wrk (1 thread' : 'autocannon (wrk not installed'}, ${ROUNDS} × ${THROUGHPUT_S} s, ${THROUGHPUT_CONNECTIONS} connections)`,
+      skipped,
+      scenarios: [],
+    };
+    for (const s of chosen) {
+      const cells: CellResult[] = [];
+      for (const c of running) {
+        const cell = await measureCell(c, s, dir);
+        cells.push(cell);
+        const l = cell.latency[0];
+        console.log(
+          `${s.name.padEnd(15)} ${c.name.padEnd(11)} ${median(cell.throughput.map((t) => t.rps))
+            .toFixed(0)
+            .padStart(
+              7,
+            )} req/s   p50 ${median(l?.rounds.map((r) => r.p50) ?? []).toFixed(0)} µs  p99 ${median(l?.rounds.map((r) => r.p99) ?? []).toFixed(0)} µs @ ${l?.rate}/s`,
+        );
+      }
+      results.scenarios.push({ name: s.name, question: s.question, cells });
+    }
+    const stamp = results.date.slice(0, 19).replaceAll(':', '-');
+    const out = join('bench', 'results', `${stamp}-${results.commit}`);
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
+    writeFileSync(join(out, 'report.md'), markdownReport(results));
+    for (const s of results.scenarios) {
+      const rate = chosen.find((x) => x.name === s.name)?.rates.at(-1) as number;
+      writeFileSync(join(out, `${s.name}.svg`), percentileSvg(`${s.name}: latency by percentile at ${rate} req/s`, s.cells, rate));
+    }
+    console.log(`\nreport: ${join(out, 'report.md')} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    if (values.compare) {
+      const before = JSON.parse(readFileSync(values.compare, 'utf8')) as RunResults;
+      const flags = compareRuns(before, results);
+      console.log(flags.length === 0 ? 'no regression beyond the noise band' : `regressions:\n${flags.map((f) => `  ${f}`).join('\n')}`);
+      if (flags.length > 0) process.exitCode = 3;
+    }
+  } finally {
+    for (const c of running) await c.stop();
+    upstream.stop();
+  }
+}
+
+await main();

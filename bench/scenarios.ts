@@ -1,0 +1,90 @@
+// One scenario per question. Rates are requests per second for the open-loop latency runs; throughput runs
+// go as fast as the server answers. 1 MiB responses use lower rates: at 5,000/s they would need 5 GB/s of
+// loopback bandwidth through two hops, which measures the machine, not the proxy.
+
+export interface Scenario {
+  name: string;
+  question: string;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: Buffer;
+  newConnection: boolean;
+  rates: number[];
+  connections: number;
+}
+
+const forty: Record<string, string> = {};
+for (let i = 0; i < 40; i++) forty[`x-bench-header-${String(i).padStart(2, '0')}`] = `value-${i}-${'v'.repeat(16)}`;
+
+export const scenarios: Scenario[] = [
+  {
+    name: 'small-get',
+    question: 'What does one hop cost for a small GET on keep-alive connections?',
+    method: 'GET',
+    path: '/size/13',
+    headers: {},
+    newConnection: false,
+    rates: [1000, 5000],
+    connections: 50,
+  },
+  {
+    name: 'get-64k',
+    question: 'How fast are 64 KiB responses streamed?',
+    method: 'GET',
+    path: '/size/65536',
+    headers: {},
+    newConnection: false,
+    rates: [1000, 5000],
+    connections: 50,
+  },
+  {
+    name: 'get-1m',
+    question: 'How fast are 1 MiB responses streamed?',
+    method: 'GET',
+    path: '/size/1048576',
+    headers: {},
+    newConnection: false,
+    rates: [200, 1000],
+    connections: 50,
+  },
+  {
+    name: 'post-64k',
+    question: 'How fast are 64 KiB uploads forwarded?',
+    method: 'POST',
+    path: '/size/13',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: Buffer.alloc(65536, 0x70),
+    newConnection: false,
+    rates: [1000, 5000],
+    connections: 50,
+  },
+  {
+    name: 'new-connection',
+    question: 'What does a new client connection per request cost?',
+    method: 'GET',
+    path: '/size/13',
+    headers: { connection: 'close' },
+    newConnection: true,
+    rates: [1000, 5000],
+    connections: 50,
+  },
+  {
+    name: 'headers-40',
+    question: 'What do 40 request headers cost?',
+    method: 'GET',
+    path: '/size/13',
+    headers: forty,
+    newConnection: false,
+    rates: [1000, 5000],
+    connections: 50,
+  },
+];
+
+export function requestBytes(s: Scenario): Buffer {
+  let head = `${s.method} ${s.path} HTTP/1.1\r\nhost: bench\r\n`;
+  for (const [k, v] of Object.entries(s.headers)) head += `${k}: ${v}\r\n`;
+  if (s.body !== undefined) head += `content-length: ${s.body.length}\r\n`;
+  head += '\r\n';
+  return s.body === undefined ? Buffer.from(head, 'latin1') : Buffer.concat([Buffer.from(head, 'latin1'), s.body]);
+}
