@@ -76,6 +76,18 @@ export class HeaderList {
     e.push(lower, value);
   }
 
+  /** `append` without validation, for values the proxy made or validated itself. */
+  appendTrusted(lowerName: string, value: string): void {
+    const e = this.entries;
+    for (let i = 0; i < e.length; i += 2) {
+      if (e[i] === lowerName) {
+        e[i + 1] = `${e[i + 1]}, ${value}`;
+        return;
+      }
+    }
+    e.push(lowerName, value);
+  }
+
   /** Unchecked append for callers that have validated already (parsers, engines). */
   pushTrusted(lowerName: string, value: string): void {
     this.entries.push(lowerName, value);

@@ -35,6 +35,14 @@ export function stripHopByHop(headers: HeaderList, alsoDrop?: ReadonlySet<string
   e.length = w;
 }
 
+/** Removes the fields a `Connection` value lists (the fixed hop-by-hop set was dropped while collecting). */
+export function stripListedByConnection(headers: HeaderList, connectionValue: string): void {
+  for (const token of connectionValue.split(',')) {
+    const t = token.trim().toLowerCase();
+    if (t !== '' && t !== 'close' && t !== 'keep-alive') headers.remove(t);
+  }
+}
+
 /** Response fields the downstream engine writes itself: copying the upstream's would duplicate or mis-frame. */
 export const DOWNSTREAM_FRAMING = new Set(['content-length', 'date']);
 

@@ -7,7 +7,7 @@ import { type ErrorKind, ErrorKinds, type StreamFailure } from '../errors.ts';
 import type { GenerationState, WorkerLifecycle } from '../lifecycle.ts';
 import { componentLogger } from '../logger.ts';
 import type { ConnectionPool, PoolWaiter } from '../upstream/connection-pool.ts';
-import { CHUNK_TRAILER_CRLF, encodeChunkHeader, encodeRequestHead, LAST_CHUNK } from '../upstream/request-encoder.ts';
+import { CHUNK_TRAILER_CRLF, encodeChunkHeader, LAST_CHUNK, requestHeadText } from '../upstream/request-encoder.ts';
 import type { UpstreamConnection, UpstreamStream } from '../upstream/upstream-connection.ts';
 import type { CorkedWork, Downstream, DownstreamHandler } from './downstream.ts';
 import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } from './filter-chain.ts';
@@ -114,10 +114,11 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     const head = this.head;
     const headers = head.headers;
     if (!headers.has('x-request-id')) headers.pushTrusted('x-request-id', this.requestId);
-    headers.append('x-forwarded-for', this.remoteAddress);
-    headers.append('x-forwarded-proto', 'http');
+    // Our own values (the peer address, a validated Host): no need to validate them again.
+    headers.appendTrusted('x-forwarded-for', this.remoteAddress);
+    headers.appendTrusted('x-forwarded-proto', 'http');
     const host = head.host;
-    if (host !== '') headers.append('x-forwarded-host', host);
+    if (host !== '') headers.appendTrusted('x-forwarded-host', host);
 
     const route = this.listener.router.match(head);
     if (route === null) {
@@ -181,9 +182,16 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
 
   private writeRequest(): void {
     const conn = this.conn as UpstreamConnection;
-    conn.cork();
-    let ok = conn.write(encodeRequestHead(this.head));
+    const text = requestHeadText(this.head);
     this.requestHeadWritten = true;
+    if (!this.head.hasBody) {
+      // The common case: one write of one string, no cork/writev machinery.
+      this.requestBodyWritten = true;
+      conn.writeLatin1(text);
+      return;
+    }
+    conn.cork();
+    let ok = conn.writeLatin1(text);
     const pending = this.pendingBody;
     if (pending !== null) {
       this.pendingBody = null;

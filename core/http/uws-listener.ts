@@ -5,7 +5,7 @@ import * as uws from 'uWebSockets.js';
 import { StartupError } from '../errors.ts';
 import { componentLogger } from '../logger.ts';
 import { HeaderList } from './header-list.ts';
-import { stripHopByHop } from './header-rules.ts';
+import { stripListedByConnection } from './header-rules.ts';
 import { type HttpListenerContext, HttpStream } from './http-stream.ts';
 import { isSafeFieldValue } from './http-tokens.ts';
 import { reasonPhrase } from './local-reply.ts';
@@ -110,6 +110,7 @@ export class UwsListener {
     collecting.contentLengths = 0;
     collecting.contentLength = -1;
     collecting.transferEncoding = undefined;
+    collecting.connectionLists = false;
     req.forEach(collectHeader);
     collecting.req = null;
     if (collecting.problem === '' && collecting.hosts > 1) collecting.problem = 'repeated Host header';
@@ -128,7 +129,7 @@ export class UwsListener {
       rejectRequest(downstream, 501, `method ${method} not implemented`);
       return;
     }
-    stripHopByHop(headers);
+    if (collecting.connectionLists) stripListedByConnection(headers, req.getHeader('connection'));
     const url = req.getUrl();
     const query = req.getQuery() ?? '';
     const head = new RequestHead(method, url, query, headers, chunked ? -1 : collecting.contentLength, chunked);
@@ -157,6 +158,7 @@ interface HeaderWalk {
   contentLengths: number;
   contentLength: number;
   transferEncoding: string | undefined;
+  connectionLists: boolean;
 }
 const collecting: HeaderWalk = {
   req: null,
@@ -166,6 +168,7 @@ const collecting: HeaderWalk = {
   contentLengths: 0,
   contentLength: -1,
   transferEncoding: undefined,
+  connectionLists: false,
 };
 
 function collectHeader(name: string, utf8Value: string): void {
@@ -195,6 +198,9 @@ function collectHeader(name: string, utf8Value: string): void {
       collecting.transferEncoding = collecting.transferEncoding === undefined ? value : `${collecting.transferEncoding}, ${value}`;
       return;
     case 'connection':
+      // Only a Connection header listing more than keep-alive/close needs the strip pass (for what it lists).
+      if (!/^\s*(?:keep-alive|close)\s*$/i.test(value)) collecting.connectionLists = true;
+      return;
     case 'keep-alive':
     case 'proxy-connection':
     case 'te':
@@ -202,8 +208,8 @@ function collectHeader(name: string, utf8Value: string): void {
     case 'upgrade':
     case 'http2-settings':
     case 'expect':
-      // Hop-by-hop: kept only long enough for stripHopByHop to honour what Connection lists.
-      break;
+      // Hop-by-hop (RFC 9110 §7.6.1): never forwarded.
+      return;
   }
   collecting.headers.pushTrusted(name, value);
 }

@@ -4,13 +4,18 @@
 import type { RequestHead } from '../http/request-head.ts';
 
 export function encodeRequestHead(head: RequestHead): Buffer {
+  return Buffer.from(requestHeadText(head), 'latin1');
+}
+
+/** The head as a latin1 string: a socket writes it without an intermediate Buffer (one char per byte). */
+export function requestHeadText(head: RequestHead): string {
   let s = `${head.method} ${head.target} HTTP/1.1\r\n`;
   const e = head.headers.entries;
   for (let i = 0; i < e.length; i += 2) s += `${e[i]}: ${e[i + 1]}\r\n`;
   if (head.chunked) s += 'transfer-encoding: chunked\r\n\r\n';
   else if (head.contentLength >= 0 && (head.contentLength > 0 || methodExpectsBody(head.method))) s += `content-length: ${head.contentLength}\r\n\r\n`;
   else s += '\r\n';
-  return Buffer.from(s, 'latin1');
+  return s;
 }
 
 /** RFC 9110 §8.6: a user agent sends Content-Length: 0 for methods that define a body even when it is empty. */

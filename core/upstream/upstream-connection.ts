@@ -97,6 +97,11 @@ export class UpstreamConnection implements CorkedWork {
     return this.socket.write(buf);
   }
 
+  /** Writes a latin1 string (a request head) straight to the socket, without an intermediate Buffer. */
+  writeLatin1(text: string): boolean {
+    return this.socket.write(text, 'latin1');
+  }
+
   cork(): void {
     this.socket.cork();
   }
