@@ -9,6 +9,7 @@ import { componentLogger } from '../logger.ts';
 import type { ConnectionPool, PoolWaiter } from '../upstream/connection-pool.ts';
 import { CHUNK_TRAILER_CRLF, encodeChunkHeader, LAST_CHUNK, requestHeadText } from '../upstream/request-encoder.ts';
 import type { UpstreamConnection, UpstreamStream } from '../upstream/upstream-connection.ts';
+import { releaseChunk } from '../util/chunk-pool.ts';
 import type { CorkedWork, Downstream, DownstreamHandler } from './downstream.ts';
 import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } from './filter-chain.ts';
 import { DOWNSTREAM_FRAMING, stripHopByHop } from './header-rules.ts';
@@ -204,11 +205,15 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     if (!ok) this.blockOnUpstream();
   }
 
+  /** Writes one body chunk (pooled memory, released once written) with the body framing chosen. */
   private writeBodyChunk(conn: UpstreamConnection, chunk: Buffer): boolean {
-    if (chunk.length === 0) return true;
-    if (!this.head.chunked) return conn.write(chunk);
+    if (chunk.length === 0) {
+      releaseChunk(chunk);
+      return true;
+    }
+    if (!this.head.chunked) return conn.writePooled(chunk);
     conn.write(encodeChunkHeader(chunk.length));
-    conn.write(chunk);
+    conn.writePooled(chunk);
     return conn.write(CHUNK_TRAILER_CRLF);
   }
 
@@ -224,12 +229,19 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     this.downstream.pauseRequestBody();
   }
 
+  /** `chunk` is pooled memory (see core/util/chunk-pool.ts): it is released once written, or when dropped. */
   onRequestBody(chunk: Buffer, last: boolean): void {
-    if (this.done) return;
+    if (this.done) {
+      releaseChunk(chunk);
+      return;
+    }
     let data: Buffer | null = chunk;
     const chain = this.chain;
     if (chain?.hasRequestBody) {
-      data = chain.runRequestBody(chunk, last, this);
+      // A filter may keep the chunk: it gets memory of its own, and the pooled copy goes back at once.
+      const own = Buffer.from(chunk);
+      releaseChunk(chunk);
+      data = chain.runRequestBody(own, last, this);
       if (data === null) return;
     }
     if (last) this.requestBodyReceived = true;
@@ -478,6 +490,10 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
+    }
+    if (this.pendingBody !== null) {
+      for (const chunk of this.pendingBody) releaseChunk(chunk);
+      this.pendingBody = null;
     }
     const chain = this.chain;
     if (chain?.hasDone) {

@@ -4,6 +4,7 @@
 import * as uws from 'uWebSockets.js';
 import { StartupError } from '../errors.ts';
 import { componentLogger } from '../logger.ts';
+import { copyToPooledChunk } from '../util/chunk-pool.ts';
 import { HeaderList } from './header-list.ts';
 import { stripListedByConnection } from './header-rules.ts';
 import { type HttpListenerContext, HttpStream } from './http-stream.ts';
@@ -135,8 +136,8 @@ export class UwsListener {
     const head = new RequestHead(method, url, query, headers, chunked ? -1 : collecting.contentLength, chunked);
     const stream = new HttpStream(this.context, downstream, head);
     if (head.hasBody) {
-      // uWS neuters the ArrayBuffer when the callback returns: copy exactly once.
-      res.onData((ab: ArrayBuffer, last: boolean) => stream.onRequestBody(Buffer.copyBytesFrom(new Uint8Array(ab)), last));
+      // uWS neuters the ArrayBuffer when the callback returns: copy exactly once, into pooled memory.
+      res.onData((ab: ArrayBuffer, last: boolean) => stream.onRequestBody(copyToPooledChunk(new Uint8Array(ab)), last));
     }
     stream.start();
   }

@@ -4,6 +4,7 @@
 import net from 'node:net';
 import { ErrorKinds, failure, type StreamFailure } from '../errors.ts';
 import type { CorkedWork } from '../http/downstream.ts';
+import { releaseChunk } from '../util/chunk-pool.ts';
 import { ResponseParser, type ResponseParserHandler } from './response-parser.ts';
 
 /** What a connection tells the stream it serves. */
@@ -48,6 +49,11 @@ export class UpstreamConnection implements CorkedWork {
   /** Set while the parser runs: a release requested from inside a callback waits until the read is parsed. */
   private parsing = false;
   private releasePending: boolean | null = null;
+  private readonly pooledInFlight: Buffer[] = [];
+  private readonly onPooledWritten = (): void => {
+    const chunk = this.pooledInFlight.shift();
+    if (chunk !== undefined) releaseChunk(chunk);
+  };
   /** The read being handed to the parser inside the downstream's cork. */
   private readBuf: Buffer | null = null;
   /** Monotonic ms when this connection last went idle (for the pool's idle timeout). */
@@ -95,6 +101,15 @@ export class UpstreamConnection implements CorkedWork {
   /** Writes request bytes; false means the socket buffer is full: wait for onUpstreamWritable. */
   write(buf: Buffer): boolean {
     return this.socket.write(buf);
+  }
+
+  /**
+   * Writes a pooled body chunk and releases it once the socket has written it. Write callbacks run in write
+   * order, so one callback per connection and a FIFO tell which chunk finished: no closure per chunk.
+   */
+  writePooled(chunk: Buffer): boolean {
+    this.pooledInFlight.push(chunk);
+    return this.socket.write(chunk, this.onPooledWritten);
   }
 
   /** Writes a latin1 string (a request head) straight to the socket, without an intermediate Buffer. */

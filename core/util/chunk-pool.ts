@@ -1,0 +1,58 @@
+// Reused memory for request body chunks. uWS neuters the bytes it hands to onData when the callback returns, so
+// each chunk must be copied once; copying into fresh Buffers made allocation and GC a third of a worker's CPU
+// on 64 KiB uploads (profiled). Chunks are carved from 2 MiB slabs instead; a slab is reused once every chunk
+// carved from it was released (after the upstream socket wrote it). A chunk never released (a lost write
+// callback) only keeps its slab out of reuse: the garbage collector still frees it with its chunks.
+
+const SLAB_BYTES = 2 * 1024 * 1024;
+/** Released slabs kept for reuse; beyond this they are left to the garbage collector. */
+const MAX_FREE_SLABS = 8;
+
+interface Slab {
+  readonly bytes: Buffer;
+  used: number;
+  live: number;
+}
+
+const slabOf = new WeakMap<ArrayBufferLike, Slab>();
+const free: Slab[] = [];
+let current: Slab | null = null;
+
+function newSlab(): Slab {
+  const reused = free.pop();
+  if (reused !== undefined) {
+    reused.used = 0;
+    return reused;
+  }
+  const slab: Slab = { bytes: Buffer.allocUnsafeSlow(SLAB_BYTES), used: 0, live: 0 };
+  slabOf.set(slab.bytes.buffer, slab);
+  return slab;
+}
+
+/** Copies `data` into pooled memory; the result must be passed to `releaseChunk` once it is no longer needed. */
+export function copyToPooledChunk(data: Uint8Array): Buffer {
+  const n = data.byteLength;
+  if (n > SLAB_BYTES / 4) return Buffer.copyBytesFrom(data);
+  let slab = current;
+  if (slab === null || slab.used + n > SLAB_BYTES) {
+    if (slab !== null && slab.live === 0) {
+      slab.used = 0;
+    } else {
+      slab = newSlab();
+      current = slab;
+    }
+  }
+  const chunk = slab.bytes.subarray(slab.used, slab.used + n);
+  chunk.set(data);
+  slab.used += n;
+  slab.live++;
+  return chunk;
+}
+
+/** Gives a chunk's memory back. Chunks that did not come from the pool are ignored. */
+export function releaseChunk(chunk: Buffer): void {
+  const slab = slabOf.get(chunk.buffer);
+  if (slab === undefined) return;
+  slab.live--;
+  if (slab.live === 0 && slab !== current && free.length < MAX_FREE_SLABS) free.push(slab);
+}
