@@ -26,11 +26,11 @@ const { values } = parseArgs({
 
 const QUICK = values.quick === true;
 const ROUNDS = QUICK ? 2 : 3;
-const LATENCY_MS = QUICK ? 1500 : 2000;
+const LATENCY_MS = 1500;
 /** Whole seconds: wrk accepts no fractions. */
-const THROUGHPUT_S = 2;
+const THROUGHPUT_S = 1;
 const THROUGHPUT_CONNECTIONS = 50;
-const WARMUP_MS = QUICK ? 1500 : 2000;
+const WARMUP_MS = 1500;
 const PERCENTILES = [50, 60, 70, 75, 80, 85, 90, 92.5, 95, 97.5, 98.75, 99, 99.375, 99.5, 99.6875, 99.8, 99.9, 99.95, 99.97, 99.99];
 
 function pinSelf(): void {
