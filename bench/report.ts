@@ -106,9 +106,10 @@ export function percentileSvg(title: string, cells: CellResult[], rate: number):
   const T = 40;
   const R = 150;
   const lines = cells
-    .map((c) => ({ name: c.candidate, curve: c.latency.find((l) => l.rate === rate)?.rounds[0]?.curve ?? [] }))
+    .map((c) => ({ name: c.candidate, curve: c.latency.find((l) => l.rate === rate)?.rounds.find((r) => r.curve !== undefined)?.curve ?? [] }))
     .filter((l) => l.curve.length > 0);
-  const xOf = (p: number) => Math.log10(1 / (1 - Math.min(p, 0.9999) / 100));
+  // p is in percent: 90 → 1, 99 → 2, 99.9 → 3 on the axis.
+  const xOf = (p: number) => Math.log10(1 / (1 - Math.min(p, 99.99) / 100));
   const maxX = xOf(99.99);
   const minX = xOf(50);
   const allY = lines.flatMap((l) => l.curve.map(([, y]) => y));

@@ -6,7 +6,7 @@
 import { execSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { type Candidate, candidateSpecs, hasTaskset, LOAD_CPU, PROXY_CPU, pinnedSpawn } from './candidates.ts';
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     compare: { type: 'string' },
     scenarios: { type: 'string' },
     candidates: { type: 'string' },
+    render: { type: 'string' },
   },
 });
 
@@ -186,7 +187,21 @@ function commit(): string {
   }
 }
 
+/** Writes report.md and the plots beside a results.json (also used to re-render an earlier run). */
+function writeReport(out: string, results: RunResults): void {
+  writeFileSync(join(out, 'report.md'), markdownReport(results));
+  for (const s of results.scenarios) {
+    const rate = Math.max(...(s.cells[0]?.latency.map((l) => l.rate) ?? [0]));
+    writeFileSync(join(out, `${s.name}.svg`), percentileSvg(`${s.name}: latency by percentile at ${rate} req/s`, s.cells, rate));
+  }
+}
+
 async function main(): Promise<void> {
+  if (values.render) {
+    writeReport(dirname(values.render), JSON.parse(readFileSync(values.render, 'utf8')) as RunResults);
+    console.log(`rendered ${join(dirname(values.render), 'report.md')}`);
+    return;
+  }
   pinSelf();
   const started = performance.now();
   const wantScenarios = values.scenarios?.split(',') ?? (QUICK ? ['small-get', 'get-64k'] : scenarios.map((s) => s.name));
@@ -243,11 +258,7 @@ async function main(): Promise<void> {
     const out = join('bench', 'results', `${stamp}-${results.commit}`);
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
-    writeFileSync(join(out, 'report.md'), markdownReport(results));
-    for (const s of results.scenarios) {
-      const rate = chosen.find((x) => x.name === s.name)?.rates.at(-1) as number;
-      writeFileSync(join(out, `${s.name}.svg`), percentileSvg(`${s.name}: latency by percentile at ${rate} req/s`, s.cells, rate));
-    }
+    writeReport(out, results);
     console.log(`\nreport: ${join(out, 'report.md')} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
     if (values.compare) {
       const before = JSON.parse(readFileSync(values.compare, 'utf8')) as RunResults;

@@ -254,6 +254,8 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
         this.pendingBodyBytes += data.length;
         const limit = this.listener.maxBufferedRequestBytes;
         if (before <= limit && this.pendingBodyBytes > limit) this.downstream.pauseRequestBody();
+      } else {
+        releaseChunk(data);
       }
       return;
     }

@@ -14,6 +14,7 @@ interface Slab {
   live: number;
 }
 
+const EMPTY = Buffer.alloc(0);
 const slabOf = new WeakMap<ArrayBufferLike, Slab>();
 const free: Slab[] = [];
 let current: Slab | null = null;
@@ -32,6 +33,8 @@ function newSlab(): Slab {
 /** Copies `data` into pooled memory; the result must be passed to `releaseChunk` once it is no longer needed. */
 export function copyToPooledChunk(data: Uint8Array): Buffer {
   const n = data.byteLength;
+  // The empty last chunk of every body: no slab accounting (releasing it is a no-op).
+  if (n === 0) return EMPTY;
   if (n > SLAB_BYTES / 4) return Buffer.copyBytesFrom(data);
   let slab = current;
   if (slab === null || slab.used + n > SLAB_BYTES) {

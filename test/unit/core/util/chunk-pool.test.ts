@@ -24,6 +24,12 @@ describe('chunk pool', () => {
     releaseChunk(again);
   });
 
+  it('hands out empty chunks without tying up a slab', () => {
+    const empty = copyToPooledChunk(new Uint8Array(0));
+    expect(empty.length).toBe(0);
+    expect(() => releaseChunk(empty)).not.toThrow();
+  });
+
   it('leaves chunks larger than a quarter slab unpooled, and ignores foreign buffers on release', () => {
     const huge = copyToPooledChunk(new Uint8Array(1024 * 1024));
     expect(huge.length).toBe(1024 * 1024);

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { type CellResult, compareRuns, markdownReport, median, percentileSvg, type RunResults } from '../../../bench/report.ts';
+
+function cell(candidate: string, rps: number[], p50: number[]): CellResult {
+  return {
+    candidate,
+    latency: [
+      {
+        rate: 1000,
+        rounds: p50.map((p) => ({
+          p50: p,
+          p90: p * 2,
+          p99: p * 3,
+          p999: p * 4,
+          max: p * 5,
+          errors: 0,
+          non2xx: 0,
+          completed: 1000,
+          cpuPer10k: 0.2,
+          curve: [
+            [50, p],
+            [99, p * 3],
+          ],
+        })),
+      },
+    ],
+    throughput: rps.map((r) => ({ rps: r, errors: 0, non2xx: 0, cpuPer10k: 0.2 })),
+    peakRssBytes: 50 * 1048576,
+  };
+}
+
+function run(cells: CellResult[]): RunResults {
+  return {
+    date: '2026-01-01T00:00:00Z',
+    commit: 'abc',
+    placement: 'p',
+    load: 'l',
+    skipped: { haproxy: 'not installed' },
+    scenarios: [{ name: 'small-get', question: 'q?', cells }],
+  };
+}
+
+describe('bench report', () => {
+  it('takes the median of rounds', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2);
+  });
+
+  it('writes added latency against direct and reports skipped peers', () => {
+    const md = markdownReport(run([cell('direct', [100_000], [100, 110, 90]), cell('mantou-1w', [40_000], [300, 310, 290])]));
+    expect(md).toContain('skipped **haproxy**: not installed');
+    expect(md).toMatch(/\| mantou-1w \| 300 µs \(290–310\) \|.*\| 200 µs \|/);
+  });
+
+  it('draws one line per candidate in the percentile plot', () => {
+    const svg = percentileSvg('t', [cell('direct', [1], [100]), cell('nginx', [1], [200])], 1000);
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.match(/<polyline/g)).toHaveLength(2);
+  });
+
+  it('flags a regression beyond the noise band and not one within it', () => {
+    const before = run([cell('mantou-1w', [40_000, 41_000, 39_000], [300, 300, 300])]);
+    expect(compareRuns(before, run([cell('mantou-1w', [39_500, 40_000, 40_500], [310, 305, 300])]))).toEqual([]);
+    const flags = compareRuns(before, run([cell('mantou-1w', [30_000, 30_500, 29_500], [450, 460, 455])]));
+    expect(flags.some((f) => f.includes('req/s'))).toBe(true);
+    expect(flags.some((f) => f.includes('p50'))).toBe(true);
+  });
+});
