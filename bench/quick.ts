@@ -4,11 +4,12 @@
 // Placement: Mantou on CPU 1, the load generator and the upstream on CPU 0 (when taskset exists).
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { cpuSeconds } from './proc-stats.ts';
 
 const ROUNDS = 3;
 const DURATION_S = 3;
@@ -36,12 +37,6 @@ function startProcess(cpu: number, args: string[], readyPattern: RegExp): Promis
     });
     child.on('exit', (code) => reject(new Error(`exited ${code}: ${args.join(' ')}\n${out}`)));
   });
-}
-
-/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms on Linux). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 interface LoadResult {

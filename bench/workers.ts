@@ -3,10 +3,11 @@
 // worker buys when the proxy competes for CPU, not ideal scaling. Reports req/s and proxy CPU per request.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { cpuSeconds } from './proc-stats.ts';
 
 const ROUNDS = 3;
 const DURATION_S = 4;
@@ -26,11 +27,6 @@ function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; ma
       }
     });
   });
-}
-
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;

@@ -66,14 +66,7 @@ export class HeaderList {
   append(name: string, value: string): void {
     const lower = checkedName(name);
     checkValue(lower, value);
-    const e = this.entries;
-    for (let i = 0; i < e.length; i += 2) {
-      if (e[i] === lower) {
-        e[i + 1] = `${e[i + 1]}, ${value}`;
-        return;
-      }
-    }
-    e.push(lower, value);
+    this.appendTrusted(lower, value);
   }
 
   /** `append` without validation, for values the proxy made or validated itself. */
