@@ -24,6 +24,7 @@ const RESTART_BACKOFF_MAX_MS = 5_000;
 const STABLE_WORKER_MS = 30_000;
 const SHUTDOWN_GRACE_MS = 5_000;
 const EXIT_NOW_GRACE_MS = 1_000;
+const HARD_HEAP_FACTOR = 1.5;
 
 export interface SupervisorOptions {
   configFile: string;
@@ -103,7 +104,7 @@ export class Supervisor {
       configDump: () => this.configDump(),
       reload: (source) => this.reload(source),
       drain: (source) => this.drain(source),
-      crashWorker: process.env.MANTOU_TEST_HOOKS === '1' ? (index) => this.crashWorker(index) : undefined,
+      crashWorker: process.env.MANTOU_TEST_HOOKS === '1' ? (index, how) => this.crashWorker(index, how) : undefined,
     });
     this.adminPort = await admin.listen(this.config.admin?.address ?? defaults.adminAddress, this.config.admin?.port ?? defaults.adminPort);
     this.admin = admin;
@@ -151,14 +152,17 @@ export class Supervisor {
   }
 
   private spawn(index: number): void {
+    const heapMb = this.config.workerHeapMb ?? defaults.workerHeapMb;
     const data: WorkerData = {
       index,
       drainTimeoutMs: this.config.drain?.timeoutMs ?? defaults.drainTimeoutMs,
       testHooks: process.env.MANTOU_TEST_HOOKS === '1',
+      heapSoftLimitBytes: heapMb * 1024 * 1024,
     };
     const worker = new Worker(new URL('./worker.ts', import.meta.url), {
       workerData: data,
-      resourceLimits: { maxOldGenerationSizeMb: this.config.workerHeapMb ?? defaults.workerHeapMb },
+      // The hard limit sits above the soft one the worker enforces itself (see core/worker.ts for why).
+      resourceLimits: { maxOldGenerationSizeMb: Math.ceil(heapMb * HARD_HEAP_FACTOR) },
     });
     const handle: WorkerHandle = { index, worker, startedAt: performance.now(), alive: true, applied: 0, idle: false, stats: null };
     this.workers[index] = handle;
@@ -382,10 +386,10 @@ export class Supervisor {
     });
   }
 
-  /** Test hook (MANTOU_TEST_HOOKS=1): make worker `index` crash. */
-  crashWorker(index: number): void {
+  /** Test hook (MANTOU_TEST_HOOKS=1): make worker `index` crash (throw) or leak until its heap limit. */
+  crashWorker(index: number, how: 'crash' | 'leak'): void {
     const w = this.workers[index];
-    if (w !== undefined) this.send(w, { t: 'crash' });
+    if (w !== undefined) this.send(w, { t: how });
   }
 }
 

@@ -17,7 +17,9 @@ export type SupervisorMessage =
   /** Close everything and exit. */
   | { t: 'shutdown' }
   /** Test hook (MANTOU_TEST_HOOKS=1 only): throw from the event loop to exercise crash recovery. */
-  | { t: 'crash' };
+  | { t: 'crash' }
+  /** Test hook (MANTOU_TEST_HOOKS=1 only): leak memory until the worker's heap limit is hit. */
+  | { t: 'leak' };
 
 export interface WorkerCounters {
   streams: number;

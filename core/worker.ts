@@ -1,6 +1,7 @@
 // Entry point of a data-plane worker thread: compiles each generation the supervisor sends, runs it in its own
 // uWS apps and pools (shared-nothing), drains and shuts down on command, and reports stats once a second.
 
+import v8 from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { compileGeneration } from '../config/compile-generation.ts';
 import type { Config } from '../config/schema.ts';
@@ -14,9 +15,12 @@ export interface WorkerData {
   index: number;
   drainTimeoutMs: number;
   testHooks: boolean;
+  /** The configured heap limit: past it the worker closes its sockets and exits, to be restarted. */
+  heapSoftLimitBytes: number;
 }
 
 const STATS_INTERVAL_MS = 1000;
+const HEAP_CHECK_INTERVAL_MS = 250;
 
 const port = parentPort;
 if (port === null) throw new Error('core/worker.ts runs as a worker thread');
@@ -78,6 +82,16 @@ port.on('message', (bytes: Uint8Array) => {
     case 'shutdown':
       shutdown(0);
       return;
+    case 'leak':
+      if (data.testHooks) {
+        const hoard: unknown[] = [];
+        const grow = () => {
+          for (let i = 0; i < 10_000; i++) hoard.push({ i, s: `leak-${i}-${hoard.length}` });
+          setImmediate(grow);
+        };
+        grow();
+      }
+      return;
     case 'crash':
       if (data.testHooks) {
         setImmediate(() => {
@@ -94,3 +108,14 @@ process.on('uncaughtException', (err) => {
 });
 
 setInterval(() => send({ t: 'stats', counters: counters() }), STATS_INTERVAL_MS).unref();
+
+// A worker killed by V8 at its hard heap limit cannot close its uWS sockets, and a thread that ends with them open
+// aborts the whole process (probed: Node asserts on the open uv_poll handle). So the configured limit is a soft
+// one, checked here well before the hard limit the supervisor sets higher: past it, exit cleanly and be restarted.
+setInterval(() => {
+  const used = v8.getHeapStatistics().used_heap_size;
+  if (used > data.heapSoftLimitBytes) {
+    log.fatal({ usedBytes: used, limitBytes: data.heapSoftLimitBytes }, 'worker heap limit reached: exiting to be restarted');
+    shutdown(1);
+  }
+}, HEAP_CHECK_INTERVAL_MS).unref();

@@ -12,7 +12,7 @@ export interface AdminBackend {
   reload(source: string): Promise<{ ok: boolean; generation: number; error?: string }>;
   drain(source: string): void;
   /** Present only with MANTOU_TEST_HOOKS=1: crash a worker to exercise restart. */
-  crashWorker?: (index: number) => void;
+  crashWorker?: (index: number, how: 'crash' | 'leak') => void;
 }
 
 export class AdminServer {
@@ -45,7 +45,7 @@ export class AdminServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
-    const mutating = path === '/reload' || path === '/drain' || path === '/debug/crash-worker';
+    const mutating = path === '/reload' || path === '/drain' || path === '/debug/crash-worker' || path === '/debug/leak-worker';
     if (mutating) {
       if (req.method !== 'POST') return reply(res, 405, { error: 'POST only' }, { allow: 'POST' });
       if (!isLoopback(req.socket.remoteAddress)) return reply(res, 403, { error: 'loopback peers only' });
@@ -69,10 +69,11 @@ export class AdminServer {
       case '/drain':
         this.backend.drain('admin');
         return reply(res, 202, { draining: true });
-      case '/debug/crash-worker': {
+      case '/debug/crash-worker':
+      case '/debug/leak-worker': {
         if (this.backend.crashWorker === undefined) return reply(res, 404, { error: 'not found' });
         const index = Number(new URL(req.url ?? '/', 'http://admin').searchParams.get('index') ?? '0');
-        this.backend.crashWorker(index);
+        this.backend.crashWorker(index, path === '/debug/leak-worker' ? 'leak' : 'crash');
         return reply(res, 202, { crashing: index });
       }
       default:

@@ -23,8 +23,8 @@ async function slowUpstream(delayMs: number) {
   return raw;
 }
 
-async function proxyFor(upstreamPort: number, drain: string, env: NodeJS.ProcessEnv = {}): Promise<ProxyProcess> {
-  const yaml = `${edgeConfig(['{ match: { path: { prefix: / } }, cluster: up, timeoutMs: 60000 }'], { up: upstreamPort }, 2)}drain: ${drain}\n`;
+async function proxyFor(upstreamPort: number, drain: string, env: NodeJS.ProcessEnv = {}, extra = ''): Promise<ProxyProcess> {
+  const yaml = `${edgeConfig(['{ match: { path: { prefix: / } }, cluster: up, timeoutMs: 60000 }'], { up: upstreamPort }, 2)}drain: ${drain}\n${extra}`;
   const proxy = await startProxy(yaml, env);
   cleanups.push(() => proxy.stop());
   return proxy;
@@ -111,4 +111,19 @@ describe('worker crash recovery', () => {
     for (let i = 0; i < 20; i++) expect((await request({ port, path: `/after/${i}`, headers: { connection: 'close' } })).status).toBe(200);
     expect(proxy.output()).toContain('worker exited unexpectedly: restarting');
   });
+});
+
+describe('worker heap limit', () => {
+  it('restarts a worker that leaks past its heap limit, and the process keeps serving', async () => {
+    const echo = await startEchoServer();
+    cleanups.push(() => echo.close());
+    const proxy = await proxyFor(echo.port, '{ timeoutMs: 5000 }', { MANTOU_TEST_HOOKS: '1' }, 'workerHeapMb: 64\n');
+    const port = proxy.port('edge');
+    expect((await adminPost(proxy.adminPort, '/debug/leak-worker?index=0')).status).toBe(202);
+    await expect.poll(async () => (await configDump(proxy.adminPort)).counters.workerRestarts, { timeout: 20_000 }).toBe(1);
+    expect(proxy.output()).toContain('worker heap limit reached: exiting to be restarted');
+    await expect.poll(async () => (await adminGet(proxy.adminPort, '/ready')).status, { timeout: 10_000 }).toBe(200);
+    for (let i = 0; i < 10; i++) expect((await request({ port, path: `/after-leak/${i}`, headers: { connection: 'close' } })).status).toBe(200);
+    expect(proxy.child.exitCode).toBeNull();
+  }, 40_000);
 });
