@@ -26,8 +26,3 @@ export interface Generation {
 export function closeClustersNotIn(g: Generation, keep: Generation | null): void {
   for (const [name, c] of g.clusters) if (keep?.clusters.get(name) !== c) c.close();
 }
-
-/** uWS reads its header limit once, from the environment, when it loads: the largest listener's wins. */
-export function maxRequestHeadersBytesOf(g: Generation): number {
-  return Math.max(...g.listeners.map((l) => l.maxRequestHeadersBytes));
-}

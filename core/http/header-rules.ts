@@ -45,16 +45,3 @@ export function stripListedByConnection(headers: HeaderList, connectionValue: st
 
 /** Response fields the downstream engine writes itself: copying the upstream's would duplicate or mis-frame. */
 export const DOWNSTREAM_FRAMING = new Set(['content-length', 'date']);
-
-/** Whether a `Connection` header value contains the token `close`. */
-export function hasCloseToken(connectionValue: string | undefined): boolean {
-  if (connectionValue === undefined) return false;
-  for (const token of connectionValue.split(',')) if (token.trim().toLowerCase() === 'close') return true;
-  return false;
-}
-
-export function hasKeepAliveToken(connectionValue: string | undefined): boolean {
-  if (connectionValue === undefined) return false;
-  for (const token of connectionValue.split(',')) if (token.trim().toLowerCase() === 'keep-alive') return true;
-  return false;
-}

@@ -3,10 +3,6 @@
 
 import type { RequestHead } from '../http/request-head.ts';
 
-export function encodeRequestHead(head: RequestHead): Buffer {
-  return Buffer.from(requestHeadText(head), 'latin1');
-}
-
 /** The head as a latin1 string: a socket writes it without an intermediate Buffer (one char per byte). */
 export function requestHeadText(head: RequestHead): string {
   let s = `${head.method} ${head.target} HTTP/1.1\r\n`;
