@@ -42,6 +42,27 @@ export function pinnedSpawn(cpus: string, cmd: string, args: string[]): ChildPro
   return spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** Spawns a process (pinned when `cpus` is given) and resolves once its stdout matches `ready`. */
+export function spawnUntil(args: string[], ready: RegExp, cpus?: string): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const child = cpus === undefined ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }) : pinnedSpawn(cpus, process.execPath, args);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready: ${args.join(' ')}\n${out}`)), 15_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, match: m });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${code}: ${args.join(' ')}\n${out}`));
+    });
+  });
+}
+
 export async function freePort(): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -103,21 +124,9 @@ function mantou(workers: number, cpus: string): CandidateSpec {
         file,
         `workers: ${workers}\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${ctx.upstreamPort} }]\n`,
       );
-      const child = pinnedSpawn(cpus, process.execPath, ['core/cli.ts', 'run', '-c', file]);
+      const { child, match } = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/, cpus);
       child.stdout?.resume();
-      const port = await new Promise<number>((resolve, reject) => {
-        let out = '';
-        const timer = setTimeout(() => reject(new Error(`mantou did not start:\n${out}`)), 15_000);
-        child.stdout?.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /"ports":\{"bench":(\d+)\}/.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            resolve(Number(m[1]));
-          }
-        });
-      });
-      return { name: this.name, port, pids: [pidOf(child)], stop: stopper(child) };
+      return { name: this.name, port: Number(match[1]), pids: [pidOf(child)], stop: stopper(child) };
     },
   };
 }

@@ -3,41 +3,18 @@
 // keep-alive round-trip probe for the added per-hop latency at µs resolution (autocannon records whole ms).
 // Placement: Mantou on CPU 1, the load generator and the upstream on CPU 0 (when taskset exists).
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { hasTaskset, spawnUntil } from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
 
 const ROUNDS = 3;
 const DURATION_S = 3;
 const CONNECTIONS = 32;
 const PROBE_REQUESTS = 3000;
-const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
-
-function pinned(cpu: number, args: string[]): [string, string[]] {
-  return hasTaskset ? ['taskset', ['-c', String(cpu), ...args]] : [args[0] as string, args.slice(1)];
-}
-
-function startProcess(cpu: number, args: string[], readyPattern: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
-  const [cmd, rest] = pinned(cpu, args);
-  const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready: ${args.join(' ')}\n${out}`)), 10_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = readyPattern.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, match: m });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`exited ${code}: ${args.join(' ')}\n${out}`)));
-  });
-}
 
 interface LoadResult {
   rps: number;
@@ -88,8 +65,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] as number;
 
 async function main(): Promise<void> {
-  const node = process.execPath;
-  const upstream = await startProcess(0, [node, 'bench/upstream-server.ts'], /listening (\d+)/);
+  const upstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, hasTaskset ? '0' : undefined);
   const upstreamPort = Number(upstream.match[1]);
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-'));
   const config = join(dir, 'mantou.yaml');
@@ -97,7 +73,7 @@ async function main(): Promise<void> {
     config,
     `listeners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${upstreamPort} }]\n`,
   );
-  const proxy = await startProcess(1, [node, 'core/cli.ts', 'run', '-c', config], /"ports":\{"bench":(\d+)\}/);
+  const proxy = await spawnUntil(['core/cli.ts', 'run', '-c', config], /"ports":\{"bench":(\d+)\}/, hasTaskset ? '1' : undefined);
   const proxyPort = Number(proxy.match[1]);
   try {
     console.log(`placement: ${hasTaskset ? 'Mantou on CPU 1; upstream and load generator on CPU 0' : 'taskset not found: no pinning'}`);

@@ -2,32 +2,17 @@
 // medians. The load generator and the upstream run on the same 2 cores, so the ratio shows what a second
 // worker buys when the proxy competes for CPU, not ideal scaling. Reports req/s and proxy CPU per request.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { spawnUntil } from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
 
 const ROUNDS = 3;
 const DURATION_S = 4;
 const CONNECTIONS = 64;
-
-function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready: ${args.join(' ')}`)), 10_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, match: m });
-      }
-    });
-  });
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
@@ -38,7 +23,7 @@ async function measure(port: number, pid: number): Promise<{ rps: number; cpuUs:
 }
 
 async function main(): Promise<void> {
-  const upstream = await start(['bench/upstream-server.ts'], /listening (\d+)/);
+  const upstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/);
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-'));
   const proxies: { workers: number; child: ChildProcess; port: number }[] = [];
   try {
@@ -48,7 +33,7 @@ async function main(): Promise<void> {
         file,
         `workers: ${workers}\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n    routes: [{ cluster: up }]\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.match[1]} }]\n`,
       );
-      const p = await start(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/);
+      const p = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/);
       proxies.push({ workers, child: p.child, port: Number(p.match[1]) });
     }
     for (const p of proxies) await measure(p.port, p.child.pid as number);
