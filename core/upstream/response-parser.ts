@@ -3,8 +3,9 @@
 // unknown transfer codings) is a protocol error, because a proxy that guesses invites response smuggling.
 
 import { ErrorKinds, failure, type StreamFailure } from '../errors.ts';
+import { ChunkedDecoder } from '../http/chunked-decoder.ts';
 import { HeaderList } from '../http/header-list.ts';
-import { COLON, CR, FIELD_VALUE_BYTE, HEX_VALUE, HTAB, LF, SP, TCHAR } from '../http/http-tokens.ts';
+import { COLON, CR, FIELD_VALUE_BYTE, HTAB, LF, SP, TCHAR } from '../http/http-tokens.ts';
 import { ResponseHead } from '../http/response-head.ts';
 
 export interface ResponseParserHandler {
@@ -15,28 +16,11 @@ export interface ResponseParserHandler {
   onResponseComplete(): void;
 }
 
-const State = {
-  Head: 0,
-  BodyLength: 1,
-  BodyUntilClose: 2,
-  ChunkSize: 3,
-  ChunkExtension: 4,
-  ChunkSizeLf: 5,
-  ChunkData: 6,
-  ChunkDataCr: 7,
-  ChunkDataLf: 8,
-  Trailers: 9,
-  Done: 10,
-  Failed: 11,
-} as const;
+const State = { Head: 0, BodyLength: 1, BodyUntilClose: 2, Chunked: 3, Done: 4, Failed: 5 } as const;
 type State = (typeof State)[keyof typeof State];
 
-/** Chunk sizes above 2^52 are refused: they exceed exact Number arithmetic and no real body is that large. */
-const MAX_CHUNK_SIZE_DIGITS = 13;
-const MAX_CHUNK_EXTENSION_BYTES = 4096;
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
 const LF_LF = Buffer.from('\n\n');
-const SEMICOLON = 0x3b;
 
 export class ResponseParser {
   private state: State = State.Head;
@@ -45,10 +29,7 @@ export class ResponseParser {
   /** Head bytes received so far when a head spans several reads (rare: most heads come in one read). */
   private partialHead: Buffer | null = null;
   private remaining = 0;
-  private chunkSizeDigits = 0;
-  private extensionBytes = 0;
-  private trailerBytes = 0;
-  private trailerState: Trailer = Trailer.LineStart;
+  private readonly chunked = new ChunkedDecoder();
   private requestWasHead = false;
   /** Bytes of the current response seen so far; 0 means the upstream has not started answering. */
   bytesReceived = 0;
@@ -110,62 +91,13 @@ export class ResponseParser {
           this.handler.onResponseBody(pos === 0 ? buf : buf.subarray(pos));
           return null;
         }
-        case State.ChunkSize: {
-          const c = buf[pos++] as number;
-          const v = HEX_VALUE[c] as number;
-          if (v >= 0) {
-            if (++this.chunkSizeDigits > MAX_CHUNK_SIZE_DIGITS) return this.fail('chunk size too large');
-            this.remaining = this.remaining * 16 + v;
-          } else if (this.chunkSizeDigits === 0) {
-            return this.fail('invalid chunk size');
-          } else if (c === CR) {
-            this.state = State.ChunkSizeLf;
-          } else if (c === SEMICOLON || c === SP || c === HTAB) {
-            this.extensionBytes = 0;
-            this.state = State.ChunkExtension;
-          } else {
-            return this.fail('invalid chunk size');
-          }
-          break;
-        }
-        case State.ChunkExtension: {
-          const c = buf[pos++] as number;
-          if (c === CR) this.state = State.ChunkSizeLf;
-          else if (FIELD_VALUE_BYTE[c] === 0) return this.fail('invalid byte in chunk extension');
-          else if (++this.extensionBytes > MAX_CHUNK_EXTENSION_BYTES) return this.fail('chunk extension too long');
-          break;
-        }
-        case State.ChunkSizeLf: {
-          if (buf[pos++] !== LF) return this.fail('bare CR after chunk size');
-          if (this.remaining === 0) {
-            this.state = State.Trailers;
-            this.trailerBytes = 0;
-            this.trailerState = Trailer.LineStart;
-          } else {
-            this.state = State.ChunkData;
-          }
-          break;
-        }
-        case State.ChunkData: {
-          const n = Math.min(this.remaining, len - pos);
-          this.remaining -= n;
-          this.handler.onResponseBody(buf.subarray(pos, pos + n));
-          pos += n;
-          if (this.remaining === 0 && this.state === State.ChunkData) this.state = State.ChunkDataCr;
-          break;
-        }
-        case State.ChunkDataCr:
-          if (buf[pos++] !== CR) return this.fail('missing CRLF after chunk data');
-          this.state = State.ChunkDataLf;
-          break;
-        case State.ChunkDataLf:
-          if (buf[pos++] !== LF) return this.fail('missing CRLF after chunk data');
-          this.startChunk();
-          break;
-        case State.Trailers: {
-          const r = this.consumeTrailers(buf, pos);
-          if (typeof r !== 'number') return r;
-          pos = r;
+        case State.Chunked: {
+          const next = this.chunked.decode(buf, pos);
+          if (next < 0) return this.fail(this.chunked.error);
+          pos = next;
+          const data = this.chunked.data;
+          if (data !== null) this.handler.onResponseBody(data);
+          if (this.chunked.done && this.state === State.Chunked) this.complete();
           break;
         }
         case State.Done:
@@ -207,9 +139,8 @@ export class ResponseParser {
   }
 
   private startChunk(): void {
-    this.state = State.ChunkSize;
-    this.remaining = 0;
-    this.chunkSizeDigits = 0;
+    this.state = State.Chunked;
+    this.chunked.reset(this.maxHeadBytes);
   }
 
   /** Returns the position after the head, -1 when more bytes are needed, or a failure. */
@@ -333,39 +264,7 @@ export class ResponseParser {
     if (this.state === State.BodyLength && this.remaining === 0) this.complete();
     return null;
   }
-
-  /** Reads trailer lines up to the empty line; trailers are validated and dropped (uWS cannot relay them). */
-  private consumeTrailers(buf: Buffer, pos: number): number | StreamFailure {
-    const len = buf.length;
-    while (pos < len) {
-      const c = buf[pos++] as number;
-      if (++this.trailerBytes > this.maxHeadBytes) return this.fail('response trailers too large');
-      switch (this.trailerState) {
-        case Trailer.LineStart:
-          if (c === CR) this.trailerState = Trailer.FinalCr;
-          else if (TCHAR[c] === 1) this.trailerState = Trailer.InLine;
-          else return this.fail('invalid trailer field');
-          break;
-        case Trailer.InLine:
-          if (c === CR) this.trailerState = Trailer.InLineCr;
-          else if (FIELD_VALUE_BYTE[c] === 0) return this.fail('invalid byte in trailers');
-          break;
-        case Trailer.InLineCr:
-          if (c !== LF) return this.fail('bare CR in trailers');
-          this.trailerState = Trailer.LineStart;
-          break;
-        case Trailer.FinalCr:
-          if (c !== LF) return this.fail('bare CR in trailers');
-          this.complete();
-          return pos;
-      }
-    }
-    return pos;
-  }
 }
-
-const Trailer = { LineStart: 0, InLine: 1, InLineCr: 2, FinalCr: 3 } as const;
-type Trailer = (typeof Trailer)[keyof typeof Trailer];
 
 /** Content-Length is 1*DIGIT; more than 15 digits is refused (beyond exact Number arithmetic). */
 function parseContentLength(value: string): number {
