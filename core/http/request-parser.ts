@@ -1,0 +1,332 @@
+// Strict, incremental HTTP/1.1 request parser for the `net` downstream engine (RFC 9112). It accepts what the RFC
+// allows (HTTP/1.0, absolute-form targets, chunk extensions, request trailers, obs-text in values, pipelining) and
+// rejects what a proxy must, with the status to answer. Header fields are recorded as offsets into the head's
+// bytes, so an unmodified head can be forwarded by slicing it; strings are made only when asked for.
+
+import { ChunkedDecoder } from './chunked-decoder.ts';
+import { COLON, CR, FIELD_VALUE_BYTE, HTAB, LF, SP, TCHAR } from './http-tokens.ts';
+
+export interface RequestParserLimits {
+  /** Request line plus fields, in bytes (431 above it; 414 when the request line alone exceeds maxUriBytes). */
+  maxHeadBytes: number;
+  maxUriBytes: number;
+  /** Number of header fields (431 above it). */
+  maxFields: number;
+}
+
+export interface RequestParseError {
+  status: 400 | 414 | 431 | 505;
+  detail: string;
+}
+
+/** One parsed request head. `head` holds the bytes; `fields` holds 4 offsets per field into it. */
+export class ParsedRequest {
+  readonly head: Buffer;
+  readonly method: string;
+  readonly target: string;
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  readonly minor: number;
+  /** [nameStart, nameEnd, valueStart, valueEnd] per field, offsets into `head`. */
+  readonly fields: readonly number[];
+  /** The authority the request is for: the absolute-form target's, else the Host field's (RFC 9112 §3.2.2). */
+  host = '';
+  contentLength = -1;
+  chunked = false;
+  keepAlive = true;
+  expectContinue = false;
+  /** The Upgrade field's value, when the request asks for one (with Connection: upgrade). */
+  upgrade = '';
+
+  constructor(head: Buffer, method: string, target: string, minor: number, fields: number[]) {
+    this.head = head;
+    this.method = method;
+    this.target = target;
+    this.minor = minor;
+    this.fields = fields;
+  }
+
+  get fieldCount(): number {
+    return this.fields.length >> 2;
+  }
+
+  /** Field `i`'s name, lower-cased (made on demand). */
+  name(i: number): string {
+    return this.head.toString('latin1', this.fields[i * 4] as number, this.fields[i * 4 + 1] as number).toLowerCase();
+  }
+
+  /** Field `i`'s value, one char per byte (obs-text kept). */
+  value(i: number): string {
+    return this.head.toString('latin1', this.fields[i * 4 + 2] as number, this.fields[i * 4 + 3] as number);
+  }
+}
+
+export interface RequestParserHandler {
+  onRequestHead(req: ParsedRequest): void;
+  /** A view of the caller's buffer, valid only during the call. */
+  onRequestBody(chunk: Buffer): void;
+  onRequestComplete(): void;
+}
+
+const State = { Head: 0, BodyLength: 1, Chunked: 2, Failed: 3 } as const;
+type State = (typeof State)[keyof typeof State];
+
+const CRLF_CRLF = Buffer.from('\r\n\r\n');
+
+export class RequestParser {
+  private readonly handler: RequestParserHandler;
+  private readonly limits: RequestParserLimits;
+  private readonly chunkedBody = new ChunkedDecoder();
+  private state: State = State.Head;
+  private partial: Buffer | null = null;
+  private remaining = 0;
+  private paused = false;
+  /** How many bytes of the last execute() input were consumed (less than all when paused). */
+  consumed = 0;
+
+  constructor(handler: RequestParserHandler, limits: RequestParserLimits) {
+    this.handler = handler;
+    this.limits = limits;
+  }
+
+  /** Called from a handler callback: stop after it (pipelined requests wait; `consumed` says where). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** True between requests: no byte of a next request has been read. */
+  get idle(): boolean {
+    return this.state === State.Head && this.partial === null;
+  }
+
+  /** Feeds bytes; returns an error (and stops for good) on anything a proxy must refuse. */
+  execute(buf: Buffer): RequestParseError | null {
+    this.paused = false;
+    let pos = 0;
+    const len = buf.length;
+    while (pos < len && !this.paused) {
+      switch (this.state) {
+        case State.Head: {
+          const r = this.consumeHead(buf, pos);
+          if (typeof r !== 'number') return this.fail(r);
+          if (r < 0) {
+            pos = len;
+            break;
+          }
+          pos = r;
+          break;
+        }
+        case State.BodyLength: {
+          const n = Math.min(this.remaining, len - pos);
+          this.remaining -= n;
+          this.handler.onRequestBody(buf.subarray(pos, pos + n));
+          pos += n;
+          if (this.remaining === 0 && this.state === State.BodyLength) this.complete();
+          break;
+        }
+        case State.Chunked: {
+          const next = this.chunkedBody.decode(buf, pos);
+          if (next < 0) return this.fail({ status: 400, detail: this.chunkedBody.error });
+          pos = next;
+          const data = this.chunkedBody.data;
+          if (data !== null) this.handler.onRequestBody(data);
+          if (this.chunkedBody.done && this.state === State.Chunked) this.complete();
+          break;
+        }
+        case State.Failed:
+          this.consumed = pos;
+          return null;
+      }
+    }
+    this.consumed = pos;
+    return null;
+  }
+
+  private fail(e: RequestParseError): RequestParseError {
+    this.state = State.Failed;
+    return e;
+  }
+
+  private complete(): void {
+    this.state = State.Head;
+    this.handler.onRequestComplete();
+  }
+
+  /** Returns the position after the head, -1 when more bytes are needed, or an error. */
+  private consumeHead(buf: Buffer, pos: number): number | RequestParseError {
+    let data = buf;
+    let start = pos;
+    let from = pos;
+    if (this.partial !== null) {
+      from = Math.max(0, this.partial.length - 3);
+      data = Buffer.concat([this.partial, buf.subarray(pos)]);
+      start = 0;
+    }
+    const end = data.indexOf(CRLF_CRLF, from);
+    if (end < 0) {
+      const lineEnd = data.indexOf(LF, start);
+      if (lineEnd < 0 && data.length - start > this.limits.maxUriBytes) return { status: 414, detail: 'request target too long' };
+      if (data.length - start > this.limits.maxHeadBytes) return { status: 431, detail: 'request head too large' };
+      if (data.indexOf('\n\n', from) >= 0) return { status: 400, detail: 'bare LF in request head' };
+      this.partial = data === buf ? Buffer.from(buf.subarray(start)) : data;
+      return -1;
+    }
+    if (end + 4 - start > this.limits.maxHeadBytes) return { status: 431, detail: 'request head too large' };
+    // The head is copied out: the caller's buffer may be reused, and the head must outlive this read.
+    const head = Buffer.from(data.subarray(start, end + 4));
+    // Where the head ends in `buf`: directly, or past what the earlier reads contributed.
+    const next = this.partial === null ? end + 4 : pos + end + 4 - this.partial.length;
+    this.partial = null;
+    const r = this.parseHead(head);
+    return r ?? next;
+  }
+
+  private parseHead(head: Buffer): RequestParseError | null {
+    // request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 §3)
+    let p = 0;
+    while (TCHAR[head[p] as number] === 1) p++;
+    if (p === 0 || head[p] !== SP) return { status: 400, detail: 'invalid method' };
+    const method = head.toString('latin1', 0, p);
+    const targetStart = ++p;
+    while (p < head.length && (head[p] as number) > SP && head[p] !== 0x7f) p++;
+    if (p === targetStart || head[p] !== SP) return { status: 400, detail: 'invalid request target' };
+    if (p - targetStart > this.limits.maxUriBytes) return { status: 414, detail: 'request target too long' };
+    const target = head.toString('latin1', targetStart, p);
+    p++;
+    if (head.toString('latin1', p, p + 5) !== 'HTTP/' || head[p + 6] !== 0x2e) return { status: 400, detail: 'invalid HTTP version' };
+    const major = (head[p + 5] as number) - 0x30;
+    const minor = (head[p + 7] as number) - 0x30;
+    if (major < 0 || major > 9 || minor < 0 || minor > 9) return { status: 400, detail: 'invalid HTTP version' };
+    if (major !== 1 || minor > 1) return { status: 505, detail: `HTTP/${major}.${minor} is not supported` };
+    p += 8;
+    if (head[p] !== CR || head[p + 1] !== LF) return { status: 400, detail: 'invalid request line ending' };
+    p += 2;
+
+    const fields: number[] = [];
+    let hosts = 0;
+    let host = '';
+    let contentLengths = 0;
+    let contentLength = -1;
+    let transferEncoding: string | undefined;
+    let connection = '';
+    let upgrade = '';
+    let expect = '';
+    const end = head.length - 2;
+    while (p < end) {
+      const c = head[p] as number;
+      if (c === SP || c === HTAB) return { status: 400, detail: 'obsolete line folding (RFC 9112 §5.2)' };
+      const nameStart = p;
+      while (TCHAR[head[p] as number] === 1) p++;
+      if (p === nameStart) return { status: 400, detail: 'invalid header name' };
+      if (head[p] !== COLON)
+        return { status: 400, detail: head[p] === SP || head[p] === HTAB ? 'whitespace before colon (RFC 9112 §5.1)' : 'invalid header name' };
+      const nameEnd = p++;
+      while (head[p] === SP || head[p] === HTAB) p++;
+      const valueStart = p;
+      let valueEnd = p;
+      for (;;) {
+        const b = head[p] as number;
+        if (b === CR) break;
+        if (FIELD_VALUE_BYTE[b] === 0) return { status: 400, detail: b === LF ? 'bare LF in header' : 'invalid byte in header value' };
+        p++;
+        if (b !== SP && b !== HTAB) valueEnd = p;
+      }
+      if (head[p + 1] !== LF) return { status: 400, detail: 'bare CR in header' };
+      p += 2;
+      fields.push(nameStart, nameEnd, valueStart, valueEnd);
+      if (fields.length > this.limits.maxFields * 4) return { status: 431, detail: 'too many header fields' };
+      const nameLen = nameEnd - nameStart;
+      // Only the fields that decide framing and routing become strings here.
+      if (nameLen === 4 && isName(head, nameStart, 'host')) {
+        hosts++;
+        host = head.toString('latin1', valueStart, valueEnd);
+      } else if (nameLen === 14 && isName(head, nameStart, 'content-length')) {
+        contentLengths++;
+        contentLength = parseDigits(head, valueStart, valueEnd);
+        if (contentLength < 0) return { status: 400, detail: 'invalid Content-Length' };
+      } else if (nameLen === 17 && isName(head, nameStart, 'transfer-encoding')) {
+        const v = head.toString('latin1', valueStart, valueEnd);
+        transferEncoding = transferEncoding === undefined ? v : `${transferEncoding}, ${v}`;
+      } else if (nameLen === 10 && isName(head, nameStart, 'connection')) {
+        connection += `${connection ? ',' : ''}${head.toString('latin1', valueStart, valueEnd).toLowerCase()}`;
+      } else if (nameLen === 7 && isName(head, nameStart, 'upgrade')) {
+        upgrade = head.toString('latin1', valueStart, valueEnd);
+      } else if (nameLen === 6 && isName(head, nameStart, 'expect')) {
+        expect = head.toString('latin1', valueStart, valueEnd).toLowerCase();
+      }
+    }
+
+    const req = new ParsedRequest(head, method, target, minor, fields);
+    // Framing (RFC 9112 §6): ambiguity is refused, never guessed.
+    if (contentLengths > 1) return { status: 400, detail: 'repeated Content-Length' };
+    if (transferEncoding !== undefined) {
+      if (minor === 0) return { status: 400, detail: 'Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1)' };
+      if (contentLengths > 0) return { status: 400, detail: 'Transfer-Encoding with Content-Length (RFC 9112 §6.1)' };
+      if (transferEncoding.trim().toLowerCase() !== 'chunked') return { status: 400, detail: 'transfer coding other than a single chunked' };
+      req.chunked = true;
+    } else {
+      req.contentLength = contentLength;
+    }
+    // Host (RFC 9112 §3.2): exactly one in HTTP/1.1; an absolute-form target's authority overrides it (§3.2.2).
+    if (hosts > 1) return { status: 400, detail: 'repeated Host' };
+    if (hosts === 1 && !isValidHost(host)) return { status: 400, detail: 'invalid Host' };
+    const authority = targetAuthority(method, target);
+    if (authority === null) return { status: 400, detail: 'invalid request target form (RFC 9112 §3.2)' };
+    if (authority !== '') host = authority;
+    else if (hosts === 0 && minor === 1) return { status: 400, detail: 'missing Host (RFC 9112 §3.2)' };
+    req.host = host;
+    const tokens = connection.split(',').map((t) => t.trim());
+    req.keepAlive = minor === 1 ? !tokens.includes('close') : tokens.includes('keep-alive');
+    req.expectContinue = expect === '100-continue';
+    if (upgrade !== '' && tokens.includes('upgrade')) req.upgrade = upgrade;
+
+    this.handler.onRequestHead(req);
+    if (this.state === State.Failed) return null;
+    if (req.chunked) {
+      this.state = State.Chunked;
+      this.chunkedBody.reset(this.limits.maxHeadBytes);
+    } else if (req.contentLength > 0) {
+      this.state = State.BodyLength;
+      this.remaining = req.contentLength;
+    } else {
+      this.complete();
+    }
+    return null;
+  }
+}
+
+/** Case-insensitive compare of the field name at `start` with a lower-case name of the same length. */
+function isName(buf: Buffer, start: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    if (((buf[start + i] as number) | 0x20) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** 1*DIGIT, at most 15 digits; -1 otherwise. */
+function parseDigits(buf: Buffer, start: number, end: number): number {
+  if (end === start || end - start > 15) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = (buf[i] as number) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** uri-host [":" port]: no whitespace, userinfo, path or query characters. */
+function isValidHost(host: string): boolean {
+  return host !== '' && /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(:\d{0,5})?$/.test(host);
+}
+
+/**
+ * The authority a target names: '' for origin-form ('/…') and asterisk-form ('*', OPTIONS only), the authority
+ * of an absolute-form http(s) target or of an authority-form target (CONNECT only); null for anything else.
+ */
+function targetAuthority(method: string, target: string): string | null {
+  if (target.charCodeAt(0) === 0x2f) return method === 'CONNECT' ? null : '';
+  if (target === '*') return method === 'OPTIONS' ? '' : null;
+  if (method === 'CONNECT') return isValidHost(target) && /:\d+$/.test(target) ? target.toLowerCase() : null;
+  const m = /^https?:\/\/([^/?#@]+)(?:[/?#]|$)/i.exec(target);
+  return m !== null && isValidHost(m[1] as string) ? (m[1] as string).toLowerCase() : null;
+}
