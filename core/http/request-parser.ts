@@ -4,7 +4,8 @@
 // bytes, so an unmodified head can be forwarded by slicing it; strings are made only when asked for.
 
 import { ChunkedDecoder } from './chunked-decoder.ts';
-import { COLON, CR, FIELD_VALUE_BYTE, HTAB, LF, SP, TCHAR } from './http-tokens.ts';
+import { fieldProblemText, HeadAccumulator, HeadProblem, scanField } from './head-tokenizer.ts';
+import { CR, LF, SP, TCHAR } from './http-tokens.ts';
 
 export interface RequestParserLimits {
   /** Request line plus fields, in bytes (431 above it; 414 when the request line alone exceeds maxUriBytes). */
@@ -70,14 +71,15 @@ export interface RequestParserHandler {
 const State = { Head: 0, BodyLength: 1, Chunked: 2, Failed: 3 } as const;
 type State = (typeof State)[keyof typeof State];
 
-const CRLF_CRLF = Buffer.from('\r\n\r\n');
+/** Scratch for scanField: fields are scanned one at a time and consumed at once. */
+const FIELD_SPAN = [0, 0, 0, 0];
 
 export class RequestParser {
   private readonly handler: RequestParserHandler;
   private readonly limits: RequestParserLimits;
   private readonly chunkedBody = new ChunkedDecoder();
   private state: State = State.Head;
-  private partial: Buffer | null = null;
+  private readonly headBytes = new HeadAccumulator();
   private remaining = 0;
   private paused = false;
   /** How many bytes of the last execute() input were consumed (less than all when paused). */
@@ -95,7 +97,7 @@ export class RequestParser {
 
   /** True between requests: no byte of a next request has been read. */
   get idle(): boolean {
-    return this.state === State.Head && this.partial === null;
+    return this.state === State.Head && this.headBytes.empty;
   }
 
   /** Feeds bytes; returns an error (and stops for good) on anything a proxy must refuse. */
@@ -153,30 +155,14 @@ export class RequestParser {
 
   /** Returns the position after the head, -1 when more bytes are needed, or an error. */
   private consumeHead(buf: Buffer, pos: number): number | RequestParseError {
-    let data = buf;
-    let start = pos;
-    let from = pos;
-    if (this.partial !== null) {
-      from = Math.max(0, this.partial.length - 3);
-      data = Buffer.concat([this.partial, buf.subarray(pos)]);
-      start = 0;
-    }
-    const end = data.indexOf(CRLF_CRLF, from);
-    if (end < 0) {
-      const lineEnd = data.indexOf(LF, start);
-      if (lineEnd < 0 && data.length - start > this.limits.maxUriBytes) return { status: 414, detail: 'request target too long' };
-      if (data.length - start > this.limits.maxHeadBytes) return { status: 431, detail: 'request head too large' };
-      if (data.indexOf('\n\n', from) >= 0) return { status: 400, detail: 'bare LF in request head' };
-      this.partial = data === buf ? Buffer.from(buf.subarray(start)) : data;
-      return -1;
-    }
-    if (end + 4 - start > this.limits.maxHeadBytes) return { status: 431, detail: 'request head too large' };
+    const next = this.headBytes.take(buf, pos, this.limits.maxHeadBytes, this.limits.maxUriBytes);
+    if (next === HeadProblem.Incomplete) return -1;
+    if (next === HeadProblem.LineTooLong) return { status: 414, detail: 'request target too long' };
+    if (next === HeadProblem.TooLarge) return { status: 431, detail: 'request head too large' };
+    if (next < 0) return { status: 400, detail: 'bare LF in request head' };
     // The head is copied out: the caller's buffer may be reused, and the head must outlive this read.
-    const head = Buffer.from(data.subarray(start, end + 4));
-    // Where the head ends in `buf`: directly, or past what the earlier reads contributed.
-    const next = this.partial === null ? end + 4 : pos + end + 4 - this.partial.length;
-    this.partial = null;
-    const r = this.parseHead(head);
+    const h = this.headBytes;
+    const r = this.parseHead(Buffer.from(h.data.subarray(h.headStart, h.headEnd)));
     return r ?? next;
   }
 
@@ -211,27 +197,12 @@ export class RequestParser {
     let upgrade = '';
     let expect = '';
     const end = head.length - 2;
+    const span = FIELD_SPAN;
     while (p < end) {
-      const c = head[p] as number;
-      if (c === SP || c === HTAB) return { status: 400, detail: 'obsolete line folding (RFC 9112 §5.2)' };
-      const nameStart = p;
-      while (TCHAR[head[p] as number] === 1) p++;
-      if (p === nameStart) return { status: 400, detail: 'invalid header name' };
-      if (head[p] !== COLON)
-        return { status: 400, detail: head[p] === SP || head[p] === HTAB ? 'whitespace before colon (RFC 9112 §5.1)' : 'invalid header name' };
-      const nameEnd = p++;
-      while (head[p] === SP || head[p] === HTAB) p++;
-      const valueStart = p;
-      let valueEnd = p;
-      for (;;) {
-        const b = head[p] as number;
-        if (b === CR) break;
-        if (FIELD_VALUE_BYTE[b] === 0) return { status: 400, detail: b === LF ? 'bare LF in header' : 'invalid byte in header value' };
-        p++;
-        if (b !== SP && b !== HTAB) valueEnd = p;
-      }
-      if (head[p + 1] !== LF) return { status: 400, detail: 'bare CR in header' };
-      p += 2;
+      const next = scanField(head, p, span);
+      if (next < 0) return { status: 400, detail: fieldProblemText(next) };
+      p = next;
+      const [nameStart, nameEnd, valueStart, valueEnd] = span as [number, number, number, number];
       fields.push(nameStart, nameEnd, valueStart, valueEnd);
       if (fields.length > this.limits.maxFields * 4) return { status: 431, detail: 'too many header fields' };
       const nameLen = nameEnd - nameStart;

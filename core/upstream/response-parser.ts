@@ -4,8 +4,9 @@
 
 import { ErrorKinds, failure, type StreamFailure } from '../errors.ts';
 import { ChunkedDecoder } from '../http/chunked-decoder.ts';
+import { fieldProblemText, HeadAccumulator, HeadProblem, scanField } from '../http/head-tokenizer.ts';
 import { HeaderList } from '../http/header-list.ts';
-import { COLON, CR, FIELD_VALUE_BYTE, HTAB, LF, SP, TCHAR } from '../http/http-tokens.ts';
+import { CR, FIELD_VALUE_BYTE, LF, SP } from '../http/http-tokens.ts';
 import { ResponseHead } from '../http/response-head.ts';
 
 export interface ResponseParserHandler {
@@ -19,15 +20,14 @@ export interface ResponseParserHandler {
 const State = { Head: 0, BodyLength: 1, BodyUntilClose: 2, Chunked: 3, Done: 4, Failed: 5 } as const;
 type State = (typeof State)[keyof typeof State];
 
-const CRLF_CRLF = Buffer.from('\r\n\r\n');
-const LF_LF = Buffer.from('\n\n');
+/** Scratch for scanField: fields are scanned one at a time and consumed at once. */
+const FIELD_SPAN = [0, 0, 0, 0];
 
 export class ResponseParser {
   private state: State = State.Head;
   private handler: ResponseParserHandler;
   private readonly maxHeadBytes: number;
-  /** Head bytes received so far when a head spans several reads (rare: most heads come in one read). */
-  private partialHead: Buffer | null = null;
+  private readonly head = new HeadAccumulator();
   private remaining = 0;
   private readonly chunked = new ChunkedDecoder();
   private requestWasHead = false;
@@ -46,7 +46,7 @@ export class ResponseParser {
     this.handler = handler;
     this.requestWasHead = requestWasHead;
     this.state = State.Head;
-    this.partialHead = null;
+    this.head.reset();
     this.bytesReceived = 0;
     this.keepAlive = true;
   }
@@ -145,34 +145,13 @@ export class ResponseParser {
 
   /** Returns the position after the head, -1 when more bytes are needed, or a failure. */
   private consumeHead(buf: Buffer, pos: number): number | StreamFailure {
-    let data = buf;
-    let start = pos;
-    let searchFrom = pos;
-    if (this.partialHead !== null) {
-      const before = this.partialHead.length;
-      data = Buffer.concat([this.partialHead, buf.subarray(pos)]);
-      start = 0;
-      searchFrom = Math.max(0, before - 3);
-    }
-    const end = data.indexOf(CRLF_CRLF, searchFrom);
-    if (end < 0) {
-      if (data.length - start > this.maxHeadBytes) return this.fail('response head too large');
-      if (data.indexOf(LF_LF, searchFrom) >= 0) return this.fail('bare LF in response head');
-      this.partialHead = start === 0 && data !== buf ? data : Buffer.from(data.subarray(start));
-      return -1;
-    }
-    if (end + 4 - start > this.maxHeadBytes) return this.fail('response head too large');
-    const r = this.parseHead(data, start, end + 2);
-    if (r !== null) return r;
-    const consumedInData = end + 4;
-    let next: number;
-    if (this.partialHead !== null) {
-      next = pos + (consumedInData - this.partialHead.length);
-      this.partialHead = null;
-    } else {
-      next = consumedInData;
-    }
-    return next;
+    const next = this.head.take(buf, pos, this.maxHeadBytes);
+    if (next === HeadProblem.Incomplete) return -1;
+    if (next === HeadProblem.TooLarge) return this.fail('response head too large');
+    if (next < 0) return this.fail('bare LF in response head');
+    const h = this.head;
+    const r = this.parseHead(h.data, h.headStart, h.headEnd - 2);
+    return r ?? next;
   }
 
   /** Parses the status line and fields in data[start, end) where end is just past the last field's CRLF. */
@@ -202,27 +181,13 @@ export class ResponseParser {
     let contentLength = -1;
     let transferEncoding: string | undefined;
     let connection: string | undefined;
+    const span = FIELD_SPAN;
     while (p < end) {
-      const c = data[p] as number;
-      if (c === SP || c === HTAB) return this.fail('obsolete line folding in response header');
-      const nameStart = p;
-      while (TCHAR[data[p] as number] === 1) p++;
-      if (p === nameStart || data[p] !== COLON) return this.fail('invalid response header name');
-      const name = data.toString('latin1', nameStart, p).toLowerCase();
-      p++;
-      while (data[p] === SP || data[p] === HTAB) p++;
-      const valueStart = p;
-      let valueEnd = p;
-      for (;;) {
-        const b = data[p] as number;
-        if (b === CR) break;
-        if (FIELD_VALUE_BYTE[b] === 0) return this.fail(b === LF ? 'bare LF in response header' : 'invalid byte in response header value');
-        p++;
-        if (b !== SP && b !== HTAB) valueEnd = p;
-      }
-      if (data[p + 1] !== LF) return this.fail('bare CR in response header');
-      const value = data.toString('latin1', valueStart, valueEnd);
-      p += 2;
+      const next = scanField(data, p, span);
+      if (next < 0) return this.fail(`response: ${fieldProblemText(next)}`);
+      p = next;
+      const name = data.toString('latin1', span[0], span[1]).toLowerCase();
+      const value = data.toString('latin1', span[2], span[3]);
       if (name === 'content-length') {
         if (contentLength !== -1) return this.fail('repeated Content-Length');
         contentLength = parseContentLength(value);
