@@ -41,6 +41,8 @@ interface WorkerHandle {
   applied: number;
   idle: boolean;
   stats: WorkerCounters | null;
+  /** Why the worker said it is exiting, when it did. */
+  exitReason: string;
 }
 
 interface ListenerAddress {
@@ -164,7 +166,7 @@ export class Supervisor {
       // The hard limit sits above the soft one the worker enforces itself (see core/worker.ts for why).
       resourceLimits: { maxOldGenerationSizeMb: Math.ceil(heapMb * HARD_HEAP_FACTOR) },
     });
-    const handle: WorkerHandle = { index, worker, startedAt: performance.now(), alive: true, applied: 0, idle: false, stats: null };
+    const handle: WorkerHandle = { index, worker, startedAt: performance.now(), alive: true, applied: 0, idle: false, stats: null, exitReason: '' };
     this.workers[index] = handle;
     worker.on('message', (bytes: Uint8Array) => this.onWorkerMessage(handle, decodeMessage<WorkerMessage>(bytes)));
     worker.on('error', (err) => log.error({ worker: index, err }, 'worker error'));
@@ -184,6 +186,7 @@ export class Supervisor {
     if (m.t === 'applied') h.applied = Math.max(h.applied, m.id);
     else if (m.t === 'idle') h.idle = true;
     else if (m.t === 'stats') h.stats = m.counters;
+    else if (m.t === 'exiting') h.exitReason = m.reason;
     for (const l of this.listeners) l(h, m);
   }
 
@@ -198,7 +201,10 @@ export class Supervisor {
     this.restarts[h.index] = (this.restarts[h.index] ?? 0) + 1;
     this.counters.workerRestarts++;
     const backoffMs = Math.min(RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MIN_MS * 2 ** n);
-    log.error({ worker: h.index, code, restarts: this.restarts[h.index], backoffMs }, 'worker exited unexpectedly: restarting');
+    log.error(
+      { worker: h.index, code, reason: h.exitReason || 'unknown', restarts: this.restarts[h.index], backoffMs },
+      'worker exited unexpectedly: restarting',
+    );
     setTimeout(() => {
       if (!this.shuttingDown) this.spawn(h.index);
     }, backoffMs);

@@ -35,7 +35,9 @@ export type WorkerMessage =
   | { t: 'apply-failed'; id: number; error: string }
   /** No stream in flight (sent after stop-accepting, whenever the count reaches zero). */
   | { t: 'idle' }
-  | { t: 'stats'; counters: WorkerCounters };
+  | { t: 'stats'; counters: WorkerCounters }
+  /** Sent just before a worker exits on its own: its stdout may not flush, but a posted message is queued at once. */
+  | { t: 'exiting'; reason: string };
 
 export function encodeMessage(m: SupervisorMessage | WorkerMessage): Uint8Array {
   const view = packr.pack(m);

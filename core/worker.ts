@@ -104,6 +104,7 @@ port.on('message', (bytes: Uint8Array) => {
 
 process.on('uncaughtException', (err) => {
   log.fatal({ err }, 'worker crashed');
+  send({ t: 'exiting', reason: `crashed: ${err.message}` });
   shutdown(1);
 });
 
@@ -116,6 +117,7 @@ setInterval(() => {
   const used = v8.getHeapStatistics().used_heap_size;
   if (used > data.heapSoftLimitBytes) {
     log.fatal({ usedBytes: used, limitBytes: data.heapSoftLimitBytes }, 'worker heap limit reached: exiting to be restarted');
+    send({ t: 'exiting', reason: `heap limit reached (${used} of ${data.heapSoftLimitBytes} bytes used)` });
     shutdown(1);
   }
 }, HEAP_CHECK_INTERVAL_MS).unref();
