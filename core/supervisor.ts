@@ -67,7 +67,8 @@ export class Supervisor {
   private reloadQueued = false;
   private lastReloadError: { message: string; at: string } | null = null;
   private readonly counters = { reloads: 0, reloadFailures: 0, workerRestarts: 0 };
-  private readonly listeners = new Set<(h: WorkerHandle, m: WorkerMessage) => void>();
+  /** Observers of worker messages (waits for applied generations, idle workers). */
+  private readonly messageWatchers = new Set<(h: WorkerHandle, m: WorkerMessage) => void>();
   private resolveDone: (code: number) => void = () => {};
   /** Resolves with the exit code when the supervisor has stopped. */
   readonly done: Promise<number>;
@@ -187,12 +188,12 @@ export class Supervisor {
     else if (m.t === 'idle') h.idle = true;
     else if (m.t === 'stats') h.stats = m.counters;
     else if (m.t === 'exiting') h.exitReason = m.reason;
-    for (const l of this.listeners) l(h, m);
+    for (const w of this.messageWatchers) w(h, m);
   }
 
   private onWorkerExit(h: WorkerHandle, code: number): void {
     h.alive = false;
-    for (const l of this.listeners) l(h, { t: 'idle' });
+    for (const w of this.messageWatchers) w(h, { t: 'idle' });
     if (this.shuttingDown) return;
     const lived = performance.now() - h.startedAt;
     if (lived > STABLE_WORKER_MS) this.consecutiveCrashes[h.index] = 0;
@@ -231,10 +232,10 @@ export class Supervisor {
       }, APPLY_TIMEOUT_MS);
       const finish = () => {
         clearTimeout(timer);
-        this.listeners.delete(onMessage);
+        this.messageWatchers.delete(onMessage);
         resolve(failures);
       };
-      this.listeners.add(onMessage);
+      this.messageWatchers.add(onMessage);
       check();
     });
   }
@@ -353,10 +354,10 @@ export class Supervisor {
       const timer = setTimeout(() => finish(false), timeoutMs);
       const finish = (idle: boolean) => {
         clearTimeout(timer);
-        this.listeners.delete(onMessage);
+        this.messageWatchers.delete(onMessage);
         resolve(idle);
       };
-      this.listeners.add(onMessage);
+      this.messageWatchers.add(onMessage);
       check();
     });
   }

@@ -95,7 +95,7 @@ export class UwsListener {
       this.handle(res, req, downstream);
     } catch (err) {
       log.error({ err }, 'request handler failed');
-      if (!downstream.isClosed) downstream.respond(500, reasonPhrase(500), LOCAL_HEADERS_500, 'internal error\n', true);
+      if (!downstream.isClosed) downstream.respond(500, reasonPhrase(500), ENGINE_REPLY_HEADERS, 'internal error\n', true);
     } finally {
       UwsDownstream.leaveHandler(outer);
     }
@@ -143,11 +143,11 @@ export class UwsListener {
   }
 }
 
-const LOCAL_HEADERS_500 = ['content-type', 'text/plain; charset=utf-8', 'x-mantou-local-reply', 'downstream'];
+/** Headers of the replies the engine makes before a stream exists (rejections, handler failures). */
+const ENGINE_REPLY_HEADERS = ['content-type', 'text/plain; charset=utf-8', 'x-mantou-local-reply', 'downstream'];
 
 function rejectRequest(downstream: UwsDownstream, status: number, why: string): void {
-  const headers = ['content-type', 'text/plain; charset=utf-8', 'x-mantou-local-reply', 'downstream'];
-  downstream.respond(status, reasonPhrase(status), headers, `${why}\n`, status === 400);
+  downstream.respond(status, reasonPhrase(status), ENGINE_REPLY_HEADERS, `${why}\n`, status === 400);
 }
 
 /** Scratch state for the header walk: uWS's forEach takes a callback, and one shared function avoids a closure. */

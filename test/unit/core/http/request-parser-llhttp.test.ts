@@ -2,28 +2,10 @@
 // same method, target, fields and body; where llhttp rejects, Mantou must reject. Mantou may be stricter
 // (TE other than chunked, TE in HTTP/1.0, a missing Host), never looser.
 
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { parseRequests } from '../../../helpers/collect-request.ts';
 import { b } from '../../../helpers/collect-response.ts';
-
-const require = createRequire(import.meta.url);
-// biome-ignore lint/style/useNodejsImportProtocol: Node's internal llhttp binding, the oracle of this test.
-const { HTTPParser, methods } = require('_http_common') as { HTTPParser: ParserClass; methods: string[] };
-
-interface Parser {
-  initialize(type: number, resource: object): void;
-  execute(buf: Buffer): number | Error;
-  finish(): undefined | Error;
-  [key: number]: unknown;
-}
-interface ParserClass {
-  new (): Parser;
-  REQUEST: number;
-  kOnHeadersComplete: number;
-  kOnBody: number;
-  kOnMessageComplete: number;
-}
+import { HTTPParser, llhttpMethods as methods } from '../../../helpers/llhttp.ts';
 
 interface Seen {
   method: string;

@@ -2,27 +2,9 @@
 // with the same status, headers and body; where llhttp rejects one, Mantou must reject it too. Mantou may be
 // stricter than llhttp (it is a proxy: it refuses what it cannot relay unambiguously), never looser.
 
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { b, parseResponse } from '../../../helpers/collect-response.ts';
-
-const require = createRequire(import.meta.url);
-// biome-ignore lint/style/useNodejsImportProtocol: Node's internal llhttp binding, the oracle of this test.
-const { HTTPParser } = require('_http_common') as { HTTPParser: LlhttpParserClass };
-
-interface LlhttpParser {
-  initialize(type: number, resource: object): void;
-  execute(buf: Buffer): number | Error;
-  finish(): undefined | Error;
-  [key: number]: unknown;
-}
-interface LlhttpParserClass {
-  new (): LlhttpParser;
-  RESPONSE: number;
-  kOnHeadersComplete: number;
-  kOnBody: number;
-  kOnMessageComplete: number;
-}
+import { HTTPParser } from '../../../helpers/llhttp.ts';
 
 interface Oracle {
   ok: boolean;
