@@ -41,8 +41,13 @@ export interface StreamCounters {
 
 const NO_ROUTE: Route | null = null;
 
+const RequestIdIn = { Absent: 0, Empty: 1, Present: 2 } as const;
+type RequestIdIn = (typeof RequestIdIn)[keyof typeof RequestIdIn];
+
 export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter, ChainHost, CorkedWork, StreamContext {
   readonly requestId: string;
+  /** Whether the client sent an x-request-id: when absent or empty the proxy forwards the one it made. */
+  private readonly incomingRequestId: RequestIdIn;
   readonly remoteAddress: string;
   readonly startMs: number;
   private readonly listener: HttpListenerContext;
@@ -86,6 +91,7 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     this.remoteAddress = downstream.remoteAddress;
     this.requestBodyReceived = !head.hasBody;
     const id = head.headers.get('x-request-id');
+    this.incomingRequestId = id === undefined ? RequestIdIn.Absent : id === '' ? RequestIdIn.Empty : RequestIdIn.Present;
     this.requestId = id !== undefined && id !== '' ? id : randomUUID();
     listener.counters.streams++;
     listener.lifecycle.streamStarted(listener.generation);
@@ -114,7 +120,11 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   start(): void {
     const head = this.head;
     const headers = head.headers;
-    if (!headers.has('x-request-id')) headers.pushTrusted('x-request-id', this.requestId);
+    if (this.incomingRequestId !== RequestIdIn.Present) {
+      // An empty incoming value is replaced, not forwarded beside (or instead of) the id the proxy logs.
+      if (this.incomingRequestId === RequestIdIn.Empty) headers.remove('x-request-id');
+      headers.pushTrusted('x-request-id', this.requestId);
+    }
     // Our own values (the peer address, a validated Host): no need to validate them again.
     headers.appendTrusted('x-forwarded-for', this.remoteAddress);
     headers.appendTrusted('x-forwarded-proto', 'http');

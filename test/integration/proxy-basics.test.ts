@@ -188,6 +188,11 @@ describe('the proxy rewrites headers as a proxy must', () => {
     expect(e.headers['x-request-id']).toBe('abc-123');
   });
 
+  it('replaces an empty x-request-id with a generated one', async () => {
+    const e = json<EchoReply>(await request({ port, path: '/rid-empty', headers: { 'x-request-id': '' } }));
+    expect(e.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('applies route request and response header rules', async () => {
     const res = await request({ port, path: '/rules', headers: { 'x-remove-me': '1', 'x-set': 'old' } });
     const e = json<EchoReply>(res);
