@@ -67,6 +67,8 @@ class Conn implements ResponseParserHandler {
     this.status = head.status;
   }
   onResponseBody(): void {}
+  onInformational(): void {}
+  onUpgradedData(): void {}
   onResponseComplete(): void {
     this.busy = false;
     this.run.onComplete(this, this.status);

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { Generation, HttpListenerRuntime } from '../core/generation.ts';
 import { FilterChain, type HttpFilterInstance } from '../core/http/filter-chain.ts';
 import type { StreamCounters } from '../core/http/http-stream.ts';
+import type { NetEngineSettings } from '../core/http/net-settings.ts';
 import { type DirectResponse, type HeaderCondition, type Route, type RouteMatch, Router } from '../core/http/router.ts';
 import type { GenerationState, WorkerLifecycle } from '../core/lifecycle.ts';
 import { componentLogger } from '../core/logger.ts';
@@ -59,6 +60,7 @@ function compileListener(l: ListenerConfig, clusters: Map<string, Cluster>, shar
     name: l.name,
     address: l.address ?? defaults.listenerAddress,
     port: l.port,
+    engine: l.engine ?? defaults.engine,
     maxRequestHeadersBytes: l.maxRequestHeadersBytes ?? defaults.maxRequestHeadersBytes,
     context: {
       name: l.name,
@@ -67,7 +69,25 @@ function compileListener(l: ListenerConfig, clusters: Map<string, Cluster>, shar
       counters,
       generation: shared.state,
       lifecycle: shared.lifecycle,
+      net: netSettings(l),
     },
+  };
+}
+
+function netSettings(l: ListenerConfig): NetEngineSettings {
+  const t = l.timeouts ?? {};
+  return {
+    limits: {
+      maxHeadBytes: l.maxRequestHeadersBytes ?? defaults.maxRequestHeadersBytes,
+      maxUriBytes: l.maxRequestUriBytes ?? defaults.maxRequestUriBytes,
+      maxFields: l.maxRequestHeaders ?? defaults.maxRequestHeaders,
+    },
+    headerTimeoutMs: t.headerMs ?? defaults.headerTimeoutMs,
+    idleTimeoutMs: t.idleMs ?? defaults.idleTimeoutMsDownstream,
+    bodyTimeoutMs: t.bodyMs ?? defaults.bodyTimeoutMs,
+    requestTimeoutMs: t.requestMs ?? defaults.requestTimeoutMs,
+    tunnelIdleTimeoutMs: t.tunnelIdleMs ?? defaults.tunnelIdleTimeoutMs,
+    upgrades: new Set((l.upgrades ?? defaults.upgrades).map((u) => u.toLowerCase())),
   };
 }
 

@@ -76,13 +76,43 @@ const Route = T.Object(
   strict,
 );
 
+const ListenerTimeouts = T.Object(
+  {
+    headerMs: T.Optional(
+      T.Integer({ minimum: 1, maximum: 86_400_000, description: 'net engine: time to receive a request head (408 and close); nginx client_header_timeout' }),
+    ),
+    idleMs: T.Optional(
+      T.Integer({ minimum: 1, maximum: 86_400_000, description: 'net engine: keep-alive connection idle between requests; nginx keepalive_timeout' }),
+    ),
+    bodyMs: T.Optional(
+      T.Integer({ minimum: 1, maximum: 86_400_000, description: 'net engine: longest gap between two reads of a request body; nginx client_body_timeout' }),
+    ),
+    requestMs: T.Optional(
+      T.Integer({
+        minimum: 0,
+        maximum: 86_400_000,
+        description: 'net engine: time to receive a whole request, head and body; 0 disables (Envoy request_timeout)',
+      }),
+    ),
+    tunnelIdleMs: T.Optional(
+      T.Integer({ minimum: 1, maximum: 86_400_000, description: 'net engine: an upgraded (WebSocket) connection with no bytes either way' }),
+    ),
+  },
+  strict,
+);
+
 const Listener = T.Object(
   {
     name: NonEmpty,
     address: T.Optional(NonEmpty),
     port: ListenPort,
     protocol: T.Optional(T.Literal('http')),
+    engine: T.Optional(T.Union([T.Literal('net'), T.Literal('uws')], { description: 'downstream HTTP engine (see README: choosing an engine)' })),
     maxRequestHeadersBytes: T.Optional(T.Integer({ minimum: 1024, maximum: 1_048_576 })),
+    maxRequestUriBytes: T.Optional(T.Integer({ minimum: 256, maximum: 1_048_576, description: 'net engine: longer request targets get 414' })),
+    maxRequestHeaders: T.Optional(T.Integer({ minimum: 1, maximum: 10_000, description: 'net engine: more header fields get 431' })),
+    upgrades: T.Optional(T.Array(NonEmpty, { description: 'net engine: Upgrade protocols tunnelled (default [websocket]); others are ignored' })),
+    timeouts: T.Optional(ListenerTimeouts),
     routes: T.Array(Route, { minItems: 1 }),
   },
   strict,
@@ -149,6 +179,18 @@ export const defaults = Object.freeze({
   listenerAddress: '0.0.0.0',
   /** uWS's own default (4 KiB) is too small for JWTs and cookies. */
   maxRequestHeadersBytes: 16_384,
+  engine: 'uws' as 'net' | 'uws',
+  /** nginx's large_client_header_buffers (8 KiB) bounds a request line the same way. */
+  maxRequestUriBytes: 8_192,
+  /** Envoy's max_headers_count. */
+  maxRequestHeaders: 100,
+  upgrades: ['websocket'] as readonly string[],
+  /** nginx: client_header_timeout 60 s, keepalive_timeout 75 s, client_body_timeout 60 s; no total by default. */
+  headerTimeoutMs: 60_000,
+  idleTimeoutMsDownstream: 75_000,
+  bodyTimeoutMs: 60_000,
+  requestTimeoutMs: 0,
+  tunnelIdleTimeoutMs: 3_600_000,
   /** Envoy's route timeout default. */
   routeTimeoutMs: 15_000,
   connectTimeoutMs: 5_000,

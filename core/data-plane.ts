@@ -3,22 +3,23 @@
 // serving streams. Imported only after UWS_HTTP_MAX_HEADERS_SIZE is set (uWS reads it once, when it loads).
 
 import { closeClustersNotIn, type Generation } from './generation.ts';
-import { UwsListener } from './http/uws-listener.ts';
+import { createHttpListener, type HttpEngine, type HttpListener } from './http/http-listener.ts';
 import type { GenerationState, WorkerLifecycle } from './lifecycle.ts';
 import { componentLogger } from './logger.ts';
 
 const log = componentLogger('data-plane');
 
 interface OpenListener {
-  listener: UwsListener;
+  listener: HttpListener;
   address: string;
   port: number;
+  engine: HttpEngine;
 }
 
 export class DataPlane {
   private readonly listeners = new Map<string, OpenListener>();
   /** Listeners removed by a reload, still finishing their connections until the drain timeout. */
-  private readonly draining = new Set<UwsListener>();
+  private readonly draining = new Set<HttpListener>();
   private current: Generation | null = null;
   private readonly retired: Generation[] = [];
   private readonly drainTimeoutMs: number;
@@ -36,17 +37,17 @@ export class DataPlane {
   }
 
   /**
-   * Makes `next` current: unchanged listeners (same name, address and port) keep their socket and serve new
+   * Makes `next` current: unchanged listeners (same name, address, port and engine) keep their socket and serve new
    * requests from `next` at once; new listeners open; removed ones stop accepting and drain.
    * Streams in flight finish on the generation they started with.
    */
   async apply(next: Generation): Promise<Record<string, number>> {
-    const opened: UwsListener[] = [];
+    const opened: HttpListener[] = [];
     try {
       for (const l of next.listeners) {
         const open = this.listeners.get(l.name);
-        if (open !== undefined && open.address === l.address && open.port === l.port) continue;
-        const listener = new UwsListener({ name: l.name, address: l.address, port: l.port }, l.context);
+        if (open !== undefined && open.address === l.address && open.port === l.port && open.engine === l.engine) continue;
+        const listener = createHttpListener(l.engine, l.name, l.address, l.port, l.context);
         opened.push(listener);
         await listener.listen(l.address, l.port, this.exclusive);
       }
@@ -64,7 +65,7 @@ export class DataPlane {
     }
     for (const l of next.listeners) {
       const fresh = opened.find((o) => o.name === l.name);
-      if (fresh !== undefined) this.listeners.set(l.name, { listener: fresh, address: l.address, port: fresh.port });
+      if (fresh !== undefined) this.listeners.set(l.name, { listener: fresh, address: l.address, port: fresh.port, engine: l.engine });
       else this.listeners.get(l.name)?.listener.setContext(l.context);
     }
     const previous = this.current;
@@ -98,7 +99,7 @@ export class DataPlane {
     this.current = null;
   }
 
-  private drainListener(listener: UwsListener): void {
+  private drainListener(listener: HttpListener): void {
     listener.stopAccepting();
     this.draining.add(listener);
     const timer = setTimeout(() => {

@@ -9,6 +9,7 @@ export interface HttpListenerRuntime {
   readonly name: string;
   readonly address: string;
   readonly port: number;
+  readonly engine: 'net' | 'uws';
   readonly maxRequestHeadersBytes: number;
   readonly context: HttpListenerContext;
 }

@@ -44,4 +44,13 @@ export interface Downstream {
   respond(status: number, reason: string, headers: readonly string[], body: string, closeConnection: boolean, headOnly?: boolean): void;
   /** Closes the connection without completing the response: a truncated body never looks complete. */
   close(): void;
+  /** An interim response from the upstream (103 Early Hints): relayed when the engine and client can take it. */
+  writeInformational(status: number, reason: string, headers: HeaderList): void;
+  /** The stream is about to forward the request: a client waiting on `Expect: 100-continue` may send its body. */
+  sendContinue(): void;
+  /**
+   * After a 101 head was written: from now on the connection is a byte tunnel. Client bytes arrive through
+   * onRequestBody (`last` when the client closed its side), and writeBody/end carry the upstream's bytes.
+   */
+  startTunnel(): void;
 }

@@ -14,6 +14,7 @@ import type { CorkedWork, Downstream, DownstreamHandler } from './downstream.ts'
 import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } from './filter-chain.ts';
 import { DOWNSTREAM_FRAMING, stripHopByHop } from './header-rules.ts';
 import { type LocalReply, localReplyFor, reasonPhrase } from './local-reply.ts';
+import type { NetEngineSettings } from './net-settings.ts';
 import type { RequestHead } from './request-head.ts';
 import type { ResponseHead } from './response-head.ts';
 import type { Route, Router } from './router.ts';
@@ -30,6 +31,8 @@ export interface HttpListenerContext {
   readonly counters: StreamCounters;
   readonly generation: GenerationState;
   readonly lifecycle: WorkerLifecycle;
+  /** Settings of the `net` engine (unused by uWS listeners). */
+  readonly net: NetEngineSettings;
 }
 
 export interface StreamCounters {
@@ -162,6 +165,8 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     }
     if (route.hostRewrite !== undefined) head.headers.set('host', route.hostRewrite);
     this.timer = setTimeout(onStreamTimeout, route.timeoutMs, this);
+    // Like Envoy, the proxy answers Expect itself, once it knows the request goes upstream (not on a local reply).
+    if (head.expectContinue && !this.requestBodyReceived) this.downstream.sendContinue();
     this.acquireConnection(false);
   }
 
@@ -176,7 +181,7 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     this.pool = null;
     this.conn = conn;
     this.connReused = conn.requestsServed > 0;
-    conn.attach(this, this.head.method === 'HEAD');
+    conn.attach(this, this.head.method === 'HEAD', this.head.upgrade !== '');
     const chain = this.chain as FilterChain;
     if (!chain.isEmpty) {
       const r = chain.runHead('onUpstreamRequest', this.head, this);
@@ -234,7 +239,7 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   }
 
   private blockOnUpstream(): void {
-    if (this.requestBodyWritten) return;
+    if (this.requestBodyWritten && !this.tunnel) return;
     this.waitingUpstreamDrain = true;
     this.downstream.pauseRequestBody();
   }
@@ -243,6 +248,10 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   onRequestBody(chunk: Buffer, last: boolean): void {
     if (this.done) {
       releaseChunk(chunk);
+      return;
+    }
+    if (this.tunnel) {
+      this.tunnelFromClient(chunk, last);
       return;
     }
     let data: Buffer | null = chunk;
@@ -288,6 +297,10 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
 
   onResponseHead(res: ResponseHead): void {
     this.response = res;
+    if (res.status === 101) {
+      this.startTunnel(res);
+      return;
+    }
     const chain = this.chain as FilterChain;
     if (!chain.isEmpty) {
       const r = chain.runHead('onResponse', res, this);
@@ -332,10 +345,77 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
       data = chain.runResponseBody(chunk, false, this);
       if (data === null) return;
     }
+    this.writeDownstream(data);
+  }
+
+  private writeDownstream(data: Buffer): void {
     if (!this.downstream.writeBody(data) && !this.downstreamBlocked) {
       this.downstreamBlocked = true;
       this.conn?.pauseReading();
     }
+  }
+
+  onInformational(res: ResponseHead): void {
+    if (this.responseStarted) return;
+    stripHopByHop(res.headers, DOWNSTREAM_FRAMING);
+    this.downstream.writeInformational(res.status, res.reason || reasonPhrase(res.status), res.headers);
+  }
+
+  // ── tunnel (after 101 Switching Protocols) ─────────────────────────────────
+  private tunnel = false;
+  private tunnelClientEnded = false;
+  private tunnelUpstreamEnded = false;
+
+  private startTunnel(res: ResponseHead): void {
+    const headers = res.headers;
+    stripHopByHop(headers, DOWNSTREAM_FRAMING);
+    headers.pushTrusted('connection', 'upgrade');
+    headers.pushTrusted('upgrade', this.head.upgrade);
+    this.status = 101;
+    this.responseStarted = true;
+    this.tunnel = true;
+    // The route timeout bounds an exchange, not a tunnel's lifetime (the engine's tunnel idle timeout does).
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.downstream.writeHead(101, res.reason || reasonPhrase(101), headers, -1, true, false);
+    this.downstream.startTunnel();
+  }
+
+  /** Tunnel bytes skip the body filters: they are another protocol's frames, not an HTTP body. */
+  onUpgradedData(chunk: Buffer): void {
+    if (this.done) return;
+    this.writeDownstream(chunk);
+  }
+
+  onUpgradedEnd(): void {
+    if (this.done) return;
+    this.tunnelUpstreamEnded = true;
+    this.downstream.end();
+    if (this.tunnelClientEnded) this.endTunnel();
+  }
+
+  private tunnelFromClient(chunk: Buffer, last: boolean): void {
+    const conn = this.conn;
+    if (conn === null) {
+      releaseChunk(chunk);
+      return;
+    }
+    if (chunk.length > 0 && !conn.writePooled(chunk)) this.blockOnUpstream();
+    else if (chunk.length === 0) releaseChunk(chunk);
+    if (last) {
+      this.tunnelClientEnded = true;
+      conn.endWriting();
+      if (this.tunnelUpstreamEnded) this.endTunnel();
+    }
+  }
+
+  private endTunnel(): void {
+    const conn = this.conn;
+    this.conn = null;
+    conn?.destroy();
+    this.finish(true, '');
   }
 
   onDownstreamWritable(): void {

@@ -44,3 +44,9 @@ export function isSafeFieldValue(s: string): boolean {
   }
   return true;
 }
+
+/**
+ * Methods both engines forward (RFC 9110 §9 and PATCH); anything else is answered 501. CONNECT is refused too:
+ * HTTP listeners do not open raw tunnels to arbitrary authorities.
+ */
+export const FORWARDED_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'PATCH']);

@@ -16,6 +16,10 @@ export class RequestHead {
   contentLength: number;
   /** True when the body arrives chunked (length unknown until its end). */
   chunked: boolean;
+  /** The Upgrade protocol to pass on (engines set it only for allowed protocols); '' for none. */
+  upgrade = '';
+  /** The client sent `Expect: 100-continue` and waits for the proxy's go-ahead before sending the body. */
+  expectContinue = false;
 
   constructor(method: string, path: string, query: string, headers: HeaderList, contentLength: number, chunked: boolean) {
     this.method = method;

@@ -204,6 +204,17 @@ export class UwsDownstream implements Downstream {
     this.closeNow();
   }
 
+  /** uWS has no way to write an interim response before the final one: 103 is dropped. */
+  writeInformational(): void {}
+
+  /** uWS answers `Expect: 100-continue` itself. */
+  sendContinue(): void {}
+
+  /** Never asked: the uWS listener drops Upgrade, so no request is an upgrade. */
+  startTunnel(): void {
+    this.closeNow();
+  }
+
   private closeNow(): void {
     this.closed = true;
     this.finished = true;

@@ -8,7 +8,7 @@ import { copyToPooledChunk } from '../util/chunk-pool.ts';
 import { HeaderList } from './header-list.ts';
 import { stripListedByConnection } from './header-rules.ts';
 import { type HttpListenerContext, HttpStream } from './http-stream.ts';
-import { isSafeFieldValue } from './http-tokens.ts';
+import { FORWARDED_METHODS, isSafeFieldValue } from './http-tokens.ts';
 import { reasonPhrase } from './local-reply.ts';
 import { RequestHead } from './request-head.ts';
 import { UwsDownstream } from './uws-downstream.ts';
@@ -24,9 +24,6 @@ interface ListenWithOptions {
 }
 const LIBUS_LISTEN_DEFAULT = 0;
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
-
-/** Methods forwarded; anything else is answered 501 (CONNECT needs tunnelling, which this engine cannot do). */
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'PATCH']);
 
 export interface UwsListenerOptions {
   name: string;
@@ -126,7 +123,7 @@ export class UwsListener {
       rejectRequest(downstream, 400, collecting.problem);
       return;
     }
-    if (!KNOWN_METHODS.has(method)) {
+    if (!FORWARDED_METHODS.has(method)) {
       rejectRequest(downstream, 501, `method ${method} not implemented`);
       return;
     }

@@ -8,6 +8,8 @@ export function requestHeadText(head: RequestHead): string {
   let s = `${head.method} ${head.target} HTTP/1.1\r\n`;
   const e = head.headers.entries;
   for (let i = 0; i < e.length; i += 2) s += `${e[i]}: ${e[i + 1]}\r\n`;
+  // An upgrade (WebSocket) is the one hop-by-hop exchange a proxy passes on: the engine allowed it.
+  if (head.upgrade !== '') s += `connection: upgrade\r\nupgrade: ${head.upgrade}\r\n`;
   if (head.chunked) s += 'transfer-encoding: chunked\r\n\r\n';
   else if (head.contentLength >= 0 && (head.contentLength > 0 || methodExpectsBody(head.method))) s += `content-length: ${head.contentLength}\r\n\r\n`;
   else s += '\r\n';

@@ -15,9 +15,13 @@ export interface ResponseParserHandler {
   /** A view of a shared read buffer, valid only until the handler returns: copy it to keep it. */
   onResponseBody(chunk: Buffer): void;
   onResponseComplete(): void;
+  /** An interim response other than 100 Continue (103 Early Hints, 102): the engine decides whether to relay it. */
+  onInformational(head: ResponseHead): void;
+  /** Bytes after a 101 Switching Protocols: the connection is a tunnel now (a view, valid only during the call). */
+  onUpgradedData(chunk: Buffer): void;
 }
 
-const State = { Head: 0, BodyLength: 1, BodyUntilClose: 2, Chunked: 3, Done: 4, Failed: 5 } as const;
+const State = { Head: 0, BodyLength: 1, BodyUntilClose: 2, Chunked: 3, Done: 4, Failed: 5, Upgraded: 6 } as const;
 type State = (typeof State)[keyof typeof State];
 
 /** Scratch for scanField: fields are scanned one at a time and consumed at once. */
@@ -31,6 +35,7 @@ export class ResponseParser {
   private remaining = 0;
   private readonly chunked = new ChunkedDecoder();
   private requestWasHead = false;
+  private upgradeRequested = false;
   /** Bytes of the current response seen so far; 0 means the upstream has not started answering. */
   bytesReceived = 0;
   /** Whether the connection may carry another request once this response completes. */
@@ -42,9 +47,10 @@ export class ResponseParser {
   }
 
   /** Prepares for the response to a new request. */
-  reset(handler: ResponseParserHandler, requestWasHead: boolean): void {
+  reset(handler: ResponseParserHandler, requestWasHead: boolean, upgradeRequested = false): void {
     this.handler = handler;
     this.requestWasHead = requestWasHead;
+    this.upgradeRequested = upgradeRequested;
     this.state = State.Head;
     this.head.reset();
     this.bytesReceived = 0;
@@ -53,6 +59,11 @@ export class ResponseParser {
 
   get isComplete(): boolean {
     return this.state === State.Done;
+  }
+
+  /** True after a 101 to an upgrade request: every further byte belongs to the tunnel. */
+  get isUpgraded(): boolean {
+    return this.state === State.Upgraded;
   }
 
   /** True while a head or body is partly read: a close now would truncate the message. */
@@ -100,6 +111,9 @@ export class ResponseParser {
           if (this.chunked.done && this.state === State.Chunked) this.complete();
           break;
         }
+        case State.Upgraded:
+          this.handler.onUpgradedData(pos === 0 ? buf : buf.subarray(pos));
+          return null;
         case State.Done:
           return this.fail('unexpected bytes after the response');
         case State.Failed:
@@ -117,6 +131,7 @@ export class ResponseParser {
         return null;
       case State.Done:
       case State.Failed:
+      case State.Upgraded:
         return null;
       case State.Head:
         if (this.bytesReceived === 0) return failure(ErrorKinds.upstreamResetBeforeResponse, 'upstream closed the connection before responding');
@@ -201,8 +216,17 @@ export class ResponseParser {
     }
 
     if (status < 200) {
-      // 100-continue and other interim responses are consumed; 101 is never asked for, so it is an error.
-      if (status === 101) return this.fail('unexpected 101 Switching Protocols');
+      if (status === 101) {
+        // Only an upgrade request may be answered 101: anything else would hand the client a raw socket.
+        if (!this.upgradeRequested) return this.fail('unexpected 101 Switching Protocols');
+        this.keepAlive = false;
+        this.state = State.Upgraded;
+        this.handler.onResponseHead(new ResponseHead(status, reason, headers, -1, true));
+        return null;
+      }
+      // 100 Continue is the proxy's own business (it answers Expect itself); other interim responses are offered.
+      if (status !== 100) this.handler.onInformational(new ResponseHead(status, reason, headers, -1, true));
+      this.head.reset();
       return null;
     }
 

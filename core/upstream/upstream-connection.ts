@@ -15,6 +15,8 @@ export interface UpstreamStream extends ResponseParserHandler {
   onUpstreamFailure(f: StreamFailure): void;
   /** Runs `work` (parsing one read) with the client connection corked. */
   corkDownstream(work: CorkedWork): void;
+  /** After a 101: the upstream closed its side of the tunnel (or the connection). */
+  onUpgradedEnd(): void;
 }
 
 /** What a connection tells its pool. Exactly one of onConnectFailed / onGone ends a connection's life. */
@@ -49,6 +51,7 @@ export class UpstreamConnection implements CorkedWork {
   /** Set while the parser runs: a release requested from inside a callback waits until the read is parsed. */
   private parsing = false;
   private releasePending: boolean | null = null;
+  private upgradedEndSent = false;
   private readonly pooledInFlight: Buffer[] = [];
   private readonly onPooledWritten = (): void => {
     const chunk = this.pooledInFlight.shift();
@@ -92,10 +95,15 @@ export class UpstreamConnection implements CorkedWork {
   }
 
   /** Binds a stream to this connection for one request/response exchange. */
-  attach(stream: UpstreamStream, requestIsHead: boolean): void {
+  attach(stream: UpstreamStream, requestIsHead: boolean, upgradeRequested = false): void {
     this.state = ConnState.Active;
     this.stream = stream;
-    this.parser.reset(stream, requestIsHead);
+    this.parser.reset(stream, requestIsHead, upgradeRequested);
+  }
+
+  /** Tunnel: the client closed its side; pass the FIN on once what was written has been sent. */
+  endWriting(): void {
+    if (this.state !== ConnState.Closed) this.socket.end();
   }
 
   /** Writes request bytes; false means the socket buffer is full: wait for onUpstreamWritable. */
@@ -241,6 +249,11 @@ export class UpstreamConnection implements CorkedWork {
 
   private onEnd(): void {
     const stream = this.stream;
+    if (stream !== null && this.parser.isUpgraded) {
+      this.upgradedEndSent = true;
+      stream.onUpgradedEnd();
+      return;
+    }
     if (stream === null) {
       this.flushPendingRelease();
       this.destroy();
@@ -279,6 +292,13 @@ export class UpstreamConnection implements CorkedWork {
       return;
     }
     const stream = this.stream;
+    if (stream !== null && this.parser.isUpgraded) {
+      // A tunnel's upstream went away: the client side is ended, not reset (WebSocket close is end-to-end).
+      this.stream = null;
+      if (!this.upgradedEndSent) stream.onUpgradedEnd();
+      this.destroy();
+      return;
+    }
     if (stream !== null) {
       const kind = this.parser.bytesReceived === 0 ? ErrorKinds.upstreamResetBeforeResponse : ErrorKinds.upstreamResetMidResponse;
       const why = this.lastErrorCode ? `: ${this.lastErrorCode}` : '';
@@ -303,4 +323,6 @@ const NO_STREAM: ResponseParserHandler = {
   onResponseHead() {},
   onResponseBody() {},
   onResponseComplete() {},
+  onInformational() {},
+  onUpgradedData() {},
 };

@@ -11,11 +11,13 @@ export interface ParsedResponse {
   complete: boolean;
   error: string | null;
   keepAlive: boolean;
+  /** Statuses of interim responses offered (not 100). */
+  informational: number[];
 }
 
 /** Feeds `parts` in order (then EOF when `eof`), returning the first response's outcome. */
 export function parseResponse(parts: Buffer[], opts: { head?: boolean; eof?: boolean; maxHead?: number } = {}): ParsedResponse {
-  const out: ParsedResponse = { status: 0, reason: '', headers: [], body: '', complete: false, error: null, keepAlive: true };
+  const out: ParsedResponse = { status: 0, reason: '', headers: [], body: '', complete: false, error: null, keepAlive: true, informational: [] };
   const bodies: Buffer[] = [];
   const handler: ResponseParserHandler = {
     onResponseHead(h: ResponseHead) {
@@ -29,6 +31,10 @@ export function parseResponse(parts: Buffer[], opts: { head?: boolean; eof?: boo
     onResponseComplete() {
       out.complete = true;
     },
+    onInformational(h: ResponseHead) {
+      out.informational.push(h.status);
+    },
+    onUpgradedData() {},
   };
   const parser = new ResponseParser(handler, opts.maxHead ?? 65536);
   parser.reset(handler, opts.head === true);

@@ -5,6 +5,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import YAML from 'yaml';
+import { defaults } from '../../config/schema.ts';
 
 const CLI = new URL('../../core/cli.ts', import.meta.url).pathname;
 
@@ -23,7 +25,30 @@ export interface ProxyProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startProxy(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<ProxyProcess> {
+/** The engine the shared integration suite runs on (set per vitest project), or undefined for the default. */
+function requestedEngine(): 'net' | 'uws' | undefined {
+  const e = process.env.MANTOU_TEST_ENGINE;
+  return e === 'net' || e === 'uws' ? e : undefined;
+}
+
+/** The engine listeners without an explicit `engine` run on in this test run. */
+export function testEngine(): 'net' | 'uws' {
+  return requestedEngine() ?? defaults.engine;
+}
+
+/** Sets the suite's engine on every listener that does not choose one itself. */
+function withTestEngine(yaml: string): string {
+  const engine = requestedEngine();
+  if (engine === undefined) return yaml;
+  const doc = YAML.parseDocument(yaml);
+  const listeners = doc.get('listeners');
+  if (!YAML.isSeq(listeners)) return yaml;
+  for (const l of listeners.items) if (YAML.isMap(l) && !l.has('engine')) l.set('engine', engine);
+  return doc.toString();
+}
+
+export async function startProxy(yamlText: string, env: NodeJS.ProcessEnv = {}): Promise<ProxyProcess> {
+  const yaml = withTestEngine(yamlText);
   const dir = mkdtempSync(join(tmpdir(), 'mantou-test-'));
   const file = join(dir, 'mantou.yaml');
   // Parallel test files must not fight over the default admin port.

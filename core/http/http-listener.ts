@@ -1,0 +1,22 @@
+// What the data plane needs of an HTTP listener, whichever engine serves it (uWebSockets.js or raw net).
+
+import type { HttpListenerContext } from './http-stream.ts';
+import { NetListener } from './net-listener.ts';
+import { UwsListener } from './uws-listener.ts';
+
+export interface HttpListener {
+  readonly name: string;
+  readonly port: number;
+  listen(address: string, port: number, exclusive: boolean): Promise<number>;
+  /** Points new requests at another generation's context; requests in flight keep theirs. */
+  setContext(context: HttpListenerContext): void;
+  stopAccepting(): void;
+  close(): void;
+}
+
+export type HttpEngine = 'net' | 'uws';
+
+export function createHttpListener(engine: HttpEngine, name: string, address: string, port: number, context: HttpListenerContext): HttpListener {
+  if (engine === 'net') return new NetListener(name, context);
+  return new UwsListener({ name, address, port }, context);
+}

@@ -1,0 +1,98 @@
+// An HTTP listener on the `net` engine: a net.Server per worker sharing the port through SO_REUSEPORT, one
+// NetConnection per client, and one sweep timer for every connection's deadlines (instead of a timer per
+// connection re-armed on each read).
+
+import net from 'node:net';
+import { StartupError } from '../errors.ts';
+import type { HttpListenerContext } from './http-stream.ts';
+import { Deadline, NetConnection, type NetConnectionOwner } from './net-connection.ts';
+
+/** Deadline resolution: timeouts fire up to this much late. */
+const SWEEP_MS = 250;
+
+export class NetListener implements NetConnectionOwner {
+  readonly name: string;
+  private readonly server: net.Server;
+  private readonly connections = new Set<NetConnection>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  context: HttpListenerContext;
+  nowMs = Date.now();
+  port = 0;
+
+  constructor(name: string, context: HttpListenerContext) {
+    this.name = name;
+    this.context = context;
+    // allowHalfOpen: a client's FIN must not end our side (a response or a tunnel may still be flowing).
+    // pauseOnConnect: nothing is read before the connection moves to the shared read buffer.
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => this.onConnection(socket));
+  }
+
+  setContext(context: HttpListenerContext): void {
+    this.context = context;
+  }
+
+  /** `exclusive` refuses sharing the port (single-process use); otherwise every worker binds it with SO_REUSEPORT. */
+  listen(address: string, port: number, exclusive: boolean): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(new StartupError('listen_failed', `listener ${this.name}: cannot listen on ${address}:${port} (${err.code ?? err.message})`));
+      };
+      this.server.once('error', onError);
+      this.server.listen({ host: address, port, reusePort: !exclusive, backlog: 4096 }, () => {
+        this.server.off('error', onError);
+        const a = this.server.address();
+        this.port = typeof a === 'object' && a !== null ? a.port : port;
+        resolve(this.port);
+      });
+    });
+  }
+
+  /** Stops accepting; idle keep-alive connections close now, busy ones after their response. */
+  stopAccepting(): void {
+    if (this.server.listening) this.server.close();
+    for (const c of this.connections) c.closeIfIdle();
+  }
+
+  close(): void {
+    if (this.server.listening) this.server.close();
+    for (const c of this.connections) c.shutdown();
+    this.connections.clear();
+    this.stopSweep();
+  }
+
+  connectionClosed(conn: NetConnection): void {
+    this.connections.delete(conn);
+    if (this.connections.size === 0) this.stopSweep();
+  }
+
+  private onConnection(socket: net.Socket): void {
+    this.nowMs = Date.now();
+    this.connections.add(new NetConnection(socket, this));
+    if (this.sweepTimer === null) {
+      this.sweepTimer = setInterval(sweep, SWEEP_MS, this);
+      this.sweepTimer.unref();
+    }
+  }
+
+  private stopSweep(): void {
+    if (this.sweepTimer !== null) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = null;
+    }
+  }
+
+  /** Expires what is due. */
+  sweep(): void {
+    const now = Date.now();
+    this.nowMs = now;
+    const requestLimit = this.context.net.requestTimeoutMs;
+    for (const c of this.connections) {
+      if (c.deadlineKind !== Deadline.None && now >= c.deadlineAt) c.expire();
+      else if (c.requestOverdue(now, requestLimit)) c.timeoutRequest();
+    }
+  }
+}
+
+function sweep(listener: NetListener): void {
+  listener.sweep();
+}
