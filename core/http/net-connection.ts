@@ -52,6 +52,8 @@ export class NetConnection implements Downstream, RequestParserHandler {
   /** Unparsed bytes held while a response is pending (pipelining) or the stream paused the body. */
   private pending: Buffer | null = null;
   private readPaused = false;
+  /** The last response is still queued on a client that does not read: the next request waits for 'drain'. */
+  private inputAwaitsDrain = false;
   private bodyPaused = false;
   private tunnel = false;
   private clientEnded = false;
@@ -84,7 +86,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
     this.deadlineAt = owner.nowMs + settings.headerTimeoutMs;
     this.requestStartMs = owner.nowMs;
     socket.on('end', () => this.onEnd());
-    socket.on('drain', () => this.handler?.onDownstreamWritable());
+    socket.on('drain', () => this.onDrain());
     socket.on('error', () => {});
     socket.on('close', () => this.onClose());
   }
@@ -108,14 +110,21 @@ export class NetConnection implements Downstream, RequestParserHandler {
       if (handler !== null) handler.onRequestBody(copyToPooledChunk(buf), false);
       return;
     }
-    if (this.deadlineKind === Deadline.Idle) {
-      this.deadlineKind = Deadline.Head;
-      this.deadlineAt = now + this.owner.context.net.headerTimeoutMs;
-      this.requestStartMs = now;
-    } else if (this.deadlineKind === Deadline.Body) {
-      this.deadlineAt = now + this.owner.context.net.bodyTimeoutMs;
+    if (this.pending !== null || this.inputAwaitsDrain || (this.active && this.requestComplete)) {
+      // A pipelined request behind one still being answered: held, and reading stops until its turn.
+      this.hold(buf);
+      return;
     }
+    if (this.deadlineKind === Deadline.Idle) this.startHeadDeadline(now);
+    else if (this.deadlineKind === Deadline.Body) this.deadlineAt = now + this.owner.context.net.bodyTimeoutMs;
     this.feed(buf, false);
+  }
+
+  /** The first bytes of a next request: the head timeout and the whole-request clock start. */
+  private startHeadDeadline(now: number): void {
+    this.deadlineKind = Deadline.Head;
+    this.deadlineAt = now + this.owner.context.net.headerTimeoutMs;
+    this.requestStartMs = now;
   }
 
   /** `owned`: `buf` is the connection's own copy (held bytes), not a view of the shared read buffer. */
@@ -141,6 +150,12 @@ export class NetConnection implements Downstream, RequestParserHandler {
     if (this.corkDepth === 0) this.writer.flush();
   }
 
+  private hold(buf: Buffer): void {
+    const pending = this.pending;
+    this.pending = pending === null ? Buffer.from(buf) : Buffer.concat([pending, buf]);
+    this.pauseReading();
+  }
+
   private pauseReading(): void {
     if (this.readPaused) return;
     this.readPaused = true;
@@ -155,12 +170,13 @@ export class NetConnection implements Downstream, RequestParserHandler {
 
   /** Parses held bytes, then reads again (unless the parser paused once more). Run from process.nextTick. */
   continueInput(): void {
-    if (this.closed || this.closing || this.bodyPaused) return;
+    if (this.closed || this.closing || this.bodyPaused || this.inputAwaitsDrain) return;
     const pending = this.pending;
     if (pending !== null) {
       this.pending = null;
+      if (this.deadlineKind === Deadline.Idle) this.startHeadDeadline(this.owner.nowMs);
       this.feed(pending, true);
-      if (this.pending !== null) return;
+      if (this.pending !== null || this.inputAwaitsDrain) return;
     }
     this.resumeReading();
   }
@@ -376,11 +392,28 @@ export class NetConnection implements Downstream, RequestParserHandler {
       this.closeGracefully();
       return;
     }
-    // Inside the parser the loop goes on by itself; otherwise the held pipelined bytes are parsed next.
-    if (!this.inExecute) {
-      if (this.pending !== null) process.nextTick(continueInputOf, this);
-      else this.resumeReading();
+    if (this.socket.writableNeedDrain) {
+      // A client that pipelines without reading gets no more answers queued until it reads: bounded memory.
+      this.inputAwaitsDrain = true;
+      if (this.inExecute) this.parser.pause();
+      return;
     }
+    // Inside the parser the loop goes on by itself; otherwise the held pipelined bytes are parsed next.
+    if (!this.inExecute) this.continueAfterResponse();
+  }
+
+  private continueAfterResponse(): void {
+    if (this.pending !== null) process.nextTick(continueInputOf, this);
+    else this.resumeReading();
+  }
+
+  private onDrain(): void {
+    if (this.inputAwaitsDrain) {
+      this.inputAwaitsDrain = false;
+      if (!this.closed && !this.closing) this.continueAfterResponse();
+      return;
+    }
+    this.handler?.onDownstreamWritable();
   }
 
   /** Answers a request the engine refuses, then closes: the parser cannot find the next request's start. */

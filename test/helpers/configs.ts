@@ -7,10 +7,15 @@ export interface ClusterSpec {
   settings?: string[];
 }
 
-/** `workers` pins the worker count (pool limits are per worker, so limit tests use 1). */
-export function edgeConfig(routes: string[], clusters: Record<string, number | ClusterSpec>, workers?: number): string {
+/**
+ * `workers` pins the worker count (pool limits are per worker, so limit tests use 1); `listenerSettings` are extra
+ * listener keys as YAML lines, e.g. ['engine: net', 'timeouts: { headerMs: 300 }'].
+ */
+export function edgeConfig(routes: string[], clusters: Record<string, number | ClusterSpec>, workers?: number, listenerSettings: string[] = []): string {
   const lines = workers === undefined ? [] : [`workers: ${workers}`];
-  lines.push('listeners:', '  - name: edge', '    address: 127.0.0.1', '    port: 0', '    routes:');
+  lines.push('listeners:', '  - name: edge', '    address: 127.0.0.1', '    port: 0');
+  for (const s of listenerSettings) lines.push(`    ${s}`);
+  lines.push('    routes:');
   for (const r of routes) lines.push(`      - ${r}`);
   lines.push('clusters:');
   for (const [name, c] of Object.entries(clusters)) {

@@ -1,0 +1,103 @@
+// The `net` engine's own timeouts, set per listener: a request head that never completes gets 408, a stalled
+// body gets 408, a keep-alive connection idle too long is closed, and the whole request has a deadline.
+
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { edgeConfig } from '../helpers/configs.ts';
+import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
+import { statusOf } from '../helpers/raw-client.ts';
+import { type Server, startEchoServer } from '../helpers/upstreams.ts';
+
+let echo: Server;
+/** Short head, body and idle timeouts. */
+let quick: ProxyProcess;
+/** A long head and body timeout but a short whole-request one. */
+let total: ProxyProcess;
+
+beforeAll(async () => {
+  echo = await startEchoServer();
+  const routes = ['{ match: { path: { prefix: / } }, cluster: echo }'];
+  quick = await startProxy(edgeConfig(routes, { echo: echo.port }, 1, ['engine: net', 'timeouts: { headerMs: 300, bodyMs: 300, idleMs: 300 }']));
+  total = await startProxy(edgeConfig(routes, { echo: echo.port }, 1, ['engine: net', 'timeouts: { headerMs: 10000, bodyMs: 10000, requestMs: 800 }']));
+});
+
+afterAll(async () => {
+  await quick?.stop();
+  await total?.stop();
+  await echo?.close();
+});
+
+interface Timed {
+  data: string;
+  closedAfterMs: number;
+}
+
+/** Writes `parts` (strings, or pauses in ms), then waits for the server to close; reports when it did. */
+function closeAfter(port: number, parts: (string | number)[], limitMs = 5000): Promise<Timed> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const start = Date.now();
+    let data = '';
+    const limit = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`not closed within ${limitMs} ms; got: ${data}`));
+    }, limitMs);
+    socket.on('data', (d: Buffer) => {
+      data += d.toString('latin1');
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(limit);
+      resolve({ data, closedAfterMs: Date.now() - start });
+    });
+    socket.once('connect', async () => {
+      for (const p of parts) {
+        if (typeof p === 'number') await new Promise((r) => setTimeout(r, p));
+        else if (!socket.destroyed) socket.write(p);
+      }
+    });
+  });
+}
+
+describe('net engine timeouts', () => {
+  it('answers 408 and closes when a request head does not complete in time', async () => {
+    const r = await closeAfter(quick.port('edge'), ['GET / HTTP/1.1\r\nHost: a\r\n']);
+    expect(statusOf(r.data)).toBe(408);
+    expect(r.data).toMatch(/\r\nconnection: close\r\n/);
+    expect(r.closedAfterMs).toBeGreaterThanOrEqual(300);
+  });
+
+  it('closes a connection that never sends a byte without answering (as nginx does)', async () => {
+    const r = await closeAfter(quick.port('edge'), []);
+    expect(r.data).toBe('');
+    expect(r.closedAfterMs).toBeGreaterThanOrEqual(300);
+  });
+
+  it('answers 408 when a request body stalls', async () => {
+    const r = await closeAfter(quick.port('edge'), ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc']);
+    expect(statusOf(r.data)).toBe(408);
+  });
+
+  it('keeps a slow body alive while bytes keep coming within the body timeout', async () => {
+    const parts: (string | number)[] = ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\n'];
+    for (const ch of 'hello') parts.push(150, ch);
+    const r = await closeAfter(quick.port('edge'), parts);
+    expect(statusOf(r.data)).toBe(200);
+    expect(r.data).toContain('"bodyBytes":5');
+  });
+
+  it('closes a keep-alive connection after the idle timeout, not before', async () => {
+    const r = await closeAfter(quick.port('edge'), ['GET /one HTTP/1.1\r\nHost: a\r\n\r\n', 150, 'GET /two HTTP/1.1\r\nHost: a\r\n\r\n']);
+    expect(r.data.match(/HTTP\/1\.1 200/g)).toHaveLength(2);
+    expect(r.closedAfterMs).toBeGreaterThanOrEqual(150 + 300);
+  });
+
+  it('answers 408 when the whole request takes longer than the request timeout, even while bytes trickle in', async () => {
+    const parts: (string | number)[] = ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 20\r\n\r\n'];
+    for (let i = 0; i < 20; i++) parts.push(100, 'x');
+    const r = await closeAfter(total.port('edge'), parts);
+    expect(statusOf(r.data)).toBe(408);
+    expect(r.closedAfterMs).toBeGreaterThanOrEqual(800);
+    expect(r.closedAfterMs).toBeLessThan(2000);
+  });
+});
