@@ -1,5 +1,5 @@
 // The candidates of a benchmark run, each started once and pointed at the same upstream: direct (the floor),
-// Mantou with 1 worker and with N workers, nginx, HAProxy, http-proxy and fastify. A peer that is not installed
+// Mantou with 1 worker on each downstream engine and with N workers on the default one, nginx, HAProxy, http-proxy and fastify. A peer that is not installed
 // is reported as skipped. Every proxy under test runs on CPU 1; the load generator and the upstream on CPU 0.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -113,20 +113,23 @@ function template(file: string, values: Record<string, string | number>): string
   return text;
 }
 
-function mantou(workers: number, cpus: string): CandidateSpec {
+/** `engine` undefined: the listener's default engine (what users get without choosing). */
+function mantou(workers: number, cpus: string, engine?: 'net' | 'uws'): CandidateSpec {
+  const name = engine === undefined ? `mantou-${workers}w` : `mantou-${engine}-${workers}w`;
   return {
-    name: `mantou-${workers}w`,
+    name,
     placement: `CPU ${cpus}`,
     missing: () => null,
     async start(ctx) {
-      const file = join(ctx.dir, `mantou-${workers}w.yaml`);
+      const file = join(ctx.dir, `${name}.yaml`);
+      const engineLine = engine === undefined ? '' : `    engine: ${engine}\n`;
       writeFileSync(
         file,
-        `workers: ${workers}\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${ctx.upstreamPort} }]\n`,
+        `workers: ${workers}\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${engineLine}    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${ctx.upstreamPort} }]\n`,
       );
       const { child, match } = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/, cpus);
       child.stdout?.resume();
-      return { name: this.name, port: Number(match[1]), pids: [pidOf(child)], stop: stopper(child) };
+      return { name, port: Number(match[1]), pids: [pidOf(child)], stop: stopper(child) };
     },
   };
 }
@@ -155,7 +158,10 @@ export const candidateSpecs: CandidateSpec[] = [
       return { name: 'direct', port: ctx.upstreamPort, pids: [], stop: async () => {} };
     },
   },
-  mantou(1, PROXY_CPU),
+  // Both downstream engines on one core, side by side (issue 5 picks the default from these), then the default
+  // engine on every core.
+  mantou(1, PROXY_CPU, 'uws'),
+  mantou(1, PROXY_CPU, 'net'),
   mantou(availableParallelism(), Array.from({ length: availableParallelism() }, (_, i) => i).join(',')),
   {
     name: 'nginx',

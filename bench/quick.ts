@@ -2,11 +2,13 @@
 // and through Mantou (same connections, same duration, alternating rounds, medians), plus a sequential
 // keep-alive round-trip probe for the added per-hop latency at µs resolution (autocannon records whole ms).
 // Placement: Mantou on CPU 1, the load generator and the upstream on CPU 0 (when taskset exists).
+// `-- --engine net|uws` picks the downstream engine (default: the listener default).
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { hasTaskset, spawnUntil } from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
@@ -15,6 +17,12 @@ const ROUNDS = 3;
 const DURATION_S = 3;
 const CONNECTIONS = 32;
 const PROBE_REQUESTS = 3000;
+const { values } = parseArgs({ options: { engine: { type: 'string' } } });
+if (values.engine !== undefined && values.engine !== 'net' && values.engine !== 'uws') {
+  console.error('--engine must be net or uws');
+  process.exit(2);
+}
+const ENGINE_LINE = values.engine === undefined ? '' : `    engine: ${values.engine}\n`;
 
 interface LoadResult {
   rps: number;
@@ -71,7 +79,7 @@ async function main(): Promise<void> {
   const config = join(dir, 'mantou.yaml');
   writeFileSync(
     config,
-    `listeners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${upstreamPort} }]\n`,
+    `listeners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${ENGINE_LINE}    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${upstreamPort} }]\n`,
   );
   const proxy = await spawnUntil(['core/cli.ts', 'run', '-c', config], /"ports":\{"bench":(\d+)\}/, hasTaskset ? '1' : undefined);
   const proxyPort = Number(proxy.match[1]);
