@@ -1,7 +1,10 @@
 // Headers as one flat array [name, value, name, value, …] with lower-case names: no Map or object per message,
-// insertion order kept, repeated fields kept as repeated entries (as on the wire).
+// insertion order kept, repeated fields kept as repeated entries (as on the wire). A list made from a request's
+// wire fields (the `net` engine) keeps them as received until something needs them as strings: lookups and
+// additions do not; reading `entries` or changing a received field does (it materialises them, in order).
 
 import { isSafeFieldValue, isToken } from './http-tokens.ts';
+import type { WireFields } from './wire-fields.ts';
 
 export class InvalidHeaderError extends Error {
   readonly code = 'invalid_header';
@@ -12,11 +15,35 @@ export class InvalidHeaderError extends Error {
 }
 
 export class HeaderList {
-  /** [name0, value0, name1, value1, …]; names lower-case. Engines and parsers fill it directly. */
-  readonly entries: string[];
+  /** Materialised fields, or (while `wire` is set) only the fields added after the wire ones. */
+  private list: string[];
+  private wire: WireFields | null = null;
 
   constructor(entries: string[] = []) {
-    this.entries = entries;
+    this.list = entries;
+  }
+
+  /** A list over received fields, kept as they are until needed as strings. */
+  static fromWire(wire: WireFields): HeaderList {
+    const h = new HeaderList();
+    h.wire = wire;
+    return h;
+  }
+
+  /** [name0, value0, name1, value1, …]; names lower-case. Engines and parsers fill it directly. */
+  get entries(): string[] {
+    if (this.wire !== null) this.materialize();
+    return this.list;
+  }
+
+  /** While no received field was read as a list or changed: those fields' lines as received; otherwise null. */
+  get wireLines(): string | null {
+    return this.wire === null ? null : this.wire.lines();
+  }
+
+  /** With `wireLines`: the fields added after the received ones. */
+  get addedEntries(): readonly string[] {
+    return this.list;
   }
 
   get size(): number {
@@ -25,7 +52,11 @@ export class HeaderList {
 
   /** The first value of `name` (lower-case), or undefined. */
   get(name: string): string | undefined {
-    const e = this.entries;
+    if (this.wire !== null) {
+      const v = this.wire.find(name);
+      if (v !== undefined) return v;
+    }
+    const e = this.list;
     for (let i = 0; i < e.length; i += 2) if (e[i] === name) return e[i + 1];
     return undefined;
   }
@@ -46,7 +77,7 @@ export class HeaderList {
   add(name: string, value: string): void {
     const lower = checkedName(name);
     checkValue(lower, value);
-    this.entries.push(lower, value);
+    this.list.push(lower, value);
   }
 
   /** Replaces every field named `name` with one field. */
@@ -54,7 +85,7 @@ export class HeaderList {
     const lower = checkedName(name);
     checkValue(lower, value);
     this.removeLower(lower);
-    this.entries.push(lower, value);
+    this.list.push(lower, value);
   }
 
   /** Removes every field named `name`; returns how many were removed. */
@@ -71,7 +102,8 @@ export class HeaderList {
 
   /** `append` without validation, for values the proxy made or validated itself. */
   appendTrusted(lowerName: string, value: string): void {
-    const e = this.entries;
+    this.materializeIfReceived(lowerName);
+    const e = this.list;
     for (let i = 0; i < e.length; i += 2) {
       if (e[i] === lowerName) {
         e[i + 1] = `${e[i + 1]}, ${value}`;
@@ -83,11 +115,12 @@ export class HeaderList {
 
   /** Unchecked append for callers that have validated already (parsers, engines). */
   pushTrusted(lowerName: string, value: string): void {
-    this.entries.push(lowerName, value);
+    this.list.push(lowerName, value);
   }
 
   private removeLower(lower: string): number {
-    const e = this.entries;
+    this.materializeIfReceived(lower);
+    const e = this.list;
     let w = 0;
     let removed = 0;
     for (let r = 0; r < e.length; r += 2) {
@@ -103,6 +136,21 @@ export class HeaderList {
     }
     e.length = w;
     return removed;
+  }
+
+  /** A received field is about to change: from now on every field is a string in `list`, in order. */
+  private materializeIfReceived(lowerName: string): void {
+    if (this.wire !== null && this.wire.find(lowerName) !== undefined) this.materialize();
+  }
+
+  private materialize(): void {
+    const wire = this.wire as WireFields;
+    this.wire = null;
+    const added = this.list;
+    const all: string[] = [];
+    wire.materialize(all);
+    for (let i = 0; i < added.length; i++) all.push(added[i] as string);
+    this.list = all;
   }
 }
 

@@ -1,10 +1,12 @@
 // Turns what the `net` engine's parser found into the RequestHead filters and the upstream encoder use: the
 // target in origin form, the Host the request is for (RFC 9112 §3.2.2), and the fields without hop-by-hop and
-// framing fields (the encoder frames the body itself). Values stay latin1, so obs-text bytes pass unchanged.
+// framing fields (the encoder frames the body itself). Fields stay as received (wire-fields.ts) unless Connection
+// names extra hop-by-hop fields; values stay latin1 either way, so obs-text bytes pass unchanged.
 
 import { HeaderList } from './header-list.ts';
 import { RequestHead } from './request-head.ts';
 import type { ParsedRequest } from './request-parser.ts';
+import { WireFields } from './wire-fields.ts';
 
 /** Never forwarded (RFC 9110 §7.6.1), or re-made by the encoder (content-length) or the engine (host, expect). */
 const NOT_FORWARDED = new Set([
@@ -26,9 +28,37 @@ const NOT_FORWARDED = new Set([
  * requires one. `upgrades` lists the protocols this listener tunnels.
  */
 export function requestHeadFromParsed(req: ParsedRequest, defaultHost: string, upgrades: ReadonlySet<string>): RequestHead {
+  const host = req.host !== '' ? req.host : defaultHost;
+  const headers = req.connectionListsFields ? stringHeaders(req, host) : wireHeaders(req, host);
+  const { path, query } = originForm(req.target);
+  const head = new RequestHead(req.method, path, query, headers, req.chunked ? -1 : req.contentLength, req.chunked);
+  head.expectContinue = req.expectContinue;
+  if (req.upgrade !== '' && upgrades.has(req.upgrade.trim().toLowerCase())) head.upgrade = req.upgrade.trim();
+  return head;
+}
+
+/** The common case: received fields kept as they are, hop-by-hop ones left out. */
+function wireHeaders(req: ParsedRequest, host: string): HeaderList {
+  let omitted = req.hopByHop;
+  const keepHostLine = req.hostField >= 0 && !req.hostFromTarget;
+  if (req.hostField >= 0 && !keepHostLine) omitted = withIndex(omitted, req.hostField);
+  const headers = HeaderList.fromWire(new WireFields(req.text, req.fields, omitted));
+  if (!keepHostLine) headers.pushTrusted('host', host);
+  return headers;
+}
+
+function withIndex(sorted: number[] | null, index: number): number[] {
+  const out = sorted === null ? [] : [...sorted];
+  let at = out.length;
+  while (at > 0 && (out[at - 1] as number) > index) at--;
+  out.splice(at, 0, index);
+  return out;
+}
+
+/** Connection names further fields to drop: every field becomes a string (rare; RFC 9110 §7.6.1). */
+function stringHeaders(req: ParsedRequest, host: string): HeaderList {
   const headers = new HeaderList();
   const e = headers.entries;
-  const host = req.host !== '' ? req.host : defaultHost;
   e.push('host', host);
   let listed: Set<string> | null = null;
   const n = req.fieldCount;
@@ -41,12 +71,7 @@ export function requestHeadFromParsed(req: ParsedRequest, defaultHost: string, u
     e.push(name, req.value(i));
   }
   if (listed !== null) for (const name of listed) headers.remove(name);
-
-  const { path, query } = originForm(req.target);
-  const head = new RequestHead(req.method, path, query, headers, req.chunked ? -1 : req.contentLength, req.chunked);
-  head.expectContinue = req.expectContinue;
-  if (req.upgrade !== '' && upgrades.has(req.upgrade.trim().toLowerCase())) head.upgrade = req.upgrade.trim();
-  return head;
+  return headers;
 }
 
 function addListed(listed: Set<string> | null, value: string): Set<string> {

@@ -1,7 +1,8 @@
 // Strict, incremental HTTP/1.1 request parser for the `net` downstream engine (RFC 9112). It accepts what the RFC
 // allows (HTTP/1.0, absolute-form targets, chunk extensions, request trailers, obs-text in values, pipelining) and
-// rejects what a proxy must, with the status to answer. Header fields are recorded as offsets into the head's
-// bytes, so an unmodified head can be forwarded by slicing it; strings are made only when asked for.
+// rejects what a proxy must, with the status to answer. The head becomes one latin1 string (one char per byte, so
+// obs-text survives) and header fields are offsets into it: the forwarded head is sliced from it, and a field
+// becomes a string of its own only when asked for.
 
 import { ChunkedDecoder } from './chunked-decoder.ts';
 import { fieldProblemText, HeadAccumulator, HeadProblem, scanField } from './head-tokenizer.ts';
@@ -20,9 +21,10 @@ export interface RequestParseError {
   detail: string;
 }
 
-/** One parsed request head. `head` holds the bytes; `fields` holds 4 offsets per field into it. */
+/** One parsed request head. `text` holds the head; `fields` holds 4 offsets per field into it. */
 export class ParsedRequest {
-  readonly head: Buffer;
+  /** The whole head, request line to the final CRLF, one char per byte. */
+  readonly text: string;
   readonly method: string;
   readonly target: string;
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
@@ -37,9 +39,20 @@ export class ParsedRequest {
   expectContinue = false;
   /** The Upgrade field's value, when the request asks for one (with Connection: upgrade). */
   upgrade = '';
+  /**
+   * Indices of the fields a proxy never forwards as they are: hop-by-hop fields (RFC 9110 §7.6.1), Expect (the
+   * proxy answers it) and Content-Length (the encoder frames the body itself); null when there are none.
+   */
+  hopByHop: number[] | null = null;
+  /** Index of the Host field, or -1. */
+  hostField = -1;
+  /** `host` comes from an absolute-form target, not from the Host field (RFC 9112 §3.2.2). */
+  hostFromTarget = false;
+  /** Connection names fields besides its own options (close, keep-alive, upgrade): those are hop-by-hop too. */
+  connectionListsFields = false;
 
-  constructor(head: Buffer, method: string, target: string, minor: number, fields: number[]) {
-    this.head = head;
+  constructor(text: string, method: string, target: string, minor: number, fields: number[]) {
+    this.text = text;
     this.method = method;
     this.target = target;
     this.minor = minor;
@@ -52,12 +65,12 @@ export class ParsedRequest {
 
   /** Field `i`'s name, lower-cased (made on demand). */
   name(i: number): string {
-    return this.head.toString('latin1', this.fields[i * 4] as number, this.fields[i * 4 + 1] as number).toLowerCase();
+    return this.text.slice(this.fields[i * 4] as number, this.fields[i * 4 + 1] as number).toLowerCase();
   }
 
   /** Field `i`'s value, one char per byte (obs-text kept). */
   value(i: number): string {
-    return this.head.toString('latin1', this.fields[i * 4 + 2] as number, this.fields[i * 4 + 3] as number);
+    return this.text.slice(this.fields[i * 4 + 2] as number, this.fields[i * 4 + 3] as number);
   }
 }
 
@@ -160,9 +173,9 @@ export class RequestParser {
     if (next === HeadProblem.LineTooLong) return { status: 414, detail: 'request target too long' };
     if (next === HeadProblem.TooLarge) return { status: 431, detail: 'request head too large' };
     if (next < 0) return { status: 400, detail: 'bare LF in request head' };
-    // The head is copied out: the caller's buffer may be reused, and the head must outlive this read.
+    // Parsed in place; what must outlive this read (the caller's buffer may be reused) is the head's string.
     const h = this.headBytes;
-    const r = this.parseHead(Buffer.from(h.data.subarray(h.headStart, h.headEnd)));
+    const r = this.parseHead(h.data.subarray(h.headStart, h.headEnd));
     return r ?? next;
   }
 
@@ -171,14 +184,15 @@ export class RequestParser {
     let p = 0;
     while (TCHAR[head[p] as number] === 1) p++;
     if (p === 0 || head[p] !== SP) return { status: 400, detail: 'invalid method' };
-    const method = head.toString('latin1', 0, p);
+    const text = head.toString('latin1');
+    const method = text.slice(0, p);
     const targetStart = ++p;
     while (p < head.length && (head[p] as number) > SP && head[p] !== 0x7f) p++;
     if (p === targetStart || head[p] !== SP) return { status: 400, detail: 'invalid request target' };
     if (p - targetStart > this.limits.maxUriBytes) return { status: 414, detail: 'request target too long' };
-    const target = head.toString('latin1', targetStart, p);
+    const target = text.slice(targetStart, p);
     p++;
-    if (head.toString('latin1', p, p + 5) !== 'HTTP/' || head[p + 6] !== 0x2e) return { status: 400, detail: 'invalid HTTP version' };
+    if (!text.startsWith('HTTP/', p) || head[p + 6] !== 0x2e) return { status: 400, detail: 'invalid HTTP version' };
     const major = (head[p + 5] as number) - 0x30;
     const minor = (head[p + 7] as number) - 0x30;
     if (major < 0 || major > 9 || minor < 0 || minor > 9) return { status: 400, detail: 'invalid HTTP version' };
@@ -196,6 +210,8 @@ export class RequestParser {
     let connection = '';
     let upgrade = '';
     let expect = '';
+    let hopByHop: number[] | null = null;
+    let hostField = -1;
     const end = head.length - 2;
     const span = FIELD_SPAN;
     while (p < end) {
@@ -206,27 +222,43 @@ export class RequestParser {
       fields.push(nameStart, nameEnd, valueStart, valueEnd);
       if (fields.length > this.limits.maxFields * 4) return { status: 431, detail: 'too many header fields' };
       const nameLen = nameEnd - nameStart;
-      // Only the fields that decide framing and routing become strings here.
+      const index = (fields.length >> 2) - 1;
+      // Only the fields that decide framing and routing become strings here; hop-by-hop ones are marked.
+      let hop = false;
       if (nameLen === 4 && isName(head, nameStart, 'host')) {
         hosts++;
-        host = head.toString('latin1', valueStart, valueEnd);
+        hostField = index;
+        host = text.slice(valueStart, valueEnd);
       } else if (nameLen === 14 && isName(head, nameStart, 'content-length')) {
+        hop = true;
         contentLengths++;
         contentLength = parseDigits(head, valueStart, valueEnd);
         if (contentLength < 0) return { status: 400, detail: 'invalid Content-Length' };
       } else if (nameLen === 17 && isName(head, nameStart, 'transfer-encoding')) {
-        const v = head.toString('latin1', valueStart, valueEnd);
+        hop = true;
+        const v = text.slice(valueStart, valueEnd);
         transferEncoding = transferEncoding === undefined ? v : `${transferEncoding}, ${v}`;
       } else if (nameLen === 10 && isName(head, nameStart, 'connection')) {
-        connection += `${connection ? ',' : ''}${head.toString('latin1', valueStart, valueEnd).toLowerCase()}`;
+        hop = true;
+        connection += `${connection ? ',' : ''}${text.slice(valueStart, valueEnd).toLowerCase()}`;
       } else if (nameLen === 7 && isName(head, nameStart, 'upgrade')) {
-        upgrade = head.toString('latin1', valueStart, valueEnd);
+        hop = true;
+        upgrade = text.slice(valueStart, valueEnd);
       } else if (nameLen === 6 && isName(head, nameStart, 'expect')) {
-        expect = head.toString('latin1', valueStart, valueEnd).toLowerCase();
+        hop = true;
+        expect = text.slice(valueStart, valueEnd).toLowerCase();
+      } else {
+        hop = isOtherHopByHop(head, nameStart, nameLen);
+      }
+      if (hop) {
+        if (hopByHop === null) hopByHop = [];
+        hopByHop.push(index);
       }
     }
 
-    const req = new ParsedRequest(head, method, target, minor, fields);
+    const req = new ParsedRequest(text, method, target, minor, fields);
+    req.hopByHop = hopByHop;
+    req.hostField = hostField;
     // Framing (RFC 9112 §6): ambiguity is refused, never guessed.
     if (contentLengths > 1) return { status: 400, detail: 'repeated Content-Length' };
     if (transferEncoding !== undefined) {
@@ -242,13 +274,20 @@ export class RequestParser {
     if (hosts === 1 && !isValidHost(host)) return { status: 400, detail: 'invalid Host' };
     const authority = targetAuthority(method, target);
     if (authority === null) return { status: 400, detail: 'invalid request target form (RFC 9112 §3.2)' };
-    if (authority !== '') host = authority;
-    else if (hosts === 0 && minor === 1) return { status: 400, detail: 'missing Host (RFC 9112 §3.2)' };
+    if (authority !== '') {
+      host = authority;
+      req.hostFromTarget = true;
+    } else if (hosts === 0 && minor === 1) return { status: 400, detail: 'missing Host (RFC 9112 §3.2)' };
     req.host = host;
-    const tokens = connection.split(',').map((t) => t.trim());
-    req.keepAlive = minor === 1 ? !tokens.includes('close') : tokens.includes('keep-alive');
+    if (connection === '') {
+      req.keepAlive = minor === 1;
+    } else {
+      const tokens = connection.split(',').map((t) => t.trim());
+      req.keepAlive = minor === 1 ? !tokens.includes('close') : tokens.includes('keep-alive');
+      if (upgrade !== '' && tokens.includes('upgrade')) req.upgrade = upgrade;
+      req.connectionListsFields = tokens.some((t) => t !== '' && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade');
+    }
     req.expectContinue = expect === '100-continue';
-    if (upgrade !== '' && tokens.includes('upgrade')) req.upgrade = upgrade;
 
     this.handler.onRequestHead(req);
     if (this.state === State.Failed) return null;
@@ -271,6 +310,24 @@ function isName(buf: Buffer, start: number, lower: string): boolean {
     if (((buf[start + i] as number) | 0x20) !== lower.charCodeAt(i)) return false;
   }
   return true;
+}
+
+/** The hop-by-hop fields not already looked at for framing (RFC 9110 §7.6.1; Proxy-Connection and HTTP2-Settings too). */
+function isOtherHopByHop(buf: Buffer, start: number, nameLen: number): boolean {
+  switch (nameLen) {
+    case 2:
+      return isName(buf, start, 'te');
+    case 7:
+      return isName(buf, start, 'trailer');
+    case 10:
+      return isName(buf, start, 'keep-alive');
+    case 14:
+      return isName(buf, start, 'http2-settings');
+    case 16:
+      return isName(buf, start, 'proxy-connection');
+    default:
+      return false;
+  }
 }
 
 /** 1*DIGIT, at most 15 digits; -1 otherwise. */

@@ -6,7 +6,11 @@ import type { RequestHead } from '../http/request-head.ts';
 /** The head as a latin1 string: a socket writes it without an intermediate Buffer (one char per byte). */
 export function requestHeadText(head: RequestHead): string {
   let s = `${head.method} ${head.target} HTTP/1.1\r\n`;
-  const e = head.headers.entries;
+  const headers = head.headers;
+  // Fields still as received (the net engine, nothing changed them) go out as the client's own lines.
+  const received = headers.wireLines;
+  if (received !== null) s += received;
+  const e = received !== null ? headers.addedEntries : headers.entries;
   for (let i = 0; i < e.length; i += 2) s += `${e[i]}: ${e[i + 1]}\r\n`;
   // An upgrade (WebSocket) is the one hop-by-hop exchange a proxy passes on: the engine allowed it.
   if (head.upgrade !== '') s += `connection: upgrade\r\nupgrade: ${head.upgrade}\r\n`;
