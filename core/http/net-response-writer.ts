@@ -1,11 +1,11 @@
 // Writes responses on a raw client socket for the `net` engine: the status line and fields, the body framed for
 // the client's HTTP version (Content-Length, chunked for HTTP/1.1, close-delimited for HTTP/1.0), and interim
 // responses. A head and the small body chunks after it gather in one latin1 string and leave in one write;
-// larger chunks are copied into pooled memory first, because the upstream hands over views of a read buffer it
-// reuses, and a socket keeps a reference to what it could not send at once.
+// a larger chunk is copied, with what was gathered before it, into pooled memory first, because the upstream
+// hands over views of a read buffer it reuses, and a socket keeps a reference to what it could not send at once.
 
 import type net from 'node:net';
-import { copyToPooledChunk, releaseChunk } from '../util/chunk-pool.ts';
+import { allocPooledChunk, releaseChunk } from '../util/chunk-pool.ts';
 import type { HeaderList } from './header-list.ts';
 import { httpDate } from './http-date.ts';
 
@@ -107,27 +107,28 @@ export class NetResponseWriter {
   body(chunk: Buffer): boolean {
     const n = chunk.length;
     if (n === 0) return !this.socket.writableNeedDrain;
+    const chunked = this.framing === Framing.Chunked;
     if (this.framing === Framing.Length) this.remaining -= n;
-    if (this.framing === Framing.Chunked) this.out += `${n.toString(16)}\r\n`;
+    if (chunked) this.out += `${n.toString(16)}\r\n`;
     if (n <= INLINE_CHUNK_BYTES) {
       this.out += chunk.toString('latin1', 0, n);
-    } else {
-      const pooled = copyToPooledChunk(chunk);
-      const socket = this.socket;
-      if (this.out !== '') {
-        // One writev for what was gathered and this chunk.
-        socket.cork();
-        socket.write(this.out, 'latin1');
-        this.out = '';
-        this.inFlight.push(pooled);
-        socket.write(pooled, this.onPooledWritten);
-        socket.uncork();
-      } else {
-        this.inFlight.push(pooled);
-        socket.write(pooled, this.onPooledWritten);
-      }
+      if (chunked) this.out += '\r\n';
+      return !this.socket.writableNeedDrain;
     }
-    if (this.framing === Framing.Chunked) this.out += '\r\n';
+    // One pooled buffer for what was gathered (head, chunk-size line), the chunk and its CRLF: one plain write,
+    // not a writev of a string and a buffer.
+    const gathered = this.out;
+    this.out = '';
+    const pooled = allocPooledChunk(gathered.length + n + (chunked ? 2 : 0));
+    let at = gathered.length === 0 ? 0 : pooled.write(gathered, 0, 'latin1');
+    pooled.set(chunk, at);
+    at += n;
+    if (chunked) {
+      pooled[at] = 0x0d;
+      pooled[at + 1] = 0x0a;
+    }
+    this.inFlight.push(pooled);
+    this.socket.write(pooled, this.onPooledWritten);
     return !this.socket.writableNeedDrain;
   }
 

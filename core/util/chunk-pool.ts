@@ -35,7 +35,14 @@ export function copyToPooledChunk(data: Uint8Array): Buffer {
   const n = data.byteLength;
   // The empty last chunk of every body: no slab accounting (releasing it is a no-op).
   if (n === 0) return EMPTY;
-  if (n > SLAB_BYTES / 4) return Buffer.copyBytesFrom(data);
+  const chunk = allocPooledChunk(n);
+  chunk.set(data);
+  return chunk;
+}
+
+/** `n` bytes (n > 0) of pooled memory to fill; the result must be passed to `releaseChunk` once written. */
+export function allocPooledChunk(n: number): Buffer {
+  if (n > SLAB_BYTES / 4) return Buffer.allocUnsafeSlow(n);
   let slab = current;
   if (slab === null || slab.used + n > SLAB_BYTES) {
     if (slab !== null && slab.live === 0) {
@@ -46,7 +53,6 @@ export function copyToPooledChunk(data: Uint8Array): Buffer {
     }
   }
   const chunk = slab.bytes.subarray(slab.used, slab.used + n);
-  chunk.set(data);
   slab.used += n;
   slab.live++;
   return chunk;
