@@ -56,6 +56,9 @@ export class NetConnection implements Downstream, RequestParserHandler {
   private inputAwaitsDrain = false;
   private bodyPaused = false;
   private tunnel = false;
+  /** The listener is going away: the response in progress (or the first one) is the connection's last. */
+  private closeWhenDone = false;
+  private requestsServed = 0;
   private clientEnded = false;
 
   // The request being served.
@@ -244,12 +247,16 @@ export class NetConnection implements Downstream, RequestParserHandler {
       this.handler?.onRequestBody(EMPTY, true);
       return;
     }
-    if (this.closing || !this.active || !this.requestComplete) {
-      // Idle, or the request can never complete: nothing more will come.
-      this.destroy();
-      return;
+    // Like uWS and nginx, a client that closes its side before its response is complete is taken as gone: the
+    // stream is aborted and its upstream connection released, rather than kept for a reader that may not exist
+    // (a stalled upstream would otherwise hold it until the route timeout).
+    if (this.active) {
+      const handler = this.handler;
+      this.active = false;
+      this.handler = null;
+      handler?.onDownstreamAborted();
     }
-    // A client may half-close after its request and still read the response: finish it, then close.
+    this.destroy();
   }
 
   private onClose(): void {
@@ -299,7 +306,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
   writeHead(status: number, reason: string, headers: HeaderList, contentLength: number, bodyless: boolean, closeAfter: boolean): void {
     if (this.closed || this.closing) return;
     // An upgrade the upstream declined leaves the connection in doubt (the client may send its protocol next).
-    const close = closeAfter || !this.requestCompleteOrTunnel(status) || (this.upgradeAsked && status !== 101);
+    const close = closeAfter || this.closeWhenDone || !this.requestCompleteOrTunnel(status) || (this.upgradeAsked && status !== 101);
     this.writer.head(status, reason, headers, contentLength, bodyless || this.isHead, this.http10, this.keepAlive, close);
     if (this.corkDepth === 0) this.writer.flush();
   }
@@ -333,7 +340,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
 
   respond(status: number, reason: string, headers: readonly string[], body: string, closeConnection: boolean, headOnly = false): void {
     if (this.closed || this.closing) return;
-    const close = closeConnection || !this.keepAlive || !this.requestComplete || this.upgradeAsked;
+    const close = closeConnection || this.closeWhenDone || !this.keepAlive || !this.requestComplete || this.upgradeAsked;
     this.writer.whole(status, reason, headers, body, headOnly || this.isHead, this.http10, close);
     this.responseComplete();
   }
@@ -380,10 +387,11 @@ export class NetConnection implements Downstream, RequestParserHandler {
   private responseComplete(): void {
     this.responseDone = true;
     this.active = false;
-    const close = this.writer.closeAfter || this.clientEnded;
+    this.requestsServed++;
+    const close = this.writer.closeAfter;
     if (close) {
-      // The client said it sends nothing more (Connection: close, HTTP/1.0, or its FIN): no lingering needed.
-      if ((!this.keepAlive || this.clientEnded) && this.requestComplete && this.pending === null) this.closeAfterResponse();
+      // The client said it sends nothing more (Connection: close, or HTTP/1.0): no lingering needed.
+      if (!this.keepAlive && this.requestComplete && this.pending === null) this.closeAfterResponse();
       else this.closeGracefully();
       return;
     }
@@ -527,9 +535,15 @@ export class NetConnection implements Downstream, RequestParserHandler {
     this.reject(408, detail);
   }
 
-  /** Drain or shutdown: idle keep-alive connections close now, busy ones after their response. */
+  /**
+   * Drain or shutdown: idle keep-alive connections close now, busy ones after their response. A fresh
+   * connection whose first request has not arrived yet gets that request answered (with Connection: close):
+   * closing it now would fail a request the client is already sending.
+   */
   closeIfIdle(): void {
-    if (this.isIdle && !this.tunnel) this.closeGracefully();
+    if (this.tunnel) return;
+    if (this.isIdle && this.requestsServed > 0) this.closeGracefully();
+    else this.closeWhenDone = true;
   }
 
   /** Listener closing for good: every connection goes, streams in flight are aborted. */

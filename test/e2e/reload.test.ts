@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminGet, adminPost, configDump } from '../helpers/admin.ts';
 import { request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
+import { rawExchange, statusOf } from '../helpers/raw-client.ts';
 import { type Server, startEchoServer, startRawUpstream } from '../helpers/upstreams.ts';
 
 let echo: Server;
@@ -16,13 +17,14 @@ let proxy: ProxyProcess;
 let port: number;
 
 /** The same proxy with one visible difference (x-config), so a test can tell which generation answered. */
-function config(name: string, extraListener = false): string {
+function config(name: string, extraListener = false, engine: 'uws' | 'net' = 'uws'): string {
   return `workers: 2
 admin: { port: ${proxy?.adminPort ?? 0} }
 listeners:
   - name: edge
     address: 127.0.0.1
     port: ${proxy ? port : 0}
+    engine: ${engine}
     routes:
       - { match: { path: { prefix: /stream } }, cluster: streamer, timeoutMs: 60000 }
       - match: { path: { prefix: / } }
@@ -190,6 +192,27 @@ describe('hot reload', () => {
     await expect(request({ port: extra?.port as number, path: '/' })).rejects.toThrow(/ECONNREFUSED/);
     expect(await configSeen(false)).toBe('A');
   });
+
+  it('moves a listener to the other engine on reload, on the same port, and back', async () => {
+    // uWS refuses HTTP/1.0 (505); the net engine serves it: which engine answers is visible from outside.
+    const http10 = async () => statusOf((await rawExchange(port, 'GET /which HTTP/1.0\r\n\r\n', 1000)).data);
+    expect(await http10()).toBe(505);
+    for (const [engine, status] of [
+      ['net', 200],
+      ['uws', 505],
+    ] as const) {
+      const before = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      expect((await request({ port, path: '/before', agent: before })).status).toBe(200);
+      writeConfig(config('A', false, engine));
+      process.kill(proxy.pid, 'SIGHUP');
+      await expect.poll(http10, { timeout: 5000 }).toBe(status);
+      // New connections all reach the new engine; a connection the old one accepted still finishes its requests.
+      for (let i = 0; i < 20; i++) expect((await request({ port, path: `/after/${i}`, agent: false })).status).toBe(200);
+      expect((await request({ port, path: '/old-connection', agent: before })).status).toBe(200);
+      before.destroy();
+    }
+    expect(await configSeen(false)).toBe('A');
+  }, 30_000);
 
   it('keeps the upstream pools of unchanged clusters across reloads', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

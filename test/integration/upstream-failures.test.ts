@@ -32,6 +32,8 @@ function script(socket: net.Socket, request: string): void {
   } else if (path.startsWith('/long')) {
     socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${100 << 20}\r\n\r\n`);
     socket.write(Buffer.alloc(64 * 1024, 0x62));
+  } else if (path.startsWith('/stall')) {
+    // Never answers.
   } else if (path.startsWith('/slow')) {
     setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow'), 400);
   } else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
@@ -139,6 +141,17 @@ describe('resources are released', () => {
       });
     });
     await expect.poll(() => raw.closedSockets, { timeout: 3000 }).toBeGreaterThan(closedBefore);
+  });
+
+  it('closes the upstream connection when the client closes its side before the response starts', async () => {
+    const closedBefore = raw.closedSockets;
+    const requestsBefore = raw.requests.length;
+    const s = net.connect(port, '127.0.0.1', () => s.write('GET /stall HTTP/1.1\r\nHost: a\r\n\r\n'));
+    s.on('error', () => {});
+    await expect.poll(() => raw.requests.length).toBeGreaterThan(requestsBefore);
+    s.end();
+    await expect.poll(() => raw.closedSockets, { timeout: 3000 }).toBeGreaterThan(closedBefore);
+    s.destroy();
   });
 
   it('queues up to the pending limit and answers 503 beyond it', async () => {
