@@ -59,6 +59,8 @@ describe('a received head forwarded by slicing', () => {
   it('replaces the Host line with an absolute-form target’s authority (RFC 9112 §3.2.2)', () => {
     const head = headOf('GET http://t.example/p HTTP/1.1\r\nX-A: 1\r\nHost: other\r\nX-B: 2\r\n\r\n');
     expect(requestHeadText(head)).toBe('GET /p HTTP/1.1\r\nX-A: 1\r\nX-B: 2\r\nhost: t.example\r\n\r\n');
+    const first = headOf('GET http://t.example/p HTTP/1.1\r\nHost: other\r\nConnection: keep-alive\r\nX-A: 1\r\nTE: x\r\n\r\n');
+    expect(first.headers.wireLines).toBe('X-A: 1\r\n');
   });
 
   it('gives an HTTP/1.0 request without Host the listener’s authority', () => {
