@@ -1,26 +1,29 @@
 // Turns a validated config into a Generation for this thread: clusters with pools, routers with compiled
-// matchers, and one filter chain per route (route header rules become a `headers` filter instance).
+// matchers, and one filter chain per route (compile-filter-chains.ts).
 
 import { dirname } from 'node:path';
 import type { Generation, HttpListenerRuntime } from '../core/generation.ts';
-import { FilterChain, type HttpFilterInstance } from '../core/http/filter-chain.ts';
 import type { StreamCounters } from '../core/http/http-stream.ts';
 import type { NetEngineSettings } from '../core/http/net-settings.ts';
 import { type DirectResponse, type HeaderCondition, type Route, type RouteMatch, Router } from '../core/http/router.ts';
 import type { GenerationState, WorkerLifecycle } from '../core/lifecycle.ts';
-import { componentLogger } from '../core/logger.ts';
 import { Cluster } from '../core/upstream/cluster.ts';
-import { instantiateFilter } from '../filters/api.ts';
-import headersFilter from '../filters/headers.ts';
+import { compileListenerFilters, type ListenerFilter, routeFilterChain } from './compile-filter-chains.ts';
+import type { FilterModules } from './filter-resolution.ts';
 import { type ClusterConfig, type Config, defaults, type ListenerConfig, type RouteConfig } from './schema.ts';
-
-const EMPTY_CHAIN = new FilterChain([]);
 
 /**
  * Compiles `config` as generation `id`. Clusters whose definition is identical to one in `previous` reuse
  * that cluster (its pools and their warm connections) instead of opening new ones.
  */
-export function compileGeneration(config: Config, id: number, configFile: string, lifecycle: WorkerLifecycle, previous: Generation | null = null): Generation {
+export function compileGeneration(
+  config: Config,
+  id: number,
+  configFile: string,
+  lifecycle: WorkerLifecycle,
+  previous: Generation | null = null,
+  modules: FilterModules = new Map(),
+): Generation {
   const clusters = new Map<string, Cluster>();
   const clusterKeys = new Map<string, string>();
   for (const c of config.clusters ?? []) {
@@ -30,7 +33,7 @@ export function compileGeneration(config: Config, id: number, configFile: string
     clusterKeys.set(c.name, key);
   }
   const state: GenerationState = { id, inflight: 0, retired: false };
-  const shared = { configDir: dirname(configFile), state, lifecycle };
+  const shared: Shared = { configDir: dirname(configFile), state, lifecycle, modules };
   const listeners: HttpListenerRuntime[] = config.listeners.map((l) => compileListener(l, clusters, shared));
   return { id, listeners, clusters, clusterKeys, state };
 }
@@ -49,12 +52,14 @@ function compileCluster(c: ClusterConfig): Cluster {
 
 interface Shared {
   configDir: string;
+  modules: FilterModules;
   state: GenerationState;
   lifecycle: WorkerLifecycle;
 }
 
 function compileListener(l: ListenerConfig, clusters: Map<string, Cluster>, shared: Shared): HttpListenerRuntime {
-  const routes = l.routes.map((r, i) => compileRoute(r, i, l.name, clusters, shared));
+  const filters = compileListenerFilters(l, shared.configDir, shared.modules);
+  const routes = l.routes.map((r, i) => compileRoute(r, i, l.name, clusters, filters, shared.configDir));
   const counters: StreamCounters = { streams: 0, localReplies: 0, upstreamFailures: 0, filterFailures: 0 };
   return {
     name: l.name,
@@ -91,14 +96,14 @@ function netSettings(l: ListenerConfig): NetEngineSettings {
   };
 }
 
-function compileRoute(r: RouteConfig, index: number, listener: string, clusters: Map<string, Cluster>, env: { configDir: string }): Route {
-  const filters: HttpFilterInstance[] = [];
-  if (r.requestHeaders !== undefined || r.responseHeaders !== undefined) {
-    const log = componentLogger('filter').child({ filter: 'headers' });
-    const options = { request: r.requestHeaders, response: r.responseHeaders };
-    const instance = instantiateFilter(headersFilter, options, { log, configDir: env.configDir }, 'route-headers');
-    if (instance.hooks.onRequest !== undefined || instance.hooks.onResponse !== undefined) filters.push(instance);
-  }
+function compileRoute(
+  r: RouteConfig,
+  index: number,
+  listener: string,
+  clusters: Map<string, Cluster>,
+  filters: readonly ListenerFilter[],
+  configDir: string,
+): Route {
   return {
     name: r.name ?? `${listener}/${index}`,
     match: compileMatch(r),
@@ -107,7 +112,7 @@ function compileRoute(r: RouteConfig, index: number, listener: string, clusters:
     prefixRewrite: r.prefixRewrite,
     hostRewrite: r.hostRewrite,
     timeoutMs: r.timeoutMs ?? defaults.routeTimeoutMs,
-    chain: filters.length === 0 ? EMPTY_CHAIN : new FilterChain(filters),
+    chain: routeFilterChain(r, filters, configDir),
   };
 }
 

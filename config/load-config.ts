@@ -3,19 +3,23 @@
 // reported as `file:line:col path: message`, all of them at once.
 
 import { readFileSync } from 'node:fs';
-import { type TSchema, TypeGuard } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { dirname } from 'node:path';
 import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, Scalar, visit } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../core/errors.ts';
+import { type FilterModuleUrls, resolveFilters } from './filter-resolution.ts';
 import { type Config, ConfigSchema } from './schema.ts';
+import { schemaProblems } from './schema-problems.ts';
 import { checkSemantics } from './semantic-checks.ts';
 
 export interface LoadedConfig {
   file: string;
   config: Config;
+  /** Custom filter modules (absolute path → content-hashed URL), imported and checked. */
+  filterModules: FilterModuleUrls;
 }
 
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+/** Reads, validates and resolves a config file: its custom filter modules are imported and every filter's options checked. */
+export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -23,7 +27,20 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError([{ file, line: 0, col: 0, path: '', message: `cannot read config file (${code})` }]);
   }
-  return { file, config: parseConfig(text, file, env) };
+  const config = parseConfig(text, file, env);
+  const filters = await resolveFilters(config, dirname(file));
+  if (filters.problems.length > 0) throw new ConfigError(locateProblems(text, file, filters.problems));
+  return { file, config, filterModules: filters.urls };
+}
+
+/** Gives problems found after parsing (by path) their line and column in `text`. */
+function locateProblems(text: string, file: string, problems: readonly { path: (string | number)[]; message: string }[]): ConfigProblem[] {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  return problems.map((p) => {
+    const pos = lines.linePos(findOffset(doc, p.path, false));
+    return { file, line: pos.line, col: pos.col, path: formatPath(p.path), message: p.message };
+  });
 }
 
 /** Parses and validates config text; throws ConfigError listing every problem found. */
@@ -51,7 +68,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     const pos = at(findOffset(doc, path, key));
     return { file, line: pos.line, col: pos.col, path: formatPath(path) };
   };
-  for (const e of firstErrorPerPath(value)) problems.push({ ...locate(e.segments, e.unknownKey), message: e.message });
+  for (const e of schemaProblems(ConfigSchema, value)) problems.push({ ...locate(e.segments, e.unknownKey), message: e.message });
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config = value as Config;
@@ -101,73 +118,6 @@ function pathOf(ancestors: readonly unknown[], node: unknown): (string | number)
   return out;
 }
 
-interface SchemaProblem {
-  segments: (string | number)[];
-  message: string;
-  unknownKey: boolean;
-}
-
-function firstErrorPerPath(value: unknown): SchemaProblem[] {
-  const seen = new Set<string>();
-  const out: SchemaProblem[] = [];
-  for (const e of Value.Errors(ConfigSchema, value)) {
-    const segments = e.path
-      .split('/')
-      .slice(1)
-      .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'))
-      .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-    const unknownKey = e.message === 'Unexpected property';
-    let message: string;
-    if (unknownKey) {
-      const name = String(segments[segments.length - 1]);
-      const known = Object.keys((e.schema as { properties?: Record<string, unknown> }).properties ?? {});
-      const guess = closest(name, known);
-      message = `unknown key "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}`;
-    } else if (e.message === 'Expected required property') {
-      message = `missing required key "${String(segments[segments.length - 1])}"`;
-    } else {
-      message = `expected ${describe(e.schema)}, got ${show(e.value)}`;
-    }
-    const k = e.path;
-    if (seen.has(k)) continue;
-    // A problem inside a value already reported (e.g. a union's branches) adds nothing.
-    if ([...seen].some((p) => k.startsWith(`${p}/`))) continue;
-    seen.add(k);
-    out.push({ segments, message, unknownKey });
-  }
-  return out;
-}
-
-/** Human wording of what a schema accepts: `integer 1..65535`, `one of "auto" or integer 1..256`. */
-export function describe(schema: TSchema): string {
-  if (TypeGuard.IsUnion(schema)) return schema.anyOf.map(describe).join(' or ');
-  if (TypeGuard.IsLiteral(schema)) return JSON.stringify(schema.const);
-  if (TypeGuard.IsInteger(schema) || TypeGuard.IsNumber(schema)) {
-    const kind = TypeGuard.IsInteger(schema) ? 'integer' : 'number';
-    const { minimum, maximum } = schema as { minimum?: number; maximum?: number };
-    if (minimum !== undefined && maximum !== undefined) return `${kind} ${minimum}..${maximum}`;
-    if (minimum !== undefined) return `${kind} >= ${minimum}`;
-    return kind;
-  }
-  if (TypeGuard.IsString(schema)) {
-    if (schema.pattern === '^/') return 'a string starting with "/"';
-    return schema.minLength ? 'a non-empty string' : 'a string';
-  }
-  if (TypeGuard.IsBoolean(schema)) return 'true or false';
-  if (TypeGuard.IsArray(schema)) return schema.minItems ? `a list of at least ${schema.minItems} item(s)` : 'a list';
-  if (TypeGuard.IsObject(schema) || TypeGuard.IsRecord(schema)) return 'a mapping';
-  return 'a valid value';
-}
-
-function show(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
 export function formatPath(path: readonly (string | number)[]): string {
   let out = '';
   for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
@@ -195,31 +145,4 @@ function findOffset(doc: Document, path: readonly (string | number)[], key: bool
     }
   }
   return offset;
-}
-
-function closest(name: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const c of candidates) {
-    const d = editDistance(name.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = c;
-    }
-  }
-  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] as number;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j] as number;
-      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length] as number;
 }

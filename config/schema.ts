@@ -61,6 +61,30 @@ const DirectResponse = T.Object(
   strict,
 );
 
+const FilterName = T.String({ pattern: '^[a-z][a-z0-9-]*$', description: 'kebab-case; names the filter in routes, logs and x-mantou-local-reply' });
+
+const ListenerFilter = T.Object(
+  {
+    name: FilterName,
+    module: T.Optional(
+      T.String({
+        minLength: 1,
+        description: 'a TypeScript or JavaScript module, relative to this file, default-exporting defineFilter(...); without it, a built-in filter',
+      }),
+    ),
+    config: T.Optional(T.Unknown({ description: "the filter's options, checked against its own schema" })),
+  },
+  strict,
+);
+
+const RouteFilterOverride = T.Object(
+  {
+    disabled: T.Optional(T.Boolean({ description: 'the filter does not run on this route' })),
+    config: T.Optional(T.Unknown({ description: "replaces the listener's options for this route" })),
+  },
+  strict,
+);
+
 const Route = T.Object(
   {
     name: T.Optional(NonEmpty),
@@ -72,6 +96,7 @@ const Route = T.Object(
     timeoutMs: T.Optional(Millis),
     requestHeaders: T.Optional(HeaderRules),
     responseHeaders: T.Optional(HeaderRules),
+    filters: T.Optional(T.Record(FilterName, RouteFilterOverride, { description: "per-route overrides of the listener's filters, by name" })),
   },
   strict,
 );
@@ -113,6 +138,7 @@ const Listener = T.Object(
     maxRequestHeaders: T.Optional(T.Integer({ minimum: 1, maximum: 10_000, description: 'net engine: more header fields get 431' })),
     upgrades: T.Optional(T.Array(NonEmpty, { description: 'net engine: Upgrade protocols tunnelled (default [websocket]); others are ignored' })),
     timeouts: T.Optional(ListenerTimeouts),
+    filters: T.Optional(T.Array(ListenerFilter, { description: 'the filter chain: request phases in this order, response phases in reverse' })),
     routes: T.Array(Route, { minItems: 1 }),
   },
   strict,
@@ -173,6 +199,7 @@ export type ListenerConfig = Static<typeof Listener>;
 export type RouteConfig = Static<typeof Route>;
 export type ClusterConfig = Static<typeof Cluster>;
 export type HeaderRulesConfig = Static<typeof HeaderRules>;
+export type ListenerFilterConfig = Static<typeof ListenerFilter>;
 
 /** Defaults, chosen to match what Envoy and nginx users expect; documented in the README. */
 export const defaults = Object.freeze({

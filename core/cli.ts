@@ -64,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) return usageError('--concurrency takes a whole number from 1 to 256');
     }
     if (verb === 'validate') {
-      loadConfigFile(values.config);
+      await loadConfigFile(values.config);
       process.stdout.write(`${values.config}: valid\n`);
       return EXIT_OK;
     }

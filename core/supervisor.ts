@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
+import type { FilterModuleUrls } from '../config/filter-resolution.ts';
 import { loadConfigFile } from '../config/load-config.ts';
 import { type Config, defaults } from '../config/schema.ts';
 import { AdminServer } from './admin/admin-server.ts';
@@ -53,6 +54,7 @@ interface ListenerAddress {
 export class Supervisor {
   private readonly options: SupervisorOptions;
   private config: Config;
+  private filterModules: FilterModuleUrls;
   private generation = 0;
   private readonly workers: WorkerHandle[] = [];
   private readonly restarts: number[] = [];
@@ -73,7 +75,8 @@ export class Supervisor {
   /** Resolves with the exit code when the supervisor has stopped. */
   readonly done: Promise<number>;
 
-  private constructor(options: SupervisorOptions, config: Config) {
+  private constructor(options: SupervisorOptions, config: Config, filterModules: FilterModuleUrls) {
+    this.filterModules = filterModules;
     this.options = options;
     this.config = config;
     this.done = new Promise((resolve) => {
@@ -83,8 +86,8 @@ export class Supervisor {
 
   /** Loads the config, binds, starts the workers and waits until they all serve generation 1. */
   static async start(options: SupervisorOptions): Promise<Supervisor> {
-    const { config } = loadConfigFile(options.configFile);
-    const s = new Supervisor(options, config);
+    const { config, filterModules } = await loadConfigFile(options.configFile);
+    const s = new Supervisor(options, config, filterModules);
     await s.boot();
     return s;
   }
@@ -172,7 +175,14 @@ export class Supervisor {
     worker.on('message', (bytes: Uint8Array) => this.onWorkerMessage(handle, decodeMessage<WorkerMessage>(bytes)));
     worker.on('error', (err) => log.error({ worker: index, err }, 'worker error'));
     worker.on('exit', (code) => this.onWorkerExit(handle, code));
-    this.send(handle, { t: 'generation', id: this.generation, config: this.config, configFile: this.options.configFile, draining: this.draining });
+    this.send(handle, {
+      t: 'generation',
+      id: this.generation,
+      config: this.config,
+      configFile: this.options.configFile,
+      filterModules: this.filterModules,
+      draining: this.draining,
+    });
   }
 
   private send(h: WorkerHandle, m: SupervisorMessage): void {
@@ -274,8 +284,11 @@ export class Supervisor {
   private async reloadOnce(source: string): Promise<void> {
     const started = performance.now();
     let next: { config: Config; bound: Map<string, ListenerAddress> };
+    let filterModules: FilterModuleUrls;
     try {
-      const { config } = loadConfigFile(this.options.configFile);
+      const loaded = await loadConfigFile(this.options.configFile);
+      const config = loaded.config;
+      filterModules = loaded.filterModules;
       if (maxHeaderBytes(config) !== maxHeaderBytes(this.config)) {
         log.warn('maxRequestHeadersBytes changes take effect only after a restart (uWS reads it once)');
       }
@@ -286,13 +299,16 @@ export class Supervisor {
     }
     const id = this.generation + 1;
     const previousConfig = this.config;
+    const previousModules = this.filterModules;
     this.generation = id;
     this.config = next.config;
-    this.broadcast({ t: 'generation', id, config: next.config, configFile: this.options.configFile, draining: false });
+    this.filterModules = filterModules;
+    this.broadcast({ t: 'generation', id, config: next.config, configFile: this.options.configFile, filterModules, draining: false });
     const failures = await this.waitForApplied(id);
     if (failures.length > 0) {
       // Workers that failed keep serving their previous generation; report it, and retry on the next reload.
       this.config = previousConfig;
+      this.filterModules = previousModules;
       this.reloadFailed(source, new Error(failures.join('; ')));
       return;
     }

@@ -9,7 +9,8 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 /** Supervisor → worker. */
 export type SupervisorMessage =
   /** Run this config as generation `id` (the worker compiles it: pools, regexes and filters do not cross threads). */
-  | { t: 'generation'; id: number; config: unknown; configFile: string; draining: boolean }
+  /** `filterModules`: custom filter modules (absolute path → content-hashed URL) the supervisor loaded and checked. */
+  | { t: 'generation'; id: number; config: unknown; configFile: string; filterModules: Record<string, string>; draining: boolean }
   /** Stop accepting new connections; keep-alive responses carry Connection: close from now on. */
   | { t: 'stop-accepting' }
   /** Answer Connection: close on every response from now on (drain has started). */

@@ -4,9 +4,10 @@
 import v8 from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { compileGeneration } from '../config/compile-generation.ts';
+import { type FilterModuleUrls, importFilterModules } from '../config/filter-resolution.ts';
 import type { Config } from '../config/schema.ts';
 import { DataPlane } from './data-plane.ts';
-import { closeClustersNotIn } from './generation.ts';
+import { closeClustersNotIn, type Generation } from './generation.ts';
 import { WorkerLifecycle } from './lifecycle.ts';
 import { componentLogger } from './logger.ts';
 import { decodeMessage, postMessageTo, type SupervisorMessage, type WorkerCounters, type WorkerMessage } from './thread-messages.ts';
@@ -44,9 +45,18 @@ function counters(): WorkerCounters {
   return c;
 }
 
-async function applyGeneration(id: number, config: Config, configFile: string, draining: boolean): Promise<void> {
+async function applyGeneration(id: number, config: Config, configFile: string, filterModules: FilterModuleUrls, draining: boolean): Promise<void> {
   const previous = plane.generation;
-  const next = compileGeneration(config, id, configFile, lifecycle, previous);
+  let next: Generation;
+  try {
+    // Custom filters are imported in this thread too (module instances are per thread); the URLs are the ones
+    // the supervisor checked, so every worker runs the same code.
+    next = compileGeneration(config, id, configFile, lifecycle, previous, await importFilterModules(filterModules));
+  } catch (err) {
+    log.error({ err, generation: id }, 'generation failed to compile');
+    send({ t: 'apply-failed', id, error: (err as Error).message });
+    return;
+  }
   try {
     const ports = await plane.apply(next);
     lifecycle.draining ||= draining;
@@ -68,7 +78,7 @@ port.on('message', (bytes: Uint8Array) => {
   const m = decodeMessage<SupervisorMessage>(bytes);
   switch (m.t) {
     case 'generation':
-      applying = applying.then(() => applyGeneration(m.id, m.config as Config, m.configFile, m.draining));
+      applying = applying.then(() => applyGeneration(m.id, m.config as Config, m.configFile, m.filterModules, m.draining));
       return;
     case 'drain':
       lifecycle.draining = true;

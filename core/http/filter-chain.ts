@@ -1,5 +1,5 @@
-// Runs the filters of one route over one stream. Per-phase arrays are built once per generation; the synchronous
-// path allocates nothing. A phase that returns a promise pauses that direction until it settles.
+// Runs the head phases of one route's filters over one stream (body phases: body-flow.ts). Built once per
+// generation; the synchronous path allocates nothing. A phase that returns a promise pauses until it settles.
 
 import type { LocalReply } from './local-reply.ts';
 import type { RequestHead } from './request-head.ts';
@@ -46,6 +46,8 @@ export interface FilterFailure {
 
 export interface ChainHost {
   readonly ctx: StreamContext;
+  /** The filter whose head-phase hook runs now (replies it triggers later, like a 413, are named after it). */
+  currentFilter: string;
   /** Per-filter state in chain order, or null when no filter keeps state. */
   readonly filterStates: unknown[] | null;
   /** A filter answered: send `reply` made by `component`. */
@@ -90,6 +92,7 @@ export class FilterChain {
       const hook = f.hooks[phase] as ((h: unknown, c: StreamContext, s: unknown) => Phase<void | FilterReply>) | undefined;
       if (hook !== undefined) {
         let r: Phase<void | FilterReply>;
+        host.currentFilter = f.name;
         try {
           r = hook.call(f.hooks, head, host.ctx, host.filterStates === null ? undefined : host.filterStates[i]);
         } catch (error) {
@@ -108,62 +111,6 @@ export class FilterChain {
       i += reverse ? -1 : 1;
     }
     return ChainResult.Continue;
-  }
-
-  /** Body phases: returns the (possibly replaced) chunk, or null when the stream was answered or failed. */
-  runRequestBody(chunk: Buffer, end: boolean, host: ChainHost): Buffer | null {
-    const filters = this.filters;
-    let current = chunk;
-    for (let i = 0; i < filters.length; i++) {
-      const f = filters[i] as HttpFilterInstance;
-      const hook = f.hooks.onRequestBody;
-      if (hook === undefined) continue;
-      let r: Phase<void | Buffer | FilterReply>;
-      try {
-        r = hook.call(f.hooks, current, end, host.ctx, host.filterStates === null ? undefined : host.filterStates[i]);
-      } catch (error) {
-        host.onFilterFailure({ filter: f.name, error });
-        return null;
-      }
-      if (r === undefined) continue;
-      if (Buffer.isBuffer(r)) {
-        current = r;
-        continue;
-      }
-      if (isPromise(r)) {
-        // Asynchronous body phases (with backpressure) belong to the filter-chain issue; refuse loudly until then.
-        host.onFilterFailure({ filter: f.name, error: new Error('asynchronous onRequestBody is not supported yet') });
-        return null;
-      }
-      host.onFilterReply(toLocalReply(r, f.name));
-      return null;
-    }
-    return current;
-  }
-
-  runResponseBody(chunk: Buffer, end: boolean, host: ChainHost): Buffer | null {
-    const filters = this.filters;
-    let current = chunk;
-    for (let i = filters.length - 1; i >= 0; i--) {
-      const f = filters[i] as HttpFilterInstance;
-      const hook = f.hooks.onResponseBody;
-      if (hook === undefined) continue;
-      let r: Phase<void | Buffer>;
-      try {
-        r = hook.call(f.hooks, current, end, host.ctx, host.filterStates === null ? undefined : host.filterStates[i]);
-      } catch (error) {
-        host.onFilterFailure({ filter: f.name, error });
-        return null;
-      }
-      if (r === undefined) continue;
-      if (Buffer.isBuffer(r)) {
-        current = r;
-        continue;
-      }
-      host.onFilterFailure({ filter: f.name, error: new Error('asynchronous onResponseBody is not supported yet') });
-      return null;
-    }
-    return current;
   }
 
   /** onDone for every filter, in reverse; a throwing filter does not stop the others. */

@@ -10,6 +10,7 @@ import type { ConnectionPool, PoolWaiter } from '../upstream/connection-pool.ts'
 import { CHUNK_TRAILER_CRLF, encodeChunkHeader, LAST_CHUNK, requestHeadText } from '../upstream/request-encoder.ts';
 import type { UpstreamConnection, UpstreamStream } from '../upstream/upstream-connection.ts';
 import { releaseChunk } from '../util/chunk-pool.ts';
+import { type BodyDirection, BodyFlow, type BodyFlowSink } from './body-flow.ts';
 import type { CorkedWork, Downstream, DownstreamHandler } from './downstream.ts';
 import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } from './filter-chain.ts';
 import { DOWNSTREAM_FRAMING, stripHopByHop } from './header-rules.ts';
@@ -47,7 +48,7 @@ const NO_ROUTE: Route | null = null;
 const RequestIdIn = { Absent: 0, Empty: 1, Present: 2 } as const;
 type RequestIdIn = (typeof RequestIdIn)[keyof typeof RequestIdIn];
 
-export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter, ChainHost, CorkedWork, StreamContext {
+export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter, BodyFlowSink, ChainHost, CorkedWork, StreamContext {
   readonly requestId: string;
   /** Whether the client sent an x-request-id: when absent or empty the proxy forwards the one it made. */
   private readonly incomingRequestId: RequestIdIn;
@@ -70,6 +71,22 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
 
   /** Request body chunks received before the upstream connection was ready. */
   private pendingBody: Buffer[] | null = null;
+  /** Body phases per direction, made on first use when the chain has any. */
+  private requestFlow: BodyFlow | null = null;
+  private responseFlow: BodyFlow | null = null;
+  private requestFlowPaused = false;
+  private responseFlowPaused = false;
+  /** `ctx.bufferRequestBody(maxBytes)`: the limit (-1: not buffering), what arrived, and who asked. */
+  private bodyBufferLimit = -1;
+  private bufferedBody: Buffer[] | null = null;
+  private bufferedBytes = 0;
+  private bufferingFilter = '';
+  /** The request goes upstream only once its buffered body is complete. */
+  private upstreamAfterBody = false;
+  /** Body chunks (and ends) that arrived while an onRequest phase was pending: body phases run after head phases. */
+  private bodyBeforeHeadPhases: (Buffer | boolean)[] | null = null;
+  /** The filter whose hook runs now (set by the chain), for replies made on its behalf. */
+  currentFilter = '';
   private pendingBodyBytes = 0;
   private requestBodyReceived: boolean;
   private requestBodyWritten = false;
@@ -118,6 +135,14 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     this.attributeMap ??= new Map();
     return this.attributeMap;
   }
+  bufferRequestBody(maxBytes: number): void {
+    if (this.requestBodyReceived || this.route === null) return;
+    if (this.bodyBufferLimit < 0 || maxBytes < this.bodyBufferLimit) {
+      this.bodyBufferLimit = maxBytes;
+      this.bufferingFilter = this.currentFilter;
+    }
+    this.bufferedBody ??= [];
+  }
 
   // ── request path ───────────────────────────────────────────────────────────
   start(): void {
@@ -145,6 +170,7 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     if (!chain.isEmpty) {
       this.filterStates = chain.newStates();
       const r = chain.runHead('onRequest', head, this);
+      if (r === ChainResult.Pending) this.bodyBeforeHeadPhases = [];
       if (r !== ChainResult.Continue) return;
     }
     this.afterRequestFilters();
@@ -164,9 +190,18 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
       if (head.path === '' || head.path.charCodeAt(0) !== 0x2f) head.path = `/${head.path}`;
     }
     if (route.hostRewrite !== undefined) head.headers.set('host', route.hostRewrite);
-    this.timer = setTimeout(onStreamTimeout, route.timeoutMs, this);
     // Like Envoy, the proxy answers Expect itself, once it knows the request goes upstream (not on a local reply).
     if (head.expectContinue && !this.requestBodyReceived) this.downstream.sendContinue();
+    if (this.bufferedBody !== null && !this.requestBodyReceived) {
+      // A filter wants the whole body first (it may answer, or replace it): upstream waits for it.
+      this.upstreamAfterBody = true;
+      return;
+    }
+    this.goUpstream();
+  }
+
+  private goUpstream(): void {
+    this.timer = setTimeout(onStreamTimeout, (this.route as Route).timeoutMs, this);
     this.acquireConnection(false);
   }
 
@@ -254,16 +289,96 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
       this.tunnelFromClient(chunk, last);
       return;
     }
-    let data: Buffer | null = chunk;
+    const early = this.bodyBeforeHeadPhases;
+    if (early !== null) {
+      early.push(chunk, last);
+      if (early.length === 2) this.downstream.pauseRequestBody();
+      return;
+    }
+    if (this.bufferedBody !== null) {
+      this.bufferBody(chunk, last);
+      return;
+    }
     const chain = this.chain;
     if (chain?.hasRequestBody) {
       // A filter may keep the chunk: it gets memory of its own, and the pooled copy goes back at once.
       const own = Buffer.from(chunk);
       releaseChunk(chunk);
-      data = chain.runRequestBody(own, last, this);
-      if (data === null) return;
+      this.requestFlow ??= new BodyFlow(chain, 'request', this, this);
+      this.requestFlow.push(own, last);
+      return;
     }
+    this.forwardRequestData(chunk, last);
+  }
+
+  /** Gathers the body a filter asked for whole; past its limit the stream is answered 413. */
+  private bufferBody(chunk: Buffer, last: boolean): void {
+    const parts = this.bufferedBody as Buffer[];
+    if (chunk.length > 0) {
+      parts.push(Buffer.from(chunk));
+      this.bufferedBytes += chunk.length;
+    }
+    releaseChunk(chunk);
+    if (this.bufferedBytes > this.bodyBufferLimit) {
+      this.bufferedBody = null;
+      this.failureCode = ErrorKinds.requestBodyTooLarge.code;
+      this.sendLocalReply(localReplyFor(ErrorKinds.requestBodyTooLarge, this.bufferingFilter || 'filter'));
+      return;
+    }
+    if (!last) return;
+    this.bufferedBody = null;
+    const whole = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, this.bufferedBytes);
+    const chain = this.chain as FilterChain;
+    if (chain.hasRequestBody) {
+      this.requestFlow ??= new BodyFlow(chain, 'request', this, this);
+      this.requestFlow.push(whole, true);
+    } else {
+      this.forwardRequestData(whole, true);
+    }
+  }
+
+  deliverBody(direction: BodyDirection, data: Buffer, end: boolean): void {
+    if (this.done) return;
+    if (direction === 'request') this.forwardRequestData(data, end);
+    else this.deliverResponseData(data, end);
+  }
+
+  pauseBodySource(direction: BodyDirection): void {
+    if (direction === 'request') {
+      this.requestFlowPaused = true;
+      this.downstream.pauseRequestBody();
+    } else {
+      this.responseFlowPaused = true;
+      this.conn?.pauseReading();
+    }
+  }
+
+  resumeBodySource(direction: BodyDirection): void {
+    if (this.done) return;
+    if (direction === 'request') {
+      this.requestFlowPaused = false;
+      if (!this.waitingUpstreamDrain) this.downstream.resumeRequestBody();
+    } else {
+      this.responseFlowPaused = false;
+      if (!this.downstreamBlocked && !this.responseHeadPending) this.conn?.resumeReading();
+    }
+  }
+
+  /** Request body bytes every filter passed: to the upstream, or held until the connection is ready. */
+  private forwardRequestData(data: Buffer, last: boolean): void {
     if (last) this.requestBodyReceived = true;
+    if (this.upstreamAfterBody) {
+      // The buffered body is complete: it goes up with a Content-Length (filters may have changed its size).
+      this.upstreamAfterBody = false;
+      this.head.chunked = false;
+      this.head.contentLength = data.length;
+      if (data.length > 0) {
+        this.pendingBody = [data];
+        this.pendingBodyBytes = data.length;
+      }
+      this.goUpstream();
+      return;
+    }
     const conn = this.conn;
     if (conn === null || !this.requestHeadWritten) {
       if (data.length > 0) {
@@ -286,7 +401,7 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   onUpstreamWritable(): void {
     if (!this.waitingUpstreamDrain) return;
     this.waitingUpstreamDrain = false;
-    this.downstream.resumeRequestBody();
+    if (!this.requestFlowPaused) this.downstream.resumeRequestBody();
   }
 
   // ── response path ──────────────────────────────────────────────────────────
@@ -339,13 +454,20 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   }
 
   private forwardResponseBody(chunk: Buffer): void {
-    let data: Buffer | null = chunk;
     const chain = this.chain as FilterChain;
     if (chain.hasResponseBody) {
-      data = chain.runResponseBody(chunk, false, this);
-      if (data === null) return;
+      // The chunk is a view of the shared read buffer: a filter (or a pause) may keep it, so it gets a copy.
+      this.responseFlow ??= new BodyFlow(chain, 'response', this, this);
+      this.responseFlow.push(Buffer.from(chunk), false);
+      return;
     }
-    this.writeDownstream(data);
+    this.writeDownstream(chunk);
+  }
+
+  /** Response body bytes every filter passed; `end` completes the response. */
+  private deliverResponseData(data: Buffer, end: boolean): void {
+    if (data.length > 0) this.writeDownstream(data);
+    if (end) this.finishResponse();
   }
 
   private writeDownstream(data: Buffer): void {
@@ -421,7 +543,7 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   onDownstreamWritable(): void {
     if (!this.downstreamBlocked) return;
     this.downstreamBlocked = false;
-    if (!this.responseHeadPending) this.conn?.resumeReading();
+    if (!this.responseHeadPending && !this.responseFlowPaused) this.conn?.resumeReading();
   }
 
   onResponseComplete(): void {
@@ -435,10 +557,14 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   private completeResponse(): void {
     const chain = this.chain as FilterChain;
     if (chain.hasResponseBody) {
-      const tail = chain.runResponseBody(EMPTY, true, this);
-      if (tail === null) return;
-      if (tail.length > 0) this.downstream.writeBody(tail);
+      this.responseFlow ??= new BodyFlow(chain, 'response', this, this);
+      this.responseFlow.push(EMPTY, true);
+      return;
     }
+    this.finishResponse();
+  }
+
+  private finishResponse(): void {
     const conn = this.conn;
     this.conn = null;
     conn?.release(this.requestBodyWritten);
@@ -448,8 +574,14 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
 
   onPhaseResumed(phase: 'onRequest' | 'onUpstreamRequest' | 'onResponse'): void {
     if (this.done) return;
-    if (phase === 'onRequest') this.afterRequestFilters();
-    else if (phase === 'onUpstreamRequest') this.writeRequest();
+    if (phase === 'onRequest') {
+      const early = this.bodyBeforeHeadPhases;
+      this.bodyBeforeHeadPhases = null;
+      this.afterRequestFilters();
+      if (early === null || early.length === 0) return;
+      for (let i = 0; i < early.length && !this.done; i += 2) this.onRequestBody(early[i] as Buffer, early[i + 1] as boolean);
+      if (!this.done && !this.requestFlowPaused && !this.waitingUpstreamDrain) this.downstream.resumeRequestBody();
+    } else if (phase === 'onUpstreamRequest') this.writeRequest();
     else this.downstream.runCorked(this);
   }
 
@@ -578,6 +710,8 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   private finish(completed: boolean, failureCode: string): void {
     if (this.done) return;
     this.done = true;
+    this.requestFlow?.stop();
+    this.responseFlow?.stop();
     this.listener.lifecycle.streamFinished(this.listener.generation);
     if (this.timer !== null) {
       clearTimeout(this.timer);

@@ -10,6 +10,11 @@ export interface StreamContext {
   readonly startMs: number;
   /** Typed values shared between filters and read by the access log; created on first use. */
   readonly attributes: Map<string, unknown>;
+  /**
+   * Called in onRequest: the body is gathered before the request goes upstream, and onRequestBody sees it once,
+   * whole, with `end` true (a filter may then answer, or replace it). Over `maxBytes` the client gets 413.
+   */
+  bufferRequestBody(maxBytes: number): void;
 }
 
 /** How a stream ended, handed to onDone exactly once. */

@@ -1,0 +1,52 @@
+// Builds each route's filter chain: the listener's filters in order (each instantiated once per generation, or
+// again for a route that overrides its options; left out where a route disables it), then the route's own
+// header rules as a `headers` filter. Options get their schema's defaults filled in before `create` sees them.
+
+import type { TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { FilterChain, type HttpFilterInstance } from '../core/http/filter-chain.ts';
+import { componentLogger } from '../core/logger.ts';
+import { type FilterDefinition, instantiateFilter } from '../filters/api.ts';
+import headersFilter from '../filters/headers.ts';
+import { builtinFilters } from '../filters/registry.ts';
+import { type FilterModules, modulePath } from './filter-resolution.ts';
+import type { ListenerConfig, RouteConfig } from './schema.ts';
+
+const EMPTY_CHAIN = new FilterChain([]);
+
+/** One listener filter, compiled once per generation. */
+export interface ListenerFilter {
+  readonly name: string;
+  readonly definition: FilterDefinition;
+  readonly instance: HttpFilterInstance;
+}
+
+export function compileListenerFilters(l: ListenerConfig, configDir: string, modules: FilterModules): ListenerFilter[] {
+  return (l.filters ?? []).map((f) => {
+    const definition = f.module === undefined ? builtinFilters.get(f.name) : modules.get(modulePath(configDir, f.module));
+    // The supervisor resolved and checked every filter before sending the generation.
+    if (definition === undefined) throw new Error(`filter ${f.name} of listener ${l.name} is not loaded`);
+    return { name: f.name, definition, instance: instantiate(definition, f.config, f.name, configDir) };
+  });
+}
+
+export function routeFilterChain(r: RouteConfig, listenerFilters: readonly ListenerFilter[], configDir: string): FilterChain {
+  const filters: HttpFilterInstance[] = [];
+  for (const f of listenerFilters) {
+    const override = r.filters?.[f.name];
+    if (override?.disabled === true) continue;
+    filters.push(override?.config === undefined ? f.instance : instantiate(f.definition, override.config, f.name, configDir));
+  }
+  if (r.requestHeaders !== undefined || r.responseHeaders !== undefined) {
+    const options = { request: r.requestHeaders, response: r.responseHeaders };
+    const instance = instantiate(headersFilter as unknown as FilterDefinition, options, 'route-headers', configDir);
+    if (instance.hooks.onRequest !== undefined || instance.hooks.onResponse !== undefined) filters.push(instance);
+  }
+  return filters.length === 0 ? EMPTY_CHAIN : new FilterChain(filters);
+}
+
+function instantiate(definition: FilterDefinition, options: unknown, name: string, configDir: string): HttpFilterInstance {
+  const log = componentLogger('filter').child({ filter: name });
+  const withDefaults = Value.Default(definition.config as TSchema, structuredClone(options ?? {}));
+  return instantiateFilter(definition, withDefaults as never, { log, configDir }, name);
+}

@@ -1,0 +1,129 @@
+// Resolves the filters a config names: built-ins from the registry, custom ones from TypeScript modules next to
+// the config file. A module is imported under a URL carrying a hash of its content, so a reload after the file
+// changed loads the new code (and an unchanged file keeps its module instance). Options are checked against each
+// filter's own schema here, so a bad option is a config error with its line and column, never a crash later.
+
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { TSchema } from '@sinclair/typebox';
+import { TypeGuard } from '@sinclair/typebox';
+import type { FilterDefinition } from '../filters/api.ts';
+import { builtinFilters } from '../filters/registry.ts';
+import type { Config } from './schema.ts';
+import { type SchemaProblem, schemaProblems } from './schema-problems.ts';
+import type { SemanticProblem } from './semantic-checks.ts';
+
+/** Module files (absolute paths) → the URL to import them by (content-hashed). */
+export type FilterModuleUrls = Record<string, string>;
+
+/** Module files (absolute paths) → their filter definitions, for one generation. */
+export type FilterModules = ReadonlyMap<string, FilterDefinition>;
+
+export interface ResolvedFilters {
+  urls: FilterModuleUrls;
+  modules: FilterModules;
+  problems: SemanticProblem[];
+}
+
+/** The absolute path of a filter module named in the config. */
+export function modulePath(configDir: string, module: string): string {
+  return resolve(configDir, module);
+}
+
+/** Imports every custom filter module and checks every filter's name and options. */
+export async function resolveFilters(config: Config, configDir: string): Promise<ResolvedFilters> {
+  const urls: FilterModuleUrls = {};
+  const modules = new Map<string, FilterDefinition>();
+  const problems: SemanticProblem[] = [];
+  const report = (path: (string | number)[], message: string) => problems.push({ path, message });
+
+  for (const [li, l] of config.listeners.entries()) {
+    const byName = new Map<string, FilterDefinition>();
+    for (const [fi, f] of (l.filters ?? []).entries()) {
+      const at = ['listeners', li, 'filters', fi];
+      if (byName.has(f.name)) report([...at, 'name'], `duplicate filter name "${f.name}" in this listener`);
+      let def: FilterDefinition | undefined;
+      if (f.module === undefined) {
+        def = builtinFilters.get(f.name);
+        if (def === undefined) {
+          report([...at, 'name'], `unknown built-in filter "${f.name}" (built-in: ${[...builtinFilters.keys()].join(', ')}); a custom filter needs "module"`);
+        }
+      } else {
+        const path = modulePath(configDir, f.module);
+        const loaded = await loadModule(path, urls, modules);
+        if (typeof loaded === 'string') report([...at, 'module'], loaded);
+        else def = loaded;
+      }
+      if (def === undefined) continue;
+      byName.set(f.name, def);
+      for (const p of optionProblems(def, f.config, [...at, 'config'])) problems.push(p);
+    }
+    for (const [ri, r] of l.routes.entries()) {
+      for (const [name, o] of Object.entries(r.filters ?? {})) {
+        const at = ['listeners', li, 'routes', ri, 'filters', name];
+        const def = byName.get(name);
+        if (def === undefined) {
+          const known = [...byName.keys()].map((n) => `"${n}"`).join(', ') || 'none';
+          report(at, `no filter "${name}" on this listener to override (listener filters: ${known})`);
+          continue;
+        }
+        if (o.config !== undefined) for (const p of optionProblems(def, o.config, [...at, 'config'])) problems.push(p);
+      }
+    }
+  }
+  return { urls, modules, problems };
+}
+
+/** Imports the modules a generation names (a worker, with the URLs the supervisor resolved and checked). */
+export async function importFilterModules(urls: FilterModuleUrls): Promise<FilterModules> {
+  const modules = new Map<string, FilterDefinition>();
+  for (const [path, url] of Object.entries(urls)) {
+    const def = definitionOf(await import(url), path);
+    if (typeof def === 'string') throw new Error(def);
+    modules.set(path, def);
+  }
+  return modules;
+}
+
+async function loadModule(path: string, urls: FilterModuleUrls, modules: Map<string, FilterDefinition>): Promise<FilterDefinition | string> {
+  const known = modules.get(path);
+  if (known !== undefined) return known;
+  let source: Buffer;
+  try {
+    source = readFileSync(path);
+  } catch (err) {
+    return `cannot read filter module ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+  const url = `${pathToFileURL(path).href}?v=${createHash('sha256').update(source).digest('hex').slice(0, 16)}`;
+  let exports: unknown;
+  try {
+    exports = await import(url);
+  } catch (err) {
+    return `cannot load filter module ${path}: ${firstLine((err as Error).message)}`;
+  }
+  const def = definitionOf(exports, path);
+  if (typeof def === 'string') return def;
+  urls[path] = url;
+  modules.set(path, def);
+  return def;
+}
+
+/** The module's default export when it is a filter definition, else what is wrong with it. */
+function definitionOf(exports: unknown, path: string): FilterDefinition | string {
+  const d = (exports as { default?: unknown }).default as Partial<FilterDefinition> | undefined;
+  if (d === undefined || d === null || typeof d !== 'object') return `filter module ${path} has no default export (export default defineFilter({ … }))`;
+  if (typeof d.name !== 'string' || typeof d.create !== 'function' || !TypeGuard.IsSchema(d.config)) {
+    return `filter module ${path}: the default export is not a filter definition (name, config schema and create are required; use defineFilter)`;
+  }
+  return d as FilterDefinition;
+}
+
+function optionProblems(def: FilterDefinition, options: unknown, at: (string | number)[]): SemanticProblem[] {
+  return schemaProblems(def.config as TSchema, options ?? {}).map((p: SchemaProblem) => ({ path: [...at, ...p.segments], message: p.message }));
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}
