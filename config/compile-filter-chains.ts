@@ -2,14 +2,12 @@
 // again for a route that overrides its options; left out where a route disables it), then the route's own
 // header rules as a `headers` filter. Options get their schema's defaults filled in before `create` sees them.
 
-import type { TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import { FilterChain, type HttpFilterInstance } from '../core/http/filter-chain.ts';
 import { componentLogger } from '../core/logger.ts';
 import { type FilterDefinition, instantiateFilter } from '../filters/api.ts';
 import headersFilter from '../filters/headers.ts';
 import { builtinFilters } from '../filters/registry.ts';
-import { type FilterModules, modulePath } from './filter-resolution.ts';
+import { type FilterModules, modulePath, optionsWithDefaults } from './filter-resolution.ts';
 import type { ListenerConfig, RouteConfig } from './schema.ts';
 
 const EMPTY_CHAIN = new FilterChain([]);
@@ -47,6 +45,5 @@ export function routeFilterChain(r: RouteConfig, listenerFilters: readonly Liste
 
 function instantiate(definition: FilterDefinition, options: unknown, name: string, configDir: string): HttpFilterInstance {
   const log = componentLogger('filter').child({ filter: name });
-  const withDefaults = Value.Default(definition.config as TSchema, structuredClone(options ?? {}));
-  return instantiateFilter(definition, withDefaults as never, { log, configDir }, name);
+  return instantiateFilter(definition, optionsWithDefaults(definition, options) as never, { log, configDir }, name);
 }

@@ -9,6 +9,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeGuard } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { registerFilterImports } from '../core/filter-imports.ts';
 import type { FilterDefinition } from '../filters/api.ts';
 import { builtinFilters } from '../filters/registry.ts';
 import type { Config } from './schema.ts';
@@ -34,6 +36,7 @@ export function modulePath(configDir: string, module: string): string {
 
 /** Imports every custom filter module and checks every filter's name and options. */
 export async function resolveFilters(config: Config, configDir: string): Promise<ResolvedFilters> {
+  registerFilterImports();
   const urls: FilterModuleUrls = {};
   const modules = new Map<string, FilterDefinition>();
   const problems: SemanticProblem[] = [];
@@ -78,6 +81,7 @@ export async function resolveFilters(config: Config, configDir: string): Promise
 
 /** Imports the modules a generation names (a worker, with the URLs the supervisor resolved and checked). */
 export async function importFilterModules(urls: FilterModuleUrls): Promise<FilterModules> {
+  registerFilterImports();
   const modules = new Map<string, FilterDefinition>();
   for (const [path, url] of Object.entries(urls)) {
     const def = definitionOf(await import(url), path);
@@ -101,7 +105,7 @@ async function loadModule(path: string, urls: FilterModuleUrls, modules: Map<str
   try {
     exports = await import(url);
   } catch (err) {
-    return `cannot load filter module ${path}: ${firstLine((err as Error).message)}`;
+    return `cannot load filter module ${path}: ${briefly((err as Error).message)}`;
   }
   const def = definitionOf(exports, path);
   if (typeof def === 'string') return def;
@@ -121,9 +125,22 @@ function definitionOf(exports: unknown, path: string): FilterDefinition | string
 }
 
 function optionProblems(def: FilterDefinition, options: unknown, at: (string | number)[]): SemanticProblem[] {
-  return schemaProblems(def.config as TSchema, options ?? {}).map((p: SchemaProblem) => ({ path: [...at, ...p.segments], message: p.message }));
+  return schemaProblems(def.config as TSchema, optionsWithDefaults(def, options)).map((p: SchemaProblem) => ({
+    path: [...at, ...p.segments],
+    message: p.message,
+  }));
 }
 
-function firstLine(s: string): string {
-  return s.split('\n')[0] ?? s;
+/** A copy of `options` (absent: {}) with the defaults of the filter's schema filled in. */
+export function optionsWithDefaults(def: FilterDefinition, options: unknown): unknown {
+  return Value.Default(def.config as TSchema, structuredClone(options ?? {}));
+}
+
+/** A compile error's first two lines (the summary and where): enough for one log line. */
+function briefly(s: string): string {
+  return s
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(0, 2)
+    .join(' ');
 }

@@ -27,6 +27,8 @@ export interface WorkerCounters {
   localReplies: number;
   upstreamFailures: number;
   filterFailures: number;
+  /** Failures (throws, rejections) per filter name. */
+  filterFailuresByFilter: Record<string, number>;
   inflight: number;
 }
 

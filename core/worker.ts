@@ -35,12 +35,15 @@ let applying: Promise<void> = Promise.resolve();
 const send = (m: WorkerMessage) => postMessageTo(port, m);
 
 function counters(): WorkerCounters {
-  const c: WorkerCounters = { streams: 0, localReplies: 0, upstreamFailures: 0, filterFailures: 0, inflight: lifecycle.inflight };
+  const c: WorkerCounters = { streams: 0, localReplies: 0, upstreamFailures: 0, filterFailures: 0, filterFailuresByFilter: {}, inflight: lifecycle.inflight };
   for (const l of plane.generation?.listeners ?? []) {
     c.streams += l.context.counters.streams;
     c.localReplies += l.context.counters.localReplies;
     c.upstreamFailures += l.context.counters.upstreamFailures;
     c.filterFailures += l.context.counters.filterFailures;
+    for (const [name, n] of Object.entries(l.context.counters.filterFailuresByFilter)) {
+      c.filterFailuresByFilter[name] = (c.filterFailuresByFilter[name] ?? 0) + n;
+    }
   }
   return c;
 }

@@ -9,6 +9,8 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { FilterReply, HttpFilterHooks, HttpFilterInstance, Phase } from '../core/http/filter-chain.ts';
 
+/** TypeBox's builder, for options schemas: `config: T.Object({ key: T.String() })`. */
+export { Type as T } from '@sinclair/typebox';
 export type { FilterReply, HttpFilterHooks, Phase } from '../core/http/filter-chain.ts';
 export { HeaderList } from '../core/http/header-list.ts';
 export type { RequestHead } from '../core/http/request-head.ts';

@@ -41,6 +41,7 @@ export interface StreamCounters {
   localReplies: number;
   upstreamFailures: number;
   filterFailures: number;
+  filterFailuresByFilter: Record<string, number>;
 }
 
 const NO_ROUTE: Route | null = null;
@@ -655,7 +656,9 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   }
 
   onFilterFailure(f: FilterFailure): void {
-    this.listener.counters.filterFailures++;
+    const counters = this.listener.counters;
+    counters.filterFailures++;
+    counters.filterFailuresByFilter[f.filter] = (counters.filterFailuresByFilter[f.filter] ?? 0) + 1;
     log.error({ requestId: this.requestId, filter: f.filter, err: f.error }, 'filter failed');
     if (this.responseStarted) {
       const conn = this.conn;
