@@ -11,11 +11,15 @@ import type { TSchema } from '@sinclair/typebox';
 import { TypeGuard } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { registerFilterImports } from '../core/filter-imports.ts';
+import { componentLogger } from '../core/logger.ts';
 import type { FilterDefinition } from '../filters/api.ts';
 import { builtinFilters } from '../filters/registry.ts';
 import type { Config } from './schema.ts';
-import { type SchemaProblem, schemaProblems } from './schema-problems.ts';
+import { schemaProblems } from './schema-problems.ts';
 import type { SemanticProblem } from './semantic-checks.ts';
+
+/** What a trial `create` logs goes nowhere: it only checks the options. */
+const silentLog = componentLogger('filter-check').child({}, { level: 'silent' });
 
 /** Module files (absolute paths) → the URL to import them by (content-hashed). */
 export type FilterModuleUrls = Record<string, string>;
@@ -61,7 +65,7 @@ export async function resolveFilters(config: Config, configDir: string): Promise
       }
       if (def === undefined) continue;
       byName.set(f.name, def);
-      for (const p of optionProblems(def, f.config, [...at, 'config'])) problems.push(p);
+      checkOptions(def, f.config, [...at, 'config'], configDir, problems);
     }
     for (const [ri, r] of l.routes.entries()) {
       for (const [name, o] of Object.entries(r.filters ?? {})) {
@@ -72,7 +76,7 @@ export async function resolveFilters(config: Config, configDir: string): Promise
           report(at, `no filter "${name}" on this listener to override (listener filters: ${known})`);
           continue;
         }
-        if (o.config !== undefined) for (const p of optionProblems(def, o.config, [...at, 'config'])) problems.push(p);
+        if (o.config !== undefined) checkOptions(def, o.config, [...at, 'config'], configDir, problems);
       }
     }
   }
@@ -124,11 +128,20 @@ function definitionOf(exports: unknown, path: string): FilterDefinition | string
   return d as FilterDefinition;
 }
 
-function optionProblems(def: FilterDefinition, options: unknown, at: (string | number)[]): SemanticProblem[] {
-  return schemaProblems(def.config as TSchema, optionsWithDefaults(def, options)).map((p: SchemaProblem) => ({
-    path: [...at, ...p.segments],
-    message: p.message,
-  }));
+/**
+ * Options against the filter's schema, then a trial `create`: what a schema cannot say (a CIDR that does not
+ * parse, a key file that is missing) is thrown by `create`, and reported here instead of failing a worker.
+ */
+function checkOptions(def: FilterDefinition, options: unknown, at: (string | number)[], configDir: string, problems: SemanticProblem[]): void {
+  const withDefaults = optionsWithDefaults(def, options);
+  const found = schemaProblems(def.config as TSchema, withDefaults);
+  for (const p of found) problems.push({ path: [...at, ...p.segments], message: p.message });
+  if (found.length > 0) return;
+  try {
+    def.create(withDefaults as never, { log: silentLog, configDir });
+  } catch (err) {
+    problems.push({ path: at, message: `rejected by filter "${def.name}": ${briefly((err as Error).message)}` });
+  }
 }
 
 /** A copy of `options` (absent: {}) with the defaults of the filter's schema filled in. */

@@ -32,6 +32,9 @@ function script(socket: net.Socket, request: string): void {
   } else if (path.startsWith('/long')) {
     socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${100 << 20}\r\n\r\n`);
     socket.write(Buffer.alloc(64 * 1024, 0x62));
+  } else if (path.startsWith('/hold')) {
+    // Long enough that three requests sent together overlap even on a loaded machine.
+    setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nhold'), 1500);
   } else if (path.startsWith('/stall')) {
     // Never answers.
   } else if (path.startsWith('/slow')) {
@@ -155,7 +158,7 @@ describe('resources are released', () => {
   });
 
   it('queues up to the pending limit and answers 503 beyond it', async () => {
-    const results = await Promise.all([1, 2, 3].map((i) => request({ port, path: `/limited/slow/${i}` })));
+    const results = await Promise.all([1, 2, 3].map((i) => request({ port, path: `/limited/hold/${i}` })));
     const statuses = results.map((r) => r.status).sort();
     expect(statuses).toEqual([200, 200, 503]);
     const rejected = results.find((r) => r.status === 503);

@@ -1,0 +1,62 @@
+// The `ip-access` filter: allow and deny lists of CIDR ranges (IPv4 and IPv6) for the client address. The client
+// is the peer, or, behind `trustedHops` proxies of your own, the X-Forwarded-For entry that many hops to the left
+// of the peer (Envoy's xff_num_trusted_hops): entries further right were added by the trusted proxies.
+
+import net from 'node:net';
+import { defineFilter, reply, T } from './api.ts';
+
+const Options = T.Object(
+  {
+    allow: T.Array(T.String({ minLength: 1 }), { default: [], description: 'CIDR ranges; when not empty, only these pass' }),
+    deny: T.Array(T.String({ minLength: 1 }), { default: [], description: 'CIDR ranges refused (checked first)' }),
+    trustedHops: T.Integer({ minimum: 0, maximum: 10, default: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+export default defineFilter({
+  name: 'ip-access',
+  config: Options,
+  create(o) {
+    const allow = blockListOf(o.allow);
+    const deny = blockListOf(o.deny);
+    const allowEmpty = o.allow.length === 0;
+    return {
+      onRequest(req, ctx) {
+        const client = clientAddress(ctx.remoteAddress, req.headers.get('x-forwarded-for'), o.trustedHops);
+        const family = net.isIP(client);
+        const ok = family !== 0 && !deny.check(client, family === 4 ? 'ipv4' : 'ipv6') && (allowEmpty || allow.check(client, family === 4 ? 'ipv4' : 'ipv6'));
+        if (!ok) return reply(403, 'client address not allowed\n');
+      },
+    };
+  },
+});
+
+/** Throws on a range that does not parse: the config is refused at load, with the filter's path. */
+function blockListOf(ranges: readonly string[]): net.BlockList {
+  const list = new net.BlockList();
+  for (const range of ranges) {
+    const [address = '', bits] = range.split('/');
+    const family = net.isIP(address);
+    if (family === 0) throw new Error(`"${range}" is not a CIDR range`);
+    const max = family === 4 ? 32 : 128;
+    const prefix = bits === undefined ? max : Number(bits);
+    if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) throw new Error(`"${range}" has an invalid prefix length`);
+    list.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return list;
+}
+
+/**
+ * The proxy appended the peer to X-Forwarded-For before filters run, so the list ends with it: with N trusted
+ * hops the client is N entries left of the end. An IPv4-mapped IPv6 address counts as IPv4.
+ */
+export function clientAddress(peer: string, xff: string | undefined, trustedHops: number): string {
+  let client = peer;
+  if (trustedHops > 0 && xff !== undefined) {
+    const entries = xff.split(',');
+    const at = entries.length - 1 - trustedHops;
+    client = at >= 0 ? (entries[at] as string).trim() : (entries[0] as string).trim();
+  }
+  return client.startsWith('::ffff:') && net.isIPv4(client.slice(7)) ? client.slice(7) : client;
+}
