@@ -1,46 +1,82 @@
-// Everything a filter author imports. A filter is a name, an options schema, optional per-stream state, and a
-// `create` that runs once per generation per worker and returns the phase hooks (see docs and DESIGN.md §6).
+// Everything a filter author imports — from a module anywhere on disk as `import { defineFilter, reply, T } from
+// 'mantou'`. A filter is a name, an options schema, optional per-stream state, and a `create` that runs once per
+// generation (per config load) in every worker and returns the phase hooks. docs/filters.md is the guide.
 //
-// Phase return values: `undefined` continues (the fast path: no promise, no allocation); a FilterReply answers
-// locally and stops (`x-mantou-local-reply` names the filter); a Buffer from a body phase replaces the chunk;
-// a Promise pauses that direction until it settles; a throw or rejection becomes a 500 naming the filter.
+// Phases, in the order a stream meets them (request phases run in the listener's filter order, response
+// phases in reverse):
+//   onRequest(req, ctx, state)            after routing, before the request goes upstream
+//   onRequestBody(chunk, end, ctx, state) each request body chunk (`end` on the last; the last may be empty)
+//   onUpstreamRequest(req, ctx, state)    after load balancing, just before the head is written upstream
+//   onResponse(res, ctx, state)           the upstream's response head
+//   onResponseBody(chunk, end, ctx, state) each response body chunk
+//   onDone(outcome, ctx, state)           exactly once, synchronously, however the stream ended
+//
+// What a phase returns:
+//   undefined        continue at once (the fast path: no promise, no allocation)
+//   reply(...)       answer locally and stop; `x-mantou-local-reply` names the filter (not from body responses)
+//   a Buffer         (body phases) replaces this chunk; the response is then re-framed (chunked)
+//   a Promise        pauses that direction — the client or upstream socket stops being read — until it settles
+//                    with one of the above
+//   throws/rejects   500 naming the filter (or the client connection is closed if the response has started), a log
+//                    line and a per-filter failure counter; never a crashed worker
+//
+// Local replies (a filter's, the router's 404, upstream errors) do not run response phases.
 
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { FilterReply, HttpFilterHooks, HttpFilterInstance, Phase } from '../core/http/filter-chain.ts';
 
-/** TypeBox's builder, for options schemas: `config: T.Object({ key: T.String() })`. */
+/** TypeBox's builder, for options schemas: `config: T.Object({ key: T.String() })`; `default` values are filled in. */
 export { Type as T } from '@sinclair/typebox';
 export type { FilterReply, HttpFilterHooks, Phase } from '../core/http/filter-chain.ts';
+/**
+ * Headers as a flat list with lower-case names: get(name), getAll(name), has(name), add(name, value) (appends),
+ * set(name, value) (replaces), append(name, value) (comma-joins), remove(name). Names and values are checked:
+ * a CR, LF or NUL throws (and becomes a 500 naming the filter) — nothing unsafe reaches the wire.
+ */
 export { HeaderList } from '../core/http/header-list.ts';
+/** The request: method, path, query, target, headers (a HeaderList), contentLength (-1 unknown), chunked, host. */
 export type { RequestHead } from '../core/http/request-head.ts';
+/** The response: status, reason, headers (a HeaderList), contentLength (-1 unknown), bodyless. */
 export type { ResponseHead } from '../core/http/response-head.ts';
+/**
+ * What a filter knows of its stream besides heads and bodies: requestId, remoteAddress (the peer), listenerName,
+ * routeName, clusterName, startMs (performance.now() at the request head), `attributes` (a Map shared by the
+ * stream's filters and read by the access log: put typed values there, not in headers), and
+ * `bufferRequestBody(maxBytes)` (call it in onRequest: the request waits until its whole body has arrived, and
+ * onRequestBody sees it once, whole, with end = true; over maxBytes the client gets 413 naming the filter).
+ */
 export type { StreamContext, StreamOutcome } from '../core/http/stream-context.ts';
 
 /** What `create` receives besides its options. */
 export interface FilterEnv {
-  /** A logger child named after the filter. */
+  /** A logger (pino) named after the filter instance. Check `log.isLevelEnabled` before building costly fields. */
   readonly log: Logger;
-  /** Directory of the config file, for resolving relative paths in options. */
+  /** Directory of the config file, for resolving relative paths in options (key files, lists). */
   readonly configDir: string;
 }
 
 export interface FilterDefinition<S extends TSchema = TSchema, St = undefined> {
-  /** kebab-case; used in config, logs, metrics and the local-reply header. */
+  /** kebab-case; the default instance name. */
   readonly name: string;
-  /** Options schema, checked when the config is loaded. */
+  /** Options schema, checked when the config is loaded (errors carry file:line:col and the option's path). */
   readonly config: S;
-  /** Per-stream private state, same shape every time (keep it small: it is allocated per request). */
+  /** Per-stream private state, created for each stream (keep it small: it is allocated per request). */
   readonly state?: () => St;
+  /**
+   * Once per generation per worker (and once more when the config is checked): validate what the schema cannot
+   * (throwing refuses the config, with the message), prepare what every request needs, return the hooks.
+   */
   readonly create: (options: Static<S>, env: FilterEnv) => HttpFilterHooks<St>;
 }
 
+/** Declares a filter; a module's default export. */
 export function defineFilter<S extends TSchema, St = undefined>(d: FilterDefinition<S, St>): FilterDefinition<S, St> {
   if (!/^[a-z][a-z0-9-]*$/.test(d.name)) throw new Error(`filter name "${d.name}" must be kebab-case`);
   return Object.freeze(d);
 }
 
-/** Instantiates a definition for one generation. */
+/** Instantiates a definition for one generation (the config compiler's business). */
 export function instantiateFilter<S extends TSchema, St>(
   d: FilterDefinition<S, St>,
   options: Static<S>,
@@ -51,7 +87,7 @@ export function instantiateFilter<S extends TSchema, St>(
   return { name: instanceName, hooks, newState: d.state };
 }
 
-/** Convenience for filters answering locally. */
+/** A local reply: status, a text body, and headers as a flat [name, value, …] list (checked like any header). */
 export function reply(status: number, body = '', headers?: string[]): FilterReply {
   return { status, body, headers };
 }
