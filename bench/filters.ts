@@ -1,0 +1,126 @@
+// `npm run bench:filters`: what the filter chain costs. Mantou (1 worker, pinned to CPU 1) with 0, 1, 5 and 10
+// pass-through filters and with a chain of the built-ins configured to let everything through, against direct,
+// all in one run: wrk rounds (throughput, proxy CPU per request) and open-loop rounds at 1,000 req/s (p50/p99),
+// alternating between candidates, medians. The cost per filter is the CPU per request of 10 filters minus none,
+// divided by 10.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hasTaskset, LOAD_CPU, PROXY_CPU, pinnedSpawn, spawnUntil } from './candidates.ts';
+import { openLoop } from './open-loop.ts';
+import { cpuSeconds } from './proc-stats.ts';
+
+const ROUNDS = 3;
+const WRK_S = 3;
+const LATENCY_MS = 1500;
+const PASS = new URL('./peers/pass-through-filter.ts', import.meta.url).pathname;
+const REQUEST = Buffer.from('GET /size/13 HTTP/1.1\r\nhost: bench\r\n\r\n');
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+interface Variant {
+  name: string;
+  filters: string[];
+  port: number;
+  pid: number;
+  stop(): void;
+}
+
+const BUILTINS = [
+  '{ name: headers, config: { request: { set: { x-via: "%listener%" } } } }',
+  '{ name: cors, config: { allowOrigins: ["*"] } }',
+  '{ name: local-rate-limit, config: { tokensPerFill: 1000000, fillIntervalMs: 1000, maxTokens: 1000000 } }',
+  '{ name: ip-access, config: { allow: ["0.0.0.0/0", "::/0"] } }',
+  '{ name: body-limit, config: { maxBytes: 1048576 } }',
+];
+
+function passThrough(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `{ name: pass-${i}, module: ${PASS} }`);
+}
+
+async function startVariant(name: string, filters: string[], upstreamPort: number, dir: string): Promise<Variant> {
+  const file = join(dir, `${name}.yaml`);
+  const chain = filters.length === 0 ? '' : `    filters:\n${filters.map((f) => `      - ${f}\n`).join('')}`;
+  writeFileSync(
+    file,
+    `workers: 1\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${chain}    routes: [{ cluster: up }]\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstreamPort} }]\n`,
+  );
+  const { child, match } = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/, PROXY_CPU);
+  child.stdout?.resume();
+  return { name, filters, port: Number(match[1]), pid: child.pid as number, stop: () => child.kill('SIGTERM') };
+}
+
+function wrk(port: number): Promise<{ rps: number; total: number }> {
+  return new Promise((resolve) => {
+    const child = pinnedSpawn(LOAD_CPU, 'wrk', ['-t1', '-c50', `-d${WRK_S}s`, `http://127.0.0.1:${port}/size/13`]);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on('close', () => resolve({ rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), total: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0) }));
+  });
+}
+
+async function main(): Promise<void> {
+  if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) {
+    console.error('bench:filters needs wrk (bash bench/setup-peers.sh)');
+    process.exit(1);
+  }
+  const upstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, hasTaskset ? LOAD_CPU : undefined);
+  const upstreamPort = Number(upstream.match[1]);
+  const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-filters-'));
+  const variants: Variant[] = [];
+  try {
+    for (const [name, filters] of [
+      ['0 filters', []],
+      ['1 filter', passThrough(1)],
+      ['5 filters', passThrough(5)],
+      ['10 filters', passThrough(10)],
+      ['built-ins (5)', BUILTINS],
+    ] as [string, string[]][]) {
+      variants.push(await startVariant(name, filters, upstreamPort, dir));
+    }
+    const targets = [{ name: 'direct', port: upstreamPort, pid: 0 }, ...variants];
+    const stats = new Map(targets.map((t) => [t.name, { rps: [] as number[], cpuUs: [] as number[], p50: [] as number[], p99: [] as number[] }]));
+    // Warm-up: JIT and pools, one wrk round each.
+    for (const t of targets) await wrk(t.port);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const t of targets) {
+        const s = stats.get(t.name) as { rps: number[]; cpuUs: number[]; p50: number[]; p99: number[] };
+        const cpu0 = t.pid ? cpuSeconds(t.pid) : 0;
+        const w = await wrk(t.port);
+        s.rps.push(w.rps);
+        if (t.pid) s.cpuUs.push(((cpuSeconds(t.pid) - cpu0) / Math.max(1, w.total)) * 1e6);
+        const l = await openLoop({ port: t.port, rate: 1000, durationMs: LATENCY_MS, connections: 50, request: REQUEST, newConnection: false });
+        s.p50.push(l.histogram.getValueAtPercentile(50));
+        s.p99.push(l.histogram.getValueAtPercentile(99));
+        l.histogram.destroy();
+      }
+    }
+    const d = stats.get('direct') as { p50: number[]; p99: number[] };
+    const d50 = median(d.p50);
+    const d99 = median(d.p99);
+    console.log(`placement: ${hasTaskset ? `Mantou on CPU ${PROXY_CPU}; wrk, open-loop generator and upstream on CPU ${LOAD_CPU}` : 'no taskset: unpinned'}`);
+    console.log(`wrk 50 connections ${WRK_S}s and open-loop 1,000 req/s ${LATENCY_MS} ms, ${ROUNDS} alternating rounds; medians\n`);
+    console.log('| chain | req/s | CPU µs/request | p50 | p99 | added p50 | added p99 |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const [name, s] of stats) {
+      const cpu = s.cpuUs.length ? median(s.cpuUs).toFixed(1) : '—';
+      const p50 = median(s.p50);
+      const p99 = median(s.p99);
+      const added = name === 'direct' ? ['—', '—'] : [`${(p50 - d50).toFixed(0)} µs`, `${(p99 - d99).toFixed(0)} µs`];
+      console.log(`| ${name} | ${median(s.rps).toFixed(0)} | ${cpu} | ${p50} µs | ${p99} µs | ${added[0]} | ${added[1]} |`);
+    }
+    const c0 = median(stats.get('0 filters')?.cpuUs ?? [0]);
+    const c10 = median(stats.get('10 filters')?.cpuUs ?? [0]);
+    const cb = median(stats.get('built-ins (5)')?.cpuUs ?? [0]);
+    console.log(`\nper pass-through filter: ${((c10 - c0) / 10).toFixed(2)} µs CPU per request; built-in chain of 5: ${(cb - c0).toFixed(1)} µs`);
+  } finally {
+    for (const v of variants) v.stop();
+    upstream.child.kill('SIGTERM');
+  }
+}
+
+await main();
