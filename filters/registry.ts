@@ -6,8 +6,9 @@ import cors from './cors.ts';
 import fault from './fault.ts';
 import headers from './headers.ts';
 import ipAccess from './ip-access.ts';
+import jwtAuth from './jwt-auth.ts';
 import localRateLimit from './local-rate-limit.ts';
 
-const all = [headers, cors, localRateLimit, fault, ipAccess, bodyLimit] as unknown as FilterDefinition[];
+const all = [headers, cors, localRateLimit, fault, ipAccess, bodyLimit, jwtAuth] as unknown as FilterDefinition[];
 
 export const builtinFilters: ReadonlyMap<string, FilterDefinition> = new Map(all.map((d) => [d.name, d]));

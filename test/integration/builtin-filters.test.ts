@@ -1,12 +1,19 @@
 // Each built-in filter through the real proxy: one listener carries them all, and each route leaves on only the
 // filter it tests (the per-route `disabled` override).
 
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, request } from '../helpers/http-client.ts';
+import { makeKeys, signToken, writeJwks } from '../helpers/jwt.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { type EchoReply, type Server, startEchoServer } from '../helpers/upstreams.ts';
 
-const FILTERS = ['cors', 'limit', 'fault', 'ip', 'body', 'stamp'];
+const FILTERS = ['cors', 'limit', 'fault', 'ip', 'body', 'stamp', 'jwt-auth'];
+const jwtDir = mkdtempSync(join(tmpdir(), 'mantou-jwks-'));
+const keys = makeKeys();
+writeJwks(join(jwtDir, 'jwks.json'), keys);
 
 /** A route on `prefix` where only `filter` runs. */
 function route(prefix: string, filter: string): string {
@@ -36,12 +43,14 @@ listeners:
       - { name: ip, module: ../../filters/ip-access.ts, config: { deny: ["127.0.0.0/8"] } }
       - { name: body, module: ../../filters/body-limit.ts, config: { maxBytes: 100 } }
       - { name: stamp, module: ../../filters/headers.ts, config: { request: { set: { x-via: "%listener%/%route%" } } } }
+      - { name: jwt-auth, config: { jwksFile: ${join(jwtDir, 'jwks.json')}, audience: api } }
     routes:
 ${route('/cors', 'cors')}
 ${route('/limit', 'limit')}
 ${route('/fault', 'fault')}
 ${route('/ip', 'ip')}
 ${route('/body', 'body')}
+${route('/jwt', 'jwt-auth')}
       - { name: stamped, match: { path: { prefix: /stamp } }, cluster: echo, filters: { ${FILTERS.filter((f) => f !== 'stamp')
         .map((f) => `${f}: { disabled: true }`)
         .join(', ')} } }
@@ -102,6 +111,14 @@ describe('built-in filters through the proxy', () => {
     expect((await request({ port, method: 'POST', path: '/body/x', body: Buffer.alloc(101) })).status).toBe(413);
     expect((await request({ port, method: 'POST', path: '/body/x', body: [Buffer.alloc(60), Buffer.alloc(60)] })).status).toBe(413);
     expect((await request({ port, method: 'POST', path: '/body/x', body: Buffer.alloc(100) })).status).toBe(200);
+  });
+
+  it('jwt-auth: 401 without a valid token, 200 with one', async () => {
+    const refused = await request({ port, path: '/jwt/x' });
+    expect(refused.status).toBe(401);
+    expect(refused.headers['www-authenticate']).toBe('Bearer');
+    const token = signToken(keys, 'ES256', { aud: 'api', exp: Math.floor(Date.now() / 1000) + 60 });
+    expect((await request({ port, path: '/jwt/x', headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
   });
 
   it('headers: sets a request header from request attributes', async () => {
