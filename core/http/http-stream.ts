@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { type ErrorKind, ErrorKinds, type StreamFailure } from '../errors.ts';
 import type { GenerationState, WorkerLifecycle } from '../lifecycle.ts';
 import { componentLogger } from '../logger.ts';
+import { offload } from '../offload/offload-pool.ts';
 import type { ConnectionPool, PoolWaiter } from '../upstream/connection-pool.ts';
 import { CHUNK_TRAILER_CRLF, encodeChunkHeader, LAST_CHUNK, requestHeadText } from '../upstream/request-encoder.ts';
 import type { UpstreamConnection, UpstreamStream } from '../upstream/upstream-connection.ts';
@@ -135,6 +136,12 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   get attributes(): Map<string, unknown> {
     this.attributeMap ??= new Map();
     return this.attributeMap;
+  }
+  offload<T>(taskUrl: string, input: unknown, transfer: ArrayBuffer[] = [], options: { timeoutMs?: number; maxQueue?: number } = {}): Promise<T> {
+    return offload<T>(taskUrl, input, transfer, {
+      timeoutMs: options.timeoutMs ?? DEFAULT_OFFLOAD_TIMEOUT_MS,
+      maxQueue: options.maxQueue ?? DEFAULT_OFFLOAD_QUEUE,
+    });
   }
   bufferRequestBody(maxBytes: number): void {
     if (this.requestBodyReceived || this.route === null) return;
@@ -739,6 +746,8 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
 }
 
 const EMPTY = Buffer.alloc(0);
+const DEFAULT_OFFLOAD_TIMEOUT_MS = 5000;
+const DEFAULT_OFFLOAD_QUEUE = 64;
 
 function onStreamTimeout(stream: HttpStream): void {
   stream.onTimeout();

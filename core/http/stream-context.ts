@@ -15,6 +15,12 @@ export interface StreamContext {
    * whole, with `end` true (a filter may then answer, or replace it). Over `maxBytes` the client gets 413.
    */
   bufferRequestBody(maxBytes: number): void;
+  /**
+   * Runs CPU-heavy work in this worker's offload pool (piscina) instead of on the data-plane event loop:
+   * `taskUrl`'s default export is called with `input`; ArrayBuffers in `transfer` move with it (exact-size, and
+   * unusable here afterwards). Rejects with an OffloadError whose code says saturated, timeout or failed.
+   */
+  offload<T>(taskUrl: string, input: unknown, transfer?: ArrayBuffer[], options?: { timeoutMs?: number; maxQueue?: number }): Promise<T>;
 }
 
 /** How a stream ended, handed to onDone exactly once. */

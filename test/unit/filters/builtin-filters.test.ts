@@ -10,10 +10,10 @@ import { ConfigError } from '../../../core/errors.ts';
 import { HeaderList } from '../../../core/http/header-list.ts';
 import { RequestHead } from '../../../core/http/request-head.ts';
 import { ResponseHead } from '../../../core/http/response-head.ts';
-import type { StreamContext } from '../../../core/http/stream-context.ts';
 import { componentLogger } from '../../../core/logger.ts';
 import type { FilterDefinition, FilterReply, HttpFilterHooks } from '../../../filters/api.ts';
 import { builtinFilters } from '../../../filters/registry.ts';
+import { contextStub } from '../../helpers/filter-context.ts';
 
 const log = componentLogger('test').child({}, { level: 'silent' });
 
@@ -23,9 +23,7 @@ function hooksOf(name: string, options: unknown): { hooks: HttpFilterHooks<unkno
   return { hooks, state: def.state ?? (() => undefined) };
 }
 
-function ctxOf(remoteAddress = '10.0.0.1', routeName = 'r'): StreamContext {
-  return { requestId: 'id-1', remoteAddress, listenerName: 'edge', routeName, clusterName: 'c', startMs: 0, attributes: new Map(), bufferRequestBody() {} };
-}
+const ctxOf = contextStub;
 
 function req(method: string, headers: string[] = [], contentLength = -1): RequestHead {
   return new RequestHead(method, '/p', '', new HeaderList([...headers]), contentLength, false);
@@ -140,6 +138,7 @@ describe('built-in filter options are checked at load, with their path', () => {
     ['ip-access', '{ deny: [banana] }', /rejected by filter "ip-access": "banana" is not a CIDR range/],
     ['body-limit', '{}', /filters\[0\]\.config\.maxBytes: missing required key "maxBytes"/],
     ['fault', '{ abort: { status: 700 } }', /filters\[0\]\.config\.abort\.status: expected integer 200\.\.599, got 700/],
+    ['body-scan', '{ patterns: ["(unclosed"] }', /filters\[0\]\.config: rejected by filter "body-scan": Invalid regular expression/],
   ];
   for (const [name, options, expected] of cases) {
     it(`refuses ${name} with ${options}`, async () => {

@@ -10,6 +10,7 @@ import type { StreamContext } from '../../../core/http/stream-context.ts';
 import { componentLogger } from '../../../core/logger.ts';
 import type { FilterReply } from '../../../filters/api.ts';
 import jwtAuth from '../../../filters/jwt-auth.ts';
+import { contextStub } from '../../helpers/filter-context.ts';
 import { makeKeys, signToken, writeJwks } from '../../helpers/jwt.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mantou-jwt-'));
@@ -24,16 +25,7 @@ const now = Math.floor(Date.now() / 1000);
 const good = { iss: 'https://idp.test', aud: 'api', sub: 'u1', exp: now + 300 };
 
 function run(authorization?: string): { reply: FilterReply | undefined; ctx: StreamContext } {
-  const ctx: StreamContext = {
-    requestId: 'i',
-    remoteAddress: '10.0.0.1',
-    listenerName: 'l',
-    routeName: 'r',
-    clusterName: 'c',
-    startMs: 0,
-    attributes: new Map(),
-    bufferRequestBody() {},
-  };
+  const ctx = contextStub();
   const req = new RequestHead('GET', '/', '', new HeaderList(authorization === undefined ? [] : ['authorization', authorization]), -1, false);
   return { reply: hooks.onRequest?.(req, ctx, undefined) as FilterReply | undefined, ctx };
 }

@@ -1,0 +1,79 @@
+// CPU-heavy filter work off the data-plane event loop: one piscina pool per worker thread, made on first use, so
+// a regex over a megabyte never stalls the other requests of that worker. Tasks are modules (a default-exported
+// function) run with their input; buffers in `transfer` move to the pool thread instead of being copied. The
+// queue is bounded and every task has a deadline: a saturated or slow pool is an error value, not a pile-up.
+
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+
+export const OffloadErrors = { Saturated: 'offload_saturated', Timeout: 'offload_timeout', Failed: 'offload_failed' } as const;
+export type OffloadErrorCode = (typeof OffloadErrors)[keyof typeof OffloadErrors];
+
+export class OffloadError extends Error {
+  readonly code: OffloadErrorCode;
+  constructor(code: OffloadErrorCode, message: string) {
+    super(message);
+    this.name = 'OffloadError';
+    this.code = code;
+  }
+}
+
+export interface OffloadOptions {
+  /** Tasks waiting beyond the busy threads; past it a task fails at once as saturated. */
+  maxQueue: number;
+  timeoutMs: number;
+}
+
+let pool: Piscina | null = null;
+/** Tasks started and not settled: running on a pool thread or waiting for one. */
+let inFlight = 0;
+
+/** Half the cores (at least one): the data-plane workers keep the rest. */
+const THREADS = Math.max(1, Math.floor(availableParallelism() / 2));
+const MAX_QUEUE = 64;
+/**
+ * Pool threads run at a lower scheduling priority (Linux nice +10, through piscina): when cores are scarce, the
+ * data-plane thread wins the CPU and the offloaded work waits, not the requests.
+ */
+const NICE_INCREMENT = 10;
+
+function thePool(): Piscina {
+  pool ??= new Piscina({ minThreads: 1, maxThreads: THREADS, maxQueue: MAX_QUEUE, idleTimeout: 30_000, niceIncrement: NICE_INCREMENT });
+  return pool;
+}
+
+/**
+ * Runs `taskUrl`'s default export with `input` in the pool. `transfer` lists ArrayBuffers (whole, exact-size)
+ * that move with the input; they are unusable here afterwards. Rejects with an OffloadError.
+ */
+export async function offload<T>(taskUrl: string, input: unknown, transfer: ArrayBuffer[], options: OffloadOptions): Promise<T> {
+  const p = thePool();
+  if (inFlight >= THREADS + options.maxQueue) throw new OffloadError(OffloadErrors.Saturated, `offload pool saturated (${inFlight} tasks in flight)`);
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  inFlight++;
+  try {
+    return (await p.run(input, { filename: taskUrl, transferList: transfer, signal })) as T;
+  } catch (err) {
+    if (signal.aborted) throw new OffloadError(OffloadErrors.Timeout, `offloaded task over ${options.timeoutMs} ms`);
+    if (/queue is at limit/i.test((err as Error).message)) throw new OffloadError(OffloadErrors.Saturated, 'offload queue full');
+    throw new OffloadError(OffloadErrors.Failed, (err as Error).message);
+  } finally {
+    inFlight--;
+  }
+}
+
+/** Worker shutdown: the pool's threads go too. */
+export async function closeOffloadPool(): Promise<void> {
+  const p = pool;
+  pool = null;
+  await p?.destroy();
+}
+
+/** An exact-size ArrayBuffer holding `bytes`: the buffer itself when it owns all of one, else a copy. */
+export function transferable(bytes: Buffer): ArrayBuffer {
+  const ab = bytes.buffer;
+  if (bytes.byteOffset === 0 && bytes.byteLength === ab.byteLength && ab instanceof ArrayBuffer) return ab;
+  const copy = new ArrayBuffer(bytes.byteLength);
+  new Uint8Array(copy).set(bytes);
+  return copy;
+}

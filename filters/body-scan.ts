@@ -1,0 +1,57 @@
+// The `body-scan` filter, the offload example: the whole request body (up to `maxBytes`, 413 above) is matched
+// against regular expressions in the worker's offload pool, so a megabyte of regex work never stalls the other
+// requests of the worker. The body moves to the pool thread and back (transferred, not copied). A match is
+// answered 403; a saturated pool (bounded queue) or a scan over `timeoutMs` is answered 503.
+
+import { type OffloadError, OffloadErrors, transferable } from '../core/offload/offload-pool.ts';
+import { defineFilter, type FilterReply, reply, T } from './api.ts';
+import type { BodyScanInput, BodyScanOutput } from './body-scan-task.ts';
+
+const TASK = new URL('./body-scan-task.ts', import.meta.url).href;
+
+const Options = T.Object(
+  {
+    patterns: T.Array(T.String({ minLength: 1 }), { minItems: 1, description: 'regular expressions; any match refuses the request' }),
+    flags: T.String({ default: 'i', pattern: '^[imsu]*$', description: 'RegExp flags for every pattern' }),
+    maxBytes: T.Integer({ minimum: 1, maximum: 64 * 1024 * 1024, default: 1024 * 1024 }),
+    timeoutMs: T.Integer({ minimum: 1, maximum: 60_000, default: 1000 }),
+    maxQueue: T.Integer({ minimum: 0, maximum: 10_000, default: 32, description: 'scans waiting for a pool thread; past it, 503' }),
+    offload: T.Boolean({ default: true, description: 'false scans on the worker’s own event loop (small bodies, or to compare)' }),
+  },
+  { additionalProperties: false },
+);
+
+export default defineFilter({
+  name: 'body-scan',
+  config: Options,
+  create(o) {
+    // Compiled here too, so a pattern that does not compile refuses the config instead of failing requests.
+    const regexes = o.patterns.map((p) => new RegExp(p, o.flags));
+    const refused = reply(403, 'request body refused\n');
+    const options = { timeoutMs: o.timeoutMs, maxQueue: o.maxQueue };
+    return {
+      onRequest(req, ctx) {
+        if (req.hasBody) ctx.bufferRequestBody(o.maxBytes);
+      },
+      onRequestBody(chunk, end, ctx) {
+        // Buffered: one call with the whole body.
+        if (!end || chunk.length === 0) return;
+        if (!o.offload) return regexes.some((r) => r.test(chunk.toString('latin1'))) ? refused : undefined;
+        const body = transferable(chunk);
+        const input: BodyScanInput = { body, patterns: o.patterns, flags: o.flags };
+        return ctx.offload<BodyScanOutput>(TASK, input, [body], options).then(
+          (r): Buffer | FilterReply => (r.match >= 0 ? refused : Buffer.from(r.body)),
+          (err: OffloadError): FilterReply =>
+            reply(
+              503,
+              err.code === OffloadErrors.Timeout
+                ? 'request body scan timed out\n'
+                : err.code === OffloadErrors.Saturated
+                  ? 'request body scanner busy\n'
+                  : 'request body scan failed\n',
+            ),
+        );
+      },
+    };
+  },
+});
