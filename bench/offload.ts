@@ -83,12 +83,13 @@ async function main(): Promise<void> {
     file,
     `workers: 1\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n    filters: [{ name: body-scan, config: { patterns: [${PATTERNS}], maxBytes: 2097152, timeoutMs: 5000 } }]\n    routes:\n      - { match: { path: { prefix: /scan-inline } }, cluster: up, filters: { body-scan: { config: { patterns: [${PATTERNS}], maxBytes: 2097152, offload: false } } } }\n      - { match: { path: { prefix: /scan } }, cluster: up }\n      - { match: { path: { prefix: /upload } }, cluster: up, filters: { body-scan: { disabled: true } } }\n      - { cluster: up, filters: { body-scan: { disabled: true } } }\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.match[1]} }]\n`,
   );
-  // The proxy may use both cores: the offload pool's thread needs a core of its own to keep the scans off the
-  // worker's, which is the point (pinned to one core, the two threads time-share it and p99 is the scheduler's).
-  const proxy = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/, PIN_PROXY && hasTaskset ? PROXY_CPU : undefined);
-  proxy.child.stdout?.resume();
-  const port = Number(proxy.match[1]);
+  let proxy: Awaited<ReturnType<typeof spawnUntil>> | null = null;
   try {
+    // The proxy may use both cores: the offload pool's thread needs a core of its own to keep the scans off the
+    // worker's, which is the point (pinned to one core, the two threads time-share it and p99 is the scheduler's).
+    proxy = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/, PIN_PROXY && hasTaskset ? PROXY_CPU : undefined);
+    proxy.child.stdout?.resume();
+    const port = Number(proxy.match[1]);
     // Warm-up: JIT, pools and the offload thread.
     await p99(port);
     for (let i = 0; i < 5; i++) await upload(port, '/scan');
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
     console.log(`p99 beside the same uploads scanned on the worker's own event loop (offload: false): ${n} µs [${inline.join(', ')}]`);
     console.log(`scanning vs forwarding the same uploads: ${(b / f).toFixed(2)}; vs no uploads: ${(b / q).toFixed(2)} (target ≤ 1.20)`);
   } finally {
-    proxy.child.kill('SIGTERM');
+    proxy?.child.kill('SIGTERM');
     upstream.child.kill('SIGTERM');
   }
 }
