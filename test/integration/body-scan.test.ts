@@ -3,18 +3,12 @@
 // (the pool thread is replaced) while the proxy keeps serving.
 
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { echoProxy } from '../helpers/echo-proxy.ts';
 import { json, request } from '../helpers/http-client.ts';
-import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
-import { type EchoReply, type Server, startEchoServer } from '../helpers/upstreams.ts';
+import type { EchoReply } from '../helpers/upstreams.ts';
 
-let echo: Server;
-let proxy: ProxyProcess;
-let port: number;
-
-beforeAll(async () => {
-  echo = await startEchoServer();
-  proxy = await startProxy(`
+const setup = echoProxy(`
 workers: 1
 listeners:
   - name: edge
@@ -25,23 +19,13 @@ listeners:
     routes:
       - { match: { path: { prefix: /no-queue } }, cluster: echo, filters: { body-scan: { config: { patterns: ["(a+)+$"], timeoutMs: 500, maxQueue: 0 } } } }
       - { cluster: echo }
-clusters:
-  - name: echo
-    endpoints: [{ address: 127.0.0.1, port: ${echo.port} }]
 `);
-  port = proxy.port('edge');
-});
-
-afterAll(async () => {
-  await proxy?.stop();
-  await echo?.close();
-});
 
 describe('body-scan', () => {
   it('forwards a clean body intact after scanning it off the event loop', async () => {
     const body = Buffer.alloc(200 * 1024);
     for (let i = 0; i < body.length; i++) body[i] = 0x30 + (i % 40);
-    const res = await request({ port, method: 'POST', path: '/clean', body: [body.subarray(0, 70_000), body.subarray(70_000)] });
+    const res = await request({ port: setup.port, method: 'POST', path: '/clean', body: [body.subarray(0, 70_000), body.subarray(70_000)] });
     expect(res.status).toBe(200);
     const reply = json<EchoReply>(res);
     expect(reply.bodyBytes).toBe(body.length);
@@ -49,18 +33,18 @@ describe('body-scan', () => {
   });
 
   it('answers 403 to a body that matches, and 413 to one over maxBytes, without contacting the upstream', async () => {
-    const before = echo.connections;
-    const matched = await request({ port, method: 'POST', path: '/x', body: Buffer.from('select 1; DROP   TABLE users;') });
+    const before = setup.echo.connections;
+    const matched = await request({ port: setup.port, method: 'POST', path: '/x', body: Buffer.from('select 1; DROP   TABLE users;') });
     expect(matched.status).toBe(403);
     expect(matched.headers['x-mantou-local-reply']).toBe('body-scan');
-    expect((await request({ port, method: 'POST', path: '/x', body: Buffer.alloc(2 * 1024 * 1024, 0x20) })).status).toBe(413);
-    expect(echo.connections).toBe(before);
+    expect((await request({ port: setup.port, method: 'POST', path: '/x', body: Buffer.alloc(2 * 1024 * 1024, 0x20) })).status).toBe(413);
+    expect(setup.echo.connections).toBe(before);
   });
 
   it('answers 503 at once when the pool is saturated (bounded queue), while it is busy', async () => {
-    const runaway = request({ port, method: 'POST', path: '/no-queue/a', body: Buffer.from(`${'a'.repeat(64)}b`) });
+    const runaway = request({ port: setup.port, method: 'POST', path: '/no-queue/a', body: Buffer.from(`${'a'.repeat(64)}b`) });
     await new Promise((r) => setTimeout(r, 100));
-    const busy = await request({ port, method: 'POST', path: '/no-queue/b', body: Buffer.from('x') });
+    const busy = await request({ port: setup.port, method: 'POST', path: '/no-queue/b', body: Buffer.from('x') });
     expect(busy.status).toBe(503);
     expect(busy.body.toString()).toBe('request body scanner busy\n');
     const first = await runaway;
@@ -70,12 +54,12 @@ describe('body-scan', () => {
 
   it('answers 503 when a scan runs past its deadline, and keeps scanning afterwards', async () => {
     const started = performance.now();
-    const runaway = await request({ port, method: 'POST', path: '/x', body: Buffer.from(`${'a'.repeat(64)}b`) });
+    const runaway = await request({ port: setup.port, method: 'POST', path: '/x', body: Buffer.from(`${'a'.repeat(64)}b`) });
     expect(runaway.status).toBe(503);
     expect(runaway.body.toString()).toBe('request body scan timed out\n');
     expect(performance.now() - started).toBeLessThan(5000);
     // The proxy's own event loop was never blocked: a plain request is served, and scanning still works.
-    expect((await request({ port, path: '/plain' })).status).toBe(200);
-    expect((await request({ port, method: 'POST', path: '/x', body: Buffer.from('fine') })).status).toBe(200);
+    expect((await request({ port: setup.port, path: '/plain' })).status).toBe(200);
+    expect((await request({ port: setup.port, method: 'POST', path: '/x', body: Buffer.from('fine') })).status).toBe(200);
   });
 });

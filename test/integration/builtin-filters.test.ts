@@ -4,11 +4,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { echoProxy } from '../helpers/echo-proxy.ts';
 import { json, request } from '../helpers/http-client.ts';
 import { makeKeys, signToken, writeJwks } from '../helpers/jwt.ts';
-import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
-import { type EchoReply, type Server, startEchoServer } from '../helpers/upstreams.ts';
+import type { EchoReply } from '../helpers/upstreams.ts';
 
 const FILTERS = ['cors', 'limit', 'fault', 'ip', 'body', 'stamp', 'jwt-auth'];
 const jwtDir = mkdtempSync(join(tmpdir(), 'mantou-jwks-'));
@@ -23,14 +23,8 @@ function route(prefix: string, filter: string): string {
   return `      - { match: { path: { prefix: ${prefix} } }, cluster: echo, filters: { ${off} } }`;
 }
 
-let echo: Server;
-let proxy: ProxyProcess;
-let port: number;
-
-beforeAll(async () => {
-  echo = await startEchoServer();
-  proxy = await startProxy(
-    `
+const setup = echoProxy(
+  `
 workers: 1
 listeners:
   - name: edge
@@ -54,24 +48,14 @@ ${route('/jwt', 'jwt-auth')}
       - { name: stamped, match: { path: { prefix: /stamp } }, cluster: echo, filters: { ${FILTERS.filter((f) => f !== 'stamp')
         .map((f) => `${f}: { disabled: true }`)
         .join(', ')} } }
-clusters:
-  - name: echo
-    endpoints: [{ address: 127.0.0.1, port: ${echo.port} }]
 `.replaceAll('../../filters/', `${new URL('../../filters/', import.meta.url).pathname}`),
-  );
-  port = proxy.port('edge');
-});
-
-afterAll(async () => {
-  await proxy?.stop();
-  await echo?.close();
-});
+);
 
 describe('built-in filters through the proxy', () => {
   it('cors: answers a preflight itself and adds CORS headers to a simple request', async () => {
-    const before = echo.connections;
+    const before = setup.echo.connections;
     const pre = await request({
-      port,
+      port: setup.port,
       method: 'OPTIONS',
       path: '/cors/x',
       headers: { origin: 'https://app.example.com', 'access-control-request-method': 'PUT' },
@@ -79,50 +63,50 @@ describe('built-in filters through the proxy', () => {
     expect(pre.status).toBe(204);
     expect(pre.headers['access-control-allow-origin']).toBe('https://app.example.com');
     expect(pre.headers['x-mantou-local-reply']).toBe('cors');
-    expect(echo.connections).toBe(before);
-    const simple = await request({ port, path: '/cors/x', headers: { origin: 'https://app.example.com' } });
+    expect(setup.echo.connections).toBe(before);
+    const simple = await request({ port: setup.port, path: '/cors/x', headers: { origin: 'https://app.example.com' } });
     expect(simple.headers['access-control-allow-origin']).toBe('https://app.example.com');
   });
 
   it('local-rate-limit: the fourth request in a burst of four gets 429 with retry-after', async () => {
     const statuses = [];
-    for (let i = 0; i < 4; i++) statuses.push((await request({ port, path: '/limit/x' })).status);
+    for (let i = 0; i < 4; i++) statuses.push((await request({ port: setup.port, path: '/limit/x' })).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
-    const limited = await request({ port, path: '/limit/x' });
+    const limited = await request({ port: setup.port, path: '/limit/x' });
     expect(limited.headers['retry-after']).toMatch(/^\d+$/);
     expect(limited.headers['x-mantou-local-reply']).toBe('limit');
   });
 
   it('fault: delays and aborts the requests that ask for it', async () => {
     const started = performance.now();
-    const r = await request({ port, path: '/fault/x', headers: { 'x-mantou-fault-delay-ms': '150', 'x-mantou-fault-abort': '503' } });
+    const r = await request({ port: setup.port, path: '/fault/x', headers: { 'x-mantou-fault-delay-ms': '150', 'x-mantou-fault-abort': '503' } });
     expect(performance.now() - started).toBeGreaterThanOrEqual(140);
     expect(r.status).toBe(503);
-    expect((await request({ port, path: '/fault/x' })).status).toBe(200);
+    expect((await request({ port: setup.port, path: '/fault/x' })).status).toBe(200);
   });
 
   it('ip-access: refuses a denied client address with 403', async () => {
-    const r = await request({ port, path: '/ip/x' });
+    const r = await request({ port: setup.port, path: '/ip/x' });
     expect(r.status).toBe(403);
     expect(r.headers['x-mantou-local-reply']).toBe('ip');
   });
 
   it('body-limit: 413 for a Content-Length body and for a chunked one over the limit', async () => {
-    expect((await request({ port, method: 'POST', path: '/body/x', body: Buffer.alloc(101) })).status).toBe(413);
-    expect((await request({ port, method: 'POST', path: '/body/x', body: [Buffer.alloc(60), Buffer.alloc(60)] })).status).toBe(413);
-    expect((await request({ port, method: 'POST', path: '/body/x', body: Buffer.alloc(100) })).status).toBe(200);
+    expect((await request({ port: setup.port, method: 'POST', path: '/body/x', body: Buffer.alloc(101) })).status).toBe(413);
+    expect((await request({ port: setup.port, method: 'POST', path: '/body/x', body: [Buffer.alloc(60), Buffer.alloc(60)] })).status).toBe(413);
+    expect((await request({ port: setup.port, method: 'POST', path: '/body/x', body: Buffer.alloc(100) })).status).toBe(200);
   });
 
   it('jwt-auth: 401 without a valid token, 200 with one', async () => {
-    const refused = await request({ port, path: '/jwt/x' });
+    const refused = await request({ port: setup.port, path: '/jwt/x' });
     expect(refused.status).toBe(401);
     expect(refused.headers['www-authenticate']).toBe('Bearer');
     const token = signToken(keys, 'ES256', { aud: 'api', exp: Math.floor(Date.now() / 1000) + 60 });
-    expect((await request({ port, path: '/jwt/x', headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect((await request({ port: setup.port, path: '/jwt/x', headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
   });
 
   it('headers: sets a request header from request attributes', async () => {
-    const r = await request({ port, path: '/stamp/x' });
+    const r = await request({ port: setup.port, path: '/stamp/x' });
     expect(json<EchoReply>(r).headers['x-via']).toBe('edge/stamped');
   });
 });

@@ -3,22 +3,16 @@
 // 500s naming the filter while the proxy keeps serving.
 
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { configDump } from '../helpers/admin.ts';
+import { echoProxy } from '../helpers/echo-proxy.ts';
 import { json, request } from '../helpers/http-client.ts';
-import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
-import { type EchoReply, type Server, startEchoServer } from '../helpers/upstreams.ts';
+import type { EchoReply } from '../helpers/upstreams.ts';
 
 const fixture = (name: string) => new URL(`../fixtures/filters/${name}.ts`, import.meta.url).pathname;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-let echo: Server;
-let proxy: ProxyProcess;
-let port: number;
-
-beforeAll(async () => {
-  echo = await startEchoServer();
-  proxy = await startProxy(`
+const setup = echoProxy(`
 listeners:
   - name: edge
     address: 127.0.0.1
@@ -41,28 +35,18 @@ listeners:
         cluster: echo
         filters: { transform: { config: { responses: true } } }
       - { match: { path: { prefix: / } }, cluster: echo }
-clusters:
-  - name: echo
-    endpoints: [{ address: 127.0.0.1, port: ${echo.port} }]
 `);
-  port = proxy.port('edge');
-});
-
-afterAll(async () => {
-  await proxy?.stop();
-  await echo?.close();
-});
 
 describe('custom filters from TypeScript modules', () => {
   it('runs the listener’s filters on the request in order and on the response in reverse, with per-stream state', async () => {
-    const res = await request({ port, path: '/a' });
+    const res = await request({ port: setup.port, path: '/a' });
     expect(res.status).toBe(200);
     expect(json<EchoReply>(res).headers['x-tag']).toBe('listener');
     expect(res.headers['x-tag-seen']).toBe('listener:/a');
   });
 
   it('lets a route replace a filter’s options', async () => {
-    const res = await request({ port, path: '/override/x' });
+    const res = await request({ port: setup.port, path: '/override/x' });
     const seen = json<EchoReply>(res).headers;
     expect(seen['x-route-tag']).toBe('route');
     expect(seen['x-tag']).toBeUndefined();
@@ -70,32 +54,32 @@ describe('custom filters from TypeScript modules', () => {
   });
 
   it('pauses on an asynchronous onRequest and answers with the filter’s reply, named after it', async () => {
-    const denied = await request({ port, path: '/b', headers: { 'x-deny': '1' } });
+    const denied = await request({ port: setup.port, path: '/b', headers: { 'x-deny': '1' } });
     expect(denied.status).toBe(403);
     expect(denied.body.toString()).toBe('denied by gate\n');
     expect(denied.headers['x-mantou-local-reply']).toBe('gate');
-    expect((await request({ port, path: '/no-gate/b', headers: { 'x-deny': '1' } })).status).toBe(200);
+    expect((await request({ port: setup.port, path: '/no-gate/b', headers: { 'x-deny': '1' } })).status).toBe(200);
   });
 
   it('turns a thrown error or a rejected promise into a 500 naming the filter, counts it, and keeps serving', async () => {
     const failures = async () => {
-      const d = (await configDump(proxy.adminPort)) as unknown as { workers: { stats?: { filterFailuresByFilter?: Record<string, number> } }[] };
+      const d = (await configDump(setup.proxy.adminPort)) as unknown as { workers: { stats?: { filterFailuresByFilter?: Record<string, number> } }[] };
       return d.workers.reduce((n, w) => n + (w.stats?.filterFailuresByFilter?.gate ?? 0), 0);
     };
     const before = await failures();
     for (const header of ['x-throw', 'x-reject']) {
-      const res = await request({ port, path: '/c', headers: { [header]: '1' } });
+      const res = await request({ port: setup.port, path: '/c', headers: { [header]: '1' } });
       expect(res.status).toBe(500);
       expect(res.headers['x-mantou-local-reply']).toBe('gate');
     }
     await expect.poll(failures, { timeout: 3000 }).toBe(before + 2);
-    expect(proxy.output()).toContain('"filter":"gate"');
-    expect((await request({ port, path: '/after-failures' })).status).toBe(200);
+    expect(setup.proxy.output()).toContain('"filter":"gate"');
+    expect((await request({ port: setup.port, path: '/after-failures' })).status).toBe(200);
   });
 
   it('streams a 4 MiB upload through an asynchronous onRequestBody, chunk by chunk, unchanged but for its transform', async () => {
     const body = Buffer.alloc(4 << 20, 0x61);
-    const res = await request({ port, method: 'POST', path: '/upload', body });
+    const res = await request({ port: setup.port, method: 'POST', path: '/upload', body });
     const reply = json<EchoReply>(res);
     expect(reply.bodyBytes).toBe(body.length);
     expect(reply.bodySha256).toBe(sha(Buffer.alloc(4 << 20, 0x41)));
@@ -103,7 +87,7 @@ describe('custom filters from TypeScript modules', () => {
 
   it('gives a filter that asked for it the whole body once, sent upstream with a Content-Length', async () => {
     const parts = [Buffer.from('abc'), Buffer.from('def'), Buffer.from('ghi')];
-    const res = await request({ port, method: 'POST', path: '/whole', body: parts });
+    const res = await request({ port: setup.port, method: 'POST', path: '/whole', body: parts });
     const reply = json<EchoReply>(res);
     expect(reply.bodySha256).toBe(sha(Buffer.from('ABCDEFGHI')));
     expect(reply.headers['content-length']).toBe('9');
@@ -111,15 +95,15 @@ describe('custom filters from TypeScript modules', () => {
   });
 
   it('answers 413 naming the filter when a buffered body exceeds its limit, and never contacts the upstream', async () => {
-    const before = echo.connections;
-    const res = await request({ port, method: 'POST', path: '/whole', body: Buffer.alloc(2000, 0x62) });
+    const before = setup.echo.connections;
+    const res = await request({ port: setup.port, method: 'POST', path: '/whole', body: Buffer.alloc(2000, 0x62) });
     expect(res.status).toBe(413);
     expect(res.headers['x-mantou-local-reply']).toBe('transform');
-    expect(echo.connections).toBe(before);
+    expect(setup.echo.connections).toBe(before);
   });
 
   it('rewrites response bodies (the length changes, so the response is re-framed)', async () => {
-    const res = await request({ port, path: '/responses/x' });
+    const res = await request({ port: setup.port, path: '/responses/x' });
     expect(res.status).toBe(200);
     expect(res.body.toString()).toContain('"METHOD":"GET"');
     expect(res.headers['content-length']).toBeUndefined();
