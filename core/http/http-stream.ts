@@ -21,6 +21,7 @@ import type { RequestHead } from './request-head.ts';
 import type { ResponseHead } from './response-head.ts';
 import type { Route, Router } from './router.ts';
 import type { StreamContext, StreamOutcome } from './stream-context.ts';
+import { WholeBody } from './whole-body.ts';
 
 const log = componentLogger('http-stream');
 
@@ -80,8 +81,7 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   private responseFlowPaused = false;
   /** `ctx.bufferRequestBody(maxBytes)`: the limit (-1: not buffering), what arrived, and who asked. */
   private bodyBufferLimit = -1;
-  private bufferedBody: Buffer[] | null = null;
-  private bufferedBytes = 0;
+  private bufferedBody: WholeBody | null = null;
   private bufferingFilter = '';
   /** The request goes upstream only once its buffered body is complete. */
   private upstreamAfterBody = false;
@@ -149,7 +149,8 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
       this.bodyBufferLimit = maxBytes;
       this.bufferingFilter = this.currentFilter;
     }
-    this.bufferedBody ??= [];
+    const expected = this.head.contentLength;
+    this.bufferedBody ??= new WholeBody(expected >= 0 && expected <= this.bodyBufferLimit ? expected : -1);
   }
 
   // ── request path ───────────────────────────────────────────────────────────
@@ -321,13 +322,11 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
 
   /** Gathers the body a filter asked for whole; past its limit the stream is answered 413. */
   private bufferBody(chunk: Buffer, last: boolean): void {
-    const parts = this.bufferedBody as Buffer[];
-    if (chunk.length > 0) {
-      parts.push(Buffer.from(chunk));
-      this.bufferedBytes += chunk.length;
-    }
+    const body = this.bufferedBody as WholeBody;
+    if (body.size + chunk.length <= this.bodyBufferLimit) body.add(chunk);
+    else body.size += chunk.length;
     releaseChunk(chunk);
-    if (this.bufferedBytes > this.bodyBufferLimit) {
+    if (body.size > this.bodyBufferLimit) {
       this.bufferedBody = null;
       this.failureCode = ErrorKinds.requestBodyTooLarge.code;
       this.sendLocalReply(localReplyFor(ErrorKinds.requestBodyTooLarge, this.bufferingFilter || 'filter'));
@@ -335,7 +334,7 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     }
     if (!last) return;
     this.bufferedBody = null;
-    const whole = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, this.bufferedBytes);
+    const whole = body.take();
     const chain = this.chain as FilterChain;
     if (chain.hasRequestBody) {
       this.requestFlow ??= new BodyFlow(chain, 'request', this, this);

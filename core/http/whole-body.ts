@@ -1,0 +1,33 @@
+// A request body gathered whole for a filter that asked for it (ctx.bufferRequestBody). With a Content-Length the
+// memory is allocated once, at its exact size, and each chunk is copied in; a chunked body collects copies and
+// joins them at the end. One allocation per body instead of one per chunk plus the join matters: at megabytes a
+// second the garbage collector's pauses showed in the p99 of the worker's other requests.
+
+export class WholeBody {
+  private readonly exact: Buffer | null;
+  private readonly parts: Buffer[] | null;
+  size = 0;
+
+  /** `expectedBytes`: the Content-Length when known (and within the limit), else -1. */
+  constructor(expectedBytes: number) {
+    this.exact = expectedBytes >= 0 ? Buffer.allocUnsafeSlow(expectedBytes) : null;
+    this.parts = this.exact === null ? [] : null;
+  }
+
+  /** Copies `chunk` (the caller keeps it). */
+  add(chunk: Buffer): void {
+    const n = chunk.length;
+    if (n === 0) return;
+    const exact = this.exact;
+    // The parser holds a body to its Content-Length, so an exact buffer never overflows.
+    if (exact !== null) chunk.copy(exact, this.size);
+    else (this.parts as Buffer[]).push(Buffer.from(chunk));
+    this.size += n;
+  }
+
+  take(): Buffer {
+    if (this.exact !== null) return this.size === this.exact.length ? this.exact : this.exact.subarray(0, this.size);
+    const parts = this.parts as Buffer[];
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, this.size);
+  }
+}
