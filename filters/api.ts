@@ -44,7 +44,8 @@ export type { ResponseHead } from '../core/http/response-head.ts';
  * routeName, clusterName, startMs (performance.now() at the request head), `attributes` (a Map shared by the
  * stream's filters and read by the access log: put typed values there, not in headers), and
  * `bufferRequestBody(maxBytes)` (call it in onRequest: the request waits until its whole body has arrived, and
- * onRequestBody sees it once, whole, with end = true; over maxBytes the client gets 413 naming the filter).
+ * onRequestBody sees it once, whole, with end = true; over maxBytes the client gets 413 naming the filter; that
+ * memory is reused once the body has been written upstream, so copy what you keep past the phase).
  */
 export type { StreamContext, StreamOutcome } from '../core/http/stream-context.ts';
 

@@ -1,11 +1,11 @@
 // The `body-scan` filter, the offload example: the whole request body (up to `maxBytes`, 413 above) is matched
 // against regular expressions in the worker's offload pool, so a megabyte of regex work never stalls the other
-// requests of the worker. The body moves to the pool thread and back (transferred, not copied). A match is
-// answered 403; a saturated pool (bounded queue) or a scan over `timeoutMs` is answered 503.
+// requests of the worker. The body reaches the pool thread without a copy (shared memory from the body buffer
+// pool). A match is answered 403; a saturated pool (bounded queue) or a scan over `timeoutMs` is answered 503.
 
-import { type OffloadError, OffloadErrors, transferable } from '../core/offload/offload-pool.ts';
+import { type OffloadError, OffloadErrors, offloadable } from '../core/offload/offload-pool.ts';
 import { defineFilter, type FilterReply, reply, T } from './api.ts';
-import type { BodyScanInput, BodyScanOutput } from './body-scan-task.ts';
+import type { BodyScanInput } from './body-scan-task.ts';
 
 const TASK = new URL('./body-scan-task.ts', import.meta.url).href;
 
@@ -37,10 +37,13 @@ export default defineFilter({
         // Buffered: one call with the whole body.
         if (!end || chunk.length === 0) return;
         if (!o.offload) return regexes.some((r) => r.test(chunk.toString('latin1'))) ? refused : undefined;
-        const body = transferable(chunk);
-        const input: BodyScanInput = { body, patterns: o.patterns, flags: o.flags };
-        return ctx.offload<BodyScanOutput>(TASK, input, [body], options).then(
-          (r): Buffer | FilterReply => (r.match >= 0 ? refused : Buffer.from(r.body)),
+        // Pooled bodies are shared memory: the pool thread reads them in place. Others move there and are gone here,
+        // so they are forwarded from a copy (rare: bodies under 64 KiB or without a Content-Length).
+        const { data, transfer } = offloadable(chunk);
+        const forward = transfer.length === 0 ? undefined : Buffer.from(chunk);
+        const input: BodyScanInput = { body: data, patterns: o.patterns, flags: o.flags };
+        return ctx.offload<number>(TASK, input, transfer, options).then(
+          (match): Buffer | FilterReply | undefined => (match >= 0 ? refused : forward),
           (err: OffloadError): FilterReply =>
             reply(
               503,

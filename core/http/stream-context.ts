@@ -12,7 +12,8 @@ export interface StreamContext {
   readonly attributes: Map<string, unknown>;
   /**
    * Called in onRequest: the body is gathered before the request goes upstream, and onRequestBody sees it once,
-   * whole, with `end` true (a filter may then answer, or replace it). Over `maxBytes` the client gets 413.
+   * whole, with `end` true (a filter may then answer, or replace it). Over `maxBytes` the client gets 413. The
+   * body's memory is reused once it has been written upstream: copy what a filter keeps past that phase.
    */
   bufferRequestBody(maxBytes: number): void;
   /**

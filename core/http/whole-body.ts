@@ -1,7 +1,9 @@
 // A request body gathered whole for a filter that asked for it (ctx.bufferRequestBody). With a Content-Length the
-// memory is allocated once, at its exact size, and each chunk is copied in; a chunked body collects copies and
-// joins them at the end. One allocation per body instead of one per chunk plus the join matters: at megabytes a
-// second the garbage collector's pauses showed in the p99 of the worker's other requests.
+// memory is taken once, at its size, from the body buffer pool (reused shared memory, given back when written
+// upstream) and each chunk is copied in; a chunked body collects copies and joins them at the end. Fresh
+// megabyte buffers per body made the garbage collector pause the worker's other requests (p99).
+
+import { allocBodyBuffer } from '../util/body-buffer-pool.ts';
 
 export class WholeBody {
   private readonly exact: Buffer | null;
@@ -10,7 +12,7 @@ export class WholeBody {
 
   /** `expectedBytes`: the Content-Length when known (and within the limit), else -1. */
   constructor(expectedBytes: number) {
-    this.exact = expectedBytes >= 0 ? Buffer.allocUnsafeSlow(expectedBytes) : null;
+    this.exact = expectedBytes >= 0 ? (allocBodyBuffer(expectedBytes) ?? Buffer.allocUnsafeSlow(expectedBytes)) : null;
     this.parts = this.exact === null ? [] : null;
   }
 

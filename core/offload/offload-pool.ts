@@ -69,6 +69,16 @@ export async function closeOffloadPool(): Promise<void> {
   await p?.destroy();
 }
 
+/**
+ * Shared memory as it is (a view: nothing to transfer, nothing copied), else an exact-size ArrayBuffer holding
+ * `bytes` — the buffer itself when it owns all of one, else a copy — to transfer.
+ */
+export function offloadable(bytes: Buffer): { data: Uint8Array; transfer: ArrayBuffer[] } {
+  if (bytes.buffer instanceof SharedArrayBuffer) return { data: bytes, transfer: [] };
+  const ab = transferable(bytes);
+  return { data: new Uint8Array(ab), transfer: [ab] };
+}
+
 /** An exact-size ArrayBuffer holding `bytes`: the buffer itself when it owns all of one, else a copy. */
 export function transferable(bytes: Buffer): ArrayBuffer {
   const ab = bytes.buffer;

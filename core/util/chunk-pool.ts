@@ -4,6 +4,8 @@
 // carved from it was released (after the upstream socket wrote it). A chunk never released (a lost write
 // callback) only keeps its slab out of reuse: the garbage collector still frees it with its chunks.
 
+import { releaseBodyBuffer } from './body-buffer-pool.ts';
+
 const SLAB_BYTES = 2 * 1024 * 1024;
 /** Released slabs kept for reuse; beyond this they are left to the garbage collector. */
 const MAX_FREE_SLABS = 8;
@@ -58,10 +60,13 @@ export function allocPooledChunk(n: number): Buffer {
   return chunk;
 }
 
-/** Gives a chunk's memory back. Chunks that did not come from the pool are ignored. */
+/** Gives a chunk's memory back (a slab chunk, or a whole body: body-buffer-pool.ts). Others are ignored. */
 export function releaseChunk(chunk: Buffer): void {
   const slab = slabOf.get(chunk.buffer);
-  if (slab === undefined) return;
+  if (slab === undefined) {
+    releaseBodyBuffer(chunk);
+    return;
+  }
   slab.live--;
   if (slab.live === 0 && slab !== current && free.length < MAX_FREE_SLABS) free.push(slab);
 }
