@@ -26,6 +26,8 @@ export interface CandidateSpec {
   readonly placement: string;
   /** Why it cannot run here, or null when it can. */
   missing(): string | null;
+  /** Runs only when named in --candidates (keeps the default run within its time budget). */
+  readonly optIn?: boolean;
   start(ctx: StartContext): Promise<Candidate>;
 }
 
@@ -113,19 +115,30 @@ function template(file: string, values: Record<string, string | number>): string
   return text;
 }
 
+/** The built-in filters configured to let everything through: what a typical edge chain costs. */
+const BUILTIN_CHAIN = [
+  '{ name: headers, config: { request: { set: { x-via: "%listener%" } } } }',
+  '{ name: cors, config: { allowOrigins: ["*"] } }',
+  '{ name: local-rate-limit, config: { tokensPerFill: 1000000, fillIntervalMs: 1000, maxTokens: 1000000 } }',
+  '{ name: ip-access, config: { allow: ["0.0.0.0/0", "::/0"] } }',
+  '{ name: body-limit, config: { maxBytes: 16777216 } }',
+];
+
 /** `engine` undefined: the listener's default engine (what users get without choosing). */
-function mantou(workers: number, cpus: string, engine?: 'net' | 'uws'): CandidateSpec {
-  const name = engine === undefined ? `mantou-${workers}w` : `mantou-${engine}-${workers}w`;
+function mantou(workers: number, cpus: string, engine?: 'net' | 'uws', filters: readonly string[] = []): CandidateSpec {
+  const name = `mantou-${engine === undefined ? '' : `${engine}-`}${filters.length > 0 ? 'chain-' : ''}${workers}w`;
+  const chain = filters.length === 0 ? '' : `    filters:\n${filters.map((f) => `      - ${f}\n`).join('')}`;
   return {
     name,
     placement: `CPU ${cpus}`,
+    optIn: filters.length > 0,
     missing: () => null,
     async start(ctx) {
       const file = join(ctx.dir, `${name}.yaml`);
       const engineLine = engine === undefined ? '' : `    engine: ${engine}\n`;
       writeFileSync(
         file,
-        `workers: ${workers}\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${engineLine}    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${ctx.upstreamPort} }]\n`,
+        `workers: ${workers}\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${engineLine}${chain}    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${ctx.upstreamPort} }]\n`,
       );
       const { child, match } = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/, cpus);
       child.stdout?.resume();
@@ -162,6 +175,8 @@ export const candidateSpecs: CandidateSpec[] = [
   // engine on every core.
   mantou(1, PROXY_CPU, 'uws'),
   mantou(1, PROXY_CPU, 'net'),
+  // The default engine with the built-in filter chain on (opt in: --candidates mantou-chain-1w).
+  mantou(1, PROXY_CPU, undefined, BUILTIN_CHAIN),
   mantou(availableParallelism(), Array.from({ length: availableParallelism() }, (_, i) => i).join(',')),
   {
     name: 'nginx',

@@ -213,7 +213,7 @@ async function main(): Promise<void> {
   const running: Candidate[] = [];
   try {
     for (const spec of candidateSpecs) {
-      if (wantCandidates && !wantCandidates.includes(spec.name)) continue;
+      if (wantCandidates ? !wantCandidates.includes(spec.name) : spec.optIn === true) continue;
       const why = spec.missing();
       if (why !== null) {
         skipped[spec.name] = why;
