@@ -20,7 +20,9 @@
 //   throws/rejects   500 naming the filter (or the client connection is closed if the response has started), a log
 //                    line and a per-filter failure counter; never a crashed worker
 //
-// Local replies (a filter's, the router's 404, upstream errors) do not run response phases.
+// Local replies pass onResponse too (as with Envoy's encoder filters): a filter's reply passes the filters before
+// it, in reverse; a reply made after every onRequest ran (upstream errors, timeouts, a 413) passes them all; the
+// router's 404 passes none (no route, no chain). Body phases do not run on local replies.
 
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';

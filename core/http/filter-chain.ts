@@ -48,6 +48,8 @@ export interface ChainHost {
   readonly ctx: StreamContext;
   /** The filter whose head-phase hook runs now (replies it triggers later, like a 413, are named after it). */
   currentFilter: string;
+  /** Its index in the chain. */
+  currentFilterIndex: number;
   /** Per-filter state in chain order, or null when no filter keeps state. */
   readonly filterStates: unknown[] | null;
   /** A filter answered: send `reply` made by `component`. */
@@ -93,6 +95,7 @@ export class FilterChain {
       if (hook !== undefined) {
         let r: Phase<void | FilterReply>;
         host.currentFilter = f.name;
+        host.currentFilterIndex = i;
         try {
           r = hook.call(f.hooks, head, host.ctx, host.filterStates === null ? undefined : host.filterStates[i]);
         } catch (error) {

@@ -14,11 +14,12 @@ import { releaseChunk } from '../util/chunk-pool.ts';
 import { type BodyDirection, BodyFlow, type BodyFlowSink } from './body-flow.ts';
 import type { CorkedWork, Downstream, DownstreamHandler } from './downstream.ts';
 import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } from './filter-chain.ts';
+import { HeaderList } from './header-list.ts';
 import { DOWNSTREAM_FRAMING, stripHopByHop } from './header-rules.ts';
 import { type LocalReply, localReplyFor, reasonPhrase } from './local-reply.ts';
 import type { NetEngineSettings } from './net-settings.ts';
 import type { RequestHead } from './request-head.ts';
-import type { ResponseHead } from './response-head.ts';
+import { ResponseHead } from './response-head.ts';
 import type { Route, Router } from './router.ts';
 import type { StreamContext, StreamOutcome } from './stream-context.ts';
 import { WholeBody } from './whole-body.ts';
@@ -89,6 +90,13 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   private bodyBeforeHeadPhases: (Buffer | boolean)[] | null = null;
   /** The filter whose hook runs now (set by the chain), for replies made on its behalf. */
   currentFilter = '';
+  currentFilterIndex = 0;
+  /** Every onRequest phase has run: a local reply made from now on passes every filter's onResponse. */
+  private requestFiltersDone = false;
+  /** A local reply made while its onResponse phases run (a filter replied or failed there): sent as it is. */
+  private localReplyFiltering = false;
+  /** A local reply waiting for a pending onResponse phase. */
+  private pendingLocalReply: { reply: LocalReply; res: ResponseHead } | null = null;
   private pendingBodyBytes = 0;
   private requestBodyReceived: boolean;
   private requestBodyWritten = false;
@@ -187,6 +195,7 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
 
   private afterRequestFilters(): void {
     if (this.done) return;
+    this.requestFiltersDone = true;
     const route = this.route as Route;
     if (route.directResponse !== null) {
       const d = route.directResponse;
@@ -589,7 +598,11 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
       for (let i = 0; i < early.length && !this.done; i += 2) this.onRequestBody(early[i] as Buffer, early[i + 1] as boolean);
       if (!this.done && !this.requestFlowPaused && !this.waitingUpstreamDrain) this.downstream.resumeRequestBody();
     } else if (phase === 'onUpstreamRequest') this.writeRequest();
-    else this.downstream.runCorked(this);
+    else if (this.pendingLocalReply !== null) {
+      const { reply, res } = this.pendingLocalReply;
+      this.pendingLocalReply = null;
+      this.writeLocalReply(reply, res.headers.entries);
+    } else this.downstream.runCorked(this);
   }
 
   /** Runs with the downstream corked after a pending onResponse filter settled: flush what was held. */
@@ -696,11 +709,33 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
       this.finish(false, this.failureCode);
       return;
     }
-    this.listener.counters.localReplies++;
-    this.localComponent = reply.component;
     const headers = ['x-mantou-local-reply', reply.component, 'x-request-id', this.requestId];
     if (reply.headers !== undefined) headers.push(...reply.headers);
     if (!reply.headers?.includes('content-type')) headers.push('content-type', 'text/plain; charset=utf-8');
+    // Like Envoy's encoder filters: the response phases of the filters whose request phase ran see a local reply
+    // too (CORS headers on a 429, a server-timing on a 401). The filter that answered, and those after it, do not.
+    const chain = this.chain;
+    const ran = this.requestFiltersDone ? (chain?.filters.length ?? 0) : this.currentFilterIndex;
+    if (chain !== null && ran > 0 && !this.localReplyFiltering && this.pendingLocalReply === null) {
+      this.localReplyFiltering = true;
+      const res = new ResponseHead(reply.status, reasonPhrase(reply.status), new HeaderList(headers), Buffer.byteLength(reply.body), false);
+      const r = chain.runHead('onResponse', res, this, ran - 1);
+      if (r === ChainResult.Pending) {
+        this.pendingLocalReply = { reply, res };
+        return;
+      }
+      // Replied: a filter answered (or failed) in its onResponse, and that reply went out instead.
+      if (r === ChainResult.Replied || this.done) return;
+      this.writeLocalReply(reply, res.headers.entries);
+      return;
+    }
+    this.writeLocalReply(reply, headers);
+  }
+
+  private writeLocalReply(reply: LocalReply, headers: readonly string[]): void {
+    if (this.done) return;
+    this.listener.counters.localReplies++;
+    this.localComponent = reply.component;
     this.status = reply.status;
     this.responseStarted = true;
     const close = reply.closeConnection === true || this.listener.lifecycle.draining;

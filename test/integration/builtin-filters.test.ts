@@ -41,6 +41,7 @@ listeners:
     routes:
 ${route('/cors', 'cors')}
 ${route('/limit', 'limit')}
+${route('/rate-cors', 'limit').replace('cors: { disabled: true }, ', '')}
 ${route('/fault', 'fault')}
 ${route('/ip', 'ip')}
 ${route('/body', 'body')}
@@ -75,6 +76,14 @@ describe('built-in filters through the proxy', () => {
     const limited = await request({ port: setup.port, path: '/limit/x' });
     expect(limited.headers['retry-after']).toMatch(/^\d+$/);
     expect(limited.headers['x-mantou-local-reply']).toBe('limit');
+  });
+
+  it('cors runs on the local replies of filters after it: a 429 carries the CORS headers', async () => {
+    const origin = { origin: 'https://app.example.com' };
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push(await request({ port: setup.port, path: '/rate-cors/x', headers: origin }));
+    expect(statuses.map((r) => r.status)).toEqual([200, 200, 200, 429]);
+    expect(statuses[3]?.headers['access-control-allow-origin']).toBe('https://app.example.com');
   });
 
   it('fault: delays and aborts the requests that ask for it', async () => {

@@ -58,6 +58,8 @@ describe('custom filters from TypeScript modules', () => {
     expect(denied.status).toBe(403);
     expect(denied.body.toString()).toBe('denied by gate\n');
     expect(denied.headers['x-mantou-local-reply']).toBe('gate');
+    // The filter before the one that answered sees the local reply in its onResponse; the one after does not run.
+    expect(denied.headers['x-tag-seen']).toBe('listener:/b');
     expect((await request({ port: setup.port, path: '/no-gate/b', headers: { 'x-deny': '1' } })).status).toBe(200);
   });
 
