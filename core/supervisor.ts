@@ -25,7 +25,7 @@ const RESTART_BACKOFF_MAX_MS = 5_000;
 const STABLE_WORKER_MS = 30_000;
 const SHUTDOWN_GRACE_MS = 5_000;
 const EXIT_NOW_GRACE_MS = 1_000;
-const HARD_HEAP_FACTOR = 1.5;
+const HARD_HEAP_FACTOR = 2;
 
 export interface SupervisorOptions {
   configFile: string;
