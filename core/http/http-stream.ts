@@ -322,8 +322,7 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
       // A filter may keep the chunk: it gets memory of its own, and the pooled copy goes back at once.
       const own = Buffer.from(chunk);
       releaseChunk(chunk);
-      this.requestFlow ??= new BodyFlow(chain, 'request', this, this);
-      this.requestFlow.push(own, last);
+      this.requestBodyFlow(chain).push(own, last);
       return;
     }
     this.forwardRequestData(chunk, last);
@@ -332,10 +331,10 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   /** Gathers the body a filter asked for whole; past its limit the stream is answered 413. */
   private bufferBody(chunk: Buffer, last: boolean): void {
     const body = this.bufferedBody as WholeBody;
-    if (body.size + chunk.length <= this.bodyBufferLimit) body.add(chunk);
-    else body.size += chunk.length;
+    const fits = body.size + chunk.length <= this.bodyBufferLimit;
+    if (fits) body.add(chunk);
     releaseChunk(chunk);
-    if (body.size > this.bodyBufferLimit) {
+    if (!fits) {
       this.bufferedBody = null;
       this.failureCode = ErrorKinds.requestBodyTooLarge.code;
       this.sendLocalReply(localReplyFor(ErrorKinds.requestBodyTooLarge, this.bufferingFilter || 'filter'));
@@ -345,12 +344,18 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     this.bufferedBody = null;
     const whole = body.take();
     const chain = this.chain as FilterChain;
-    if (chain.hasRequestBody) {
-      this.requestFlow ??= new BodyFlow(chain, 'request', this, this);
-      this.requestFlow.push(whole, true);
-    } else {
-      this.forwardRequestData(whole, true);
-    }
+    if (chain.hasRequestBody) this.requestBodyFlow(chain).push(whole, true);
+    else this.forwardRequestData(whole, true);
+  }
+
+  private requestBodyFlow(chain: FilterChain): BodyFlow {
+    this.requestFlow ??= new BodyFlow(chain, 'request', this, this);
+    return this.requestFlow;
+  }
+
+  private responseBodyFlow(chain: FilterChain): BodyFlow {
+    this.responseFlow ??= new BodyFlow(chain, 'response', this, this);
+    return this.responseFlow;
   }
 
   deliverBody(direction: BodyDirection, data: Buffer, end: boolean): void {
@@ -473,8 +478,7 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
     const chain = this.chain as FilterChain;
     if (chain.hasResponseBody) {
       // The chunk is a view of the shared read buffer: a filter (or a pause) may keep it, so it gets a copy.
-      this.responseFlow ??= new BodyFlow(chain, 'response', this, this);
-      this.responseFlow.push(Buffer.from(chunk), false);
+      this.responseBodyFlow(chain).push(Buffer.from(chunk), false);
       return;
     }
     this.writeDownstream(chunk);
@@ -573,8 +577,7 @@ export class HttpStream implements DownstreamHandler, UpstreamStream, PoolWaiter
   private completeResponse(): void {
     const chain = this.chain as FilterChain;
     if (chain.hasResponseBody) {
-      this.responseFlow ??= new BodyFlow(chain, 'response', this, this);
-      this.responseFlow.push(EMPTY, true);
+      this.responseBodyFlow(chain).push(EMPTY, true);
       return;
     }
     this.finishResponse();

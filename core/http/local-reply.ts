@@ -93,6 +93,9 @@ const REASONS: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 };
 
+/** Headers of the answers an engine makes itself to requests it refuses before any stream exists. */
+export const ENGINE_REPLY_HEADERS: readonly string[] = ['content-type', 'text/plain; charset=utf-8', 'x-mantou-local-reply', 'downstream'];
+
 export function reasonPhrase(status: number): string {
   return REASONS[status] ?? 'Unknown';
 }

@@ -11,7 +11,7 @@ import type { CorkedWork, Downstream, DownstreamHandler } from './downstream.ts'
 import type { HeaderList } from './header-list.ts';
 import { type HttpListenerContext, HttpStream } from './http-stream.ts';
 import { FORWARDED_METHODS } from './http-tokens.ts';
-import { reasonPhrase } from './local-reply.ts';
+import { ENGINE_REPLY_HEADERS, reasonPhrase } from './local-reply.ts';
 import { NetResponseWriter } from './net-response-writer.ts';
 import { requestHeadFromParsed } from './parsed-request-head.ts';
 import { type ParsedRequest, RequestParser, type RequestParserHandler } from './request-parser.ts';
@@ -35,7 +35,6 @@ const LINGER_MS = 2000;
 /** How long a client may take to read the last response of a connection we close (nginx send_timeout). */
 const SEND_TIMEOUT_MS = 60_000;
 const EMPTY = Buffer.alloc(0);
-const ENGINE_REPLY_HEADERS = ['content-type', 'text/plain; charset=utf-8', 'x-mantou-local-reply', 'downstream'];
 
 export class NetConnection implements Downstream, RequestParserHandler {
   readonly remoteAddress: string;

@@ -4,24 +4,13 @@
 // names extra hop-by-hop fields; values stay latin1 either way, so obs-text bytes pass unchanged.
 
 import { HeaderList } from './header-list.ts';
+import { stripHopByHop } from './header-rules.ts';
 import { RequestHead } from './request-head.ts';
 import type { ParsedRequest } from './request-parser.ts';
 import { WireFields } from './wire-fields.ts';
 
-/** Never forwarded (RFC 9110 §7.6.1), or re-made by the encoder (content-length) or the engine (host, expect). */
-const NOT_FORWARDED = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'http2-settings',
-  'expect',
-  'content-length',
-  'host',
-]);
+/** Made again on the way upstream: the body framing by the encoder, the Host by the engine. */
+const MADE_FOR_UPSTREAM: ReadonlySet<string> = new Set(['content-length', 'host']);
 
 /**
  * `defaultHost` is used for HTTP/1.0 requests without Host: the upstream is spoken to in HTTP/1.1, which
@@ -59,29 +48,13 @@ function withIndex(sorted: number[] | null, index: number): number[] {
 function stringHeaders(req: ParsedRequest, host: string): HeaderList {
   const headers = new HeaderList();
   const e = headers.entries;
-  e.push('host', host);
-  let listed: Set<string> | null = null;
   const n = req.fieldCount;
-  for (let i = 0; i < n; i++) {
-    const name = req.name(i);
-    if (NOT_FORWARDED.has(name)) {
-      if (name === 'connection') listed = addListed(listed, req.value(i));
-      continue;
-    }
-    e.push(name, req.value(i));
-  }
-  if (listed !== null) for (const name of listed) headers.remove(name);
+  for (let i = 0; i < n; i++) e.push(req.name(i), req.value(i));
+  // The same rules as every other direction: hop-by-hop fields and what Connection lists go; the encoder frames
+  // the body and the Host is the one the request is for, put first.
+  stripHopByHop(headers, MADE_FOR_UPSTREAM);
+  e.unshift('host', host);
   return headers;
-}
-
-function addListed(listed: Set<string> | null, value: string): Set<string> {
-  const out = listed ?? new Set<string>();
-  for (const token of value.split(',')) {
-    const t = token.trim().toLowerCase();
-    // `close`, `keep-alive` and `upgrade` are connection options, not field names to drop (upgrade is dropped anyway).
-    if (t !== '' && t !== 'close' && t !== 'keep-alive' && t !== 'host') out.add(t);
-  }
-  return out;
 }
 
 /** Path and query of a target; an absolute-form target loses its scheme and authority (sent in origin form). */

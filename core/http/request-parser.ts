@@ -312,7 +312,10 @@ function isName(buf: Buffer, start: number, lower: string): boolean {
   return true;
 }
 
-/** The hop-by-hop fields not already looked at for framing (RFC 9110 §7.6.1; Proxy-Connection and HTTP2-Settings too). */
+/**
+ * The hop-by-hop fields not already looked at for framing (RFC 9110 §7.6.1; Proxy-Connection and HTTP2-Settings too):
+ * header-rules.ts's HOP_BY_HOP, matched on bytes here so the fast path makes no string per field. Keep them alike.
+ */
 function isOtherHopByHop(buf: Buffer, start: number, nameLen: number): boolean {
   switch (nameLen) {
     case 2:

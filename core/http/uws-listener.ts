@@ -9,7 +9,7 @@ import { HeaderList } from './header-list.ts';
 import { stripListedByConnection } from './header-rules.ts';
 import { type HttpListenerContext, HttpStream } from './http-stream.ts';
 import { FORWARDED_METHODS, isSafeFieldValue } from './http-tokens.ts';
-import { reasonPhrase } from './local-reply.ts';
+import { ENGINE_REPLY_HEADERS, reasonPhrase } from './local-reply.ts';
 import { RequestHead } from './request-head.ts';
 import { UwsDownstream } from './uws-downstream.ts';
 
@@ -141,7 +141,6 @@ export class UwsListener {
 }
 
 /** Headers of the replies the engine makes before a stream exists (rejections, handler failures). */
-const ENGINE_REPLY_HEADERS = ['content-type', 'text/plain; charset=utf-8', 'x-mantou-local-reply', 'downstream'];
 
 function rejectRequest(downstream: UwsDownstream, status: number, why: string): void {
   downstream.respond(status, reasonPhrase(status), ENGINE_REPLY_HEADERS, `${why}\n`, status === 400);

@@ -8,7 +8,7 @@ import { allocBodyBuffer } from '../util/body-buffer-pool.ts';
 export class WholeBody {
   private readonly exact: Buffer | null;
   private readonly parts: Buffer[] | null;
-  size = 0;
+  private filled = 0;
 
   /** `expectedBytes`: the Content-Length when known (and within the limit), else -1. */
   constructor(expectedBytes: number) {
@@ -22,14 +22,19 @@ export class WholeBody {
     if (n === 0) return;
     const exact = this.exact;
     // The parser holds a body to its Content-Length, so an exact buffer never overflows.
-    if (exact !== null) chunk.copy(exact, this.size);
+    if (exact !== null) chunk.copy(exact, this.filled);
     else (this.parts as Buffer[]).push(Buffer.from(chunk));
-    this.size += n;
+    this.filled += n;
+  }
+
+  /** Bytes gathered so far. */
+  get size(): number {
+    return this.filled;
   }
 
   take(): Buffer {
-    if (this.exact !== null) return this.size === this.exact.length ? this.exact : this.exact.subarray(0, this.size);
+    if (this.exact !== null) return this.filled === this.exact.length ? this.exact : this.exact.subarray(0, this.filled);
     const parts = this.parts as Buffer[];
-    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, this.size);
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, this.filled);
   }
 }

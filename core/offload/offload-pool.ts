@@ -62,13 +62,6 @@ export async function offload<T>(taskUrl: string, input: unknown, transfer: Arra
   }
 }
 
-/** Worker shutdown: the pool's threads go too. */
-export async function closeOffloadPool(): Promise<void> {
-  const p = pool;
-  pool = null;
-  await p?.destroy();
-}
-
 /**
  * Shared memory as it is (a view: nothing to transfer, nothing copied), else an exact-size ArrayBuffer holding
  * `bytes` — the buffer itself when it owns all of one, else a copy — to transfer.
