@@ -116,7 +116,7 @@ function template(file: string, values: Record<string, string | number>): string
 }
 
 /** The built-in filters configured to let everything through: what a typical edge chain costs. */
-const BUILTIN_CHAIN = [
+export const BUILTIN_CHAIN = [
   '{ name: headers, config: { request: { set: { x-via: "%listener%" } } } }',
   '{ name: cors, config: { allowOrigins: ["*"] } }',
   '{ name: local-rate-limit, config: { tokensPerFill: 1000000, fillIntervalMs: 1000, maxTokens: 1000000 } }',
@@ -125,7 +125,7 @@ const BUILTIN_CHAIN = [
 ];
 
 /** `engine` undefined: the listener's default engine (what users get without choosing). */
-function mantou(workers: number, cpus: string, engine?: 'net' | 'uws', filters: readonly string[] = []): CandidateSpec {
+export function mantou(workers: number, cpus: string, engine?: 'net' | 'uws', filters: readonly string[] = []): CandidateSpec {
   const name = `mantou-${engine === undefined ? '' : `${engine}-`}${filters.length > 0 ? 'chain-' : ''}${workers}w`;
   const chain = filters.length === 0 ? '' : `    filters:\n${filters.map((f) => `      - ${f}\n`).join('')}`;
   return {

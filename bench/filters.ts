@@ -5,10 +5,10 @@
 // divided by 10.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasTaskset, LOAD_CPU, PROXY_CPU, pinnedSpawn, spawnUntil } from './candidates.ts';
+import { BUILTIN_CHAIN, type Candidate, hasTaskset, LOAD_CPU, mantou, PROXY_CPU, pinnedSpawn, spawnUntil } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { cpuSeconds } from './proc-stats.ts';
 
@@ -20,36 +20,8 @@ const REQUEST = Buffer.from('GET /size/13 HTTP/1.1\r\nhost: bench\r\n\r\n');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-interface Variant {
-  name: string;
-  filters: string[];
-  port: number;
-  pid: number;
-  stop(): void;
-}
-
-const BUILTINS = [
-  '{ name: headers, config: { request: { set: { x-via: "%listener%" } } } }',
-  '{ name: cors, config: { allowOrigins: ["*"] } }',
-  '{ name: local-rate-limit, config: { tokensPerFill: 1000000, fillIntervalMs: 1000, maxTokens: 1000000 } }',
-  '{ name: ip-access, config: { allow: ["0.0.0.0/0", "::/0"] } }',
-  '{ name: body-limit, config: { maxBytes: 1048576 } }',
-];
-
 function passThrough(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `{ name: pass-${i}, module: ${PASS} }`);
-}
-
-async function startVariant(name: string, filters: string[], upstreamPort: number, dir: string): Promise<Variant> {
-  const file = join(dir, `${name}.yaml`);
-  const chain = filters.length === 0 ? '' : `    filters:\n${filters.map((f) => `      - ${f}\n`).join('')}`;
-  writeFileSync(
-    file,
-    `workers: 1\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${chain}    routes: [{ cluster: up }]\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstreamPort} }]\n`,
-  );
-  const { child, match } = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/, PROXY_CPU);
-  child.stdout?.resume();
-  return { name, filters, port: Number(match[1]), pid: child.pid as number, stop: () => child.kill('SIGTERM') };
 }
 
 function wrk(port: number): Promise<{ rps: number; total: number }> {
@@ -71,18 +43,20 @@ async function main(): Promise<void> {
   const upstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, hasTaskset ? LOAD_CPU : undefined);
   const upstreamPort = Number(upstream.match[1]);
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-filters-'));
-  const variants: Variant[] = [];
+  const variants: (Candidate & { label: string })[] = [];
   try {
     for (const [name, filters] of [
       ['0 filters', []],
       ['1 filter', passThrough(1)],
       ['5 filters', passThrough(5)],
       ['10 filters', passThrough(10)],
-      ['built-ins (5)', BUILTINS],
+      ['built-ins (5)', BUILTIN_CHAIN],
     ] as [string, string[]][]) {
-      variants.push(await startVariant(name, filters, upstreamPort, dir));
+      // A directory each: the candidate writes its config under its own name, the same for every chain.
+      const started = await mantou(1, PROXY_CPU, undefined, filters).start({ upstreamPort, dir: mkdtempSync(join(dir, 'variant-')) });
+      variants.push({ ...started, label: name });
     }
-    const targets = [{ name: 'direct', port: upstreamPort, pid: 0 }, ...variants];
+    const targets = [{ name: 'direct', port: upstreamPort, pid: 0 }, ...variants.map((v) => ({ name: v.label, port: v.port, pid: v.pids[0] as number }))];
     const stats = new Map(targets.map((t) => [t.name, { rps: [] as number[], cpuUs: [] as number[], p50: [] as number[], p99: [] as number[] }]));
     // Warm-up: JIT and pools, one wrk round each.
     for (const t of targets) await wrk(t.port);
@@ -118,7 +92,7 @@ async function main(): Promise<void> {
     const cb = median(stats.get('built-ins (5)')?.cpuUs ?? [0]);
     console.log(`\nper pass-through filter: ${((c10 - c0) / 10).toFixed(2)} µs CPU per request; built-in chain of 5: ${(cb - c0).toFixed(1)} µs`);
   } finally {
-    for (const v of variants) v.stop();
+    for (const v of variants) await v.stop();
     upstream.child.kill('SIGTERM');
   }
 }
