@@ -5,11 +5,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { configDump } from '../helpers/admin.ts';
+import { echoProxy } from '../helpers/echo-proxy.ts';
 import { request } from '../helpers/http-client.ts';
-import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
-import { type Server, startEchoServer } from '../helpers/upstreams.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mantou-filter-'));
 const modulePath = join(dir, 'stamp.ts');
@@ -27,44 +26,30 @@ export default defineFilter({
   );
 }
 
-let echo: Server;
-let proxy: ProxyProcess;
-
-beforeAll(async () => {
-  writeStamp('v1');
-  echo = await startEchoServer();
-  // Relative to the config file, which the helper writes in a directory of its own beside ours.
-  proxy = await startProxy(`
+writeStamp('v1');
+// Relative to the config file, which the helper writes in a directory of its own beside ours.
+const setup = echoProxy(`
 listeners:
   - name: edge
     address: 127.0.0.1
     port: 0
     filters: [{ name: stamp, module: ../${basename(dir)}/stamp.ts }]
     routes: [{ cluster: echo }]
-clusters:
-  - name: echo
-    endpoints: [{ address: 127.0.0.1, port: ${echo.port} }]
 `);
-});
 
-afterAll(async () => {
-  await proxy?.stop();
-  await echo?.close();
-});
-
-const stamp = async () => String((await request({ port: proxy.port('edge'), path: '/' })).headers['x-stamp']);
+const stamp = async () => String((await request({ port: setup.port, path: '/' })).headers['x-stamp']);
 
 describe('custom filter reload', () => {
   it('loads a changed filter module on SIGHUP, and refuses one that no longer loads', async () => {
     expect(await stamp()).toBe('v1');
     writeStamp('v2');
-    process.kill(proxy.pid, 'SIGHUP');
+    process.kill(setup.proxy.pid, 'SIGHUP');
     await expect.poll(stamp, { timeout: 5000 }).toBe('v2');
 
     writeFileSync(modulePath, 'export default {\n');
-    process.kill(proxy.pid, 'SIGHUP');
+    process.kill(setup.proxy.pid, 'SIGHUP');
     await expect
-      .poll(async () => (await configDump(proxy.adminPort)).lastReloadError?.message ?? '', { timeout: 5000 })
+      .poll(async () => (await configDump(setup.proxy.adminPort)).lastReloadError?.message ?? '', { timeout: 5000 })
       .toMatch(/filters\[0\]\.module: cannot load filter module .*stamp\.ts/);
     expect(await stamp()).toBe('v2');
   });
