@@ -15,7 +15,10 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     projects: [
-      { extends: true, test: { name: 'unit-e2e', include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/net-engine/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: { name: 'unit-e2e', include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/net-engine/**/*.test.ts', 'test/tcp/**/*.test.ts'] },
+      },
       integrationProject('uws'),
       integrationProject('net'),
     ],

@@ -4,9 +4,11 @@
 
 import { FilterChain, type HttpFilterInstance } from '../core/http/filter-chain.ts';
 import { componentLogger } from '../core/logger.ts';
+import type { ConnectionFilterInstance } from '../core/tcp/connection-filter.ts';
 import { type FilterDefinition, instantiateFilter } from '../filters/api.ts';
+import { type ConnectionFilterDefinition, instantiateConnectionFilter } from '../filters/connection-api.ts';
 import headersFilter from '../filters/headers.ts';
-import { builtinFilters } from '../filters/registry.ts';
+import { builtinConnectionFilters, builtinFilters } from '../filters/registry.ts';
 import { type FilterModules, modulePath, optionsWithDefaults } from './filter-resolution.ts';
 import type { ListenerConfig, RouteConfig } from './schema.ts';
 
@@ -21,7 +23,7 @@ export interface ListenerFilter {
 
 export function compileListenerFilters(l: ListenerConfig, configDir: string, modules: FilterModules): ListenerFilter[] {
   return (l.filters ?? []).map((f) => {
-    const definition = f.module === undefined ? builtinFilters.get(f.name) : modules.get(modulePath(configDir, f.module));
+    const definition = (f.module === undefined ? builtinFilters.get(f.name) : modules.get(modulePath(configDir, f.module))) as FilterDefinition | undefined;
     // The supervisor resolved and checked every filter before sending the generation.
     if (definition === undefined) throw new Error(`filter ${f.name} of listener ${l.name} is not loaded`);
     return { name: f.name, definition, instance: instantiate(definition, f.config, f.name, configDir) };
@@ -46,4 +48,22 @@ export function routeFilterChain(r: RouteConfig, listenerFilters: readonly Liste
 function instantiate(definition: FilterDefinition, options: unknown, name: string, configDir: string): HttpFilterInstance {
   const log = componentLogger('filter').child({ filter: name });
   return instantiateFilter(definition, optionsWithDefaults(definition, options) as never, { log, configDir }, name);
+}
+
+/** A tcp listener's connection filters, in order, each instantiated once per generation. */
+export function compileConnectionFilters(
+  l: ListenerConfig,
+  configDir: string,
+  modules: FilterModules,
+  clusterNames: ReadonlySet<string>,
+): ConnectionFilterInstance[] {
+  return (l.filters ?? []).map((f) => {
+    const definition = (f.module === undefined ? builtinConnectionFilters.get(f.name) : modules.get(modulePath(configDir, f.module))) as
+      | ConnectionFilterDefinition
+      | undefined;
+    if (definition === undefined) throw new Error(`filter ${f.name} of listener ${l.name} is not loaded`);
+    const log = componentLogger('filter').child({ filter: f.name });
+    const options = optionsWithDefaults(definition, f.config);
+    return instantiateConnectionFilter(definition, options, { log, configDir, listenerName: l.name, clusterNames }, f.name);
+  });
 }

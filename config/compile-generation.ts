@@ -2,13 +2,13 @@
 // matchers, and one filter chain per route (compile-filter-chains.ts).
 
 import { dirname } from 'node:path';
-import type { Generation, HttpListenerRuntime } from '../core/generation.ts';
+import type { Generation, HttpListenerRuntime, ListenerRuntime, TcpListenerRuntime } from '../core/generation.ts';
 import type { StreamCounters } from '../core/http/http-stream.ts';
 import type { NetEngineSettings } from '../core/http/net-settings.ts';
 import { type DirectResponse, type HeaderCondition, type Route, type RouteMatch, Router } from '../core/http/router.ts';
 import type { GenerationState, WorkerLifecycle } from '../core/lifecycle.ts';
 import { Cluster } from '../core/upstream/cluster.ts';
-import { compileListenerFilters, type ListenerFilter, routeFilterChain } from './compile-filter-chains.ts';
+import { compileConnectionFilters, compileListenerFilters, type ListenerFilter, routeFilterChain } from './compile-filter-chains.ts';
 import type { FilterModules } from './filter-resolution.ts';
 import { type ClusterConfig, type Config, defaults, type ListenerConfig, type RouteConfig } from './schema.ts';
 
@@ -23,6 +23,7 @@ export function compileGeneration(
   lifecycle: WorkerLifecycle,
   previous: Generation | null = null,
   modules: FilterModules = new Map(),
+  sessionSlots: Readonly<Record<string, number>> = {},
 ): Generation {
   const clusters = new Map<string, Cluster>();
   const clusterKeys = new Map<string, string>();
@@ -34,7 +35,9 @@ export function compileGeneration(
   }
   const state: GenerationState = { id, inflight: 0, retired: false };
   const shared: Shared = { configDir: dirname(configFile), state, lifecycle, modules };
-  const listeners: HttpListenerRuntime[] = config.listeners.map((l) => compileListener(l, clusters, shared));
+  const listeners: ListenerRuntime[] = config.listeners.map((l) =>
+    l.protocol === 'tcp' ? compileTcpListener(l, clusters, shared, sessionSlots[l.name] ?? -1) : compileListener(l, clusters, shared),
+  );
   return { id, listeners, clusters, clusterKeys, state };
 }
 
@@ -59,9 +62,10 @@ interface Shared {
 
 function compileListener(l: ListenerConfig, clusters: Map<string, Cluster>, shared: Shared): HttpListenerRuntime {
   const filters = compileListenerFilters(l, shared.configDir, shared.modules);
-  const routes = l.routes.map((r, i) => compileRoute(r, i, l.name, clusters, filters, shared.configDir));
+  const routes = (l.routes ?? []).map((r, i) => compileRoute(r, i, l.name, clusters, filters, shared.configDir));
   const counters: StreamCounters = { streams: 0, localReplies: 0, upstreamFailures: 0, filterFailures: 0, filterFailuresByFilter: {} };
   return {
+    protocol: 'http',
     name: l.name,
     address: l.address ?? defaults.listenerAddress,
     port: l.port,
@@ -75,6 +79,30 @@ function compileListener(l: ListenerConfig, clusters: Map<string, Cluster>, shar
       generation: shared.state,
       lifecycle: shared.lifecycle,
       net: netSettings(l),
+    },
+  };
+}
+
+function compileTcpListener(l: ListenerConfig, clusters: Map<string, Cluster>, shared: Shared, sessionSlot: number): TcpListenerRuntime {
+  const filters = compileConnectionFilters(l, shared.configDir, shared.modules, new Set(clusters.keys()));
+  return {
+    protocol: 'tcp',
+    name: l.name,
+    address: l.address ?? defaults.listenerAddress,
+    port: l.port,
+    sessionSlot,
+    context: {
+      name: l.name,
+      defaultCluster: l.cluster ?? '',
+      clusters,
+      filters,
+      dataFilters: filters.some((f) => f.hooks.onData !== undefined),
+      idleTimeoutMs: l.timeouts?.idleMs ?? defaults.tcpIdleTimeoutMs,
+      maxSessionMs: l.timeouts?.maxSessionMs ?? 0,
+      maxConnectAttempts: l.maxConnectAttempts ?? defaults.maxConnectAttempts,
+      accessLog: l.accessLog ?? true,
+      generation: shared.state,
+      lifecycle: shared.lifecycle,
     },
   };
 }

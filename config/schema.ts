@@ -107,7 +107,11 @@ const ListenerTimeouts = T.Object(
       T.Integer({ minimum: 1, maximum: 86_400_000, description: 'net engine: time to receive a request head (408 and close); nginx client_header_timeout' }),
     ),
     idleMs: T.Optional(
-      T.Integer({ minimum: 1, maximum: 86_400_000, description: 'net engine: keep-alive connection idle between requests; nginx keepalive_timeout' }),
+      T.Integer({
+        minimum: 1,
+        maximum: 86_400_000,
+        description: 'net engine: keep-alive connection idle between requests (nginx keepalive_timeout); tcp: a session with no bytes either way',
+      }),
     ),
     bodyMs: T.Optional(
       T.Integer({ minimum: 1, maximum: 86_400_000, description: 'net engine: longest gap between two reads of a request body; nginx client_body_timeout' }),
@@ -122,6 +126,9 @@ const ListenerTimeouts = T.Object(
     tunnelIdleMs: T.Optional(
       T.Integer({ minimum: 1, maximum: 86_400_000, description: 'net engine: an upgraded (WebSocket) connection with no bytes either way' }),
     ),
+    maxSessionMs: T.Optional(
+      T.Integer({ minimum: 1, maximum: 604_800_000, description: 'tcp: a session is closed this long after it started (default: never)' }),
+    ),
   },
   strict,
 );
@@ -131,7 +138,7 @@ const Listener = T.Object(
     name: NonEmpty,
     address: T.Optional(NonEmpty),
     port: ListenPort,
-    protocol: T.Optional(T.Literal('http')),
+    protocol: T.Optional(T.Union([T.Literal('http'), T.Literal('tcp')], { description: 'http (default): routes; tcp: sessions to `cluster`' })),
     engine: T.Optional(T.Union([T.Literal('net'), T.Literal('uws')], { description: 'downstream HTTP engine (see README: choosing an engine)' })),
     maxRequestHeadersBytes: T.Optional(T.Integer({ minimum: 1024, maximum: 1_048_576 })),
     maxRequestUriBytes: T.Optional(T.Integer({ minimum: 256, maximum: 1_048_576, description: 'net engine: longer request targets get 414' })),
@@ -139,7 +146,12 @@ const Listener = T.Object(
     upgrades: T.Optional(T.Array(NonEmpty, { description: 'net engine: Upgrade protocols tunnelled (default [websocket]); others are ignored' })),
     timeouts: T.Optional(ListenerTimeouts),
     filters: T.Optional(T.Array(ListenerFilter, { description: 'the filter chain: request phases in this order, response phases in reverse' })),
-    routes: T.Array(Route, { minItems: 1 }),
+    routes: T.Optional(T.Array(Route, { minItems: 1, description: 'http: required' })),
+    cluster: T.Optional(NonEmpty),
+    maxConnectAttempts: T.Optional(
+      T.Integer({ minimum: 1, maximum: 10, description: 'tcp: upstream connection attempts per session, each on an endpoint not tried yet while one is left' }),
+    ),
+    accessLog: T.Optional(T.Boolean({ description: 'tcp: one access-log line per session (default true)' })),
   },
   strict,
 );
@@ -218,6 +230,10 @@ export const defaults = Object.freeze({
   bodyTimeoutMs: 60_000,
   requestTimeoutMs: 0,
   tunnelIdleTimeoutMs: 3_600_000,
+  /** Envoy's tcp_proxy idle_timeout default. */
+  tcpIdleTimeoutMs: 3_600_000,
+  /** HAProxy's `retries 3`: the first attempt and up to two more. */
+  maxConnectAttempts: 3,
   /** Envoy's route timeout default. */
   routeTimeoutMs: 15_000,
   connectTimeoutMs: 5_000,

@@ -2,7 +2,7 @@
 // action, regexes that compile, header names and values that can go on the wire.
 
 import { isSafeFieldValue, isToken } from '../core/http/http-tokens.ts';
-import type { Config, HeaderRulesConfig } from './schema.ts';
+import type { Config, HeaderRulesConfig, ListenerConfig } from './schema.ts';
 
 export interface SemanticProblem {
   path: (string | number)[];
@@ -29,7 +29,8 @@ export function checkSemantics(config: Config): SemanticProblem[] {
       if (other !== undefined) report(['listeners', li, 'port'], `port ${l.port} is already used by listeners[${other}]`);
       ports.set(key, li);
     }
-    l.routes.forEach((r, ri) => {
+    checkProtocolKeys(l, li, clusterNames, report);
+    l.routes?.forEach((r, ri) => {
       const at = ['listeners', li, 'routes', ri];
       const actions = (r.cluster !== undefined ? 1 : 0) + (r.directResponse !== undefined ? 1 : 0);
       if (actions !== 1) report(at, 'a route needs exactly one of "cluster" or "directResponse"');
@@ -62,6 +63,29 @@ export function checkSemantics(config: Config): SemanticProblem[] {
     });
   });
   return problems;
+}
+
+/** Listener keys that only one protocol uses: set on the other, they are mistakes, reported as such. */
+const HTTP_ONLY = ['routes', 'engine', 'maxRequestHeadersBytes', 'maxRequestUriBytes', 'maxRequestHeaders', 'upgrades'] as const;
+const HTTP_ONLY_TIMEOUTS = ['headerMs', 'bodyMs', 'requestMs', 'tunnelIdleMs'] as const;
+const TCP_ONLY = ['cluster', 'maxConnectAttempts', 'accessLog'] as const;
+
+function checkProtocolKeys(l: ListenerConfig, li: number, clusterNames: ReadonlySet<string>, report: (p: (string | number)[], m: string) => void): void {
+  const at = ['listeners', li];
+  if (l.protocol === 'tcp') {
+    for (const key of HTTP_ONLY) if (l[key] !== undefined) report([...at, key], `"${key}" applies to http listeners only (this one is protocol: tcp)`);
+    for (const key of HTTP_ONLY_TIMEOUTS) {
+      if (l.timeouts?.[key] !== undefined) report([...at, 'timeouts', key], `"${key}" applies to http listeners only (this one is protocol: tcp)`);
+    }
+    if (l.cluster !== undefined && !clusterNames.has(l.cluster)) {
+      report([...at, 'cluster'], `unknown cluster "${l.cluster}" (known: ${[...clusterNames].map((n) => `"${n}"`).join(', ') || 'none defined'})`);
+    }
+    if (l.cluster === undefined && (l.filters ?? []).length === 0) report(at, 'a tcp listener needs "cluster" (or a filter such as sni-router that picks one)');
+    return;
+  }
+  if (l.routes === undefined) report(at, 'an http listener needs "routes" (or protocol: tcp with a "cluster")');
+  for (const key of TCP_ONLY) if (l[key] !== undefined) report([...at, key], `"${key}" applies to tcp listeners only (add protocol: tcp)`);
+  if (l.timeouts?.maxSessionMs !== undefined) report([...at, 'timeouts', 'maxSessionMs'], '"maxSessionMs" applies to tcp listeners only (add protocol: tcp)');
 }
 
 function checkRegex(source: string, path: (string | number)[], report: (p: (string | number)[], m: string) => void): void {

@@ -1,34 +1,44 @@
 // The data plane of one worker thread: the listeners of the current generation, kept across reloads when
 // unchanged (closing a SO_REUSEPORT socket would drop its queued connections), and the generations still
-// serving streams. Imported only after UWS_HTTP_MAX_HEADERS_SIZE is set (uWS reads it once, when it loads).
+// serving streams and sessions. Imported only after UWS_HTTP_MAX_HEADERS_SIZE is set (uWS reads it once, when it loads).
 
-import { closeClustersNotIn, type Generation } from './generation.ts';
-import { createHttpListener, type HttpEngine, type HttpListener } from './http/http-listener.ts';
+import { closeClustersNotIn, type Generation, type ListenerRuntime } from './generation.ts';
+import { createHttpListener, type HttpListener } from './http/http-listener.ts';
 import type { GenerationState, WorkerLifecycle } from './lifecycle.ts';
 import { componentLogger } from './logger.ts';
+import { SharedSessionCounts } from './tcp/shared-session-counts.ts';
+import { TcpListener } from './tcp/tcp-listener.ts';
 
 const log = componentLogger('data-plane');
 
+type AnyListener = HttpListener | TcpListener;
+
 interface OpenListener {
-  listener: HttpListener;
+  listener: AnyListener;
   address: string;
   port: number;
-  engine: HttpEngine;
+  /** The engine for HTTP, 'tcp' for TCP: a change means a new listen socket. */
+  kind: string;
+}
+
+export interface DataPlaneOptions {
+  drainTimeoutMs: number;
+  /** Bind exclusively (single-process use) or share ports with the other workers (SO_REUSEPORT). */
+  exclusive: boolean;
+  /** Cross-worker session counts of TCP listeners (shared-session-counts.ts), and this worker's index in them. */
+  sessionCounts?: { buffer: SharedArrayBuffer; worker: number };
 }
 
 export class DataPlane {
   private readonly listeners = new Map<string, OpenListener>();
   /** Listeners removed by a reload, still finishing their connections until the drain timeout. */
-  private readonly draining = new Set<HttpListener>();
+  private readonly draining = new Set<AnyListener>();
   private current: Generation | null = null;
   private readonly retired: Generation[] = [];
-  private readonly drainTimeoutMs: number;
-  /** Bind exclusively (single-process use) or share ports with the other workers (SO_REUSEPORT). */
-  private readonly exclusive: boolean;
+  private readonly options: DataPlaneOptions;
 
-  constructor(lifecycle: WorkerLifecycle, options: { drainTimeoutMs: number; exclusive: boolean }) {
-    this.drainTimeoutMs = options.drainTimeoutMs;
-    this.exclusive = options.exclusive;
+  constructor(lifecycle: WorkerLifecycle, options: DataPlaneOptions) {
+    this.options = options;
     lifecycle.onGenerationIdle = (g) => this.releaseRetired(g);
   }
 
@@ -36,20 +46,27 @@ export class DataPlane {
     return this.current;
   }
 
+  /** The open TCP listeners (their counters outlive generations). */
+  tcpListeners(): TcpListener[] {
+    const out: TcpListener[] = [];
+    for (const { listener } of this.listeners.values()) if (listener instanceof TcpListener) out.push(listener);
+    return out;
+  }
+
   /**
-   * Makes `next` current: unchanged listeners (same name, address, port and engine) keep their socket and serve new
-   * requests from `next` at once; new listeners open; removed ones stop accepting and drain.
-   * Streams in flight finish on the generation they started with.
+   * Makes `next` current: unchanged listeners (same name, address, port and engine or protocol) keep their socket
+   * and serve new streams and sessions from `next` at once; new listeners open; removed ones stop accepting and
+   * drain. Streams and sessions in flight finish on the generation they started with.
    */
   async apply(next: Generation): Promise<Record<string, number>> {
-    const opened: HttpListener[] = [];
+    const opened: AnyListener[] = [];
     try {
       for (const l of next.listeners) {
         const open = this.listeners.get(l.name);
-        if (open !== undefined && open.address === l.address && open.port === l.port && open.engine === l.engine) continue;
-        const listener = createHttpListener(l.engine, l.name, l.address, l.port, l.context);
+        if (open !== undefined && open.address === l.address && open.port === l.port && open.kind === kindOf(l)) continue;
+        const listener = this.createListener(l);
         opened.push(listener);
-        await listener.listen(l.address, l.port, this.exclusive);
+        await listener.listen(l.address, l.port, this.options.exclusive);
       }
     } catch (err) {
       for (const l of opened) l.close();
@@ -65,8 +82,12 @@ export class DataPlane {
     }
     for (const l of next.listeners) {
       const fresh = opened.find((o) => o.name === l.name);
-      if (fresh !== undefined) this.listeners.set(l.name, { listener: fresh, address: l.address, port: fresh.port, engine: l.engine });
-      else this.listeners.get(l.name)?.listener.setContext(l.context);
+      if (fresh !== undefined) this.listeners.set(l.name, { listener: fresh, address: l.address, port: fresh.port, kind: kindOf(l) });
+      else {
+        const open = this.listeners.get(l.name)?.listener;
+        if (l.protocol === 'tcp') (open as TcpListener).setContext(l.context);
+        else (open as HttpListener).setContext(l.context);
+      }
     }
     const previous = this.current;
     this.current = next;
@@ -83,7 +104,7 @@ export class DataPlane {
     return Object.fromEntries([...this.listeners].map(([name, o]) => [name, o.listener.port]));
   }
 
-  /** Drain: stop accepting on every listener (open connections finish their streams). */
+  /** Drain: stop accepting on every listener (open connections finish their streams, sessions go on). */
   stopAccepting(): void {
     for (const { listener } of this.listeners.values()) listener.stopAccepting();
   }
@@ -99,13 +120,20 @@ export class DataPlane {
     this.current = null;
   }
 
-  private drainListener(listener: HttpListener): void {
+  private createListener(l: ListenerRuntime): AnyListener {
+    if (l.protocol === 'http') return createHttpListener(l.engine, l.name, l.address, l.port, l.context);
+    const counts = this.options.sessionCounts;
+    const shared = counts === undefined || l.sessionSlot < 0 ? null : new SharedSessionCounts(counts.buffer, l.sessionSlot, counts.worker);
+    return new TcpListener(l.name, l.context, shared);
+  }
+
+  private drainListener(listener: AnyListener): void {
     listener.stopAccepting();
     this.draining.add(listener);
     const timer = setTimeout(() => {
       this.draining.delete(listener);
       listener.close();
-    }, this.drainTimeoutMs);
+    }, this.options.drainTimeoutMs);
     timer.unref();
     log.info({ listener: listener.name }, 'listener removed: draining');
   }
@@ -117,4 +145,8 @@ export class DataPlane {
     const [g] = this.retired.splice(i, 1);
     if (g !== undefined) closeClustersNotIn(g, this.current);
   }
+}
+
+function kindOf(l: ListenerRuntime): string {
+  return l.protocol === 'http' ? l.engine : 'tcp';
 }

@@ -3,9 +3,11 @@
 
 import type { HttpListenerContext } from './http/http-stream.ts';
 import type { GenerationState } from './lifecycle.ts';
+import type { TcpListenerContext } from './tcp/tcp-session.ts';
 import type { Cluster } from './upstream/cluster.ts';
 
 export interface HttpListenerRuntime {
+  readonly protocol: 'http';
   readonly name: string;
   readonly address: string;
   readonly port: number;
@@ -14,9 +16,21 @@ export interface HttpListenerRuntime {
   readonly context: HttpListenerContext;
 }
 
+export interface TcpListenerRuntime {
+  readonly protocol: 'tcp';
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly context: TcpListenerContext;
+  /** This listener's slot in the cross-worker session counts (the supervisor assigns it; stable across reloads). */
+  readonly sessionSlot: number;
+}
+
+export type ListenerRuntime = HttpListenerRuntime | TcpListenerRuntime;
+
 export interface Generation {
   readonly id: number;
-  readonly listeners: readonly HttpListenerRuntime[];
+  readonly listeners: readonly ListenerRuntime[];
   readonly clusters: ReadonlyMap<string, Cluster>;
   /** Each cluster's definition as canonical JSON: an identical definition in the next generation reuses the pool. */
   readonly clusterKeys: ReadonlyMap<string, string>;

@@ -13,6 +13,8 @@ import { ConfigError } from './errors.ts';
 import { probePort } from './listen-probe.ts';
 import { componentLogger, rootLogger } from './logger.ts';
 import { installSignalHandlers } from './process-signals.ts';
+import { createSessionCountsBuffer, forgetWorkerSessions, SessionSlotTable } from './tcp/shared-session-counts.ts';
+import { addTcpCounters, newTcpCounters, type TcpCounters } from './tcp/tcp-counters.ts';
 import { decodeMessage, postMessageTo, type SupervisorMessage, type WorkerCounters, type WorkerMessage } from './thread-messages.ts';
 import type { WorkerData } from './worker.ts';
 
@@ -69,6 +71,10 @@ export class Supervisor {
   private reloadQueued = false;
   private lastReloadError: { message: string; at: string } | null = null;
   private readonly counters = { reloads: 0, reloadFailures: 0, workerRestarts: 0 };
+  /** TCP listeners' session counts, shared with every worker; a slot per TCP listener name. */
+  private readonly sessionCounts = createSessionCountsBuffer();
+  private readonly sessionSlotTable = new SessionSlotTable(this.sessionCounts);
+  private sessionSlots: Record<string, number> = {};
   /** Observers of worker messages (waits for applied generations, idle workers). */
   private readonly messageWatchers = new Set<(h: WorkerHandle, m: WorkerMessage) => void>();
   private resolveDone: (code: number) => void = () => {};
@@ -108,6 +114,7 @@ export class Supervisor {
     const admin = new AdminServer({
       isReady: () => this.isReady(),
       configDump: () => this.configDump(),
+      stats: () => this.stats(),
       reload: (source) => this.reload(source),
       drain: (source) => this.drain(source),
       crashWorker: process.env.MANTOU_TEST_HOOKS === '1' ? (index, how) => this.crashWorker(index, how) : undefined,
@@ -117,6 +124,7 @@ export class Supervisor {
     this.generation = 1;
     this.bound = resolved.bound;
     this.config = resolved.config;
+    this.sessionSlots = this.sessionSlotTable.assign(tcpListenerNames(this.config));
     for (let i = 0; i < this.workerCount; i++) {
       this.restarts.push(0);
       this.consecutiveCrashes.push(0);
@@ -164,6 +172,7 @@ export class Supervisor {
       drainTimeoutMs: this.config.drain?.timeoutMs ?? defaults.drainTimeoutMs,
       testHooks: process.env.MANTOU_TEST_HOOKS === '1',
       heapSoftLimitBytes: heapMb * 1024 * 1024,
+      sessionCounts: this.sessionCounts,
     };
     const worker = new Worker(new URL('./worker.ts', import.meta.url), {
       workerData: data,
@@ -182,6 +191,7 @@ export class Supervisor {
       configFile: this.options.configFile,
       filterModules: this.filterModules,
       draining: this.draining,
+      sessionSlots: this.sessionSlots,
     });
   }
 
@@ -203,6 +213,9 @@ export class Supervisor {
 
   private onWorkerExit(h: WorkerHandle, code: number): void {
     h.alive = false;
+    h.stats = null;
+    // Its sessions died with it: they no longer count against any listener's connection limit.
+    forgetWorkerSessions(this.sessionCounts, h.index);
     for (const w of this.messageWatchers) w(h, { t: 'idle' });
     if (this.shuttingDown) return;
     const lived = performance.now() - h.startedAt;
@@ -285,6 +298,7 @@ export class Supervisor {
     const started = performance.now();
     let next: { config: Config; bound: Map<string, ListenerAddress> };
     let filterModules: FilterModuleUrls;
+    let sessionSlots: Record<string, number>;
     try {
       const loaded = await loadConfigFile(this.options.configFile);
       const config = loaded.config;
@@ -293,6 +307,7 @@ export class Supervisor {
         log.warn('maxRequestHeadersBytes changes take effect only after a restart (uWS reads it once)');
       }
       next = await this.resolveListenAddresses(config);
+      sessionSlots = this.sessionSlotTable.assign(tcpListenerNames(config));
     } catch (err) {
       this.reloadFailed(source, err);
       return;
@@ -300,15 +315,18 @@ export class Supervisor {
     const id = this.generation + 1;
     const previousConfig = this.config;
     const previousModules = this.filterModules;
+    const previousSlots = this.sessionSlots;
     this.generation = id;
     this.config = next.config;
     this.filterModules = filterModules;
-    this.broadcast({ t: 'generation', id, config: next.config, configFile: this.options.configFile, filterModules, draining: false });
+    this.sessionSlots = sessionSlots;
+    this.broadcast({ t: 'generation', id, config: next.config, configFile: this.options.configFile, filterModules, draining: false, sessionSlots });
     const failures = await this.waitForApplied(id);
     if (failures.length > 0) {
       // Workers that failed keep serving their previous generation; report it, and retry on the next reload.
       this.config = previousConfig;
       this.filterModules = previousModules;
+      this.sessionSlots = previousSlots;
       this.reloadFailed(source, new Error(failures.join('; ')));
       return;
     }
@@ -324,6 +342,25 @@ export class Supervisor {
     const message = err instanceof Error ? err.message : String(err);
     this.lastReloadError = { message, at: new Date().toISOString() };
     log.error({ source, error: message }, 'reload rejected: the running config stays');
+  }
+
+  /** Every live worker's counters summed: HTTP streams, and TCP sessions per listener. */
+  stats(): unknown {
+    const total = { streams: 0, localReplies: 0, upstreamFailures: 0, filterFailures: 0, inflight: 0, tcp: {} as Record<string, TcpCounters> };
+    for (const w of this.workers) {
+      const c = w.stats;
+      if (c === null || !w.alive) continue;
+      total.streams += c.streams;
+      total.localReplies += c.localReplies;
+      total.upstreamFailures += c.upstreamFailures;
+      total.filterFailures += c.filterFailures;
+      total.inflight += c.inflight;
+      for (const [name, t] of Object.entries(c.tcp ?? {})) {
+        total.tcp[name] ??= newTcpCounters();
+        addTcpCounters(total.tcp[name], t);
+      }
+    }
+    return { generation: this.generation, workers: this.workers.length, ...total };
   }
 
   configDump(): unknown {
@@ -418,4 +455,8 @@ export class Supervisor {
 
 function maxHeaderBytes(config: Config): number {
   return Math.max(...config.listeners.map((l) => l.maxRequestHeadersBytes ?? defaults.maxRequestHeadersBytes));
+}
+
+function tcpListenerNames(config: Config): string[] {
+  return config.listeners.filter((l) => l.protocol === 'tcp').map((l) => l.name);
 }

@@ -3,6 +3,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
+import type { TcpCounters } from './tcp/tcp-counters.ts';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -10,7 +11,16 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 export type SupervisorMessage =
   /** Run this config as generation `id` (the worker compiles it: pools, regexes and filters do not cross threads). */
   /** `filterModules`: custom filter modules (absolute path → content-hashed URL) the supervisor loaded and checked. */
-  | { t: 'generation'; id: number; config: unknown; configFile: string; filterModules: Record<string, string>; draining: boolean }
+  /** `sessionSlots`: each TCP listener's slot in the shared session counts. */
+  | {
+      t: 'generation';
+      id: number;
+      config: unknown;
+      configFile: string;
+      filterModules: Record<string, string>;
+      draining: boolean;
+      sessionSlots: Record<string, number>;
+    }
   /** Stop accepting new connections; keep-alive responses carry Connection: close from now on. */
   | { t: 'stop-accepting' }
   /** Answer Connection: close on every response from now on (drain has started). */
@@ -29,7 +39,10 @@ export interface WorkerCounters {
   filterFailures: number;
   /** Failures (throws, rejections) per filter name. */
   filterFailuresByFilter: Record<string, number>;
+  /** Streams and sessions in flight. */
   inflight: number;
+  /** Per TCP listener. */
+  tcp: Record<string, TcpCounters>;
 }
 
 /** Worker → supervisor. */

@@ -18,6 +18,8 @@ export interface WorkerData {
   testHooks: boolean;
   /** The configured heap limit: past it the worker closes its sockets and exits, to be restarted. */
   heapSoftLimitBytes: number;
+  /** TCP listeners' session counts shared by every worker (core/tcp/shared-session-counts.ts). */
+  sessionCounts: SharedArrayBuffer;
 }
 
 const STATS_INTERVAL_MS = 1000;
@@ -28,15 +30,29 @@ if (port === null) throw new Error('core/worker.ts runs as a worker thread');
 const data = workerData as WorkerData;
 const log = componentLogger('worker').child({ worker: data.index });
 const lifecycle = new WorkerLifecycle();
-const plane = new DataPlane(lifecycle, { drainTimeoutMs: data.drainTimeoutMs, exclusive: false });
+const plane = new DataPlane(lifecycle, {
+  drainTimeoutMs: data.drainTimeoutMs,
+  exclusive: false,
+  sessionCounts: { buffer: data.sessionCounts, worker: data.index },
+});
 /** Generations are applied one at a time, in the order they were sent. */
 let applying: Promise<void> = Promise.resolve();
 
 const send = (m: WorkerMessage) => postMessageTo(port, m);
 
 function counters(): WorkerCounters {
-  const c: WorkerCounters = { streams: 0, localReplies: 0, upstreamFailures: 0, filterFailures: 0, filterFailuresByFilter: {}, inflight: lifecycle.inflight };
+  const c: WorkerCounters = {
+    streams: 0,
+    localReplies: 0,
+    upstreamFailures: 0,
+    filterFailures: 0,
+    filterFailuresByFilter: {},
+    inflight: lifecycle.inflight,
+    tcp: {},
+  };
+  for (const l of plane.tcpListeners()) c.tcp[l.name] = l.counters;
   for (const l of plane.generation?.listeners ?? []) {
+    if (l.protocol !== 'http') continue;
     c.streams += l.context.counters.streams;
     c.localReplies += l.context.counters.localReplies;
     c.upstreamFailures += l.context.counters.upstreamFailures;
@@ -48,13 +64,20 @@ function counters(): WorkerCounters {
   return c;
 }
 
-async function applyGeneration(id: number, config: Config, configFile: string, filterModules: FilterModuleUrls, draining: boolean): Promise<void> {
+async function applyGeneration(
+  id: number,
+  config: Config,
+  configFile: string,
+  filterModules: FilterModuleUrls,
+  draining: boolean,
+  sessionSlots: Record<string, number>,
+): Promise<void> {
   const previous = plane.generation;
   let next: Generation;
   try {
     // Custom filters are imported in this thread too (module instances are per thread); the URLs are the ones
     // the supervisor checked, so every worker runs the same code.
-    next = compileGeneration(config, id, configFile, lifecycle, previous, await importFilterModules(filterModules));
+    next = compileGeneration(config, id, configFile, lifecycle, previous, await importFilterModules(filterModules), sessionSlots);
   } catch (err) {
     log.error({ err, generation: id }, 'generation failed to compile');
     send({ t: 'apply-failed', id, error: (err as Error).message });
@@ -81,7 +104,7 @@ port.on('message', (bytes: Uint8Array) => {
   const m = decodeMessage<SupervisorMessage>(bytes);
   switch (m.t) {
     case 'generation':
-      applying = applying.then(() => applyGeneration(m.id, m.config as Config, m.configFile, m.filterModules, m.draining));
+      applying = applying.then(() => applyGeneration(m.id, m.config as Config, m.configFile, m.filterModules, m.draining, m.sessionSlots));
       return;
     case 'drain':
       lifecycle.draining = true;

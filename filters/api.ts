@@ -95,4 +95,16 @@ export function reply(status: number, body = '', headers?: string[]): FilterRepl
   return { status, body, headers };
 }
 
+// Connection (L4) filters, for `protocol: tcp` listeners.
+export {
+  type ConnectionFilterDefinition,
+  type ConnectionFilterEnv,
+  type ConnectionFilterHooks,
+  closeSession,
+  defineConnectionFilter,
+  MORE_BYTES,
+  type SessionClose,
+  type SessionContext,
+  type SessionOutcome,
+} from './connection-api.ts';
 export type { Phase as FilterPhase };

@@ -21,32 +21,37 @@ export default defineFilter({
   name: 'ip-access',
   config: Options,
   create(o) {
-    const allow = blockListOf(o.allow);
-    const deny = blockListOf(o.deny);
-    const allowEmpty = o.allow.length === 0;
-    // BlockList.check builds a SocketAddress per call (measured: 8% of a worker's time with this filter on);
-    // clients repeat, so verdicts are remembered, up to a bound.
-    const verdicts = new Map<string, boolean>();
-    const admitted = (client: string): boolean => {
-      const family = net.isIP(client);
-      if (family === 0) return false;
-      const type = family === 4 ? 'ipv4' : 'ipv6';
-      return !deny.check(client, type) && (allowEmpty || allow.check(client, type));
-    };
+    const admitted = addressPolicy(o.allow, o.deny);
     return {
       onRequest(req, ctx) {
         const client = clientAddress(ctx.remoteAddress, req.headers.get('x-forwarded-for'), o.trustedHops);
-        let ok = verdicts.get(client);
-        if (ok === undefined) {
-          ok = admitted(client);
-          if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
-          verdicts.set(client, ok);
-        }
-        if (!ok) return reply(403, 'client address not allowed\n');
+        if (!admitted(client)) return reply(403, 'client address not allowed\n');
       },
     };
   },
 });
+
+/**
+ * The verdict for a client address (true: admitted): deny checked first; a non-empty allow list admits only its
+ * ranges. BlockList.check builds a SocketAddress per call (measured: 8% of a worker's time with this filter on);
+ * clients repeat, so verdicts are remembered, up to a bound. Throws on a range that does not parse.
+ */
+export function addressPolicy(allowRanges: readonly string[], denyRanges: readonly string[]): (client: string) => boolean {
+  const allow = blockListOf(allowRanges);
+  const deny = blockListOf(denyRanges);
+  const allowEmpty = allowRanges.length === 0;
+  const verdicts = new Map<string, boolean>();
+  return (client) => {
+    let ok = verdicts.get(client);
+    if (ok === undefined) {
+      const family = net.isIP(client);
+      ok = family !== 0 && !deny.check(client, family === 4 ? 'ipv4' : 'ipv6') && (allowEmpty || allow.check(client, family === 4 ? 'ipv4' : 'ipv6'));
+      if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+      verdicts.set(client, ok);
+    }
+    return ok;
+  };
+}
 
 /** Throws on a range that does not parse: the config is refused at load, with the filter's path. */
 function blockListOf(ranges: readonly string[]): net.BlockList {

@@ -1,4 +1,4 @@
-// The admin port, on the supervisor: /ready, /live, /config_dump, POST /reload, POST /drain.
+// The admin port, on the supervisor: /ready, /live, /stats, /config_dump, POST /reload, POST /drain.
 // Mutating endpoints accept POST only, and only from loopback peers.
 
 import http from 'node:http';
@@ -9,6 +9,8 @@ export interface AdminBackend {
   /** True when every worker runs the current generation and the process is not draining. */
   isReady(): boolean;
   configDump(): unknown;
+  /** Counters summed over the workers (refreshed by each worker once a second). */
+  stats(): unknown;
   reload(source: string): Promise<{ ok: boolean; generation: number; error?: string }>;
   drain(source: string): void;
   /** Present only with MANTOU_TEST_HOOKS=1: crash a worker to exercise restart. */
@@ -60,6 +62,8 @@ export class AdminServer {
       }
       case '/live':
         return reply(res, 200, 'live\n');
+      case '/stats':
+        return reply(res, 200, this.backend.stats());
       case '/config_dump':
         return reply(res, 200, this.backend.configDump());
       case '/reload': {

@@ -21,19 +21,33 @@ interface AcceptedInternals {
  * to use instead: `onRead(chunk)` gets each read as a view of the shared buffer, valid only during the call.
  */
 export function adoptWithSharedReadBuffer(accepted: net.Socket, allowHalfOpen: boolean, onRead: (chunk: Buffer) => void): net.Socket {
+  return adoptWithOnread(
+    accepted,
+    allowHalfOpen,
+    { buffer: SHARED_READ_BUFFER, callback: (n: number, buf: Uint8Array): boolean => readInto(onRead, n, buf) },
+    false,
+  );
+}
+
+/** Node's `onread` option: reads land in `buffer` (or the buffer it returns, per read); `callback` false pauses. */
+export interface OnreadOption {
+  buffer: Uint8Array | (() => Uint8Array);
+  callback: (bytesRead: number, buffer: Uint8Array) => boolean;
+}
+
+/**
+ * The accepted connection's handle moved into a Socket reading with `onread`. `paused`: nothing is read until
+ * resume() (the TCP proxy reads a client only once it has somewhere to send the bytes).
+ */
+export function adoptWithOnread(accepted: net.Socket, allowHalfOpen: boolean, onread: OnreadOption, paused: boolean): net.Socket {
   const husk = accepted as unknown as AcceptedInternals;
   const server = husk._server;
   const handle = husk._handle;
   // The husk never touches the handle again; it is never destroyed, so it counts nothing on the server.
   husk._handle = null;
   husk._server = null;
-  const options = {
-    handle,
-    allowHalfOpen,
-    readable: true,
-    writable: true,
-    onread: { buffer: SHARED_READ_BUFFER, callback: (n: number, buf: Uint8Array): boolean => readInto(onRead, n, buf) },
-  } as unknown as net.SocketConstructorOpts;
+  // pauseOnCreate: Node's own option for sockets made from a handle (cluster uses it): no read starts.
+  const options = { handle, allowHalfOpen, readable: true, writable: true, onread, pauseOnCreate: paused } as unknown as net.SocketConstructorOpts;
   const socket = new net.Socket(options);
   // The server counted the accepted connection: this socket's close must uncount it (server.close waits on it).
   const adopted = socket as unknown as AcceptedInternals;

@@ -48,6 +48,11 @@ export class Cluster {
     return pool;
   }
 
+  /** The next endpoint by the cluster's load balancer (the one HTTP requests use too), as an index into spec.endpoints. */
+  pickEndpoint(): number {
+    return this.balancer.pick();
+  }
+
   close(): void {
     clearInterval(this.sweepTimer);
     for (const pool of this.pools) pool.close();

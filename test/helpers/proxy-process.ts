@@ -43,7 +43,7 @@ function withTestEngine(yaml: string): string {
   const doc = YAML.parseDocument(yaml);
   const listeners = doc.get('listeners');
   if (!YAML.isSeq(listeners)) return yaml;
-  for (const l of listeners.items) if (YAML.isMap(l) && !l.has('engine')) l.set('engine', engine);
+  for (const l of listeners.items) if (YAML.isMap(l) && !l.has('engine') && l.get('protocol') !== 'tcp') l.set('engine', engine);
   return doc.toString();
 }
 

@@ -1,0 +1,102 @@
+// A `protocol: tcp` listener in one worker: a net.Server sharing the port with the other workers (SO_REUSEPORT),
+// a TcpSession per accepted connection, and one sweep timer for every session's deadlines. Its counters outlive
+// reloads (they belong to the listener, not the generation); sessions keep the generation they started on.
+
+import net from 'node:net';
+import { StartupError } from '../errors.ts';
+import type { SharedSessionCounts } from './shared-session-counts.ts';
+import { newTcpCounters, type TcpCounters } from './tcp-counters.ts';
+import { type SessionOwner, type TcpListenerContext, TcpSession } from './tcp-session.ts';
+
+/** Deadline resolution: timeouts fire up to this much late. */
+const SWEEP_MS = 250;
+
+export class TcpListener implements SessionOwner {
+  readonly name: string;
+  readonly counters: TcpCounters = newTcpCounters();
+  readonly shared: SharedSessionCounts | null;
+  private readonly server: net.Server;
+  private readonly sessions = new Set<TcpSession>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private context: TcpListenerContext;
+  nowMs = Date.now();
+  port = 0;
+
+  constructor(name: string, context: TcpListenerContext, shared: SharedSessionCounts | null) {
+    this.name = name;
+    this.context = context;
+    this.shared = shared;
+    // allowHalfOpen: a client's FIN is passed on, not answered with ours. pauseOnConnect: nothing is read until a
+    // filter asks for the client's first bytes or the upstream is connected (bytes wait in the kernel meanwhile).
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => this.onConnection(socket));
+  }
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  setContext(context: TcpListenerContext): void {
+    this.context = context;
+  }
+
+  /** `exclusive` refuses sharing the port (single-process use); otherwise every worker binds it with SO_REUSEPORT. */
+  listen(address: string, port: number, exclusive: boolean): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(new StartupError('listen_failed', `listener ${this.name}: cannot listen on ${address}:${port} (${err.code ?? err.message})`));
+      };
+      this.server.once('error', onError);
+      this.server.listen({ host: address, port, reusePort: !exclusive, backlog: 4096 }, () => {
+        this.server.off('error', onError);
+        const a = this.server.address();
+        this.port = typeof a === 'object' && a !== null ? a.port : port;
+        resolve(this.port);
+      });
+    });
+  }
+
+  /** Stops accepting; sessions go on until they end (or close() at the drain timeout). */
+  stopAccepting(): void {
+    if (this.server.listening) this.server.close();
+  }
+
+  /** Closes the listen socket and every session (their close reason: listener_closed). */
+  close(): void {
+    if (this.server.listening) this.server.close();
+    for (const s of this.sessions) s.close('listener_closed', false);
+    this.stopSweep();
+  }
+
+  sessionFinished(s: TcpSession): void {
+    this.sessions.delete(s);
+    if (this.sessions.size === 0) this.stopSweep();
+  }
+
+  private onConnection(socket: net.Socket): void {
+    this.nowMs = Date.now();
+    if (this.sweepTimer === null) {
+      this.sweepTimer = setInterval(sweep, SWEEP_MS, this);
+      this.sweepTimer.unref();
+    }
+    const session = new TcpSession(socket, this.context, this);
+    // A session can end inside its constructor (a filter refusing it synchronously): only live ones are tracked.
+    if (!session.isFinished) this.sessions.add(session);
+  }
+
+  private stopSweep(): void {
+    if (this.sweepTimer !== null) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = null;
+    }
+  }
+
+  sweep(): void {
+    const now = Date.now();
+    this.nowMs = now;
+    for (const s of this.sessions) s.checkDeadlines(now);
+  }
+}
+
+function sweep(listener: TcpListener): void {
+  listener.sweep();
+}
