@@ -29,14 +29,23 @@ interface ReadingHandle {
 
 export class SocketReadBuffer {
   private own: Buffer | null = null;
+  /**
+   * Where the socket's next read lands: what `next` last returned, or PARKING once parked. Node hands the read
+   * callback its own record of the buffer, which a park (made behind its back) leaves stale, so this is used instead.
+   */
+  private current: Buffer = PARKING;
   private readSinceSweep = false;
-  /** Node's `onread.buffer`: called at start and after each read for where the next read goes. */
-  readonly next = (): Buffer => this.own ?? PARKING;
+  /** Node's `onread.buffer`: called when the socket starts and after each read, for where the next read goes. */
+  readonly next = (): Buffer => {
+    this.current = this.own ?? PARKING;
+    return this.current;
+  };
 
   /** The bytes of a read, ready to be written on: a view of the socket's own buffer, or a copy out of the shared one. */
-  chunk(buf: Uint8Array, n: number): Buffer {
+  chunk(n: number): Buffer {
     this.readSinceSweep = true;
-    const view = (buf as Buffer).subarray(0, n);
+    const buf = this.current;
+    const view = buf.subarray(0, n);
     if (buf !== PARKING) return view;
     this.own = takeBuffer();
     return Buffer.from(view);
@@ -65,6 +74,7 @@ export class SocketReadBuffer {
       // Without the handle method (never seen on Node 22) the socket simply keeps its buffer.
       if (typeof handle?.useUserBuffer !== 'function') return;
       handle.useUserBuffer(PARKING);
+      this.current = PARKING;
     }
     this.own = null;
     if (pool.length < POOL_LIMIT) pool.push(own);

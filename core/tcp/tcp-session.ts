@@ -280,8 +280,8 @@ export class TcpSession implements SessionContext, FilterHost {
   // ---- relay ----
 
   /** A read from the client: a view of a read buffer, valid during this call only. */
-  private readonly onClientRead = (n: number, buf: Uint8Array): boolean => {
-    const chunk = this.clientReads.chunk(buf, n);
+  private readonly onClientRead = (n: number): boolean => {
+    const chunk = this.clientReads.chunk(n);
     if (this.stage === Stage.Relaying) this.relayFromClient(chunk);
     // Bytes before the relay are kept (copied) for the filters and the upstream.
     else if (this.stage !== Stage.Closed) this.filters.clientBytes(Buffer.from(chunk));
@@ -297,9 +297,9 @@ export class TcpSession implements SessionContext, FilterHost {
     if (out !== null && !this.clientReads.writeTo(this.upstream as net.Socket, out)) this.client.pause();
   }
 
-  private readonly onUpstreamRead = (n: number, buf: Uint8Array): boolean => {
+  private readonly onUpstreamRead = (n: number): boolean => {
     if (this.stage !== Stage.Relaying) return true;
-    const chunk = this.upstreamReads.chunk(buf, n);
+    const chunk = this.upstreamReads.chunk(n);
     this.bytesFromUpstream += n;
     this.owner.counters.bytesFromUpstream += n;
     this.lastActivityMs = this.owner.nowMs;

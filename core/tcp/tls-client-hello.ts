@@ -62,7 +62,8 @@ function parseClientHello(body: Buffer): ClientHelloInfo | string {
   r.skip(r.u8()); // legacy_compression_methods
   if (r.failed) return 'truncated ClientHello';
   if (r.remaining === 0) return { serverName: null }; // no extensions at all (old clients)
-  const extensionsEnd = r.at + r.u16();
+  const extensionsLength = r.u16();
+  const extensionsEnd = r.at + extensionsLength;
   while (!r.failed && r.at + 4 <= extensionsEnd) {
     const type = r.u16();
     const length = r.u16();
@@ -70,7 +71,8 @@ function parseClientHello(body: Buffer): ClientHelloInfo | string {
       r.skip(length);
       continue;
     }
-    const listEnd = r.at + r.u16();
+    const listLength = r.u16();
+    const listEnd = r.at + listLength;
     while (!r.failed && r.at + 3 <= listEnd) {
       const nameType = r.u8();
       const name = r.bytes(r.u16());

@@ -188,3 +188,12 @@ export function readBytes(s: net.Socket, n: number): Promise<Buffer> {
 export function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
+
+/** Polls `check` every 25 ms until it holds (or throws after `timeoutMs`). */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -19,6 +19,7 @@ import {
   startTcpServer,
   type TcpServer,
   type TransferResult,
+  waitFor,
 } from '../helpers/tcp-peers.ts';
 
 interface TcpStats {
@@ -42,14 +43,6 @@ async function tcpStats(proxy: ProxyProcess, listener: string): Promise<TcpStats
   const l = stats.tcp[listener];
   if (l === undefined) throw new Error(`no stats for ${listener}`);
   return l;
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const until = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 function tcpListener(name: string, cluster: string, extra: string[] = []): string {
@@ -254,6 +247,26 @@ describe('TCP proxy', () => {
     expect(s.activeSessions).toBe(0);
     expect(s.sessions).toBeGreaterThanOrEqual(1500);
   }, 60_000);
+
+  it('keeps bytes intact across idle pauses, when sessions give their read buffers back and take others', async () => {
+    // Idle past two sweeps: both sessions' sockets are parked and their buffers pooled; then they trade places.
+    const a = await openConnection(proxy.port('echo'));
+    const b = await openConnection(proxy.port('echo'));
+    for (let round = 0; round < 3; round++) {
+      for (const [c, tag] of [
+        [a, 'a'],
+        [b, 'b'],
+      ] as const) {
+        const text = `${tag}${round}:${'x'.repeat(1000 * (round + 1))}`;
+        const got = readBytes(c, text.length);
+        c.write(text);
+        expect((await got).toString()).toBe(text);
+      }
+      await new Promise((r) => setTimeout(r, 600));
+    }
+    a.end();
+    b.end();
+  });
 
   it('writes one access-log line per session with bytes, duration, endpoint and close reason', async () => {
     const ending = await connectAndWait(proxy.port('echo'), 'an access-log test', 5000, true);
