@@ -74,7 +74,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Waits until `port` accepts connections (peers that print nothing when ready). */
-async function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
+export async function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
   const deadline = performance.now() + 10_000;
   while (performance.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
@@ -91,7 +91,7 @@ async function waitForPort(port: number, child: ChildProcess, name: string): Pro
   throw new Error(`${name} did not open port ${port}`);
 }
 
-function stopper(child: ChildProcess): () => Promise<void> {
+export function stopper(child: ChildProcess): () => Promise<void> {
   return () =>
     new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -109,7 +109,7 @@ function pidOf(child: ChildProcess): number {
   return child.pid as number;
 }
 
-function template(file: string, values: Record<string, string | number>): string {
+export function template(file: string, values: Record<string, string | number>): string {
   let text = readFileSync(new URL(`./peers/${file}`, import.meta.url), 'utf8');
   for (const [k, v] of Object.entries(values)) text = text.replaceAll(`{{${k}}}`, String(v));
   return text;

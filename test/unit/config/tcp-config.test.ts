@@ -92,3 +92,13 @@ describe('tcp listener configuration', () => {
     ]);
   });
 });
+
+describe('config/examples', () => {
+  it('every example config loads', async () => {
+    const { readdirSync } = await import('node:fs');
+    const examples = new URL('../../../config/examples/', import.meta.url);
+    const files = readdirSync(examples).filter((f) => f.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) await expect(loadConfigFile(new URL(f, examples).pathname, {}), f).resolves.toBeDefined();
+  });
+});
