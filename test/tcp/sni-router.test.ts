@@ -83,7 +83,7 @@ describe('sni-router', () => {
 
   beforeAll(async () => {
     for (const n of NAMES) upstreams.set(n, await startTlsUpstream(n));
-    const port = (n: Name) => (upstreams.get(n)?.address() as net.AddressInfo).port;
+    const port = (n: Name) => ((upstreams.get(n) as tls.Server).address() as net.AddressInfo).port;
     const routes = '[{ serverNames: [alpha.example.test], cluster: alpha }, { serverNames: [beta.example.test, "*.beta.example.test"], cluster: beta }]';
     proxy = await startProxy(
       [
