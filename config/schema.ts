@@ -200,6 +200,9 @@ export const ConfigSchema = T.Object(
     workers: T.Optional(T.Union([T.Literal('auto'), T.Integer({ minimum: 1, maximum: 256 })])),
     workerHeapMb: T.Optional(T.Integer({ minimum: 64, maximum: 65_536, description: 'per-worker V8 old-space limit' })),
     drain: T.Optional(Drain),
+    watchConfig: T.Optional(
+      T.Boolean({ description: 'reload by itself when this file changes (checked each second; a ConfigMap update included), as SIGHUP does' }),
+    ),
     listeners: T.Array(Listener, { minItems: 1 }),
     clusters: T.Optional(T.Array(Cluster)),
   },

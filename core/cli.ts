@@ -1,4 +1,4 @@
-// The `mantou` command: run, validate, config schema. Exit codes: 0 clean, 1 invalid config or start-up
+// The `mantou` command: run, validate, config schema, healthcheck. Exit codes: 0 clean, 1 invalid config or start-up
 // failure, 2 usage error. Failures print one line per problem, never a stack trace.
 
 import { readFileSync } from 'node:fs';
@@ -8,11 +8,14 @@ import { ConfigError, StartupError } from './errors.ts';
 const USAGE = `Usage: mantou [run] -c FILE        run the proxy
        mantou validate -c FILE       check a config file (exit 0 valid, 1 invalid)
        mantou config schema          print the config's JSON Schema
+       mantou healthcheck [-c FILE] [--admin HOST:PORT]
+                                     exit 0 when the admin port's /ready answers 200, else 1
        mantou --help | --version
 
 Options:
   -c, --config FILE   config file (YAML)
   --concurrency N     data-plane worker threads (overrides \`workers\` in the config; default: one per core)
+  --admin HOST:PORT   healthcheck: the admin port to ask (default: the config's \`admin\`, else 127.0.0.1:9901)
   -h, --help          this text
   -v, --version       print the version
 Signals: SIGHUP reloads the config; SIGTERM/SIGINT drain gracefully (a second one exits at once).
@@ -52,6 +55,20 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(ConfigSchema, null, 2)}\n`);
     return EXIT_OK;
   }
+  if (verb === 'healthcheck') {
+    if (positionals.length > 1) return usageError(`unexpected argument "${positionals[1]}"`);
+    const { adminTarget, probeReady } = await import('./healthcheck.ts');
+    let target: ReturnType<typeof adminTarget>;
+    try {
+      target = adminTarget(values.admin, values.config);
+    } catch (err) {
+      process.stderr.write(`mantou healthcheck: ${(err as Error).message}\n`);
+      return EXIT_INVALID;
+    }
+    const r = await probeReady(target);
+    (r.status === 200 ? process.stdout : process.stderr).write(`${r.line}\n`);
+    return r.status === 200 ? EXIT_OK : EXIT_INVALID;
+  }
   if (verb !== 'run' && verb !== 'validate') return usageError(`unknown command "${verb}"`);
   if (positionals.length > 1) return usageError(`unexpected argument "${positionals[1]}"`);
   if (!values.config) return usageError('missing -c FILE');
@@ -86,6 +103,7 @@ function parse(argv: string[]) {
     options: {
       config: { type: 'string', short: 'c' },
       concurrency: { type: 'string' },
+      admin: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },

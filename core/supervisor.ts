@@ -9,6 +9,7 @@ import { loadConfigFile } from '../config/load-config.ts';
 import { type Config, defaults } from '../config/schema.ts';
 import { AdminServer } from './admin/admin-server.ts';
 import { redact } from './admin/redact.ts';
+import { ConfigWatcher } from './config-watcher.ts';
 import { ConfigError } from './errors.ts';
 import { probePort } from './listen-probe.ts';
 import { componentLogger, rootLogger } from './logger.ts';
@@ -75,6 +76,7 @@ export class Supervisor {
   private readonly sessionCounts = createSessionCountsBuffer();
   private readonly sessionSlotTable = new SessionSlotTable(this.sessionCounts);
   private sessionSlots: Record<string, number> = {};
+  private watcher: ConfigWatcher | null = null;
   /** Observers of worker messages (waits for applied generations, idle workers). */
   private readonly messageWatchers = new Set<(h: WorkerHandle, m: WorkerMessage) => void>();
   private resolveDone: (code: number) => void = () => {};
@@ -137,6 +139,12 @@ export class Supervisor {
       throw new ConfigError([{ file: this.options.configFile, line: 0, col: 0, path: '', message: `start-up failed: ${failures[0]}` }]);
     }
     installSignalHandlers({ reload: (s) => void this.reload(s), drain: (s) => this.drain(s), exitNow: (s) => this.exitNow(s) });
+    this.watcher = new ConfigWatcher(
+      this.options.configFile,
+      () => this.config.watchConfig === true && !this.draining,
+      () => void this.reload('watch'),
+    );
+    this.watcher.start();
     rootLogger.info(
       { config: this.options.configFile, ports: this.ports(), admin: this.adminPort, workers: this.workers.length, generation: this.generation },
       'mantou started',
@@ -417,6 +425,7 @@ export class Supervisor {
 
   private async stopWorkers(): Promise<void> {
     this.shuttingDown = true;
+    this.watcher?.stop();
     await Promise.all(
       this.workers.map(
         (w) =>

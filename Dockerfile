@@ -1,0 +1,37 @@
+# Mantou as a container image. Build: `docker build -t mantou .` (or with buildah: test/container/). Run:
+#   docker run -p 8080:8080 -p 9901:9901 mantou                      the bundled config (config/container.yaml)
+#   docker run -v $PWD/mantou.yaml:/etc/mantou/mantou.yaml:ro ...     your own
+#   docker kill -s HUP <container>                                    reload;  docker stop: graceful drain
+# BASE must be a glibc Debian image with Node 22 (>= 22.18): uws-pack ships glibc binaries only, so no Alpine.
+ARG BASE=node:22-bookworm-slim
+
+FROM ${BASE} AS dependencies
+WORKDIR /opt/mantou
+COPY package.json package-lock.json ./
+# Production dependencies only: the image's Node runs the TypeScript sources (no build step), so the pinned `node`
+# devDependency, the test and lint tools are left out.
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM ${BASE}
+# tini as PID 1 forwards signals and reaps zombies (neither node nor npm should be PID 1: npm swallows SIGTERM).
+RUN if ! command -v tini >/dev/null; then \
+      apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*; \
+    fi \
+ && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mantou
+WORKDIR /opt/mantou
+COPY --from=dependencies /opt/mantou/node_modules ./node_modules
+COPY package.json ./
+COPY bin ./bin
+COPY core ./core
+COPY config ./config
+COPY filters ./filters
+COPY config/container.yaml /etc/mantou/mantou.yaml
+ENV NODE_ENV=production
+# Numeric, so Kubernetes' runAsNonRoot can check it.
+USER 10001:10001
+# edge listener, admin port (see config/container.yaml).
+EXPOSE 8080 9901
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["node", "/opt/mantou/bin/mantou.js", "healthcheck", "-c", "/etc/mantou/mantou.yaml"]
+ENTRYPOINT ["tini", "--", "node", "/opt/mantou/bin/mantou.js"]
+CMD ["run", "-c", "/etc/mantou/mantou.yaml"]
