@@ -26,12 +26,14 @@ COPY core ./core
 COPY config ./config
 COPY filters ./filters
 COPY config/container.yaml /etc/mantou/mantou.yaml
+# `mantou` on PATH (for `docker exec … mantou validate -c …` and the health check).
+RUN ln -s /opt/mantou/bin/mantou.js /usr/local/bin/mantou
 ENV NODE_ENV=production
 # Numeric, so Kubernetes' runAsNonRoot can check it.
 USER 10001:10001
 # edge listener, admin port (see config/container.yaml).
 EXPOSE 8080 9901
 STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["node", "/opt/mantou/bin/mantou.js", "healthcheck", "-c", "/etc/mantou/mantou.yaml"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["mantou", "healthcheck", "-c", "/etc/mantou/mantou.yaml"]
 ENTRYPOINT ["tini", "--", "node", "/opt/mantou/bin/mantou.js"]
 CMD ["run", "-c", "/etc/mantou/mantou.yaml"]

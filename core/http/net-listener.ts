@@ -3,7 +3,7 @@
 // connection re-armed on each read).
 
 import net from 'node:net';
-import { StartupError } from '../errors.ts';
+import { listenServer } from '../util/listen-server.ts';
 import type { HttpListenerContext } from './http-stream.ts';
 import { Deadline, NetConnection, type NetConnectionOwner } from './net-connection.ts';
 
@@ -32,19 +32,9 @@ export class NetListener implements NetConnectionOwner {
   }
 
   /** `exclusive` refuses sharing the port (single-process use); otherwise every worker binds it with SO_REUSEPORT. */
-  listen(address: string, port: number, exclusive: boolean): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        reject(new StartupError('listen_failed', `listener ${this.name}: cannot listen on ${address}:${port} (${err.code ?? err.message})`));
-      };
-      this.server.once('error', onError);
-      this.server.listen({ host: address, port, reusePort: !exclusive, backlog: 4096 }, () => {
-        this.server.off('error', onError);
-        const a = this.server.address();
-        this.port = typeof a === 'object' && a !== null ? a.port : port;
-        resolve(this.port);
-      });
-    });
+  async listen(address: string, port: number, exclusive: boolean): Promise<number> {
+    this.port = await listenServer(this.server, this.name, address, port, exclusive);
+    return this.port;
   }
 
   /** Stops accepting; idle keep-alive connections close now, busy ones after their response. */

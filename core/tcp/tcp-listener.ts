@@ -3,7 +3,7 @@
 // reloads (they belong to the listener, not the generation); sessions keep the generation they started on.
 
 import net from 'node:net';
-import { StartupError } from '../errors.ts';
+import { listenServer } from '../util/listen-server.ts';
 import type { SharedSessionCounts } from './shared-session-counts.ts';
 import { newTcpCounters, type TcpCounters } from './tcp-counters.ts';
 import { type SessionOwner, type TcpListenerContext, TcpSession } from './tcp-session.ts';
@@ -31,28 +31,14 @@ export class TcpListener implements SessionOwner {
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => this.onConnection(socket));
   }
 
-  get activeSessions(): number {
-    return this.sessions.size;
-  }
-
   setContext(context: TcpListenerContext): void {
     this.context = context;
   }
 
   /** `exclusive` refuses sharing the port (single-process use); otherwise every worker binds it with SO_REUSEPORT. */
-  listen(address: string, port: number, exclusive: boolean): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        reject(new StartupError('listen_failed', `listener ${this.name}: cannot listen on ${address}:${port} (${err.code ?? err.message})`));
-      };
-      this.server.once('error', onError);
-      this.server.listen({ host: address, port, reusePort: !exclusive, backlog: 4096 }, () => {
-        this.server.off('error', onError);
-        const a = this.server.address();
-        this.port = typeof a === 'object' && a !== null ? a.port : port;
-        resolve(this.port);
-      });
-    });
+  async listen(address: string, port: number, exclusive: boolean): Promise<number> {
+    this.port = await listenServer(this.server, this.name, address, port, exclusive);
+    return this.port;
   }
 
   /** Stops accepting; sessions go on until they end (or close() at the drain timeout). */

@@ -145,6 +145,11 @@ async function main(): Promise<void> {
   const ctr = buildah(['from', '--quiet', IMAGE]).trim();
   let run: ChildProcess | null = null;
   try {
+    const baked = spawnSync('buildah', [...STORAGE, 'run', '--isolation', 'chroot', ctr, '--', 'mantou', 'validate', '-c', '/etc/mantou/mantou.yaml'], {
+      encoding: 'utf8',
+    });
+    check(baked.status === 0, `the baked-in config is valid in the image (${(baked.stdout + baked.stderr).trim()})`);
+    // The test's own config: free ports (the container shares this host's network), no watching (SIGHUP reloads).
     const mount = buildah(['mount', ctr]).trim();
     const ports = { edge: await freePort(), hello: await freePort(), admin: await freePort() };
     const configPath = join(mount, 'etc/mantou/mantou.yaml');
