@@ -4,6 +4,8 @@
 //                         peers (bench/peers/tcp-bulk.ts) on both ends for every candidate
 //   new sessions          wrk with `Connection: close` (a new TCP session per request) against a small nginx
 //                         upstream through the proxy (sessions/s), both C, so the proxy is what runs out
+//   round trip            one session, PINGS sequential 64-byte echoes: the median round trip (direct is not a
+//                         floor here: without a proxy, client and echo server share CPU 0 and take turns on it)
 // plus the proxy's CPU seconds per GiB and per 1,000 sessions. Target (issue 7): at least 0.8× HAProxy on both.
 // Results go to bench/results/<time>-tcp/ (results.json, report.md).
 
@@ -18,6 +20,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const BULK_MIB = 1024;
 const WRK_SECONDS = 4;
 const WRK_CONNECTIONS = 32;
+const PINGS = 5000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 interface Candidate {
@@ -30,6 +33,7 @@ interface Candidate {
 }
 
 interface Sample {
+  rttP50us: number;
   upMBps: number;
   downMBps: number;
   sessionsPerS: number;
@@ -47,6 +51,12 @@ function bulk(port: number, mode: 'up' | 'down'): number {
   const r = JSON.parse(out.trim()) as { mbPerS?: number; ok?: boolean; error?: string };
   if (r.mbPerS === undefined || r.ok !== true) throw new Error(`bulk ${mode} via ${port} failed: ${out}`);
   return r.mbPerS;
+}
+
+function roundTrip(port: number): number {
+  const args = ['bench/peers/tcp-bulk.ts', 'client', '--port', String(port), '--mode', 'pingpong', '--count', String(PINGS)];
+  const out = execFileSync(hasTaskset ? 'taskset' : process.execPath, hasTaskset ? ['-c', LOAD_CPU, process.execPath, ...args] : args, { encoding: 'utf8' });
+  return (JSON.parse(out.trim()) as { p50us: number }).p50us;
 }
 
 function sessions(port: number): { perS: number; errors: number } {
@@ -94,6 +104,7 @@ async function startHaproxy(dir: string, bulkUpstream: number, httpUpstream: num
 }
 
 function measure(c: Candidate): Sample {
+  const rttP50us = roundTrip(c.bulkPort);
   const cpu0 = c.pid === null ? 0 : cpuSeconds(c.pid);
   const upMBps = bulk(c.bulkPort, 'up');
   const downMBps = bulk(c.bulkPort, 'down');
@@ -102,6 +113,7 @@ function measure(c: Candidate): Sample {
   const cpu2 = c.pid === null ? 0 : cpuSeconds(c.pid);
   if (s.errors > 0) console.warn(`${c.name}: ${s.errors} wrk errors`);
   return {
+    rttP50us,
     upMBps,
     downMBps,
     sessionsPerS: s.perS,
@@ -135,7 +147,7 @@ async function main(): Promise<void> {
         const s = measure(c);
         samples.get(c.name)?.push(s);
         console.log(
-          `round ${round + 1} ${c.name.padEnd(14)} up ${s.upMBps.toFixed(0)} MB/s  down ${s.downMBps.toFixed(0)} MB/s  ${s.sessionsPerS.toFixed(0)} sessions/s`,
+          `round ${round + 1} ${c.name.padEnd(14)} rtt ${s.rttP50us.toFixed(0)} µs  up ${s.upMBps.toFixed(0)} MB/s  down ${s.downMBps.toFixed(0)} MB/s  ${s.sessionsPerS.toFixed(0)} sessions/s`,
         );
       }
     }
@@ -153,13 +165,13 @@ function report(samples: Map<string, Sample[]>): void {
   const ratio = (name: string, k: keyof Sample) => (ref === null ? '–' : `${(med(name, k) / med(ref, k)).toFixed(2)}×`);
   const rows = names.map(
     (n) =>
-      `| ${n} | ${med(n, 'upMBps').toFixed(0)} (${ratio(n, 'upMBps')}) | ${med(n, 'downMBps').toFixed(0)} (${ratio(n, 'downMBps')}) | ${med(n, 'sessionsPerS').toFixed(0)} (${ratio(n, 'sessionsPerS')}) | ${n === 'direct' ? '–' : med(n, 'cpuPerGiB').toFixed(2)} | ${n === 'direct' ? '–' : med(n, 'cpuPer1kSessions').toFixed(3)} |`,
+      `| ${n} | ${med(n, 'rttP50us').toFixed(0)} (${ratio(n, 'rttP50us')}) | ${med(n, 'upMBps').toFixed(0)} (${ratio(n, 'upMBps')}) | ${med(n, 'downMBps').toFixed(0)} (${ratio(n, 'downMBps')}) | ${med(n, 'sessionsPerS').toFixed(0)} (${ratio(n, 'sessionsPerS')}) | ${n === 'direct' ? '–' : med(n, 'cpuPerGiB').toFixed(2)} | ${n === 'direct' ? '–' : med(n, 'cpuPer1kSessions').toFixed(3)} |`,
   );
   const table = [
     `TCP proxy, ${ROUNDS} alternating rounds, medians (ratio to HAProxy mode tcp). Proxies on CPU ${PROXY_CPU}, peers and load on CPU ${LOAD_CPU}.`,
     '',
-    '| candidate | bulk up MB/s | bulk down MB/s | new sessions/s | proxy CPU s per GiB | proxy CPU s per 1k sessions |',
-    '|---|---|---|---|---|---|',
+    '| candidate | round trip p50 µs | bulk up MB/s | bulk down MB/s | new sessions/s | proxy CPU s per GiB | proxy CPU s per 1k sessions |',
+    '|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
   console.log(`\n${table}`);

@@ -10,6 +10,10 @@ export interface TcpCounters {
   connectFailures: number;
   /** Sessions closed because no upstream could be reached. */
   sessionsUnreachable: number;
+  /** Seconds all finished sessions lasted, summed (with `sessions`, the mean duration). */
+  sessionSeconds: number;
+  /** Per upstream endpoint ("address:port"): sessions connected to it and connect attempts to it that failed. */
+  endpoints: Record<string, { sessions: number; connectFailures: number }>;
   /** Finished sessions by why they ended. */
   closeReasons: Record<string, number>;
   /** Throws and rejections per filter name. */
@@ -24,6 +28,8 @@ export function newTcpCounters(): TcpCounters {
     bytesFromUpstream: 0,
     connectFailures: 0,
     sessionsUnreachable: 0,
+    sessionSeconds: 0,
+    endpoints: {},
     closeReasons: {},
     filterFailures: {},
   };
@@ -37,6 +43,22 @@ export function addTcpCounters(a: TcpCounters, b: TcpCounters): void {
   a.bytesFromUpstream += b.bytesFromUpstream;
   a.connectFailures += b.connectFailures;
   a.sessionsUnreachable += b.sessionsUnreachable;
+  a.sessionSeconds += b.sessionSeconds;
+  for (const [k, e] of Object.entries(b.endpoints)) {
+    const into = (a.endpoints[k] ??= { sessions: 0, connectFailures: 0 });
+    into.sessions += e.sessions;
+    into.connectFailures += e.connectFailures;
+  }
   for (const [k, n] of Object.entries(b.closeReasons)) a.closeReasons[k] = (a.closeReasons[k] ?? 0) + n;
   for (const [k, n] of Object.entries(b.filterFailures)) a.filterFailures[k] = (a.filterFailures[k] ?? 0) + n;
+}
+
+/** The endpoint's counters in `c`, made on first use. */
+export function endpointCounters(c: TcpCounters, endpoint: string): { sessions: number; connectFailures: number } {
+  let e = c.endpoints[endpoint];
+  if (e === undefined) {
+    e = { sessions: 0, connectFailures: 0 };
+    c.endpoints[endpoint] = e;
+  }
+  return e;
 }

@@ -10,13 +10,13 @@ import type { GenerationState, WorkerLifecycle } from '../lifecycle.ts';
 import { componentLogger } from '../logger.ts';
 import type { Cluster } from '../upstream/cluster.ts';
 import type { ConnectionFilterInstance, SessionContext, SessionOutcome } from './connection-filter.ts';
+import { writeSessionAccessLog } from './session-access-log.ts';
 import { type FilterHost, SessionFilters } from './session-filters.ts';
 import type { SessionOrdinals, SharedSessionCounts } from './shared-session-counts.ts';
 import { SocketReadBuffer } from './socket-read-buffer.ts';
-import type { TcpCounters } from './tcp-counters.ts';
+import { endpointCounters, type TcpCounters } from './tcp-counters.ts';
 
 const log = componentLogger('tcp');
-const accessLog = componentLogger('access');
 
 /** Everything a session needs of its generation; built once per generation per listener. */
 export interface TcpListenerContext {
@@ -221,7 +221,7 @@ export class TcpSession implements SessionContext, FilterHost {
     this.tried.add(index);
     this.attempts++;
     const e = endpoints[index] as (typeof endpoints)[number];
-    this.upstreamEndpoint = `${e.address}:${e.port}`;
+    this.upstreamEndpoint = cluster.endpointNames[index] as string;
     const upstream = net.connect({
       host: e.address,
       port: e.port,
@@ -240,6 +240,7 @@ export class TcpSession implements SessionContext, FilterHost {
   private connectFailed(reason: string, detail: string): void {
     const counters = this.owner.counters;
     counters.connectFailures++;
+    endpointCounters(counters, this.upstreamEndpoint).connectFailures++;
     const failed = this.upstream as net.Socket;
     failed.removeAllListeners();
     failed.on('error', ignore);
@@ -262,6 +263,7 @@ export class TcpSession implements SessionContext, FilterHost {
     if (this.stage !== Stage.Connecting) return;
     const upstream = this.upstream as net.Socket;
     this.stage = Stage.Relaying;
+    endpointCounters(this.owner.counters, this.upstreamEndpoint).sessions++;
     this.stageDeadline = 0;
     this.lastActivityMs = this.owner.nowMs;
     const firsts = this.filters.upstreamConnected();
@@ -392,32 +394,14 @@ export class TcpSession implements SessionContext, FilterHost {
     const reason = this.closeReason || 'client_closed';
     counters.closeReasons[reason] = (counters.closeReasons[reason] ?? 0) + 1;
     const durationMs = performance.now() - this.startMs;
+    counters.sessionSeconds += durationMs / 1000;
+    const outcome: SessionOutcome = { closeReason: reason, bytesFromClient: this.bytesFromClient, bytesFromUpstream: this.bytesFromUpstream, durationMs };
     if (this.filters.anyConnectRan) {
-      const outcome: SessionOutcome = { closeReason: reason, bytesFromClient: this.bytesFromClient, bytesFromUpstream: this.bytesFromUpstream, durationMs };
       for (const name of this.filters.closed(outcome)) counters.filterFailures[name] = (counters.filterFailures[name] ?? 0) + 1;
     }
-    if (this.context.accessLog) this.writeAccessLog(reason, durationMs);
+    if (this.context.accessLog) writeSessionAccessLog(this, this.attributeMap, outcome);
     this.context.lifecycle.streamFinished(this.context.generation);
     this.owner.sessionFinished(this);
-  }
-
-  private writeAccessLog(reason: string, durationMs: number): void {
-    const a = this.addresses();
-    accessLog.info(
-      {
-        listener: this.listenerName,
-        session: this.sessionId,
-        client: `${a.clientAddress}:${a.clientPort}`,
-        cluster: this.clusterName,
-        upstream: this.upstreamEndpoint,
-        bytesFromClient: this.bytesFromClient,
-        bytesFromUpstream: this.bytesFromUpstream,
-        durationMs: Math.round(durationMs * 1000) / 1000,
-        closeReason: reason,
-        attributes: this.attributeMap === null ? undefined : Object.fromEntries(this.attributeMap),
-      },
-      'tcp session',
-    );
   }
 }
 

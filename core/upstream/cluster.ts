@@ -26,12 +26,15 @@ const SWEEP_INTERVAL_MS = 1000;
 export class Cluster {
   readonly spec: ClusterSpec;
   readonly pools: readonly ConnectionPool[];
+  /** "address:port" of each endpoint, made once (TCP sessions name their endpoint in stats and logs). */
+  readonly endpointNames: readonly string[];
   private readonly balancer: WeightedRoundRobin;
   private readonly sweepTimer: NodeJS.Timeout;
 
   constructor(spec: ClusterSpec) {
     this.spec = spec;
     this.pools = spec.endpoints.map((e) => new Pool(poolOptions(spec, e)));
+    this.endpointNames = spec.endpoints.map((e) => `${e.address}:${e.port}`);
     this.balancer = new WeightedRoundRobin(spec.endpoints.map((e) => e.weight));
     this.sweepTimer = setInterval(sweepPools, SWEEP_INTERVAL_MS, this.pools);
     this.sweepTimer.unref();
