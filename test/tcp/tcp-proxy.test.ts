@@ -178,6 +178,10 @@ describe('TCP proxy', () => {
     const s = await tcpStats(proxy, 'retry');
     expect(s.connectFailures).toBeGreaterThanOrEqual(1);
     expect(s.sessionsUnreachable).toBe(0);
+    // Per endpoint: the refused one only failed, the live one carried every session.
+    expect(s.endpoints[`127.0.0.1:${refused}`]).toEqual({ sessions: 0, connectFailures: s.connectFailures });
+    expect(s.endpoints[`127.0.0.1:${echo.port}`]).toEqual({ sessions: 6, connectFailures: 0 });
+    expect(s.sessionSeconds).toBeGreaterThan(0);
   });
 
   it('gives up on an endpoint that never answers the SYN after connectTimeoutMs', async () => {
