@@ -3,6 +3,7 @@
 
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TcpCounters } from '../../core/tcp/tcp-counters.ts';
 import { adminGet } from '../helpers/admin.ts';
 import { type Blackhole, startBlackhole } from '../helpers/blackhole.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
@@ -23,17 +24,7 @@ import {
 } from '../helpers/tcp-peers.ts';
 
 interface TcpStats {
-  tcp: Record<
-    string,
-    {
-      sessions: number;
-      activeSessions: number;
-      bytesFromClient: number;
-      connectFailures: number;
-      sessionsUnreachable: number;
-      closeReasons: Record<string, number>;
-    }
-  >;
+  tcp: Record<string, TcpCounters>;
 }
 
 async function tcpStats(proxy: ProxyProcess, listener: string): Promise<TcpStats['tcp'][string]> {
