@@ -84,3 +84,37 @@ describe('reload with TCP listeners', () => {
     onDb.end();
   });
 });
+
+describe('drain with TCP sessions', () => {
+  it('on SIGTERM stops accepting, lets open sessions run, and exits 0 once they end', async () => {
+    const tagger = await startTagger('T');
+    const proxy = await startProxy(
+      [
+        'workers: 1',
+        'drain: { timeoutMs: 20000 }',
+        'listeners:',
+        '  - { name: db, protocol: tcp, address: 127.0.0.1, port: 0, cluster: t }',
+        'clusters:',
+        `  - { name: t, endpoints: [{ address: 127.0.0.1, port: ${tagger.port} }] }`,
+      ].join('\n'),
+    );
+    try {
+      const session = await openConnection(proxy.port('db'));
+      expect(await ask(session, 'before')).toBe('T:before');
+      const exited = new Promise<number | null>((resolve) => proxy.child.once('exit', (code) => resolve(code)));
+      proxy.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 500));
+      // Still running for the open session, which still works; new connections are refused.
+      expect(proxy.child.exitCode).toBeNull();
+      expect(await ask(session, 'during')).toBe('T:during');
+      expect((await connectAndWait(proxy.port('db'), 'x')).how).toBe('ECONNREFUSED');
+      const endedAt = performance.now();
+      session.end();
+      expect(await exited).toBe(0);
+      expect(performance.now() - endedAt).toBeLessThan(3000);
+    } finally {
+      await proxy.stop();
+      await tagger.close();
+    }
+  });
+});
