@@ -1,0 +1,295 @@
+// One HTTP stream's state and what every part of it shares: the StreamContext filters see, the one way a stream
+// answers locally (sendLocalReply: through the onResponse phases of the filters that ran) and the one way it ends
+// (finish: counters, timers, pooled memory, onDone). The request path (stream-request-path.ts) and the response
+// path (http-stream.ts) extend it; only HttpStream is ever made, so every call site stays monomorphic.
+
+import { randomUUID } from 'node:crypto';
+import { type ErrorKind, ErrorKinds, type StreamFailure } from '../errors.ts';
+import type { GenerationState, WorkerLifecycle } from '../lifecycle.ts';
+import { componentLogger } from '../logger.ts';
+import { offload } from '../offload/offload-pool.ts';
+import type { ConnectionPool, PoolWaiter } from '../upstream/connection-pool.ts';
+import type { UpstreamConnection } from '../upstream/upstream-connection.ts';
+import { releaseChunk } from '../util/chunk-pool.ts';
+import type { BodyFlow } from './body-flow.ts';
+import type { Downstream, DownstreamHandler } from './downstream.ts';
+import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } from './filter-chain.ts';
+import { HeaderList } from './header-list.ts';
+import { type LocalReply, localReplyFor, reasonPhrase } from './local-reply.ts';
+import type { NetEngineSettings } from './net-settings.ts';
+import type { RequestHead } from './request-head.ts';
+import { ResponseHead } from './response-head.ts';
+import type { Route, Router } from './router.ts';
+import type { StreamContext, StreamOutcome } from './stream-context.ts';
+import { WholeBody } from './whole-body.ts';
+
+export const log = componentLogger('http-stream');
+
+/** The per-listener state a stream needs; built once per generation. */
+export interface HttpListenerContext {
+  readonly name: string;
+  readonly router: Router;
+  /** Request body bytes held while no upstream connection is ready, before the client is paused. */
+  readonly maxBufferedRequestBytes: number;
+  readonly counters: StreamCounters;
+  readonly generation: GenerationState;
+  readonly lifecycle: WorkerLifecycle;
+  /** Settings of the `net` engine (unused by uWS listeners). */
+  readonly net: NetEngineSettings;
+}
+
+export interface StreamCounters {
+  streams: number;
+  localReplies: number;
+  upstreamFailures: number;
+  filterFailures: number;
+  filterFailuresByFilter: Record<string, number>;
+}
+
+const NO_ROUTE: Route | null = null;
+
+export const RequestIdIn = { Absent: 0, Empty: 1, Present: 2 } as const;
+type RequestIdIn = (typeof RequestIdIn)[keyof typeof RequestIdIn];
+
+export abstract class StreamBase implements StreamContext, ChainHost, DownstreamHandler, PoolWaiter {
+  readonly requestId: string;
+  /** Whether the client sent an x-request-id: when absent or empty the proxy forwards the one it made. */
+  protected readonly incomingRequestId: RequestIdIn;
+  readonly remoteAddress: string;
+  readonly startMs: number;
+  protected readonly listener: HttpListenerContext;
+  protected readonly downstream: Downstream;
+  protected readonly head: RequestHead;
+  protected route: Route | null = NO_ROUTE;
+  protected chain: FilterChain | null = null;
+  filterStates: unknown[] | null = null;
+  protected attributeMap: Map<string, unknown> | null = null;
+
+  protected pool: ConnectionPool | null = null;
+  protected waitingForPool = false;
+  protected conn: UpstreamConnection | null = null;
+  protected connReused = false;
+  protected retried = false;
+  protected timer: NodeJS.Timeout | null = null;
+
+  /** Request body chunks received before the upstream connection was ready. */
+  protected pendingBody: Buffer[] | null = null;
+  /** Body phases per direction, made on first use when the chain has any. */
+  protected requestFlow: BodyFlow | null = null;
+  protected responseFlow: BodyFlow | null = null;
+  protected requestFlowPaused = false;
+  protected responseFlowPaused = false;
+  /** `ctx.bufferRequestBody(maxBytes)`: the limit (-1: not buffering), what arrived, and who asked. */
+  protected bodyBufferLimit = -1;
+  protected bufferedBody: WholeBody | null = null;
+  protected bufferingFilter = '';
+  /** The request goes upstream only once its buffered body is complete. */
+  protected upstreamAfterBody = false;
+  /** Body chunks (and ends) that arrived while an onRequest phase was pending: body phases run after head phases. */
+  protected bodyBeforeHeadPhases: (Buffer | boolean)[] | null = null;
+  /** The filter whose hook runs now (set by the chain), for replies made on its behalf. */
+  currentFilter = '';
+  currentFilterIndex = 0;
+  /** Every onRequest phase has run: a local reply made from now on passes every filter's onResponse. */
+  protected requestFiltersDone = false;
+  /** A local reply made while its onResponse phases run (a filter replied or failed there): sent as it is. */
+  protected localReplyFiltering = false;
+  /** A local reply waiting for a pending onResponse phase. */
+  protected pendingLocalReply: { reply: LocalReply; res: ResponseHead } | null = null;
+  protected pendingBodyBytes = 0;
+  protected requestBodyReceived: boolean;
+  protected requestBodyWritten = false;
+  protected requestHeadWritten = false;
+  protected waitingUpstreamDrain = false;
+
+  protected response: ResponseHead | null = null;
+  /** Body chunks (socket views) and completion held while an onResponse filter is pending. */
+  protected heldBody: Buffer[] | null = null;
+  protected heldComplete = false;
+  protected responseHeadPending = false;
+  protected responseStarted = false;
+  protected downstreamBlocked = false;
+  protected status = 0;
+  protected done = false;
+  protected tunnel = false;
+  protected tunnelClientEnded = false;
+  protected tunnelUpstreamEnded = false;
+
+  protected failureCode = '';
+  protected localComponent = '';
+
+  constructor(listener: HttpListenerContext, downstream: Downstream, head: RequestHead) {
+    this.listener = listener;
+    this.downstream = downstream;
+    this.head = head;
+    this.startMs = performance.now();
+    this.remoteAddress = downstream.remoteAddress;
+    this.requestBodyReceived = !head.hasBody;
+    const id = head.headers.get('x-request-id');
+    this.incomingRequestId = id === undefined ? RequestIdIn.Absent : id === '' ? RequestIdIn.Empty : RequestIdIn.Present;
+    this.requestId = id !== undefined && id !== '' ? id : randomUUID();
+    listener.counters.streams++;
+    listener.lifecycle.streamStarted(listener.generation);
+    downstream.setHandler(this);
+  }
+
+  get ctx(): StreamContext {
+    return this;
+  }
+
+  get listenerName(): string {
+    return this.listener.name;
+  }
+
+  get routeName(): string {
+    return this.route?.name ?? '';
+  }
+
+  get clusterName(): string {
+    return this.route?.cluster?.name ?? '';
+  }
+
+  get attributes(): Map<string, unknown> {
+    this.attributeMap ??= new Map();
+    return this.attributeMap;
+  }
+
+  offload<T>(taskUrl: string, input: unknown, transfer: ArrayBuffer[] = [], options: { timeoutMs?: number; maxQueue?: number } = {}): Promise<T> {
+    return offload<T>(taskUrl, input, transfer, {
+      timeoutMs: options.timeoutMs ?? DEFAULT_OFFLOAD_TIMEOUT_MS,
+      maxQueue: options.maxQueue ?? DEFAULT_OFFLOAD_QUEUE,
+    });
+  }
+
+  bufferRequestBody(maxBytes: number): void {
+    if (this.requestBodyReceived || this.route === null) return;
+    if (this.bodyBufferLimit < 0 || maxBytes < this.bodyBufferLimit) {
+      this.bodyBufferLimit = maxBytes;
+      this.bufferingFilter = this.currentFilter;
+    }
+    const expected = this.head.contentLength;
+    this.bufferedBody ??= new WholeBody(expected >= 0 && expected <= this.bodyBufferLimit ? expected : -1);
+  }
+
+  onFilterReply(reply: LocalReply): void {
+    this.sendLocalReply(reply);
+  }
+
+  onFilterFailure(f: FilterFailure): void {
+    const counters = this.listener.counters;
+    counters.filterFailures++;
+    counters.filterFailuresByFilter[f.filter] = (counters.filterFailuresByFilter[f.filter] ?? 0) + 1;
+    log.error({ requestId: this.requestId, filter: f.filter, err: f.error }, 'filter failed');
+    if (this.responseStarted) {
+      const conn = this.conn;
+      this.conn = null;
+      conn?.destroy();
+      this.downstream.close();
+      this.finish(false, ErrorKinds.filterError.code);
+      return;
+    }
+    this.replyFailure(ErrorKinds.filterError, f.filter);
+  }
+
+  protected replyFailure(kind: ErrorKind, component: string): void {
+    this.failureCode = kind.code;
+    this.sendLocalReply(localReplyFor(kind, component));
+  }
+
+  protected sendLocalReply(reply: LocalReply): void {
+    if (this.done) return;
+    this.cancelWait();
+    const conn = this.conn;
+    this.conn = null;
+    conn?.destroy();
+    if (this.responseStarted || this.downstream.isClosed) {
+      this.downstream.close();
+      this.finish(false, this.failureCode);
+      return;
+    }
+    const headers = ['x-mantou-local-reply', reply.component, 'x-request-id', this.requestId];
+    if (reply.headers !== undefined) headers.push(...reply.headers);
+    if (!reply.headers?.includes('content-type')) headers.push('content-type', 'text/plain; charset=utf-8');
+    // Like Envoy's encoder filters: the response phases of the filters whose request phase ran see a local reply
+    // too (CORS headers on a 429, a server-timing on a 401). The filter that answered, and those after it, do not.
+    const chain = this.chain;
+    const ran = this.requestFiltersDone ? (chain?.filters.length ?? 0) : this.currentFilterIndex;
+    if (chain !== null && ran > 0 && !this.localReplyFiltering && this.pendingLocalReply === null) {
+      this.localReplyFiltering = true;
+      const res = new ResponseHead(reply.status, reasonPhrase(reply.status), new HeaderList(headers), Buffer.byteLength(reply.body), false);
+      const r = chain.runHead('onResponse', res, this, ran - 1);
+      if (r === ChainResult.Pending) {
+        this.pendingLocalReply = { reply, res };
+        return;
+      }
+      // Replied: a filter answered (or failed) in its onResponse, and that reply went out instead.
+      if (r === ChainResult.Replied || this.done) return;
+      this.writeLocalReply(reply, res.headers.entries);
+      return;
+    }
+    this.writeLocalReply(reply, headers);
+  }
+
+  protected writeLocalReply(reply: LocalReply, headers: readonly string[]): void {
+    if (this.done) return;
+    this.listener.counters.localReplies++;
+    this.localComponent = reply.component;
+    this.status = reply.status;
+    this.responseStarted = true;
+    const close = reply.closeConnection === true || this.listener.lifecycle.draining;
+    this.downstream.respond(reply.status, reasonPhrase(reply.status), headers, reply.body, close, this.head.method === 'HEAD');
+    this.finish(true, this.failureCode);
+  }
+
+  protected cancelWait(): void {
+    if (this.waitingForPool) {
+      this.waitingForPool = false;
+      this.pool?.cancel(this);
+      this.pool = null;
+    }
+  }
+
+  protected finish(completed: boolean, failureCode: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.requestFlow?.stop();
+    this.responseFlow?.stop();
+    this.listener.lifecycle.streamFinished(this.listener.generation);
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.pendingBody !== null) {
+      for (const chunk of this.pendingBody) releaseChunk(chunk);
+      this.pendingBody = null;
+    }
+    const chain = this.chain;
+    if (chain?.hasDone) {
+      const outcome: StreamOutcome = {
+        status: this.status,
+        failureCode,
+        localReplyComponent: this.localComponent,
+        completed,
+        durationMs: performance.now() - this.startMs,
+      };
+      chain.runDone(outcome, this, logDoneFailure);
+    }
+  }
+
+  // What the parts below implement (declared here: the constructor registers the stream with its downstream, and
+  // cancelWait hands it back to its pool).
+  /** A paused head phase finished with "continue" (the response path decides what comes next). */
+  abstract onPhaseResumed(phase: 'onRequest' | 'onUpstreamRequest' | 'onResponse'): void;
+  abstract onRequestBody(chunk: Buffer, last: boolean): void;
+  abstract onDownstreamWritable(): void;
+  abstract onDownstreamAborted(): void;
+  abstract onConnectionReady(conn: UpstreamConnection): void;
+  abstract onPoolFailure(f: StreamFailure): void;
+}
+
+const DEFAULT_OFFLOAD_TIMEOUT_MS = 5000;
+const DEFAULT_OFFLOAD_QUEUE = 64;
+
+function logDoneFailure(f: FilterFailure): void {
+  log.error({ filter: f.filter, err: f.error }, 'filter onDone failed');
+}
