@@ -2,7 +2,7 @@
 // custom filter (session-quota), and filters that fail (the session is reset, counted, and nothing else is hurt).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminGet } from '../helpers/admin.ts';
+import { adminGet, adminPost } from '../helpers/admin.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { connectAndWait, openConnection, readBytes, startEchoTcpServer, type TcpServer, waitFor } from '../helpers/tcp-peers.ts';
 
@@ -145,5 +145,40 @@ describe('connection filters', () => {
     const started = performance.now();
     expect(await roundTrip(proxy.port('held'), 'early bytes')).toBe('fin:early bytes');
     expect(performance.now() - started).toBeGreaterThan(250);
+  });
+});
+
+describe('connection-limit after a worker crash', () => {
+  it('takes the dead worker’s sessions off the count: the limit admits new sessions once it is back', async () => {
+    const echo = await startEchoTcpServer();
+    const proxy = await startProxy(
+      [
+        'workers: 1',
+        'listeners:',
+        listener('limited', ['{ name: connection-limit, config: { maxSessions: 2 } }']),
+        'clusters:',
+        `  - { name: echo, endpoints: [{ address: 127.0.0.1, port: ${echo.port} }] }`,
+      ].join('\n'),
+      { MANTOU_TEST_HOOKS: '1' },
+    );
+    try {
+      const held = await Promise.all([openConnection(proxy.port('limited')), openConnection(proxy.port('limited'))]);
+      for (const c of held) c.on('error', () => {});
+      await waitFor(() => echo.open === 2);
+      expect((await connectAndWait(proxy.port('limited'), 'x')).how).toBe('reset');
+      // The worker closes its sessions as it goes (a FIN each; these clients stay half-open, so wait for it).
+      const gone = held.map((c) => new Promise((r) => c.once('end', r)));
+      expect((await adminPost(proxy.adminPort, '/debug/crash-worker?index=0')).status).toBe(202);
+      await Promise.all(gone);
+      await waitFor(async () => (await adminGet(proxy.adminPort, '/ready')).status === 200, 10_000);
+      // Two slots again: the crashed worker's two sessions no longer count.
+      expect(await roundTrip(proxy.port('limited'), 'one')).toBe('fin:one');
+      const again = await Promise.all([openConnection(proxy.port('limited')), openConnection(proxy.port('limited'))]);
+      expect((await connectAndWait(proxy.port('limited'), 'x')).how).toBe('reset');
+      for (const c of again) c.end();
+    } finally {
+      await proxy.stop();
+      await echo.close();
+    }
   });
 });
