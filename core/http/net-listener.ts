@@ -4,6 +4,7 @@
 
 import net from 'node:net';
 import { listenServer } from '../util/listen-server.ts';
+import { Sweeper } from '../util/sweeper.ts';
 import type { HttpListenerContext } from './http-stream.ts';
 import { Deadline, NetConnection, type NetConnectionOwner } from './net-connection.ts';
 
@@ -14,7 +15,7 @@ export class NetListener implements NetConnectionOwner {
   readonly name: string;
   private readonly server: net.Server;
   private readonly connections = new Set<NetConnection>();
-  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly sweeper = new Sweeper(SWEEP_MS, this, sweep);
   context: HttpListenerContext;
   nowMs = Date.now();
   port = 0;
@@ -47,28 +48,18 @@ export class NetListener implements NetConnectionOwner {
     if (this.server.listening) this.server.close();
     for (const c of this.connections) c.shutdown();
     this.connections.clear();
-    this.stopSweep();
+    this.sweeper.stop();
   }
 
   connectionClosed(conn: NetConnection): void {
     this.connections.delete(conn);
-    if (this.connections.size === 0) this.stopSweep();
+    if (this.connections.size === 0) this.sweeper.stop();
   }
 
   private onConnection(socket: net.Socket): void {
     this.nowMs = Date.now();
     this.connections.add(new NetConnection(socket, this));
-    if (this.sweepTimer === null) {
-      this.sweepTimer = setInterval(sweep, SWEEP_MS, this);
-      this.sweepTimer.unref();
-    }
-  }
-
-  private stopSweep(): void {
-    if (this.sweepTimer !== null) {
-      clearInterval(this.sweepTimer);
-      this.sweepTimer = null;
-    }
+    this.sweeper.start();
   }
 
   /** Expires what is due. */

@@ -4,6 +4,7 @@
 
 import net from 'node:net';
 import { listenServer } from '../util/listen-server.ts';
+import { Sweeper } from '../util/sweeper.ts';
 import type { SharedSessionCounts } from './shared-session-counts.ts';
 import { newTcpCounters, type TcpCounters } from './tcp-counters.ts';
 import { type SessionOwner, type TcpListenerContext, TcpSession } from './tcp-session.ts';
@@ -17,7 +18,7 @@ export class TcpListener implements SessionOwner {
   readonly shared: SharedSessionCounts | null;
   private readonly server: net.Server;
   private readonly sessions = new Set<TcpSession>();
-  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly sweeper = new Sweeper(SWEEP_MS, this, sweep);
   private context: TcpListenerContext;
   nowMs = Date.now();
   port = 0;
@@ -50,30 +51,19 @@ export class TcpListener implements SessionOwner {
   close(): void {
     if (this.server.listening) this.server.close();
     for (const s of this.sessions) s.close('listener_closed', false);
-    this.stopSweep();
+    this.sweeper.stop();
   }
 
   sessionFinished(s: TcpSession): void {
     this.sessions.delete(s);
-    if (this.sessions.size === 0) this.stopSweep();
+    if (this.sessions.size === 0) this.sweeper.stop();
   }
 
   private onConnection(socket: net.Socket): void {
     this.nowMs = Date.now();
-    if (this.sweepTimer === null) {
-      this.sweepTimer = setInterval(sweep, SWEEP_MS, this);
-      this.sweepTimer.unref();
-    }
-    const session = new TcpSession(socket, this.context, this);
-    // A session can end inside its constructor (a filter refusing it synchronously): only live ones are tracked.
-    if (!session.isFinished) this.sessions.add(session);
-  }
-
-  private stopSweep(): void {
-    if (this.sweepTimer !== null) {
-      clearInterval(this.sweepTimer);
-      this.sweepTimer = null;
-    }
+    this.sweeper.start();
+    // A session ends only on its sockets' 'close' events (never inside its constructor), so it is tracked at once.
+    this.sessions.add(new TcpSession(socket, this.context, this));
   }
 
   sweep(): void {

@@ -169,10 +169,6 @@ export class TcpSession implements SessionContext, FilterHost {
     this.addresses().localPort = v;
   }
 
-  get isFinished(): boolean {
-    return this.finished;
-  }
-
   // ---- the filter host ----
 
   get filtering(): boolean {
