@@ -1,6 +1,8 @@
 // Everything a filter author imports — from a module anywhere on disk as `import { defineFilter, reply, T } from
 // 'mantou'`. A filter is a name, an options schema, optional per-stream state, and a `create` that runs once per
 // generation (per config load) in every worker and returns the phase hooks. docs/filters.md is the guide.
+// (Connection filters for `protocol: tcp` listeners — defineConnectionFilter — are at the end of this file and
+// described in filters/connection-api.ts and docs/tcp.md.)
 //
 // Phases, in the order a stream meets them (request phases run in the listener's filter order, response
 // phases in reverse):
@@ -95,7 +97,8 @@ export function reply(status: number, body = '', headers?: string[]): FilterRepl
   return { status, body, headers };
 }
 
-// Connection (L4) filters, for `protocol: tcp` listeners.
+// Connection (L4) filters, for `protocol: tcp` listeners: hooks onConnect, onPreface, onUpstreamConnect, onData,
+// onClose per session (filters/connection-api.ts documents each).
 export {
   type ConnectionFilterDefinition,
   type ConnectionFilterEnv,
