@@ -5,6 +5,9 @@
 // forwards it: what `docker kill -s HUP` does) takes effect; SIGTERM makes it drain and exit 0 within the drain
 // timeout. Needs root (apt-get for buildah and debootstrap when missing); the base image is cached in
 // /var/tmp/mantou-container. Processes are stopped by their PID.
+// MANTOU_CONTAINER_TEST_OPTIONAL=1 (set by .ci/run): when the machine itself cannot do it — the tools cannot be
+// installed, buildah cannot mount, the Debian mirror is unreachable — say so and exit 0. Everything about the
+// image (the Dockerfile's build, the checks) still fails the run.
 
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
@@ -127,10 +130,34 @@ clusters:
 `;
 }
 
+/** The machine cannot run this test (not the image's fault): skip when optional, else fail. */
+class EnvironmentProblem extends Error {}
+
+function environmentStep(what: string, run: () => void): void {
+  try {
+    run();
+  } catch (err) {
+    throw new EnvironmentProblem(`${what}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** buildah must be able to make and mount a container here (root, mount rights). */
+function probeBuildah(): void {
+  const ctr = buildah(['from', '--quiet', 'scratch']).trim();
+  try {
+    buildah(['mount', ctr]);
+  } finally {
+    spawnSync('buildah', [...STORAGE, 'rm', ctr]);
+  }
+}
+
 async function main(): Promise<void> {
-  ensureTools();
+  environmentStep('installing buildah and debootstrap', ensureTools);
+  environmentStep('buildah cannot make and mount a container here', probeBuildah);
   step('base image');
-  execFileSync('bash', [join(PROJECT, 'test/container/build-base.sh'), join(CACHE, 'storage'), join(CACHE, 'run'), BASE], { stdio: 'inherit' });
+  environmentStep('building the local base image (debootstrap from deb.debian.org, Node from the npm registry)', () =>
+    execFileSync('bash', [join(PROJECT, 'test/container/build-base.sh'), join(CACHE, 'storage'), join(CACHE, 'run'), BASE], { stdio: 'inherit' }),
+  );
   step('buildah bud (the project Dockerfile)');
   // Docker format: the OCI format drops HEALTHCHECK (and buildah warns).
   buildah(['bud', '--quiet', '--format', 'docker', '--isolation', 'chroot', '--build-arg', `BASE=${BASE}`, '-t', IMAGE, PROJECT], true);
@@ -206,6 +233,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof EnvironmentProblem && process.env.MANTOU_CONTAINER_TEST_OPTIONAL === '1') {
+    console.log(`container test skipped, this machine cannot run it: ${err.message}`);
+    process.exit(0);
+  }
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });
