@@ -122,9 +122,10 @@ describe('backpressure bounds the proxy’s memory', () => {
 
   // Known limit of the uWS engine (README, DESIGN.md §4): res.pause() is not honoured promptly when the client is
   // fast — probed on uws-pack 20.0.8, up to 38 MB arrive during one 200 ms pause — so upload memory cannot be
-  // bounded from JavaScript. The `net` engine owns its socket and must pass; on uWS `it.fails` keeps the test
-  // running, so a fixed uWS would show up here.
-  const uploadTest = testEngine() === 'uws' ? it.fails : it;
+  // bounded from JavaScript. The `net` engine owns its socket and must pass. On uWS the test is skipped: it was an
+  // `it.fails`, but on a loaded machine the client is sometimes slow enough for uWS to stay under the bound, and
+  // the "expected failure" then failed CI (seen 1 time in about 25 runs under load).
+  const uploadTest = it.skipIf(testEngine() === 'uws');
   uploadTest(
     'streams a 256 MiB upload to a slow upstream with < 32 MiB RSS growth (uWS: known limit)',
     async () => {
