@@ -31,8 +31,6 @@ export class UwsDownstream implements Downstream {
   /** Write offset at which queue[0] starts. */
   private queueOffset = 0;
   private endRequested = false;
-  /** A chunked write that uWS had to buffer (write() returned false) and that has not drained yet. */
-  private chunkedBackpressure = false;
   private writableRegistered = false;
   private bodyPaused = false;
   /** Close the connection once the response ends (uWS can for end/endWithoutBody, not for a completing tryEnd). */
@@ -137,10 +135,7 @@ export class UwsDownstream implements Downstream {
     }
     if (this.framing === Framing.Chunked) {
       const ok = this.res.write(chunk);
-      if (!ok) {
-        this.chunkedBackpressure = true;
-        this.watchWritable();
-      }
+      if (!ok) this.watchWritable();
       return ok;
     }
     if (this.framing !== Framing.Length) return true;
@@ -164,9 +159,7 @@ export class UwsDownstream implements Downstream {
 
   end(): void {
     if (this.closed || this.finished) return;
-    // Ended only once uWS has drained what it buffered: ending (with a connection close) on top of buffered bytes
-    // was seen to lose the tail of a 256 MiB chunked response to a slow client, FIN and all, under load.
-    if (this.queue !== null || this.chunkedBackpressure) {
+    if (this.queue !== null) {
       this.endRequested = true;
       return;
     }
@@ -255,12 +248,10 @@ export class UwsDownstream implements Downstream {
       if (this.framing === Framing.Length) {
         const ok = this.flushQueue(offset);
         if (!ok) return false;
-      } else if (this.framing === Framing.Chunked) {
-        this.chunkedBackpressure = false;
-      }
-      if (this.endRequested && !this.finished) {
-        this.endRequested = false;
-        this.end();
+        if (this.endRequested && !this.finished) {
+          this.endRequested = false;
+          this.end();
+        }
       }
       this.handler?.onDownstreamWritable();
       return true;
