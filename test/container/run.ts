@@ -223,7 +223,14 @@ async function main(): Promise<void> {
     run = null;
   } finally {
     if (run !== null && run.exitCode === null) {
-      for (const pid of descendantsNamed(run.pid as number, 'tini')) process.kill(pid, 'SIGKILL');
+      // A failed check leaves the container running: kill node and tini by PID (tini killed alone would leave its
+      // child running, reparented), then buildah run itself.
+      const root = run.pid as number;
+      for (const pid of [...descendantsNamed(root, 'node'), ...descendantsNamed(root, 'tini')]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
       run.kill('SIGKILL');
     }
     spawnSync('buildah', [...STORAGE, 'rm', ctr]);
