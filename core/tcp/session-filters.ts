@@ -107,10 +107,6 @@ export class SessionFilters {
     if (this.waitingForBytes) this.host.close('client_closed', false);
   }
 
-  get wantsBytes(): boolean {
-    return this.waitingForBytes;
-  }
-
   /** What onUpstreamConnect hooks want written first; null when one failed (the session is then reset). */
   upstreamConnected(): Buffer[] | null {
     const firsts: Buffer[] = [];

@@ -391,11 +391,14 @@ export class TcpSession implements SessionContext, FilterHost {
     counters.closeReasons[reason] = (counters.closeReasons[reason] ?? 0) + 1;
     const durationMs = performance.now() - this.startMs;
     counters.sessionSeconds += durationMs / 1000;
-    const outcome: SessionOutcome = { closeReason: reason, bytesFromClient: this.bytesFromClient, bytesFromUpstream: this.bytesFromUpstream, durationMs };
-    if (this.filters.anyConnectRan) {
-      for (const name of this.filters.closed(outcome)) counters.filterFailures[name] = (counters.filterFailures[name] ?? 0) + 1;
+    // The outcome is made only for someone to read it: a listener without filters or access log allocates nothing.
+    if (this.filters.anyConnectRan || this.context.accessLog) {
+      const outcome: SessionOutcome = { closeReason: reason, bytesFromClient: this.bytesFromClient, bytesFromUpstream: this.bytesFromUpstream, durationMs };
+      if (this.filters.anyConnectRan) {
+        for (const name of this.filters.closed(outcome)) counters.filterFailures[name] = (counters.filterFailures[name] ?? 0) + 1;
+      }
+      if (this.context.accessLog) writeSessionAccessLog(this, this.attributeMap, outcome);
     }
-    if (this.context.accessLog) writeSessionAccessLog(this, this.attributeMap, outcome);
     this.context.lifecycle.streamFinished(this.context.generation);
     this.owner.sessionFinished(this);
   }
