@@ -49,6 +49,16 @@ export const scenarios: Scenario[] = [
     connections: 50,
   },
   {
+    name: 'get-1m-chunked',
+    question: 'How fast are 1 MiB responses without a Content-Length (chunked) streamed?',
+    method: 'GET',
+    path: '/chunked/1048576',
+    headers: {},
+    newConnection: false,
+    rates: [200, 1000],
+    connections: 50,
+  },
+  {
     name: 'post-64k',
     question: 'How fast are 64 KiB uploads forwarded?',
     method: 'POST',

@@ -134,7 +134,15 @@ export class UwsListener {
     const stream = new HttpStream(this.context, downstream, head);
     if (head.hasBody) {
       // uWS neuters the ArrayBuffer when the callback returns: copy exactly once, into pooled memory.
-      res.onData((ab: ArrayBuffer, last: boolean) => stream.onRequestBody(copyToPooledChunk(new Uint8Array(ab)), last));
+      // uWS corks the socket around onData: replies written from here are marked as inside its cork.
+      res.onData((ab: ArrayBuffer, last: boolean) => {
+        const outer = UwsDownstream.enterHandler(res);
+        try {
+          stream.onRequestBody(copyToPooledChunk(new Uint8Array(ab)), last);
+        } finally {
+          UwsDownstream.leaveHandler(outer);
+        }
+      });
     }
     stream.start();
   }

@@ -22,7 +22,8 @@ export interface Server {
 }
 
 /**
- * A real HTTP/1.1 server. GET /bytes/N answers N bytes (Content-Length), /chunked/N the same chunked,
+ * A real HTTP/1.1 server. GET /bytes/N answers N bytes (Content-Length), /chunked/N the same chunked (1 MB
+ * chunks), /mixed/N the same in chunks of mixed sizes (3 B to 64 KiB, so one proxy read holds several),
  * /status/S answers status S, anything else echoes the request as JSON (body hashed, not stored).
  */
 export async function startEchoServer(): Promise<Server & { server: http.Server }> {
@@ -33,17 +34,22 @@ export async function startEchoServer(): Promise<Server & { server: http.Server 
   for (let i = 0; i < block.length; i++) block[i] = i % 251;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const m = /^\/(bytes|chunked)\/(\d+)$/.exec(url.pathname);
+    const m = /^\/(bytes|chunked|mixed)\/(\d+)$/.exec(url.pathname);
     if (m) {
       const total = Number(m[2]);
       if (m[1] === 'bytes') res.setHeader('content-length', total);
       res.setHeader('content-type', 'application/octet-stream');
+      const sizes = m[1] === 'mixed' ? MIXED_CHUNK_SIZES : null;
       let sent = 0;
+      let turn = 0;
       const pump = () => {
         while (sent < total) {
-          const n = Math.min(block.length, total - sent);
+          // Mixed sizes are multiples of 251 or not; slices start at sent % 251 so the pattern continues.
+          const want = sizes === null ? block.length : (sizes[turn++ % sizes.length] as number);
+          const from = sent % 251;
+          const n = Math.min(want, total - sent, block.length - from);
           sent += n;
-          if (!res.write(n === block.length ? block : block.subarray(0, n))) {
+          if (!res.write(n === block.length ? block : block.subarray(from, from + n))) {
             res.once('drain', pump);
             return;
           }
@@ -102,6 +108,9 @@ export async function startEchoServer(): Promise<Server & { server: http.Server 
       }),
   };
 }
+
+/** Write sizes of /mixed: small and large, so the proxy gets several chunks per read and chunks across reads. */
+const MIXED_CHUNK_SIZES = [3, 7000, 30_000, 100, 65_536, 1500, 20_000, 16_000, 251, 40_000, 12];
 
 /** Whether `body` is the /bytes pattern from offset 0. */
 export function isPatternBody(body: Buffer): boolean {

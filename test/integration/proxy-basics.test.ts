@@ -6,6 +6,9 @@ import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { rawExchange } from '../helpers/raw-client.ts';
 import { type EchoReply, isPatternBody, type Server, startEchoServer } from '../helpers/upstreams.ts';
 
+/** A local reply bigger than uWS's 16 KiB cork buffer: written with tryEnd, not one overflowing end(). */
+const BIG_DIRECT = 'direct-'.repeat(6000);
+
 let echo: Server;
 let proxy: ProxyProcess;
 let port: number;
@@ -21,6 +24,9 @@ listeners:
       - name: direct
         match: { path: { exact: /direct } }
         directResponse: { status: 201, headers: { x-direct: yes }, body: "made here" }
+      - name: big-direct
+        match: { path: { exact: /big-direct } }
+        directResponse: { status: 200, body: "${BIG_DIRECT}" }
       - name: rewrite
         match: { path: { prefix: /api/ } }
         cluster: echo
@@ -106,6 +112,18 @@ describe('the proxy forwards requests and responses', () => {
     expect(down.body.length).toBe(10 << 20);
     expect(down.headers['content-length']).toBe(String(10 << 20));
     expect(isPatternBody(down.body)).toBe(true);
+  });
+
+  it('answers a local reply bigger than a uWS cork intact, also three pipelined on one connection', async () => {
+    const one = await request({ port, path: '/big-direct' });
+    expect(one.status).toBe(200);
+    expect(one.headers['content-length']).toBe(String(BIG_DIRECT.length));
+    expect(one.body.toString()).toBe(BIG_DIRECT);
+    const get = 'GET /big-direct HTTP/1.1\r\nHost: a\r\n\r\n';
+    const r = await rawExchange(port, `${get}${get}GET /big-direct HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+    const parts = r.data.split(/HTTP\/1\.1 200 OK\r\n/).slice(1);
+    expect(parts).toHaveLength(3);
+    for (const part of parts) expect(part.slice(part.indexOf('\r\n\r\n') + 4)).toBe(BIG_DIRECT);
   });
 
   it('answers HEAD with the length and no body', async () => {
