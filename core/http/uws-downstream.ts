@@ -40,6 +40,8 @@ export class UwsDownstream implements Downstream {
   /** Write offset at which queue[0] starts. */
   private queueOffset = 0;
   private endRequested = false;
+  /** tryEnd wrote the last byte of a sized body: uWS completed the response. */
+  private sizedDone = false;
   private writableRegistered = false;
   private bodyPaused = false;
   /** Close the connection once the response ends (uWS can for end/endWithoutBody, not for a completing tryEnd). */
@@ -55,6 +57,9 @@ export class UwsDownstream implements Downstream {
    * copies. Otherwise they are views, written before the call that produced them returns.
    */
   private overflowDeferred = false;
+  /** The lines of a response head too big for the cork it was written in, and the next one to write. */
+  private headLines: string[] | null = null;
+  private headLineIndex = 0;
   /** A write of the current overflow (or of the part of a chunk before it) met backpressure. */
   private overflowBlocked = false;
 
@@ -142,9 +147,16 @@ export class UwsDownstream implements Downstream {
     } else {
       this.framing = Framing.Chunked;
     }
+    if (!fitsCork(block.length + HEAD_OVERHEAD_BYTES)) {
+      // Too big for what is left of the cork (response heads may be up to 64 KiB): written field by field in
+      // fresh corks once this one ends, and the body waits behind it.
+      this.headLines = block.split('\r\n');
+      this.headLineIndex = 0;
+      this.startOverflow();
+      return;
+    }
     // One writeStatus with every header line: measured faster than a writeHeader per field, and a Buffer keeps
-    // latin1 header bytes byte-for-byte (a string would be re-encoded as UTF-8). A head too big for one cork
-    // (over ~16 KB of fields) still goes in one write: uWS has no way to split it.
+    // latin1 header bytes byte-for-byte (a string would be re-encoded as UTF-8).
     addToCork(block.length + HEAD_OVERHEAD_BYTES);
     this.res.writeStatus(Buffer.from(block, 'latin1'));
   }
@@ -159,7 +171,16 @@ export class UwsDownstream implements Downstream {
       // What did not fit is written now; the answer is whether uWS took it all without backpressure.
       return this.overflow !== null ? this.flushOverflow(false) : ok;
     }
+    if (this.overflow !== null) {
+      this.keepOverflow(chunk);
+      return false;
+    }
     if (this.framing === Framing.Chunked) return this.writeChunk(chunk);
+    return this.writeSized(chunk);
+  }
+
+  /** Length framing: tryEnd is safe from the overflow loss (see below), so no cork room is checked. */
+  private writeSized(chunk: Buffer): boolean {
     if (this.framing !== Framing.Length) return true;
     if (this.queue !== null) {
       // Chunks are views of a shared read buffer, valid only during this call: what we keep, we copy.
@@ -172,6 +193,7 @@ export class UwsDownstream implements Downstream {
     const [ok, done] = this.res.tryEnd(chunk, this.totalSize);
     if (done) {
       this.finished = true;
+      this.sizedDone = true;
       return true;
     }
     if (ok) return true;
@@ -197,11 +219,20 @@ export class UwsDownstream implements Downstream {
       return;
     }
     this.finished = true;
+    this.endNow();
+  }
+
+  /** Completes the response in the current cork (end() checked everything else). */
+  private endNow(): void {
+    if (this.queue !== null) {
+      this.endRequested = true;
+      return;
+    }
     // endWithoutBody takes no arguments here: an explicit `undefined` length makes uWS write Content-Length: 0
     // (wrong for 204, a duplicate for HEAD). A drained bodyless response relies on its connection: close header.
     if (this.framing === Framing.Bodyless) this.res.endWithoutBody();
     else if (this.framing === Framing.Chunked || this.totalSize === 0) this.res.end(undefined, this.closeAfter);
-    else {
+    else if (!this.sizedDone) {
       // Length framing that did not reach its size: the upstream sent less than it announced.
       this.closeNow();
     }
@@ -266,10 +297,6 @@ export class UwsDownstream implements Downstream {
    * loop outrun a slow client: +37 to +112 MiB RSS in the 256 MiB slow-download test, against +3 to +6 MiB.
    */
   private writeChunk(chunk: Buffer): boolean {
-    if (this.overflow !== null) {
-      this.keepOverflow(chunk);
-      return false;
-    }
     const room = chunkRoom();
     if (chunk.length <= room) {
       addToCork(chunk.length + CHUNK_OVERHEAD_BYTES);
@@ -288,16 +315,18 @@ export class UwsDownstream implements Downstream {
   }
 
   private keepOverflow(chunk: Buffer): void {
-    let list = this.overflow;
-    if (list === null) {
-      list = [];
-      this.overflow = list;
-      this.overflowIndex = 0;
-      // In uWS's own cork nothing of ours runs when it ends: write on the next turn, from copies.
-      this.overflowDeferred = cork.fill === UNKNOWN_FILL;
-      if (this.overflowDeferred) setImmediate(UwsDownstream.flushDeferredOverflow, this);
-    }
+    const list = this.overflow ?? this.startOverflow();
     list.push(this.overflowDeferred ? Buffer.from(chunk) : chunk);
+  }
+
+  private startOverflow(): Buffer[] {
+    const list: Buffer[] = [];
+    this.overflow = list;
+    this.overflowIndex = 0;
+    // In uWS's own cork nothing of ours runs when it ends: write on the next turn, from copies.
+    this.overflowDeferred = cork.fill === UNKNOWN_FILL;
+    if (this.overflowDeferred) setImmediate(UwsDownstream.flushDeferredOverflow, this);
+    return list;
   }
 
   /** The next turn after an overflow began in uWS's own cork (unless a cork of ours wrote it first). */
@@ -329,6 +358,16 @@ export class UwsDownstream implements Downstream {
   private static writeOverflowRound(): void {
     const self = overflowOwner as UwsDownstream;
     const list = self.overflow as Buffer[];
+    if (self.headLines !== null && !self.writeHeadLines()) return;
+    if (self.framing !== Framing.Chunked) {
+      // Sized bodies go through tryEnd, which may overflow the cork safely; bodyless ones have nothing.
+      while (self.overflowIndex < list.length && !self.closed) {
+        if (!self.writeSized(list[self.overflowIndex] as Buffer)) self.overflowBlocked = true;
+        list[self.overflowIndex++] = EMPTY;
+      }
+      self.finishOverflow();
+      return;
+    }
     while (self.overflowIndex < list.length) {
       const room = chunkRoom();
       const chunk = list[self.overflowIndex] as Buffer;
@@ -348,11 +387,42 @@ export class UwsDownstream implements Downstream {
     self.finishOverflow();
   }
 
+  /**
+   * Writes the waiting head's lines, as many as the cork has room for: the status line and the fields that fit
+   * through writeStatus, later fields one writeHeader each (the same bytes as one block). True when all are out.
+   * A single field bigger than a whole cork is still written in one go: uWS cannot split it.
+   */
+  private writeHeadLines(): boolean {
+    const lines = this.headLines as string[];
+    let i = this.headLineIndex;
+    if (i === 0) {
+      let block = lines[0] as string;
+      i = 1;
+      while (i < lines.length && fitsCork(block.length + (lines[i] as string).length + 2 + HEAD_OVERHEAD_BYTES)) block += `\r\n${lines[i++]}`;
+      addToCork(block.length + HEAD_OVERHEAD_BYTES);
+      this.res.writeStatus(Buffer.from(block, 'latin1'));
+    }
+    let first = this.headLineIndex !== 0;
+    while (i < lines.length) {
+      const line = lines[i] as string;
+      if (!first && !fitsCork(line.length + 2)) break;
+      first = false;
+      const colon = line.indexOf(': ');
+      addToCork(line.length + 2);
+      this.res.writeHeader(Buffer.from(line.slice(0, colon), 'latin1'), Buffer.from(line.slice(colon + 2), 'latin1'));
+      i++;
+    }
+    this.headLineIndex = i;
+    if (i < lines.length) return false;
+    this.headLines = null;
+    return true;
+  }
+
   private finishOverflow(): void {
     this.overflow = null;
-    if (this.overflowEnd) {
+    if (this.overflowEnd && !this.closed) {
       this.overflowEnd = false;
-      this.res.end(undefined, this.closeAfter);
+      this.endNow();
     }
   }
 
@@ -410,9 +480,10 @@ export class UwsDownstream implements Downstream {
     const self = writableOwner as UwsDownstream;
     if (self.framing === Framing.Length) {
       if (!self.flushQueue(writableOffset)) return;
-      if (self.endRequested && !self.finished) {
+      if (self.endRequested) {
         self.endRequested = false;
-        self.end();
+        self.finished = true;
+        self.endNow();
       }
     }
     self.handler?.onDownstreamWritable();
@@ -429,6 +500,7 @@ export class UwsDownstream implements Downstream {
       const [ok, done] = this.res.tryEnd(rest, this.totalSize);
       if (done) {
         this.finished = true;
+        this.sizedDone = true;
         this.queue = null;
         return true;
       }

@@ -12,6 +12,8 @@ export interface SlowDownload {
   complete: boolean;
   /** The first framing or content error, or '' when there was none. */
   error: string;
+  /** The response head as received (latin1, without the blank line). */
+  head: string;
 }
 
 const PAUSE_EVERY = 4 << 20;
@@ -26,6 +28,7 @@ export function slowDownload(port: number, path: string): Promise<SlowDownload> 
     let pending: Buffer = Buffer.alloc(0);
     let state: State = State.Head;
     let chunked = false;
+    let headText = '';
     let left = 0;
     let body = 0;
     let received = 0;
@@ -36,7 +39,7 @@ export function slowDownload(port: number, path: string): Promise<SlowDownload> 
       if (settled) return;
       settled = true;
       s.destroy();
-      resolve({ bodyBytes: body, complete: error === '' && state === State.Done, error });
+      resolve({ bodyBytes: body, complete: error === '' && state === State.Done, error, head: headText });
     };
     /** Records the first error and ends the download; false stops the decoding loop. */
     const fail = (why: string): false => {
@@ -60,6 +63,7 @@ export function slowDownload(port: number, path: string): Promise<SlowDownload> 
           const end = pending.indexOf('\r\n\r\n');
           if (end < 0) return false;
           const head = pending.subarray(0, end).toString('latin1');
+          headText = head;
           if (!/^HTTP\/1\.1 200 /.test(head)) return fail(`status line ${JSON.stringify(head.split('\r\n')[0])}`);
           chunked = /\r\ntransfer-encoding: chunked/i.test(head);
           const length = /\r\ncontent-length: (\d+)/i.exec(head);

@@ -24,7 +24,7 @@ export interface Server {
 /**
  * A real HTTP/1.1 server. GET /bytes/N answers N bytes (Content-Length), /chunked/N the same chunked (1 MB
  * chunks), /mixed/N the same in chunks of mixed sizes (3 B to 64 KiB, so one proxy read holds several),
- * /status/S answers status S, anything else echoes the request as JSON (body hashed, not stored).
+ * /status/S answers status S (`?bighead=N` adds N bytes of fields to these), anything else echoes the request as JSON (body hashed, not stored).
  */
 export async function startEchoServer(): Promise<Server & { server: http.Server }> {
   let connections = 0;
@@ -38,6 +38,7 @@ export async function startEchoServer(): Promise<Server & { server: http.Server 
     if (m) {
       const total = Number(m[2]);
       if (m[1] === 'bytes') res.setHeader('content-length', total);
+      setBigHead(res, url);
       res.setHeader('content-type', 'application/octet-stream');
       const sizes = m[1] === 'mixed' ? MIXED_CHUNK_SIZES : null;
       let sent = 0;
@@ -64,6 +65,7 @@ export async function startEchoServer(): Promise<Server & { server: http.Server 
     if (s) {
       req.resume();
       res.statusCode = Number(s[1]);
+      setBigHead(res, url);
       res.setHeader('etag', '"v1"');
       res.end(req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304 ? undefined : 'status body');
       return;
@@ -107,6 +109,16 @@ export async function startEchoServer(): Promise<Server & { server: http.Server 
         server.close(() => r());
       }),
   };
+}
+
+/** `?bighead=N`: four fields x-big-0..3 of N/4 bytes each (`<k>` then dots), for heads bigger than a uWS cork. */
+function setBigHead(res: http.ServerResponse, url: URL): void {
+  const n = Number(url.searchParams.get('bighead') ?? 0);
+  for (let k = 0; n > 0 && k < 4; k++) res.setHeader(`x-big-${k}`, bigHeaderValue(k, n));
+}
+
+export function bigHeaderValue(k: number, total: number): string {
+  return `${k}${'.'.repeat(Math.floor(total / 4) - 1)}`;
 }
 
 /** Write sizes of /mixed: small and large, so the proxy gets several chunks per read and chunks across reads. */

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientResponse, json, request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { rawExchange } from '../helpers/raw-client.ts';
-import { type EchoReply, isPatternBody, type Server, startEchoServer } from '../helpers/upstreams.ts';
+import { slowDownload } from '../helpers/slow-download.ts';
+import { bigHeaderValue, type EchoReply, isPatternBody, type Server, startEchoServer } from '../helpers/upstreams.ts';
 
 /** A local reply bigger than uWS's 16 KiB cork buffer: written with tryEnd, not one overflowing end(). */
 const BIG_DIRECT = 'direct-'.repeat(6000);
@@ -124,6 +125,21 @@ describe('the proxy forwards requests and responses', () => {
     const parts = r.data.split(/HTTP\/1\.1 200 OK\r\n/).slice(1);
     expect(parts).toHaveLength(3);
     for (const part of parts) expect(part.slice(part.indexOf('\r\n\r\n') + 4)).toBe(BIG_DIRECT);
+  });
+
+  // uWS's cork buffer is 16 KiB: a bigger head is written field by field in fresh corks (core/http/uws-cork.ts).
+  it('relays a 40 KB response head intact, with a chunked, a sized and no body', async () => {
+    const fields = (head: string) => [0, 1, 2, 3].map((k) => new RegExp(`\r\nx-big-${k}: ([^\r]*)`).exec(head)?.[1]);
+    const expected = [0, 1, 2, 3].map((k) => bigHeaderValue(k, 40_000));
+    for (const path of ['/chunked/3000000?bighead=40000', '/bytes/3000000?bighead=40000', '/mixed/3000000?bighead=40000']) {
+      const r = await slowDownload(port, path);
+      expect(r, path).toMatchObject({ bodyBytes: 3_000_000, complete: true, error: '' });
+      expect(fields(r.head), path).toEqual(expected);
+    }
+    const head = await rawExchange(port, 'GET /status/204?bighead=40000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    expect(head.data).toMatch(/^HTTP\/1\.1 204 /);
+    expect(fields(head.data)).toEqual(expected);
+    expect(head.data.endsWith('\r\n\r\n')).toBe(true);
   });
 
   it('answers HEAD with the length and no body', async () => {
