@@ -1,19 +1,17 @@
 // The uWebSockets.js side of one request: writes the response with corking and backpressure, and closes the
 // connection (never `end`) when a response cannot be completed, so a truncated body never looks complete.
-// Every chunked write is sized to the room left in uWS's cork buffer (uws-cork.ts says why: uWS drops a write
-// that overflows a cork whose flush the kernel refused); what does not fit waits in `overflow` and is written in
-// fresh corks as soon as the current cork ends.
+// Every chunked write and every head is sized to the room left in uWS's cork buffer (uws-cork.ts says why: uWS
+// drops a write that overflows a cork whose flush the kernel refused); what does not fit waits in a CorkOverflow
+// and is written in fresh corks as soon as the current cork ends.
 
 import type { HttpResponse } from 'uWebSockets.js';
 import type { CorkedWork, Downstream, DownstreamHandler } from './downstream.ts';
 import type { HeaderList } from './header-list.ts';
 import { addToCork, CHUNK_OVERHEAD_BYTES, chunkRoom, cork, fitsCork, HEAD_OVERHEAD_BYTES, UNKNOWN_FILL } from './uws-cork.ts';
+import { CorkOverflow, MIN_SPLIT_BYTES } from './uws-overflow.ts';
 
 const Framing = { None: 0, Length: 1, Chunked: 2, Bodyless: 3 } as const;
 type Framing = (typeof Framing)[keyof typeof Framing];
-
-/** A chunk is split to use the end of a cork only when that end is at least this big; else it waits whole. */
-const MIN_SPLIT_BYTES = 1024;
 
 // uWS's cork takes a callback: these carry its arguments, so no closure is made per cork.
 let pendingWork: CorkedWork | null = null;
@@ -46,21 +44,9 @@ export class UwsDownstream implements Downstream {
   private bodyPaused = false;
   /** Close the connection once the response ends (uWS can for end/endWithoutBody, not for a completing tryEnd). */
   private closeAfter = false;
-  /** Chunked body bytes that did not fit the cork they were written in, oldest first. */
-  private overflow: Buffer[] | null = null;
-  /** Index of the first overflow entry not written yet. */
-  private overflowIndex = 0;
-  /** end() came while bytes were waiting in `overflow`: the last chunk follows them. */
-  private overflowEnd = false;
-  /**
-   * The overflow began in a cork uWS opened: it is written on the next turn of the loop, so its entries are
-   * copies. Otherwise they are views, written before the call that produced them returns.
-   */
-  private overflowDeferred = false;
-  /** The lines of a response head too big for the cork it was written in, and the next one to write. */
-  private headLines: string[] | null = null;
-  private headLineIndex = 0;
-  /** A write of the current overflow (or of the part of a chunk before it) met backpressure. */
+  /** What did not fit the cork it was written in (a head, body bytes), or null. */
+  private overflow: CorkOverflow | null = null;
+  /** The last overflow written met backpressure (or the part of a chunk written before it did). */
   private overflowBlocked = false;
 
   constructor(res: HttpResponse, remoteAddress: string) {
@@ -150,9 +136,7 @@ export class UwsDownstream implements Downstream {
     if (!fitsCork(block.length + HEAD_OVERHEAD_BYTES)) {
       // Too big for what is left of the cork (response heads may be up to 64 KiB): written field by field in
       // fresh corks once this one ends, and the body waits behind it.
-      this.headLines = block.split('\r\n');
-      this.headLineIndex = 0;
-      this.startOverflow();
+      this.startOverflow(block.split('\r\n'));
       return;
     }
     // One writeStatus with every header line: measured faster than a writeHeader per field, and a Buffer keeps
@@ -211,7 +195,7 @@ export class UwsDownstream implements Downstream {
     }
     if (this.overflow !== null) {
       this.finished = true;
-      this.overflowEnd = true;
+      this.overflow.endPending = true;
       return;
     }
     if (cork.response !== this.res) {
@@ -305,28 +289,28 @@ export class UwsDownstream implements Downstream {
       return ok;
     }
     let rest = chunk;
+    let blocked = false;
     if (room >= MIN_SPLIT_BYTES) {
       addToCork(room + CHUNK_OVERHEAD_BYTES);
-      if (!this.res.write(chunk.subarray(0, room))) this.overflowBlocked = true;
+      blocked = !this.res.write(chunk.subarray(0, room));
       rest = chunk.subarray(room);
     }
     this.keepOverflow(rest);
+    if (blocked) (this.overflow as CorkOverflow).blocked = true;
     return false;
   }
 
   private keepOverflow(chunk: Buffer): void {
-    const list = this.overflow ?? this.startOverflow();
-    list.push(this.overflowDeferred ? Buffer.from(chunk) : chunk);
+    (this.overflow ?? this.startOverflow(null)).keep(chunk);
   }
 
-  private startOverflow(): Buffer[] {
-    const list: Buffer[] = [];
-    this.overflow = list;
-    this.overflowIndex = 0;
+  private startOverflow(headLines: string[] | null): CorkOverflow {
     // In uWS's own cork nothing of ours runs when it ends: write on the next turn, from copies.
-    this.overflowDeferred = cork.fill === UNKNOWN_FILL;
-    if (this.overflowDeferred) setImmediate(UwsDownstream.flushDeferredOverflow, this);
-    return list;
+    const copies = cork.fill === UNKNOWN_FILL;
+    const overflow = new CorkOverflow(copies, headLines);
+    this.overflow = overflow;
+    if (copies) setImmediate(UwsDownstream.flushDeferredOverflow, this);
+    return overflow;
   }
 
   /** The next turn after an overflow began in uWS's own cork (unless a cork of ours wrote it first). */
@@ -335,9 +319,8 @@ export class UwsDownstream implements Downstream {
   }
 
   /**
-   * Writes the overflow in as many fresh corks as it needs, each filled only up to its room (every round
-   * writes at least MIN_SPLIT_BYTES: a fresh cork has room for about 16 KB). Returns whether uWS took it all
-   * without backpressure; if it did not, onWritable tells the stream later. `notify`: the stream was told
+   * Writes the overflow in as many fresh corks as it needs. Returns whether uWS took it all without
+   * backpressure; if it did not, onWritable tells the stream later. `notify`: the stream was told
    * "backpressured" for the waiting bytes and is told now when that is over.
    */
   private flushOverflow(notify: boolean): boolean {
@@ -357,73 +340,19 @@ export class UwsDownstream implements Downstream {
   /** One fresh cork's worth of the overflow; ends the response once everything before the end is written. */
   private static writeOverflowRound(): void {
     const self = overflowOwner as UwsDownstream;
-    const list = self.overflow as Buffer[];
-    if (self.headLines !== null && !self.writeHeadLines()) return;
-    if (self.framing !== Framing.Chunked) {
-      // Sized bodies go through tryEnd, which may overflow the cork safely; bodyless ones have nothing.
-      while (self.overflowIndex < list.length && !self.closed) {
-        if (!self.writeSized(list[self.overflowIndex] as Buffer)) self.overflowBlocked = true;
-        list[self.overflowIndex++] = EMPTY;
+    const overflow = self.overflow as CorkOverflow;
+    if (!overflow.writeHead(self.res)) return;
+    if (self.framing === Framing.Chunked) {
+      if (!overflow.writeChunks(self.res)) return;
+    } else {
+      // Sized bodies go through tryEnd, which may overflow a cork safely; bodyless ones have nothing.
+      for (let chunk = overflow.next(); chunk !== null && !self.closed; chunk = overflow.next()) {
+        if (!self.writeSized(chunk)) overflow.blocked = true;
       }
-      self.finishOverflow();
-      return;
     }
-    while (self.overflowIndex < list.length) {
-      const room = chunkRoom();
-      const chunk = list[self.overflowIndex] as Buffer;
-      if (chunk.length <= room) {
-        addToCork(chunk.length + CHUNK_OVERHEAD_BYTES);
-        if (!self.res.write(chunk)) self.overflowBlocked = true;
-        list[self.overflowIndex++] = EMPTY;
-        continue;
-      }
-      if (room >= MIN_SPLIT_BYTES) {
-        addToCork(room + CHUNK_OVERHEAD_BYTES);
-        if (!self.res.write(chunk.subarray(0, room))) self.overflowBlocked = true;
-        list[self.overflowIndex] = chunk.subarray(room);
-      }
-      return;
-    }
-    self.finishOverflow();
-  }
-
-  /**
-   * Writes the waiting head's lines, as many as the cork has room for: the status line and the fields that fit
-   * through writeStatus, later fields one writeHeader each (the same bytes as one block). True when all are out.
-   * A single field bigger than a whole cork is still written in one go: uWS cannot split it.
-   */
-  private writeHeadLines(): boolean {
-    const lines = this.headLines as string[];
-    let i = this.headLineIndex;
-    if (i === 0) {
-      let block = lines[0] as string;
-      i = 1;
-      while (i < lines.length && fitsCork(block.length + (lines[i] as string).length + 2 + HEAD_OVERHEAD_BYTES)) block += `\r\n${lines[i++]}`;
-      addToCork(block.length + HEAD_OVERHEAD_BYTES);
-      this.res.writeStatus(Buffer.from(block, 'latin1'));
-    }
-    let first = this.headLineIndex !== 0;
-    while (i < lines.length) {
-      const line = lines[i] as string;
-      if (!first && !fitsCork(line.length + 2)) break;
-      first = false;
-      const colon = line.indexOf(': ');
-      addToCork(line.length + 2);
-      this.res.writeHeader(Buffer.from(line.slice(0, colon), 'latin1'), Buffer.from(line.slice(colon + 2), 'latin1'));
-      i++;
-    }
-    this.headLineIndex = i;
-    if (i < lines.length) return false;
-    this.headLines = null;
-    return true;
-  }
-
-  private finishOverflow(): void {
-    this.overflow = null;
-    if (this.overflowEnd && !this.closed) {
-      this.overflowEnd = false;
-      this.endNow();
-    }
+    self.overflow = null;
+    self.overflowBlocked = overflow.blocked;
+    if (overflow.endPending && !self.closed) self.endNow();
   }
 
   /** Runs `fn` in a fresh cork of ours; whatever did not fit is written in further corks right after. */
@@ -514,5 +443,3 @@ export class UwsDownstream implements Downstream {
     return true;
   }
 }
-
-const EMPTY = Buffer.alloc(0);
