@@ -113,9 +113,10 @@ describe('backpressure bounds the proxy’s memory', () => {
     expect(result).toMatchObject({ bodyBytes: total, complete: true, error: '' });
   }, 120_000);
 
-  // Known limit of the uWS engine (README, DESIGN.md §4): res.pause() is not honoured promptly when the client is
-  // fast — probed on uws-pack 20.0.8, up to 38 MB arrive during one 200 ms pause — so upload memory cannot be
-  // bounded from JavaScript. The `net` engine owns its socket and must pass. On uWS the test is skipped: it was an
+  // Known limit of the uWS engine (README, DESIGN.md §4): res.pause() is not honoured while the client keeps the
+  // receive queue full — uSockets reads again whenever a read filled its 512 KiB buffer, without checking the
+  // pause (strace: recvfrom goes on after the socket left epoll; up to 84 MB in one 668 ms pause) — so upload
+  // memory cannot be bounded from JavaScript. The `net` engine owns its socket and must pass. On uWS the test is skipped: it was an
   // `it.fails`, but on a loaded machine the client is sometimes slow enough for uWS to stay under the bound, and
   // the "expected failure" then failed CI (seen 1 time in about 25 runs under load).
   const uploadTest = it.skipIf(testEngine() === 'uws');
