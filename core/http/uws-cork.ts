@@ -24,7 +24,12 @@ export const CHUNK_OVERHEAD_BYTES = 16;
 /** Kept free in every cork so the last chunk ("\r\n0\r\n\r\n") always fits. */
 export const LAST_CHUNK_RESERVE = 16;
 
-/** A cork uWS opened itself (request handler, request body): what it already holds is not known. */
+/**
+ * A cork uWS opened itself (request handler, request body): what it already holds is not known. Promise
+ * continuations of such a callback also run inside uWS's cork (Node drains microtasks before returning to
+ * uWS) but after we marked it closed, so they count from an empty cork: what uWS writes into a cork of its own
+ * before calling us (a 100 Continue line) fits in the rounded-up overheads below.
+ */
 export const UNKNOWN_FILL = -1;
 
 /**
