@@ -28,7 +28,8 @@ export const LAST_CHUNK_RESERVE = 16;
  * A cork uWS opened itself (request handler, request body): what it already holds is not known. Promise
  * continuations of such a callback also run inside uWS's cork (Node drains microtasks before returning to
  * uWS) but after we marked it closed, so they count from an empty cork: what uWS writes into a cork of its own
- * before calling us (a 100 Continue line) fits in the rounded-up overheads below.
+ * before calling us (a 100 Continue line) fits in the rounded-up overheads below. Left open: local replies to
+ * earlier requests pipelined in the same read could fill more of it before such a continuation writes.
  */
 export const UNKNOWN_FILL = -1;
 
