@@ -30,7 +30,8 @@ export interface Downstream {
    * Writes the status line and headers. The engine frames the body itself: `contentLength` >= 0 means exactly
    * that many bytes follow, -1 means unknown (chunked); `bodyless` responses (HEAD, 204, 304) carry none and
    * keep a known Content-Length as a header. `closeAfter` closes the connection once the response is complete
-   * (draining): engines that cannot do so for every framing still send the `connection: close` header given.
+   * (draining); `headers` then carry `connection: close`, and an engine that cannot close after every framing
+   * (uWS) leaves the closing to the client, which that header asks to.
    */
   writeHead(status: number, reason: string, headers: HeaderList, contentLength: number, bodyless: boolean, closeAfter: boolean): void;
   /** Writes body bytes; false means the engine is backpressured: wait for onDownstreamWritable. */

@@ -42,8 +42,13 @@ export class UwsDownstream implements Downstream {
   private sizedDone = false;
   private writableRegistered = false;
   private bodyPaused = false;
-  /** Close the connection once the response ends (uWS can for end/endWithoutBody, not for a completing tryEnd). */
-  private closeAfter = false;
+  /** The client asked to close after this response (a `close` connection option, alone or in a list). */
+  private clientClose = false;
+  /**
+   * uWS saw it too: it closes after the response by itself, and then never writes a Connection header of its
+   * own. It does so only for a Connection header of exactly "close" (probed: "keep-alive, close" stays open).
+   */
+  private uwsSawClose = false;
   /** What did not fit the cork it was written in (a head, body bytes), or null. */
   private overflow: CorkOverflow | null = null;
   /** The last overflow written met backpressure (or the part of a chunk written before it did). */
@@ -56,6 +61,12 @@ export class UwsDownstream implements Downstream {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Called by the listener for a request with a `close` connection option; `uwsSawIt`: see uwsSawClose. */
+  clientAskedToClose(uwsSawIt: boolean): void {
+    this.clientClose = true;
+    this.uwsSawClose = uwsSawIt;
   }
 
   setHandler(handler: DownstreamHandler): void {
@@ -93,7 +104,7 @@ export class UwsDownstream implements Downstream {
       return;
     }
     pendingWork = work;
-    this.corkAndFlush(runPendingWork);
+    this.corkThen(runPendingWork);
   }
 
   /**
@@ -119,10 +130,14 @@ export class UwsDownstream implements Downstream {
       this.corkThen(() => this.writeHead(status, reason, headers, contentLength, bodyless, closeAfter));
       return;
     }
-    this.closeAfter = closeAfter;
     let block = `${status} ${reason}`;
     const e = headers.entries;
     for (let i = 0; i < e.length; i += 2) block += `\r\n${e[i]}: ${e[i + 1]}`;
+    // RFC 9112 §9.6: the response to a request that asked to close says so (a draining stream's headers already
+    // do). uWS is never asked to close after a forwarded response: it would write its own Connection header in
+    // the middle of a chunked body (probed: "5\r\nhelloConnection: close\r\n..."). It closes by itself when
+    // it saw the client's close; otherwise the client closes, as the header tells it to.
+    if (this.clientClose && !closeAfter) block += '\r\nconnection: close';
     if (bodyless) {
       // uWS frames a bodyless end without Content-Length; a HEAD or 304 keeps the length it would have had.
       if (contentLength >= 0 && status !== 204) block += `\r\ncontent-length: ${contentLength}`;
@@ -215,7 +230,7 @@ export class UwsDownstream implements Downstream {
     // endWithoutBody takes no arguments here: an explicit `undefined` length makes uWS write Content-Length: 0
     // (wrong for 204, a duplicate for HEAD). A drained bodyless response relies on its connection: close header.
     if (this.framing === Framing.Bodyless) this.res.endWithoutBody();
-    else if (this.framing === Framing.Chunked || this.totalSize === 0) this.res.end(undefined, this.closeAfter);
+    else if (this.framing === Framing.Chunked || this.totalSize === 0) this.res.end();
     else if (!this.sizedDone) {
       // Length framing that did not reach its size: the upstream sent less than it announced.
       this.closeNow();
@@ -230,11 +245,12 @@ export class UwsDownstream implements Downstream {
     }
     let block = `${status} ${reason}`;
     for (let i = 0; i < headers.length; i += 2) block += `\r\n${headers[i]}: ${headers[i + 1]}`;
+    const close = closeConnection || this.clientClose;
     if (headOnly) {
       // A HEAD answer announces the length the GET body would have, and sends none.
       this.finished = true;
       block += `\r\ncontent-length: ${Buffer.byteLength(body)}`;
-      if (closeConnection) block += '\r\nconnection: close';
+      if (close) block += '\r\nconnection: close';
       this.res.writeStatus(Buffer.from(block, 'latin1'));
       this.res.endWithoutBody();
       return;
@@ -242,14 +258,16 @@ export class UwsDownstream implements Downstream {
     const bytes = Buffer.byteLength(body);
     if (fitsCork(block.length + bytes + HEAD_OVERHEAD_BYTES)) {
       this.finished = true;
+      // end(body, true) writes uWS's own Connection: close header, unless uWS saw the client's close.
+      if (close && this.uwsSawClose) block += '\r\nconnection: close';
       addToCork(block.length + bytes + HEAD_OVERHEAD_BYTES);
       this.res.writeStatus(Buffer.from(block, 'latin1'));
-      this.res.end(body, closeConnection);
+      this.res.end(body, close);
       return;
     }
     // Too big for what is left of the cork: `end(body)` could lose it (uws-cork.ts), tryEnd cannot. uWS does not
     // close after a completing tryEnd, so a closing reply says so and the client closes.
-    if (closeConnection) block += '\r\nconnection: close';
+    if (close) block += '\r\nconnection: close';
     this.framing = Framing.Length;
     this.totalSize = bytes;
     addToCork(block.length + HEAD_OVERHEAD_BYTES);
@@ -355,8 +373,11 @@ export class UwsDownstream implements Downstream {
     if (overflow.endPending && !self.closed) self.endNow();
   }
 
-  /** Runs `fn` in a fresh cork of ours; whatever did not fit is written in further corks right after. */
-  private corkAndFlush(fn: () => void): void {
+  /**
+   * Runs `fn` in a fresh cork of ours; whatever did not fit is written in further corks right after. For writes
+   * from outside any uWS callback (upstream reads, timers, settled promises, onWritable).
+   */
+  private corkThen(fn: () => void): void {
     this.corkFresh(fn);
     if (this.overflow !== null) this.flushOverflow(true);
   }
@@ -384,11 +405,6 @@ export class UwsDownstream implements Downstream {
     this.res.close();
   }
 
-  /** Cold paths (timers, upstream close, settled promises) write from outside any uWS callback: cork first. */
-  private corkThen(fn: () => void): void {
-    this.corkAndFlush(fn);
-  }
-
   private watchWritable(): void {
     if (this.writableRegistered) return;
     this.writableRegistered = true;
@@ -400,7 +416,7 @@ export class UwsDownstream implements Downstream {
     if (this.closed) return true;
     writableOwner = this;
     writableOffset = offset;
-    this.corkAndFlush(UwsDownstream.writableRound);
+    this.corkThen(UwsDownstream.writableRound);
     writableOwner = null;
     return true;
   }

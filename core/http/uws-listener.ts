@@ -109,8 +109,12 @@ export class UwsListener {
     collecting.contentLength = -1;
     collecting.transferEncoding = undefined;
     collecting.connectionLists = false;
+    collecting.closeRequested = false;
+    collecting.uwsSawClose = false;
+    collecting.connectionFields = 0;
     req.forEach(collectHeader);
     collecting.req = null;
+    if (collecting.closeRequested) downstream.clientAskedToClose(collecting.uwsSawClose);
     if (collecting.problem === '' && collecting.hosts > 1) collecting.problem = 'repeated Host header';
     let chunked = false;
     const te = collecting.transferEncoding as string | undefined;
@@ -164,6 +168,11 @@ interface HeaderWalk {
   contentLength: number;
   transferEncoding: string | undefined;
   connectionLists: boolean;
+  /** A `close` connection option, in any Connection field. */
+  closeRequested: boolean;
+  /** The first Connection field is exactly "close": the only form uWS acts on by itself. */
+  uwsSawClose: boolean;
+  connectionFields: number;
 }
 const collecting: HeaderWalk = {
   req: null,
@@ -174,6 +183,9 @@ const collecting: HeaderWalk = {
   contentLength: -1,
   transferEncoding: undefined,
   connectionLists: false,
+  closeRequested: false,
+  uwsSawClose: false,
+  connectionFields: 0,
 };
 
 function collectHeader(name: string, utf8Value: string): void {
@@ -203,6 +215,11 @@ function collectHeader(name: string, utf8Value: string): void {
       collecting.transferEncoding = collecting.transferEncoding === undefined ? value : `${collecting.transferEncoding}, ${value}`;
       return;
     case 'connection':
+      if (CLOSE_OPTION.test(value)) {
+        collecting.closeRequested = true;
+        if (collecting.connectionFields === 0 && /^\s*close\s*$/i.test(value)) collecting.uwsSawClose = true;
+      }
+      collecting.connectionFields++;
       // Only a Connection header listing more than keep-alive/close needs the strip pass (for what it lists).
       if (!/^\s*(?:keep-alive|close)\s*$/i.test(value)) collecting.connectionLists = true;
       return;
@@ -218,6 +235,9 @@ function collectHeader(name: string, utf8Value: string): void {
   }
   collecting.headers.pushTrusted(name, value);
 }
+
+/** `close` as one of the comma-separated options of a Connection field (RFC 9110 §7.6.1). */
+const CLOSE_OPTION = /(?:^|,)\s*close\s*(?:,|$)/i;
 
 function hasNonAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return true;

@@ -14,10 +14,13 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-/** An upstream that answers each request after `delayMs` (never, when negative). */
-async function slowUpstream(delayMs: number) {
+/** An upstream that answers each request after `delayMs` (never, when negative); `chunked`: in three chunks. */
+async function slowUpstream(delayMs: number, chunked = false) {
+  const answer = chunked
+    ? 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nslow\r\n1\r\n-\r\n7\r\nchunked\r\n0\r\n\r\n'
+    : 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow';
   const raw = await startRawUpstream((socket) => {
-    if (delayMs >= 0) setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow'), delayMs);
+    if (delayMs >= 0) setTimeout(() => socket.write(answer), delayMs);
   });
   cleanups.push(() => raw.close());
   return raw;
@@ -49,6 +52,26 @@ describe('graceful drain', () => {
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
     expect(results.every((r) => r.body.toString() === 'slow')).toBe(true);
     expect(results.every((r) => r.headers.connection === 'close')).toBe(true);
+    expect(await exited).toBe(0);
+  });
+
+  // The head of each response is written while draining, so it says Connection: close. uWS used to be asked to
+  // close at the end of such a chunked response too, and then wrote "Connection: close" into its body.
+  it('finishes in-flight chunked responses with their framing intact', async () => {
+    const up = await slowUpstream(600, true);
+    const proxy = await proxyFor(up.port, '{ delayMs: 100, timeoutMs: 10000 }');
+    const port = proxy.port('edge');
+    // Keep-alive requests: one that asked to close was already safe (uWS then writes no header of its own).
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    const inflight = Array.from({ length: 4 }, (_, i) => request({ port, path: `/c${i}`, agent }));
+    await new Promise((r) => setTimeout(r, 200));
+    const exited = exitCode(proxy);
+    proxy.child.kill('SIGTERM');
+    const results = await Promise.all(inflight);
+    agent.destroy();
+    expect(results.map((r) => [r.status, r.headers.connection, r.headers['transfer-encoding'], r.body.toString()])).toEqual(
+      Array(4).fill([200, 'close', 'chunked', 'slow-chunked']),
+    );
     expect(await exited).toBe(0);
   });
 

@@ -3,7 +3,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientResponse, json, request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
-import { rawExchange } from '../helpers/raw-client.ts';
+import { rawExchange, statusOf } from '../helpers/raw-client.ts';
 import { slowDownload } from '../helpers/slow-download.ts';
 import { bigHeaderValue, type EchoReply, isPatternBody, type Server, startEchoServer } from '../helpers/upstreams.ts';
 
@@ -140,6 +140,22 @@ describe('the proxy forwards requests and responses', () => {
     expect(head.data).toMatch(/^HTTP\/1\.1 204 /);
     expect(fields(head.data)).toEqual(expected);
     expect(head.data.endsWith('\r\n\r\n')).toBe(true);
+  });
+
+  // RFC 9112 §9.6: the server closes after the response and says so. uWS closed without the header, so clients
+  // such as wrk tried to reuse the connection; and it ignored `close` inside a list.
+  it('answers a request that asks to close with connection: close, and closes', async () => {
+    for (const path of ['/plain', '/direct', '/status/204']) {
+      const r = await rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+      const head = r.data.slice(0, r.data.indexOf('\r\n\r\n')).toLowerCase();
+      expect(head.match(/\r\nconnection: close/g), path).toHaveLength(1);
+      expect(r.closed, path).toBe(true);
+    }
+    const listed = await rawExchange(port, 'GET /plain HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n');
+    expect(listed.data.toLowerCase()).toMatch(/\r\nconnection: close\r\n/);
+    const rejected = await rawExchange(port, 'GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n');
+    expect(statusOf(rejected.data)).toBe(400);
+    expect(rejected.data.toLowerCase().match(/\r\nconnection: close/g)).toHaveLength(1);
   });
 
   it('answers HEAD with the length and no body', async () => {
