@@ -30,6 +30,9 @@ app.any('/*', (res, req) => {
   if (!hasBody) {
     // Answered synchronously inside the handler: no onAborted needed (DESIGN.md §4).
     res.writeStatus('200 OK').writeHeader('content-type', 'application/octet-stream');
+    // uWS closes after a request that asked to, without saying so: wrk would reuse the connection and count an
+    // error per request (RFC 9112 §9.6 says to send the header).
+    if (req.getHeader('connection') === 'close') res.writeHeader('connection', 'close');
     if (req.getUrl().startsWith('/chunked/')) {
       // uWS's overflow loss (core/http/uws-cork.ts) could hit this one write if the kernel refused the head; the
       // proxy would then answer 502, which the bench counts as an error: it cannot pass unnoticed.
