@@ -5,13 +5,18 @@
 // and is written in fresh corks as soon as the current cork ends.
 
 import type { HttpResponse } from 'uWebSockets.js';
+import { componentLogger } from '../logger.ts';
 import type { CorkedWork, Downstream, DownstreamHandler } from './downstream.ts';
 import type { HeaderList } from './header-list.ts';
+import { RequestBodySpill, type SpillError } from './request-body-spill.ts';
 import { addToCork, CHUNK_OVERHEAD_BYTES, chunkRoom, cork, fitsCork, HEAD_OVERHEAD_BYTES, UNKNOWN_FILL } from './uws-cork.ts';
 import { CorkOverflow, MIN_SPLIT_BYTES } from './uws-overflow.ts';
 
 const Framing = { None: 0, Length: 1, Chunked: 2, Bodyless: 3 } as const;
 type Framing = (typeof Framing)[keyof typeof Framing];
+
+const log = componentLogger('uws-listener');
+const EMPTY_BODY = Buffer.alloc(0);
 
 // uWS's cork takes a callback: these carry its arguments, so no closure is made per cork.
 let pendingWork: CorkedWork | null = null;
@@ -41,7 +46,12 @@ export class UwsDownstream implements Downstream {
   /** tryEnd wrote the last byte of a sized body: uWS completed the response. */
   private sizedDone = false;
   private writableRegistered = false;
+  /** The stream wants no request body now. */
   private bodyPaused = false;
+  /** uWS's socket is paused: kept apart from bodyPaused, because pause() must never be called twice in a row. */
+  private uwsPaused = false;
+  /** Request body bytes uWS delivered while the body was paused, or null. */
+  private spill: RequestBodySpill | null = null;
   /** The client asked to close after this response (a `close` connection option, alone or in a list). */
   private clientClose = false;
   /**
@@ -79,7 +89,30 @@ export class UwsDownstream implements Downstream {
     this.closed = true;
     this.queue = null;
     this.overflow = null;
+    this.dropSpill();
     if (!this.finished) this.handler?.onDownstreamAborted();
+  }
+
+  /**
+   * A request body chunk from uWS (a pooled copy). While the body is paused, or bytes are still held, it is
+   * held too: uWS goes on delivering after pause() when the client is fast (request-body-spill.ts).
+   */
+  receiveRequestBody(chunk: Buffer, last: boolean): void {
+    if (this.closed) return;
+    const spill = this.spill;
+    if (!this.bodyPaused && spill === null) {
+      this.handler?.onRequestBody(chunk, last);
+      return;
+    }
+    const held = spill ?? new RequestBodySpill();
+    this.spill = held;
+    try {
+      held.hold(chunk);
+    } catch (err) {
+      this.failSpill(err as SpillError);
+      return;
+    }
+    if (last) held.ended = true;
   }
 
   /**
@@ -89,13 +122,55 @@ export class UwsDownstream implements Downstream {
   pauseRequestBody(): void {
     if (this.closed || this.bodyPaused) return;
     this.bodyPaused = true;
+    if (this.uwsPaused) return;
+    this.uwsPaused = true;
     this.res.pause();
   }
 
   resumeRequestBody(): void {
     if (this.closed || !this.bodyPaused) return;
     this.bodyPaused = false;
+    if (this.spill !== null) this.handOnHeld();
+    // uWS reads again only once nothing is held: what it delivers next goes straight to the stream.
+    if (this.bodyPaused || this.closed || this.spill !== null || !this.uwsPaused) return;
+    this.uwsPaused = false;
     this.res.resume();
+  }
+
+  /** Hands held bytes to the stream in order until it pauses again or nothing is left. */
+  private handOnHeld(): void {
+    const spill = this.spill as RequestBodySpill;
+    while (!this.bodyPaused && !this.closed) {
+      let chunk: Buffer | null;
+      try {
+        chunk = spill.take();
+      } catch (err) {
+        this.failSpill(err as SpillError);
+        return;
+      }
+      const last = spill.ended && spill.isEmpty;
+      if (chunk === null && !last) {
+        this.spill = null;
+        return;
+      }
+      if (last) this.spill = null;
+      this.handler?.onRequestBody(chunk ?? EMPTY_BODY, last);
+      if (last) return;
+    }
+  }
+
+  /** The body cannot be held (no writable temporary directory, disk full): the request cannot complete. */
+  private failSpill(err: SpillError): void {
+    log.error({ err }, 'request body spill failed: closing the connection');
+    this.dropSpill();
+    const notify = !this.finished;
+    this.closeNow();
+    if (notify) this.handler?.onDownstreamAborted();
+  }
+
+  private dropSpill(): void {
+    this.spill?.discard();
+    this.spill = null;
   }
 
   runCorked(work: CorkedWork): void {
@@ -401,6 +476,7 @@ export class UwsDownstream implements Downstream {
     this.finished = true;
     this.queue = null;
     this.overflow = null;
+    this.dropSpill();
     // close() runs onAborted synchronously; `closed` is already set so the handler is not called back.
     this.res.close();
   }

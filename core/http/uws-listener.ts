@@ -142,7 +142,7 @@ export class UwsListener {
       res.onData((ab: ArrayBuffer, last: boolean) => {
         const outer = UwsDownstream.enterHandler(res);
         try {
-          stream.onRequestBody(copyToPooledChunk(new Uint8Array(ab)), last);
+          downstream.receiveRequestBody(copyToPooledChunk(new Uint8Array(ab)), last);
         } finally {
           UwsDownstream.leaveHandler(outer);
         }

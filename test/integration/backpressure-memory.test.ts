@@ -17,13 +17,18 @@ let slowSink: { port: number; close(): void };
 let proxy: ProxyProcess;
 let port: number;
 
-/** An upstream that reads a Content-Length upload slowly (a pause every 4 MiB), then answers with the count. */
+/**
+ * An upstream that reads a Content-Length upload slowly (a pause every 4 MiB), checks every byte against the
+ * k % 251 pattern the client sends (held and re-ordered bytes would show), then answers with the count, or
+ * with "bad byte N" at the first wrong one.
+ */
 function startSlowSink(): Promise<{ port: number; close(): void }> {
   const server = net.createServer((socket) => {
     let head = '';
     let expected = -1;
     let received = 0;
     let mark = 0;
+    let bad = -1;
     socket.on('data', (d: Buffer) => {
       let body = d;
       if (expected < 0) {
@@ -33,13 +38,17 @@ function startSlowSink(): Promise<{ port: number; close(): void }> {
         expected = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? '0');
         body = Buffer.from(head.slice(end + 4), 'latin1');
       }
+      for (let i = 0; bad < 0 && i < body.length; i++) if (body[i] !== (received + i) % 251) bad = received + i;
       received += body.length;
       if (received - mark >= 4 << 20) {
         mark = received;
         socket.pause();
         setTimeout(() => socket.resume(), 25);
       }
-      if (received >= expected) socket.end(`HTTP/1.1 200 OK\r\nContent-Length: ${String(received).length}\r\n\r\n${received}`);
+      if (received >= expected) {
+        const answer = bad < 0 ? String(received) : `bad byte ${bad}`;
+        socket.end(`HTTP/1.1 200 OK\r\nContent-Length: ${answer.length}\r\n\r\n${answer}`);
+      }
     });
     socket.on('error', () => {});
   });
@@ -83,6 +92,42 @@ async function peakGrowth(work: () => Promise<void>): Promise<number> {
   return Math.max(peak, proxy.rssBytes()) - base;
 }
 
+/**
+ * Uploads `total` bytes of the k % 251 pattern (the slow sink checks every byte) as fast as the proxy takes
+ * them; resolves with what came back and the socket error, if any.
+ */
+function patternUpload(to: number, total: number): Promise<{ answer: string; error: string }> {
+  // 251 × 4177 bytes of the pattern: repeated, it runs on across blocks.
+  const block = Buffer.alloc(251 * 4177);
+  for (let i = 0; i < block.length; i++) block[i] = i % 251;
+  return new Promise((resolve) => {
+    let answer = '';
+    let error = '';
+    const s = net.connect(to, '127.0.0.1', () => {
+      s.write(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${total}\r\nConnection: close\r\n\r\n`);
+      let sent = 0;
+      const pump = () => {
+        while (sent < total) {
+          const n = Math.min(block.length, total - sent);
+          sent += n;
+          if (!s.write(n === block.length ? block : block.subarray(0, n))) {
+            s.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+    });
+    s.on('data', (d: Buffer) => {
+      answer += d.toString();
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      error = e.code ?? e.message;
+    });
+    s.on('close', () => resolve({ answer, error }));
+  });
+}
+
 describe('backpressure bounds the proxy’s memory', () => {
   // Each download is decoded strictly (framing and every byte): a lost chunk must fail, not just shrink a count.
   it('streams a 256 MiB Content-Length response to a slow client with < 32 MiB RSS growth', async () => {
@@ -113,44 +158,36 @@ describe('backpressure bounds the proxy’s memory', () => {
     expect(result).toMatchObject({ bodyBytes: total, complete: true, error: '' });
   }, 120_000);
 
-  // Known limit of the uWS engine (README, DESIGN.md §4): res.pause() is not honoured while the client keeps the
-  // receive queue full — uSockets reads again whenever a read filled its 512 KiB buffer, without checking the
-  // pause (strace: recvfrom goes on after the socket left epoll; up to 84 MB in one 668 ms pause) — so upload
-  // memory cannot be bounded from JavaScript. The `net` engine owns its socket and must pass. On uWS the test is skipped: it was an
-  // `it.fails`, but on a loaded machine the client is sometimes slow enough for uWS to stay under the bound, and
-  // the "expected failure" then failed CI (seen 1 time in about 25 runs under load).
-  const uploadTest = it.skipIf(testEngine() === 'uws');
-  uploadTest(
-    'streams a 256 MiB upload to a slow upstream with < 32 MiB RSS growth (uWS: known limit)',
+  // uWS does not honour res.pause() while the client keeps the receive queue full — uSockets reads again whenever
+  // a read filled its 512 KiB buffer, without checking the pause (strace: recvfrom goes on after the socket left
+  // epoll; up to 84 MB arrived in one 668 ms pause) — so the uWS engine holds what arrives while paused in a
+  // spill file (core/http/request-body-spill.ts). The net engine owns its socket and simply stops reading.
+  it('streams a 256 MiB upload to a slow upstream with < 32 MiB RSS growth, byte for byte', async () => {
+    let result = { answer: '', error: 'not run' };
+    const growth = await peakGrowth(async () => {
+      result = await patternUpload(port, TOTAL);
+    });
+    expect(result.answer).toMatch(new RegExp(`^HTTP/1\\.1 200 [\\s\\S]*\\r\\n\\r\\n${TOTAL}$`));
+    expect(growth).toBeLessThan(MAX_GROWTH);
+  }, 120_000);
+
+  // Where the spill file cannot be made, the upload cannot complete: the connection is closed (never a 200 on a
+  // partial body), and the proxy goes on serving.
+  it.runIf(testEngine() === 'uws')(
+    'closes an upload it cannot spill, and keeps serving',
     async () => {
-      const block = Buffer.alloc(1 << 20, 0x75);
-      let answer = '';
-      const growth = await peakGrowth(
-        () =>
-          new Promise<void>((resolve, reject) => {
-            const s = net.connect(port, '127.0.0.1', () => {
-              s.write(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${TOTAL}\r\nConnection: close\r\n\r\n`);
-              let sent = 0;
-              const pump = () => {
-                while (sent < TOTAL) {
-                  sent += block.length;
-                  if (!s.write(block)) {
-                    s.once('drain', pump);
-                    return;
-                  }
-                }
-              };
-              pump();
-            });
-            s.on('data', (d: Buffer) => {
-              answer += d.toString();
-            });
-            s.on('error', reject);
-            s.on('close', () => resolve());
-          }),
-      );
-      expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 200 [\\s\\S]*\\r\\n\\r\\n${TOTAL}$`));
-      expect(growth).toBeLessThan(MAX_GROWTH);
+      const noTmp = await startProxy(edgeConfig(['{ match: { path: { prefix: /upload } }, cluster: sink, timeoutMs: 120000 }'], { sink: slowSink.port }), {
+        TMPDIR: '/nonexistent/mantou-test',
+      });
+      try {
+        const result = await patternUpload(noTmp.port('edge'), 128 << 20);
+        expect(result.answer).not.toMatch(/^HTTP\/1\.1 200/);
+        await expect.poll(() => noTmp.output(), { timeout: 3000 }).toContain('request body spill failed');
+        const after = await request({ port: noTmp.port('edge'), path: '/upload-small', method: 'POST', body: Buffer.alloc(10 * 251) });
+        expect(after.status).toBe(200);
+      } finally {
+        await noTmp.stop();
+      }
     },
     120_000,
   );

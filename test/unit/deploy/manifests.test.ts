@@ -1,7 +1,7 @@
 // The deployment files against the code: every Kubernetes manifest parses; each Mantou config in a ConfigMap is
 // valid; probes ask endpoints the admin server has, on its port; container ports and Service target ports match
 // the config's listeners; the config is mounted where the args point; the worker count follows the CPU limit;
-// the security context is the locked-down one; the grace period covers the drain. And the Dockerfile's ports,
+// the security context is the locked-down one, with a writable /tmp; the grace period covers the drain. And the Dockerfile's ports,
 // config path, user and health check agree with the same code.
 
 import { readdirSync, readFileSync } from 'node:fs';
@@ -43,7 +43,7 @@ interface Doc {
         terminationGracePeriodSeconds?: number;
         initContainers?: Container[];
         containers: Container[];
-        volumes?: { name: string; configMap?: { name: string } }[];
+        volumes?: { name: string; configMap?: { name: string }; emptyDir?: { sizeLimit?: string } }[];
       };
     };
   };
@@ -130,6 +130,12 @@ describe.each(files)('deploy/kubernetes/%s', (file) => {
         allowPrivilegeEscalation: false,
         capabilities: { drop: ['ALL'] },
       });
+    });
+
+    it(`${d.metadata.name}: has a writable /tmp on its read-only root, for request body spill files`, () => {
+      const tmp = mantou.volumeMounts?.find((m) => m.mountPath === '/tmp');
+      const volumes = d.spec?.template?.spec.volumes ?? [];
+      expect(volumes.find((v) => v.name === tmp?.name)).toHaveProperty('emptyDir');
     });
 
     it(`${d.metadata.name}: gives the drain (delay + timeout) time to finish before the kill, and watches its config`, () => {
