@@ -5,20 +5,14 @@
 // and is written in fresh corks as soon as the current cork ends.
 
 import type { HttpResponse } from 'uWebSockets.js';
-import { componentLogger } from '../logger.ts';
 import type { CorkedWork, Downstream, DownstreamHandler } from './downstream.ts';
 import type { HeaderList } from './header-list.ts';
-import { RequestBodySpill, type SpillError } from './request-body-spill.ts';
 import { addToCork, CHUNK_OVERHEAD_BYTES, chunkRoom, cork, fitsCork, HEAD_OVERHEAD_BYTES, UNKNOWN_FILL } from './uws-cork.ts';
 import { CorkOverflow, MIN_SPLIT_BYTES } from './uws-overflow.ts';
+import { type RequestBodyOwner, UwsRequestBody } from './uws-request-body.ts';
 
 const Framing = { None: 0, Length: 1, Chunked: 2, Bodyless: 3 } as const;
 type Framing = (typeof Framing)[keyof typeof Framing];
-
-const log = componentLogger('uws-listener');
-const EMPTY_BODY = Buffer.alloc(0);
-/** Request body bytes passed on after a pause before the rest is held (request-body-spill.ts). */
-const PASS_WHILE_PAUSED_BYTES = 256 * 1024;
 
 // uWS's cork takes a callback: these carry its arguments, so no closure is made per cork.
 let pendingWork: CorkedWork | null = null;
@@ -32,7 +26,7 @@ function runPendingWork(): void {
   work.runCorked();
 }
 
-export class UwsDownstream implements Downstream {
+export class UwsDownstream implements Downstream, RequestBodyOwner {
   readonly remoteAddress: string;
   private readonly res: HttpResponse;
   private handler: DownstreamHandler | null = null;
@@ -48,14 +42,8 @@ export class UwsDownstream implements Downstream {
   /** tryEnd wrote the last byte of a sized body: uWS completed the response. */
   private sizedDone = false;
   private writableRegistered = false;
-  /** The stream wants no request body now. */
-  private bodyPaused = false;
-  /** uWS's socket is paused: kept apart from bodyPaused, because pause() must never be called twice in a row. */
-  private uwsPaused = false;
-  /** Request body bytes uWS delivered while the body was paused, beyond PASS_WHILE_PAUSED_BYTES, or null. */
-  private spill: RequestBodySpill | null = null;
-  /** Bytes passed on since the body was paused. */
-  private bytesWhilePaused = 0;
+  /** The request body side, made when the request has a body (or the stream pauses it). */
+  private body: UwsRequestBody | null = null;
   /** The client asked to close after this response (a `close` connection option, alone or in a list). */
   private clientClose = false;
   /**
@@ -85,6 +73,7 @@ export class UwsDownstream implements Downstream {
 
   setHandler(handler: DownstreamHandler): void {
     this.handler = handler;
+    if (this.body !== null) this.body.handler = handler;
   }
 
   /** uWS told us the client is gone; the response object must not be touched again. */
@@ -93,93 +82,33 @@ export class UwsDownstream implements Downstream {
     this.closed = true;
     this.queue = null;
     this.overflow = null;
-    this.dropSpill();
+    this.body?.drop();
     if (!this.finished) this.handler?.onDownstreamAborted();
   }
 
-  /**
-   * A request body chunk from uWS (a pooled copy). While the body is paused, or bytes are still held, it is
-   * held too: uWS goes on delivering after pause() when the client is fast (request-body-spill.ts).
-   */
+  /** A request body chunk from uWS (a pooled copy). */
   receiveRequestBody(chunk: Buffer, last: boolean): void {
-    if (this.closed) return;
-    const spill = this.spill;
-    if (spill === null && (!this.bodyPaused || this.bytesWhilePaused + chunk.length <= PASS_WHILE_PAUSED_BYTES)) {
-      // A little past a pause goes on as before (the upstream socket queues it): an upload that overshoots by a
-      // chunk or two pays nothing for the spill (it cost 10-40% CPU on 64 KiB uploads when every chunk after a
-      // pause was held).
-      if (this.bodyPaused) this.bytesWhilePaused += chunk.length;
-      this.handler?.onRequestBody(chunk, last);
-      return;
-    }
-    const held = spill ?? new RequestBodySpill();
-    this.spill = held;
-    try {
-      held.hold(chunk);
-    } catch (err) {
-      this.failSpill(err as SpillError);
-      return;
-    }
-    if (last) held.ended = true;
+    this.requestBody().receive(chunk, last);
   }
 
-  /**
-   * uWS pauses by unpolling the socket, and still delivers what it had buffered; calling pause() again while
-   * paused makes it deliver far more (probed on 20.0.8: 42 MB vs 14 MB over eight pauses), so only edges call it.
-   */
   pauseRequestBody(): void {
-    if (this.closed || this.bodyPaused) return;
-    this.bodyPaused = true;
-    this.bytesWhilePaused = 0;
-    if (this.uwsPaused) return;
-    this.uwsPaused = true;
-    this.res.pause();
+    this.requestBody().pause();
   }
 
   resumeRequestBody(): void {
-    if (this.closed || !this.bodyPaused) return;
-    this.bodyPaused = false;
-    if (this.spill !== null) this.handOnHeld();
-    // uWS reads again only once nothing is held: what it delivers next goes straight to the stream.
-    if (this.bodyPaused || this.closed || this.spill !== null || !this.uwsPaused) return;
-    this.uwsPaused = false;
-    this.res.resume();
+    this.body?.resume();
   }
 
-  /** Hands held bytes to the stream in order until it pauses again or nothing is left. */
-  private handOnHeld(): void {
-    const spill = this.spill as RequestBodySpill;
-    while (!this.bodyPaused && !this.closed) {
-      let chunk: Buffer | null;
-      try {
-        chunk = spill.take();
-      } catch (err) {
-        this.failSpill(err as SpillError);
-        return;
-      }
-      const last = spill.ended && spill.isEmpty;
-      if (chunk === null && !last) {
-        this.spill = null;
-        return;
-      }
-      if (last) this.spill = null;
-      this.handler?.onRequestBody(chunk ?? EMPTY_BODY, last);
-      if (last) return;
-    }
-  }
-
-  /** The body cannot be held (no writable temporary directory, disk full): the request cannot complete. */
-  private failSpill(err: SpillError): void {
-    log.error({ err }, 'request body spill failed: closing the connection');
-    this.dropSpill();
+  /** The request body cannot be held: the request cannot complete. */
+  abandon(): void {
     const notify = !this.finished;
     this.closeNow();
     if (notify) this.handler?.onDownstreamAborted();
   }
 
-  private dropSpill(): void {
-    this.spill?.discard();
-    this.spill = null;
+  private requestBody(): UwsRequestBody {
+    if (this.body === null) this.body = new UwsRequestBody(this.res, this, this.handler);
+    return this.body;
   }
 
   runCorked(work: CorkedWork): void {
@@ -485,7 +414,7 @@ export class UwsDownstream implements Downstream {
     this.finished = true;
     this.queue = null;
     this.overflow = null;
-    this.dropSpill();
+    this.body?.drop();
     // close() runs onAborted synchronously; `closed` is already set so the handler is not called back.
     this.res.close();
   }
