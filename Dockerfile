@@ -7,7 +7,11 @@ ARG BASE=node:22-bookworm-slim
 
 FROM ${BASE} AS dependencies
 WORKDIR /opt/mantou
+# A C compiler for the native TCP relay (native/l4-relay.c), which npm ci's install script builds against the base
+# image's Node headers (/usr/local/include/node); only this stage has it. Without it TCP runs on node:net.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+COPY native ./native
 # Production dependencies only: the image's Node runs the TypeScript sources (no build step), so the pinned `node`
 # devDependency, the test and lint tools are left out.
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
@@ -20,6 +24,7 @@ RUN if ! command -v tini >/dev/null; then \
  && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mantou
 WORKDIR /opt/mantou
 COPY --from=dependencies /opt/mantou/node_modules ./node_modules
+COPY --from=dependencies /opt/mantou/native/build ./native/build
 COPY package.json ./
 COPY bin ./bin
 COPY core ./core

@@ -39,14 +39,20 @@ function onPath(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
-export function pinnedSpawn(cpus: string, cmd: string, args: string[]): ChildProcess {
+export function pinnedSpawn(cpus: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const [c, a] = hasTaskset ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args];
-  return spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], env });
 }
 
 /** Spawns a process (pinned when `cpus` is given) and resolves once its stdout matches `ready`. */
-export function spawnUntil(args: string[], ready: RegExp, cpus?: string): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
-  const child = cpus === undefined ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }) : pinnedSpawn(cpus, process.execPath, args);
+export function spawnUntil(
+  args: string[],
+  ready: RegExp,
+  cpus?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const child =
+    cpus === undefined ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env }) : pinnedSpawn(cpus, process.execPath, args, env);
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not ready: ${args.join(' ')}\n${out}`)), 15_000);

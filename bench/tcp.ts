@@ -7,6 +7,7 @@
 //   round trip            one session, PINGS sequential 64-byte echoes: the median round trip (direct is not a
 //                         floor here: without a proxy, client and echo server share CPU 0 and take turns on it)
 // plus the proxy's CPU seconds per GiB and per 1,000 sessions. Target (issue 7): at least 0.8× HAProxy on both.
+// Mantou runs twice: on its native relay (the default) and on node:net (MANTOU_NATIVE_L4=off, the fallback).
 // Results go to bench/results/<time>-tcp/ (results.json, report.md).
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -68,7 +69,8 @@ function sessions(port: number): { perS: number; errors: number } {
   return { perS, errors: non2xx + (errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0) };
 }
 
-async function startMantou(dir: string, bulkUpstream: number, httpUpstream: number): Promise<Candidate> {
+/** `relay`: the native relay (the default), or node:net (MANTOU_NATIVE_L4=off), which every session used before it. */
+async function startMantou(dir: string, bulkUpstream: number, httpUpstream: number, relay: 'native' | 'node:net'): Promise<Candidate> {
   const file = join(dir, 'mantou-tcp.yaml');
   writeFileSync(
     file,
@@ -83,10 +85,12 @@ async function startMantou(dir: string, bulkUpstream: number, httpUpstream: numb
       `  - { name: http, endpoints: [{ address: 127.0.0.1, port: ${httpUpstream} }] }`,
     ].join('\n'),
   );
-  const { child, match } = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":(\{[^}]*\})/, hasTaskset ? PROXY_CPU : undefined);
+  const env = relay === 'native' ? process.env : { ...process.env, MANTOU_NATIVE_L4: 'off' };
+  const { child, match } = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":(\{[^}]*\})/, hasTaskset ? PROXY_CPU : undefined, env);
   child.stdout?.resume();
   const ports = JSON.parse(match[1] as string) as { bulk: number; http: number };
-  return { name: 'mantou-tcp-1w', bulkPort: ports.bulk, httpPort: ports.http, pid: child.pid as number, stop: stopper(child) };
+  const name = relay === 'native' ? 'mantou-tcp-1w' : 'mantou-tcp-1w-nodenet';
+  return { name, bulkPort: ports.bulk, httpPort: ports.http, pid: child.pid as number, stop: stopper(child) };
 }
 
 async function startHaproxy(dir: string, bulkUpstream: number, httpUpstream: number): Promise<Candidate> {
@@ -136,7 +140,8 @@ async function main(): Promise<void> {
   try {
     await waitForPort(httpUpstream, nginx, 'nginx');
     candidates.push({ name: 'direct', bulkPort: bulkUpstream, httpPort: httpUpstream, pid: null, stop: async () => {} });
-    candidates.push(await startMantou(dir, bulkUpstream, httpUpstream));
+    candidates.push(await startMantou(dir, bulkUpstream, httpUpstream, 'native'));
+    candidates.push(await startMantou(dir, bulkUpstream, httpUpstream, 'node:net'));
     if (onPath('haproxy')) candidates.push(await startHaproxy(dir, bulkUpstream, httpUpstream));
     else console.warn('haproxy not installed (bash bench/setup-peers.sh): skipped');
     const samples = new Map<string, Sample[]>(candidates.map((c) => [c.name, []]));
@@ -147,7 +152,7 @@ async function main(): Promise<void> {
         const s = measure(c);
         samples.get(c.name)?.push(s);
         console.log(
-          `round ${round + 1} ${c.name.padEnd(14)} rtt ${s.rttP50us.toFixed(0)} µs  up ${s.upMBps.toFixed(0)} MB/s  down ${s.downMBps.toFixed(0)} MB/s  ${s.sessionsPerS.toFixed(0)} sessions/s`,
+          `round ${round + 1} ${c.name.padEnd(22)} rtt ${s.rttP50us.toFixed(0)} µs  up ${s.upMBps.toFixed(0)} MB/s  down ${s.downMBps.toFixed(0)} MB/s  ${s.sessionsPerS.toFixed(0)} sessions/s`,
         );
       }
     }

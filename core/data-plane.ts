@@ -96,7 +96,8 @@ export class DataPlane {
       this.retired.push(previous);
       if (previous.state.inflight === 0) this.releaseRetired(previous.state);
     }
-    for (const l of opened) log.info({ listener: l.name, port: l.port, generation: next.id }, 'listener started');
+    for (const l of opened)
+      log.info({ listener: l.name, port: l.port, generation: next.id, relay: l instanceof TcpListener ? l.relay : undefined }, 'listener started');
     return this.ports();
   }
 

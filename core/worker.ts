@@ -50,7 +50,7 @@ function counters(): WorkerCounters {
     inflight: lifecycle.inflight,
     tcp: {},
   };
-  for (const l of plane.tcpListeners()) c.tcp[l.name] = l.counters;
+  for (const l of plane.tcpListeners()) c.tcp[l.name] = l.reportCounters();
   for (const l of plane.generation?.listeners ?? []) {
     if (l.protocol !== 'http') continue;
     c.streams += l.context.counters.streams;

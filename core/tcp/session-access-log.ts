@@ -13,7 +13,10 @@ export interface SessionTotals {
   closeReason: string;
 }
 
-export function writeSessionAccessLog(s: SessionContext, attributes: Map<string, unknown> | null, t: SessionTotals): void {
+/** What the line names of the session (a TcpSession, or the native relay's record of one). */
+export type LoggedSession = Pick<SessionContext, 'listenerName' | 'sessionId' | 'clientAddress' | 'clientPort' | 'clusterName' | 'upstreamEndpoint'>;
+
+export function writeSessionAccessLog(s: LoggedSession, attributes: Map<string, unknown> | null, t: SessionTotals): void {
   accessLog.info(
     {
       listener: s.listenerName,

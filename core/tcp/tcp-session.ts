@@ -5,13 +5,14 @@
 // checked by the listener's sweep. Reads use Node's `onread` (socket-read-buffer.ts): no stream machinery per chunk.
 
 import net from 'node:net';
-import { adoptWithOnread } from '../http/accepted-socket.ts';
+import { adoptWithOnread, type OnreadOption } from '../http/accepted-socket.ts';
 import type { GenerationState, WorkerLifecycle } from '../lifecycle.ts';
 import { componentLogger } from '../logger.ts';
 import type { Cluster } from '../upstream/cluster.ts';
 import type { ConnectionFilterInstance, SessionContext, SessionOutcome } from './connection-filter.ts';
 import { writeSessionAccessLog } from './session-access-log.ts';
 import { type FilterHost, SessionFilters } from './session-filters.ts';
+import { nextSessionId } from './session-ids.ts';
 import type { SessionOrdinals, SharedSessionCounts } from './shared-session-counts.ts';
 import { SocketReadBuffer } from './socket-read-buffer.ts';
 import { endpointCounters, type TcpCounters } from './tcp-counters.ts';
@@ -55,13 +56,12 @@ interface Addresses {
   localPort: number;
 }
 
-let nextSessionId = 1;
 const ordinals: SessionOrdinals = { active: 0, thisSecond: 0 };
 const ignore = (): void => {};
 
 export class TcpSession implements SessionContext, FilterHost {
   readonly listenerName: string;
-  readonly sessionId = nextSessionId++;
+  readonly sessionId = nextSessionId();
   clusterName: string;
   upstreamEndpoint = '';
   readonly listenerActiveSessions: number;
@@ -96,9 +96,13 @@ export class TcpSession implements SessionContext, FilterHost {
   private readonly endDeadline: number;
   private lastActivityMs: number;
 
-  /** `accepted` comes from a server with pauseOnConnect: its handle moves into a socket reading with `onread`. */
-  constructor(accepted: net.Socket, context: TcpListenerContext, owner: SessionOwner) {
-    const client = adoptWithOnread(accepted, true, { buffer: this.clientReads.next, callback: this.onClientRead }, true);
+  /**
+   * `accepted` comes from a server with pauseOnConnect (its handle moves into a socket reading with `onread`), or
+   * is a descriptor the native relay handed over (a socket is made of it, paused).
+   */
+  constructor(accepted: net.Socket | number, context: TcpListenerContext, owner: SessionOwner) {
+    const onread = { buffer: this.clientReads.next, callback: this.onClientRead };
+    const client = typeof accepted === 'number' ? socketFromDescriptor(accepted, onread) : adoptWithOnread(accepted, true, onread, true);
     this.client = client;
     this.context = context;
     this.owner = owner;
@@ -402,6 +406,14 @@ export class TcpSession implements SessionContext, FilterHost {
     this.context.lifecycle.streamFinished(this.context.generation);
     this.owner.sessionFinished(this);
   }
+}
+
+function socketFromDescriptor(fd: number, onread: OnreadOption): net.Socket {
+  // pauseOnCreate: Node's own option for sockets made from a handle or descriptor: no read starts.
+  const options = { fd, allowHalfOpen: true, readable: true, writable: true, onread, pauseOnCreate: true } as unknown as net.SocketConstructorOpts;
+  const socket = new net.Socket(options);
+  socket.setNoDelay(true);
+  return socket;
 }
 
 function destroy(socket: net.Socket, reset: boolean): void {

