@@ -1,13 +1,17 @@
 // `npm run bench:offload`: does offloading keep ordinary requests fast while large bodies are scanned? One
-// Mantou worker (pinned to CPU 1) with `body-scan` on /scan. The p99 of small GETs at 1,000 req/s (open-loop)
-// is measured without and then with a background load of 1 MiB uploads being scanned, in alternating rounds.
-// The offload pool's thread is not pinned: on two cores it competes with the load generator, as it would with
-// anything else on a real host. Target: p99 with scanning within 20% of p99 without.
+// Mantou worker with `body-scan` on /scan. The p99 of small GETs at 1,000 req/s (open-loop) is measured without
+// and then with a background load of 1 MiB uploads (forwarded unscanned, scanned in the offload pool, scanned on
+// the worker's own event loop), in alternating rounds. The uploads come from a process of their own
+// (bench/peers/upload-load.ts) and go to an upstream of their own, so that neither the latency probe's event loop
+// nor the small GETs' upstream is slowed by moving megabytes: what changes between conditions is the proxy's
+// work only. The offload pool's thread is not pinned: on two cores it competes with the load generators, as it
+// would with anything else on a real host. Target: p99 with scanning within 20% of p99 without.
 
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { hasTaskset, LOAD_CPU, PROXY_CPU, spawnUntil } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 
@@ -15,9 +19,9 @@ const ROUNDS = 5;
 /** `-- --pin`: the whole proxy (worker and offload thread) on CPU 1. */
 const PIN_PROXY = process.argv.includes('--pin');
 const LATENCY_MS = 3000;
+/** The upload load starts this long before the probe and runs this long after it. */
+const LOAD_MARGIN_MS = 300;
 const UPLOADS_PER_S = 10;
-/** Text-like bytes, so the patterns below have work to do (about 30 ms of regex per upload here). */
-const UPLOAD = Buffer.from('lorem ipsum dolor sit amet, consectetur adipiscing elit; '.repeat(18_400).slice(0, 1024 * 1024));
 /** Patterns a request-body firewall might use: each is a linear scan, together tens of milliseconds per MiB. */
 const PATTERNS = [
   'secret-token-[0-9a-f]{16}',
@@ -34,38 +38,12 @@ const PATTERNS = [
 const SMALL = Buffer.from('GET /size/13 HTTP/1.1\r\nhost: bench\r\n\r\n');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-function upload(port: number, path: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-length': UPLOAD.length } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', () => resolve(0));
-    req.end(UPLOAD);
-  });
-}
-
-/** UPLOADS_PER_S uploads a second (each waits for the one before) until `stop()`; counts the 200s. */
-function uploadLoad(port: number, path: string): { stop(): Promise<{ scanned: number; other: number }> } {
-  let running = true;
-  let scanned = 0;
-  let other = 0;
-  const loop = async () => {
-    while (running) {
-      const next = performance.now() + 1000 / UPLOADS_PER_S;
-      (await upload(port, path)) === 200 ? scanned++ : other++;
-      const wait = next - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    }
-  };
-  const loops = [loop()];
-  return {
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-      return { scanned, other };
-    },
-  };
+/** Runs the upload load for `ms` (pinned with the other load) and resolves with its counts. */
+async function uploads(port: number, path: string, ms: number): Promise<{ ok: number; other: number }> {
+  const args = ['bench/peers/upload-load.ts', '--port', String(port), '--path', path, '--per-second', String(UPLOADS_PER_S), '--ms', String(ms)];
+  const [cmd, argv] = hasTaskset ? ['taskset', ['-c', LOAD_CPU, process.execPath, ...args]] : [process.execPath, args];
+  const { stdout } = await promisify(execFile)(cmd, argv, { encoding: 'utf8' });
+  return JSON.parse(stdout.trim()) as { ok: number; other: number };
 }
 
 async function p99(port: number): Promise<number> {
@@ -76,12 +54,14 @@ async function p99(port: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const upstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, hasTaskset ? LOAD_CPU : undefined);
+  const pinned = hasTaskset ? LOAD_CPU : undefined;
+  const upstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, pinned);
+  const bulkUpstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, pinned);
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-offload-'));
   const file = join(dir, 'offload.yaml');
   writeFileSync(
     file,
-    `workers: 1\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n    filters: [{ name: body-scan, config: { patterns: [${PATTERNS}], maxBytes: 2097152, timeoutMs: 5000 } }]\n    routes:\n      - { match: { path: { prefix: /scan-inline } }, cluster: up, filters: { body-scan: { config: { patterns: [${PATTERNS}], maxBytes: 2097152, offload: false } } } }\n      - { match: { path: { prefix: /scan } }, cluster: up }\n      - { match: { path: { prefix: /upload } }, cluster: up, filters: { body-scan: { disabled: true } } }\n      - { cluster: up, filters: { body-scan: { disabled: true } } }\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.match[1]} }]\n`,
+    `workers: 1\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n    filters: [{ name: body-scan, config: { patterns: [${PATTERNS}], maxBytes: 2097152, timeoutMs: 5000 } }]\n    routes:\n      - { match: { path: { prefix: /scan-inline } }, cluster: bulk, filters: { body-scan: { config: { patterns: [${PATTERNS}], maxBytes: 2097152, offload: false } } } }\n      - { match: { path: { prefix: /scan } }, cluster: bulk }\n      - { match: { path: { prefix: /upload } }, cluster: bulk, filters: { body-scan: { disabled: true } } }\n      - { cluster: up, filters: { body-scan: { disabled: true } } }\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.match[1]} }]\n  - name: bulk\n    endpoints: [{ address: 127.0.0.1, port: ${bulkUpstream.match[1]} }]\n`,
   );
   let proxy: Awaited<ReturnType<typeof spawnUntil>> | null = null;
   try {
@@ -92,7 +72,7 @@ async function main(): Promise<void> {
     const port = Number(proxy.match[1]);
     // Warm-up: JIT, pools and the offload thread.
     await p99(port);
-    for (let i = 0; i < 5; i++) await upload(port, '/scan');
+    await uploads(port, '/scan', 500);
     const quiet: number[] = [];
     const forwarded: number[] = [];
     const busy: number[] = [];
@@ -100,10 +80,11 @@ async function main(): Promise<void> {
     let scanned = 0;
     let failed = 0;
     const under = async (path: string, into: number[]) => {
-      const load = uploadLoad(port, path);
+      const load = uploads(port, path, LATENCY_MS + 2 * LOAD_MARGIN_MS);
+      await new Promise((r) => setTimeout(r, LOAD_MARGIN_MS));
       into.push(await p99(port));
-      const r = await load.stop();
-      if (path === '/scan') scanned += r.scanned;
+      const r = await load;
+      if (path === '/scan') scanned += r.ok;
       failed += r.other;
     };
     for (let round = 0; round < ROUNDS; round++) {
@@ -125,6 +106,7 @@ async function main(): Promise<void> {
   } finally {
     proxy?.child.kill('SIGTERM');
     upstream.child.kill('SIGTERM');
+    bulkUpstream.child.kill('SIGTERM');
   }
 }
 
