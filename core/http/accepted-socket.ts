@@ -7,7 +7,9 @@
 import net from 'node:net';
 
 /** Reads are handled one at a time and synchronously: whatever is kept past a read is copied out of this. */
-const SHARED_READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+/** One read's worth (Node's own read size). */
+export const READ_BUFFER_BYTES = 64 * 1024;
+const SHARED_READ_BUFFER = Buffer.allocUnsafe(READ_BUFFER_BYTES);
 
 /** The private fields of an accepted net.Socket this move touches (stable since Node 12's `onread`). */
 interface AcceptedInternals {

@@ -5,8 +5,9 @@
 
 import type net from 'node:net';
 import { componentLogger } from '../logger.ts';
+import { READS_PER_TURN } from '../upstream/upstream-connection.ts';
 import { copyToPooledChunk } from '../util/chunk-pool.ts';
-import { adoptWithSharedReadBuffer } from './accepted-socket.ts';
+import { adoptWithSharedReadBuffer, READ_BUFFER_BYTES } from './accepted-socket.ts';
 import type { CorkedWork, Downstream, DownstreamHandler } from './downstream.ts';
 import type { HeaderList } from './header-list.ts';
 import { type HttpListenerContext, HttpStream } from './http-stream.ts';
@@ -51,6 +52,9 @@ export class NetConnection implements Downstream, RequestParserHandler {
   /** Unparsed bytes held while a response is pending (pipelining) or the stream paused the body. */
   private pending: Buffer | null = null;
   private readPaused = false;
+  /** Reading stopped until the next turn of the event loop (yieldReading). */
+  private yielded = false;
+  private fullReads = 0;
   /** The last response is still queued on a client that does not read: the next request waits for 'drain'. */
   private inputAwaitsDrain = false;
   private bodyPaused = false;
@@ -118,8 +122,33 @@ export class NetConnection implements Downstream, RequestParserHandler {
       return;
     }
     if (this.deadlineKind === Deadline.Idle) this.startHeadDeadline(now);
-    else if (this.deadlineKind === Deadline.Body) this.deadlineAt = now + this.owner.context.net.bodyTimeoutMs;
+    else if (this.deadlineKind === Deadline.Body) {
+      this.deadlineAt = now + this.owner.context.net.bodyTimeoutMs;
+      // Full reads in a row are one burst of libuv's read loop; every second one yields.
+      if (buf.length < READ_BUFFER_BYTES) this.fullReads = 0;
+      else if (++this.fullReads >= READS_PER_TURN) {
+        this.fullReads = 0;
+        this.yieldReading();
+      }
+    }
     this.feed(buf, false);
+  }
+
+  /**
+   * A large body: let the other connections have the event loop before reading this one again. libuv reads a
+   * socket up to 32 times per readiness while reads come back full, so a fast upload would otherwise be relayed
+   * two megabytes at a time while every other request on this worker waits.
+   */
+  private yieldReading(): void {
+    if (this.yielded) return;
+    this.yielded = true;
+    if (!this.readPaused) this.socket.pause();
+    setImmediate(resumeAfterYield, this);
+  }
+
+  afterYield(): void {
+    this.yielded = false;
+    if (!this.readPaused && !this.closed) this.socket.resume();
   }
 
   /** The first bytes of a next request: the head timeout and the whole-request clock start. */
@@ -167,7 +196,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
   private resumeReading(): void {
     if (!this.readPaused || this.closed) return;
     this.readPaused = false;
-    this.socket.resume();
+    if (!this.yielded) this.socket.resume();
   }
 
   /** Parses held bytes, then reads again (unless the parser paused once more). Run from process.nextTick. */
@@ -559,4 +588,8 @@ export class NetConnection implements Downstream, RequestParserHandler {
 
 function continueInputOf(conn: NetConnection): void {
   conn.continueInput();
+}
+
+function resumeAfterYield(c: NetConnection): void {
+  c.afterYield();
 }
