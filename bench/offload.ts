@@ -82,10 +82,14 @@ async function main(): Promise<void> {
     const inline: number[] = [];
     let scanned = 0;
     let failed = 0;
-    const under = async (path: string, into: number[]) => {
+    const directQuiet: number[] = [];
+    const directBusy: number[] = [];
+    const upstreamPort = Number(upstream.match[1]);
+    /** `probe`: where the small GETs go (the proxy; or their upstream directly, the machine's own share). */
+    const under = async (path: string, into: number[], probe = port) => {
       const load = uploads(port, path, LATENCY_MS + 2 * LOAD_MARGIN_MS);
       await new Promise((r) => setTimeout(r, LOAD_MARGIN_MS));
-      into.push(await p99(port));
+      into.push(await p99(probe));
       const r = await load;
       if (path === '/scan') scanned += r.ok;
       failed += r.other;
@@ -95,6 +99,10 @@ async function main(): Promise<void> {
       await under('/upload', forwarded);
       await under('/scan', busy);
       await under('/scan-inline', inline);
+      // Control: the same GETs straight to their upstream, without and beside the scanned uploads. What rises
+      // here is the machine's (two cores for the proxy, its pool thread, the upstreams and both load generators).
+      directQuiet.push(await p99(upstreamPort));
+      await under('/scan', directBusy, upstreamPort);
     }
     const q = median(quiet);
     const f = median(forwarded);
@@ -106,6 +114,11 @@ async function main(): Promise<void> {
     console.log(`p99 beside the same uploads scanned in the offload pool (${scanned} scanned, ${failed} not 200): ${b} µs [${busy.join(', ')}]`);
     console.log(`p99 beside the same uploads scanned on the worker's own event loop (offload: false): ${n} µs [${inline.join(', ')}]`);
     console.log(`scanning vs forwarding the same uploads: ${(b / f).toFixed(2)}; vs no uploads: ${(b / q).toFixed(2)} (target ≤ 1.20)`);
+    const dq = median(directQuiet);
+    const db = median(directBusy);
+    console.log(
+      `control, the GETs straight to their upstream: p99 ${dq} µs alone [${directQuiet.join(', ')}], ${db} µs beside the scanned uploads [${directBusy.join(', ')}]: ${(db / dq).toFixed(2)}`,
+    );
   } finally {
     proxy?.child.kill('SIGTERM');
     upstream.child.kill('SIGTERM');
