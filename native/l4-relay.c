@@ -631,7 +631,7 @@ static void free_unopened_listener(uv_handle_t *h) {
 
 static listener *unwrap(napi_env env, napi_value v) {
   void *p = NULL;
-  napi_get_value_external(env, v, &p);
+  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
   return p;
 }
 
@@ -732,7 +732,8 @@ static napi_value Configure(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  listener *l = unwrap(env, argv[0]);
+  listener *l = argc == 4 ? unwrap(env, argv[0]) : NULL;
+  if (l == NULL) THROW(env, "ERR_INVALID_ARG", "configure: not a listener handle");
   double idle, max;
   bool addrs;
   napi_get_value_double(env, argv[1], &idle);
@@ -749,7 +750,8 @@ static napi_value AddTarget(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  listener *l = unwrap(env, argv[0]);
+  listener *l = argc == 4 ? unwrap(env, argv[0]) : NULL;
+  if (l == NULL) THROW(env, "ERR_INVALID_ARG", "addTarget: not a listener handle");
   char ip[64];
   size_t iplen;
   int32_t port;
@@ -771,28 +773,26 @@ static napi_value AddTarget(napi_env env, napi_callback_info info) {
   return num(env, l->ntargets++);
 }
 
-static napi_value StopAccepting(napi_env env, napi_callback_info info) {
+/* The listener a one-argument call is about (NULL, with a JS error thrown, when the argument is not one). */
+static listener *listener_arg(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  stop_accepting(unwrap(env, argv[0]));
+  listener *l = argc == 1 ? unwrap(env, argv[0]) : NULL;
+  if (l == NULL) napi_throw_error(env, "ERR_INVALID_ARG", "not a listener handle");
+  return l;
+}
+
+static napi_value StopAccepting(napi_env env, napi_callback_info info) {
+  listener *l = listener_arg(env, info);
+  if (l != NULL) stop_accepting(l);
   return NULL;
 }
 
 static napi_value Close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  close_listener(unwrap(env, argv[0]));
+  listener *l = listener_arg(env, info);
+  if (l != NULL) close_listener(l);
   return NULL;
-}
-
-/* activeSessions(handle): sessions not yet finished. */
-static napi_value ActiveSessions(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  return num(env, unwrap(env, argv[0])->nsessions);
 }
 
 static void finalize_instance(napi_env env, void *data, void *hint) {
@@ -813,7 +813,6 @@ NAPI_MODULE_INIT() {
     {"addTarget", NULL, AddTarget, NULL, NULL, NULL, napi_default, NULL},
     {"stopAccepting", NULL, StopAccepting, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, Close, NULL, NULL, NULL, napi_default, NULL},
-    {"activeSessions", NULL, ActiveSessions, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -40,7 +40,6 @@ export interface NativeRelayAddon {
   addTarget(handle: object, address: string, port: number, connectTimeoutMs: number): number;
   stopAccepting(handle: object): void;
   close(handle: object): void;
-  activeSessions(handle: object): number;
 }
 
 type EndArgs = [
