@@ -3,6 +3,7 @@
 // (the pool thread is replaced) while the proxy keeps serving.
 
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { echoProxy } from '../helpers/echo-proxy.ts';
 import { json, request } from '../helpers/http-client.ts';
@@ -61,5 +62,15 @@ describe('body-scan', () => {
     // The proxy's own event loop was never blocked: a plain request is served, and scanning still works.
     expect((await request({ port: setup.port, path: '/plain' })).status).toBe(200);
     expect((await request({ port: setup.port, method: 'POST', path: '/x', body: Buffer.from('fine') })).status).toBe(200);
+  });
+
+  it('runs the scans on pool threads at nice 19, so the data-plane thread wins the core', async () => {
+    expect((await request({ port: setup.port, method: 'POST', path: '/x', body: Buffer.from('scan me') })).status).toBe(200);
+    // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value (after the name, which has no spaces here).
+    const tasks = readdirSync(`/proc/${setup.proxy.pid}/task`);
+    const nices = tasks.map((tid) => Number(readFileSync(`/proc/${setup.proxy.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ')[16]));
+    expect(nices).toContain(19);
+    // The data-plane threads keep the default priority.
+    expect(nices).toContain(0);
   });
 });
