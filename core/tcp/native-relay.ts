@@ -33,7 +33,17 @@ export interface NativeRelayAddon {
     sessionIds: Float64Array,
     onAccept: () => number,
     onConnectFailed: (token: number, attempts: number, errno: number) => number,
-    onEnd: (...args: EndArgs) => void,
+    onEnd: (
+      token: number,
+      connected: number,
+      bytesFromClient: number,
+      bytesFromUpstream: number,
+      durationMs: number,
+      reason: number,
+      sessionId: number,
+      clientAddress: string,
+      clientPort: number,
+    ) => void,
     onHandoff: (fd: number) => void,
   ): { handle: object; port: number };
   configure(handle: object, idleTimeoutMs: number, maxSessionMs: number, readAddresses: boolean): void;
@@ -41,18 +51,6 @@ export interface NativeRelayAddon {
   stopAccepting(handle: object): void;
   close(handle: object): void;
 }
-
-type EndArgs = [
-  token: number,
-  connected: number,
-  bytesFromClient: number,
-  bytesFromUpstream: number,
-  durationMs: number,
-  reason: number,
-  sessionId: number,
-  clientAddress: string,
-  clientPort: number,
-];
 
 /** accept()'s answers besides a token (native/l4-relay.c has the same numbers). */
 export const HANDOFF = -1;
@@ -198,8 +196,8 @@ export class NativeSessions {
     return t;
   }
 
-  private token(endpoint: number, targets: Int32Array): number {
-    return this.slotId * TOKEN_SLOT + endpoint * TOKEN_ENDPOINT + (targets[endpoint] as number);
+  private token(slotId: number, endpoint: number, targets: Int32Array): number {
+    return slotId * TOKEN_SLOT + endpoint * TOKEN_ENDPOINT + (targets[endpoint] as number);
   }
 
   // ---- called by the addon (never throw: an exception there would reach the thread's uncaught handler) ----
@@ -218,7 +216,7 @@ export class NativeSessions {
       this.owner.shared?.opened(Math.floor(Date.now() / 1000), ordinals);
       this.current.live++;
       context.lifecycle.streamStarted(context.generation);
-      return this.token(cluster.pickEndpoint(), targets);
+      return this.token(this.slotId, cluster.pickEndpoint(), targets);
     } catch (err) {
       log.error({ err, listener: this.owner.name }, 'native accept failed: session handed to the JavaScript relay');
       return HANDOFF;
@@ -239,7 +237,8 @@ export class NativeSessions {
         let next = cluster.pickEndpoint();
         // Retries go to another endpoint while there is one (HAProxy's redispatch).
         for (let n = 0; next === endpoint && endpoints > 1 && n < endpoints; n++) next = cluster.pickEndpoint();
-        return this.token(next, this.targetsOf(cluster) as Int32Array);
+        // The session's own generation (a reload since its accept does not move it).
+        return this.token(Math.floor(token / TOKEN_SLOT), next, this.targetsOf(cluster) as Int32Array);
       }
       counters.sessionsUnreachable++;
       log.warn({ listener: this.owner.name, upstream: name, attempts, detail }, 'upstream unreachable: client connection reset');
@@ -250,7 +249,15 @@ export class NativeSessions {
   };
 
   private readonly ended = (
-    ...[token, connected, bytesFromClient, bytesFromUpstream, durationMs, reason, sessionId, clientAddress, clientPort]: EndArgs
+    token: number,
+    connected: number,
+    bytesFromClient: number,
+    bytesFromUpstream: number,
+    durationMs: number,
+    reason: number,
+    sessionId: number,
+    clientAddress: string,
+    clientPort: number,
   ): void => {
     try {
       const { slot, context, cluster, endpoint } = this.decode(token);
