@@ -618,7 +618,13 @@ static void finalize_listener(napi_env env, void *data, void *hint) {
     return NULL;                               \
   } while (0)
 
-static int parse_address(const char *ip, int port, struct sockaddr_storage *out) {
+/* An IP address (string) and a port (number) from JavaScript as a socket address: 0, or -1 when not an IP. */
+static int address_args(napi_env env, napi_value ip_value, napi_value port_value, struct sockaddr_storage *out) {
+  char ip[64];
+  size_t iplen = 0;
+  int32_t port = 0;
+  if (napi_get_value_string_latin1(env, ip_value, ip, sizeof ip, &iplen) != napi_ok || iplen >= sizeof ip - 1) return -1;
+  if (napi_get_value_int32(env, port_value, &port) != napi_ok) return -1;
   memset(out, 0, sizeof *out);
   if (uv_ip4_addr(ip, port, (struct sockaddr_in *)out) == 0) return 0;
   if (uv_ip6_addr(ip, port, (struct sockaddr_in6 *)out) == 0) return 0;
@@ -655,15 +661,10 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   napi_get_instance_data(env, (void **)&inst);
   if (argc < 9) THROW(env, "ERR_INVALID_ARG", "listen: 9 arguments");
-  char ip[64];
-  size_t iplen;
-  int32_t port;
   bool exclusive;
-  napi_get_value_string_latin1(env, argv[0], ip, sizeof ip, &iplen);
-  napi_get_value_int32(env, argv[1], &port);
   napi_get_value_bool(env, argv[2], &exclusive);
   struct sockaddr_storage addr;
-  if (parse_address(ip, port, &addr) != 0) THROW(env, "ERR_INVALID_ADDRESS", "listen: not an IP address");
+  if (address_args(env, argv[0], argv[1], &addr) != 0) THROW(env, "ERR_INVALID_ADDRESS", "listen: not an IP address");
   double *totals = float64s(env, argv[3], 2);
   double *session_ids = float64s(env, argv[4], 1);
   if (totals == NULL || session_ids == NULL) THROW(env, "ERR_INVALID_ARG", "listen: totals and sessionIds must be Float64Arrays");
@@ -727,13 +728,23 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * The listener a call is about (its first argument), with the call's `n` arguments in argv; NULL, with a JS
+ * error thrown, when there are fewer or the first is not a listener handle.
+ */
+static listener *listener_call(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  listener *l = argc == n ? unwrap(env, argv[0]) : NULL;
+  if (l == NULL) napi_throw_error(env, "ERR_INVALID_ARG", "not a listener handle");
+  return l;
+}
+
 /* configure(handle, idleMs, maxSessionMs, addresses): applies to sessions accepted from now on (max) and all (idle). */
 static napi_value Configure(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  listener *l = argc == 4 ? unwrap(env, argv[0]) : NULL;
-  if (l == NULL) THROW(env, "ERR_INVALID_ARG", "configure: not a listener handle");
+  listener *l = listener_call(env, info, 4, argv);
+  if (l == NULL) return NULL;
   double idle, max;
   bool addrs;
   napi_get_value_double(env, argv[1], &idle);
@@ -747,20 +758,13 @@ static napi_value Configure(napi_env env, napi_callback_info info) {
 
 /* addTarget(handle, ip, port, connectTimeoutMs) → the target's index, or -1 when ip is not an IP address. */
 static napi_value AddTarget(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  listener *l = argc == 4 ? unwrap(env, argv[0]) : NULL;
-  if (l == NULL) THROW(env, "ERR_INVALID_ARG", "addTarget: not a listener handle");
-  char ip[64];
-  size_t iplen;
-  int32_t port;
+  listener *l = listener_call(env, info, 4, argv);
+  if (l == NULL) return NULL;
   double timeout;
-  napi_get_value_string_latin1(env, argv[1], ip, sizeof ip, &iplen);
-  napi_get_value_int32(env, argv[2], &port);
   napi_get_value_double(env, argv[3], &timeout);
   struct sockaddr_storage addr;
-  if (iplen >= sizeof ip - 1 || parse_address(ip, port, &addr) != 0 || l->ntargets >= 0xffff) return num(env, -1);
+  if (address_args(env, argv[1], argv[2], &addr) != 0 || l->ntargets >= 0xffff) return num(env, -1);
   if (l->ntargets == l->captargets) {
     int cap = l->captargets == 0 ? 8 : l->captargets * 2;
     target *grown = realloc(l->targets, (size_t)cap * sizeof *grown);
@@ -773,24 +777,16 @@ static napi_value AddTarget(napi_env env, napi_callback_info info) {
   return num(env, l->ntargets++);
 }
 
-/* The listener a one-argument call is about (NULL, with a JS error thrown, when the argument is not one). */
-static listener *listener_arg(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  listener *l = argc == 1 ? unwrap(env, argv[0]) : NULL;
-  if (l == NULL) napi_throw_error(env, "ERR_INVALID_ARG", "not a listener handle");
-  return l;
-}
-
 static napi_value StopAccepting(napi_env env, napi_callback_info info) {
-  listener *l = listener_arg(env, info);
+  napi_value argv[1];
+  listener *l = listener_call(env, info, 1, argv);
   if (l != NULL) stop_accepting(l);
   return NULL;
 }
 
 static napi_value Close(napi_env env, napi_callback_info info) {
-  listener *l = listener_arg(env, info);
+  napi_value argv[1];
+  listener *l = listener_call(env, info, 1, argv);
   if (l != NULL) close_listener(l);
   return NULL;
 }

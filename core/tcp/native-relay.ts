@@ -33,17 +33,7 @@ export interface NativeRelayAddon {
     sessionIds: Float64Array,
     onAccept: () => number,
     onConnectFailed: (token: number, attempts: number, errno: number) => number,
-    onEnd: (
-      token: number,
-      connected: number,
-      bytesFromClient: number,
-      bytesFromUpstream: number,
-      durationMs: number,
-      reason: number,
-      sessionId: number,
-      clientAddress: string,
-      clientPort: number,
-    ) => void,
+    onEnd: OnSessionEnd,
     onHandoff: (fd: number) => void,
   ): { handle: object; port: number };
   configure(handle: object, idleTimeoutMs: number, maxSessionMs: number, readAddresses: boolean): void;
@@ -51,6 +41,19 @@ export interface NativeRelayAddon {
   stopAccepting(handle: object): void;
   close(handle: object): void;
 }
+
+/** The addon's call when a native session has ended (both sockets closed). */
+type OnSessionEnd = (
+  token: number,
+  connected: number,
+  bytesFromClient: number,
+  bytesFromUpstream: number,
+  durationMs: number,
+  reason: number,
+  sessionId: number,
+  clientAddress: string,
+  clientPort: number,
+) => void;
 
 /** accept()'s answers besides a token (native/l4-relay.c has the same numbers). */
 export const HANDOFF = -1;
@@ -248,17 +251,7 @@ export class NativeSessions {
     return -1;
   };
 
-  private readonly ended = (
-    token: number,
-    connected: number,
-    bytesFromClient: number,
-    bytesFromUpstream: number,
-    durationMs: number,
-    reason: number,
-    sessionId: number,
-    clientAddress: string,
-    clientPort: number,
-  ): void => {
+  private readonly ended: OnSessionEnd = (token, connected, bytesFromClient, bytesFromUpstream, durationMs, reason, sessionId, clientAddress, clientPort) => {
     try {
       const { slot, context, cluster, endpoint } = this.decode(token);
       const counters = this.owner.counters;
