@@ -10,8 +10,10 @@ const net = require('node:net');
 const s = net.createServer();
 s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
   process.stdout.write(String(s.address().port) + '\\n');
-  // Block the event loop (bounded: 120 s) so the listening socket is never accepted from.
-  setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000), 50);
+  // Block the event loop at once (bounded: 120 s), before it can poll again, so nothing is ever accepted. (It
+  // used to block 50 ms later: on a loaded machine the fillers could arrive first, be accepted, and leave the
+  // queue with room for the connect that was meant to hang.) Writes to a pipe are synchronous on Linux.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000);
 });
 `;
 
@@ -31,6 +33,19 @@ export async function startBlackhole(): Promise<Blackhole> {
     fillers.push(s);
   }
   await new Promise((r) => setTimeout(r, 200));
+  // Proof that it holds: a probe connect must not complete.
+  const probe = net.connect(port, '127.0.0.1');
+  probe.on('error', () => {});
+  const connected = await new Promise<boolean>((resolve) => {
+    probe.once('connect', () => resolve(true));
+    setTimeout(() => resolve(false), 300);
+  });
+  probe.destroy();
+  if (connected) {
+    for (const s of fillers) s.destroy();
+    child.kill('SIGKILL');
+    throw new Error('blackhole: a connect completed (the accept queue is not full)');
+  }
   return {
     port,
     close() {
