@@ -1,5 +1,5 @@
-// Builds the native TCP relay (native/l4-relay.c → native/build/mantou_l4.node) at `npm ci` / `npm install`, or
-// by hand with `npm run build:native`. One C file against Node's own headers (Node-API and libuv), no node-gyp.
+// Builds the native TCP relay (native/l4-*.c → native/build/mantou_l4.node) at `npm ci` / `npm install`, or
+// by hand with `npm run build:native`. Two C files against Node's own headers (Node-API and libuv), no node-gyp.
 // It never fails the install: without a C compiler or headers it says why, and TCP listeners run on node:net.
 
 import { execFileSync } from 'node:child_process';
@@ -29,7 +29,7 @@ function build() {
   const tmp = `${out}.${process.pid}.tmp`;
   const cc = process.env.CC ?? 'cc';
   try {
-    execFileSync(cc, ['-O2', '-fPIC', '-shared', '-Wall', '-Wextra', '-I', include, join(here, 'l4-relay.c'), '-o', tmp], {
+    execFileSync(cc, ['-O2', '-fPIC', '-shared', '-Wall', '-Wextra', '-I', include, join(here, 'l4-session.c'), join(here, 'l4-listener.c'), '-o', tmp], {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
   } catch (err) {

@@ -1,4 +1,4 @@
-// The native TCP relay (native/l4-relay.c) as the TCP listener uses it: loading the addon, and the policy side of
+// The native TCP relay (native/l4-*.c) as the TCP listener uses it: loading the addon, and the policy side of
 // its sessions. The addon accepts, connects, relays and closes; at accept it asks `accept()` here, which picks the
 // endpoint with the cluster's load balancer (shared with HTTP) and counts the session, or answers "hand it to
 // JavaScript" when the session needs what only TcpSession does (connection filters, a hostname endpoint, a missing
@@ -23,7 +23,7 @@ import type { TcpListenerContext } from './tcp-session.ts';
 
 const log = componentLogger('tcp');
 
-/** The addon's exports (native/l4-relay.c). */
+/** The addon's exports (native/l4-listener.c). */
 export interface NativeRelayAddon {
   listen(
     address: string,
@@ -55,9 +55,9 @@ type OnSessionEnd = (
   clientPort: number,
 ) => void;
 
-/** accept()'s answers besides a token (native/l4-relay.c has the same numbers). */
+/** accept()'s answers besides a token (native/l4-relay.h has the same numbers). */
 export const HANDOFF = -1;
-/** Close reasons by the addon's numbers (enum reason in native/l4-relay.c). */
+/** Close reasons by the addon's numbers (enum reason in native/l4-relay.h). */
 const REASONS = [
   'client_closed',
   'client_closed',

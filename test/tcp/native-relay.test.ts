@@ -1,4 +1,4 @@
-// What only the native TCP relay (native/l4-relay.c) can get wrong: a worker that dies with native sessions open
+// What only the native TCP relay (native/l4-*.c) can get wrong: a worker that dies with native sessions open
 // (its sockets must be closed in the thread's teardown, or Node aborts the process), and a reload that gives a
 // filterless listener a filter (the listener keeps its socket; new sessions are handed to the JavaScript relay,
 // running ones stay native). The relay itself (bytes, half-close, timeouts, retries) is in tcp-proxy.test.ts.
