@@ -5,8 +5,8 @@
 
 import type net from 'node:net';
 import { componentLogger } from '../logger.ts';
-import { READS_PER_TURN } from '../upstream/upstream-connection.ts';
 import { copyToPooledChunk } from '../util/chunk-pool.ts';
+import { ReadGate } from '../util/read-gate.ts';
 import { adoptWithSharedReadBuffer, READ_BUFFER_BYTES } from './accepted-socket.ts';
 import type { CorkedWork, Downstream, DownstreamHandler } from './downstream.ts';
 import type { HeaderList } from './header-list.ts';
@@ -51,10 +51,8 @@ export class NetConnection implements Downstream, RequestParserHandler {
   private inExecute = false;
   /** Unparsed bytes held while a response is pending (pipelining) or the stream paused the body. */
   private pending: Buffer | null = null;
-  private readPaused = false;
-  /** Reading stopped until the next turn of the event loop (yieldReading). */
-  private yielded = false;
-  private fullReads = 0;
+  /** The socket's reads: paused by us (pipelining, backpressure) or for a turn of the event loop (large bodies). */
+  private readonly reads: ReadGate;
   /** The last response is still queued on a client that does not read: the next request waits for 'drain'. */
   private inputAwaitsDrain = false;
   private bodyPaused = false;
@@ -84,6 +82,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
   constructor(accepted: net.Socket, owner: NetConnectionOwner) {
     const socket = adoptWithSharedReadBuffer(accepted, true, (chunk) => this.onData(chunk));
     this.socket = socket;
+    this.reads = new ReadGate(socket, READ_BUFFER_BYTES);
     this.owner = owner;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.writer = new NetResponseWriter(socket);
@@ -124,31 +123,9 @@ export class NetConnection implements Downstream, RequestParserHandler {
     if (this.deadlineKind === Deadline.Idle) this.startHeadDeadline(now);
     else if (this.deadlineKind === Deadline.Body) {
       this.deadlineAt = now + this.owner.context.net.bodyTimeoutMs;
-      // Full reads in a row are one burst of libuv's read loop; every second one yields.
-      if (buf.length < READ_BUFFER_BYTES) this.fullReads = 0;
-      else if (++this.fullReads >= READS_PER_TURN) {
-        this.fullReads = 0;
-        this.yieldReading();
-      }
+      this.reads.countRead(buf.length, true);
     }
     this.feed(buf, false);
-  }
-
-  /**
-   * A large body: let the other connections have the event loop before reading this one again. libuv reads a
-   * socket up to 32 times per readiness while reads come back full, so a fast upload would otherwise be relayed
-   * two megabytes at a time while every other request on this worker waits.
-   */
-  private yieldReading(): void {
-    if (this.yielded) return;
-    this.yielded = true;
-    if (!this.readPaused) this.socket.pause();
-    setImmediate(resumeAfterYield, this);
-  }
-
-  afterYield(): void {
-    this.yielded = false;
-    if (!this.readPaused && !this.closed) this.socket.resume();
   }
 
   /** The first bytes of a next request: the head timeout and the whole-request clock start. */
@@ -188,15 +165,12 @@ export class NetConnection implements Downstream, RequestParserHandler {
   }
 
   private pauseReading(): void {
-    if (this.readPaused) return;
-    this.readPaused = true;
-    this.socket.pause();
+    if (!this.reads.paused) this.reads.pause();
   }
 
   private resumeReading(): void {
-    if (!this.readPaused || this.closed) return;
-    this.readPaused = false;
-    if (!this.yielded) this.socket.resume();
+    if (!this.reads.paused || this.closed) return;
+    this.reads.resume();
   }
 
   /** Parses held bytes, then reads again (unless the parser paused once more). Run from process.nextTick. */
@@ -526,7 +500,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
         else this.timeout408('request head timeout');
         return;
       case Deadline.Body:
-        if (this.readPaused) {
+        if (this.reads.paused) {
           // We stopped reading (upstream backpressure): the client is not stalling.
           this.deadlineAt = this.owner.nowMs + this.owner.context.net.bodyTimeoutMs;
           return;
@@ -588,8 +562,4 @@ export class NetConnection implements Downstream, RequestParserHandler {
 
 function continueInputOf(conn: NetConnection): void {
   conn.continueInput();
-}
-
-function resumeAfterYield(c: NetConnection): void {
-  c.afterYield();
 }

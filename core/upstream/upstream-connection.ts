@@ -5,6 +5,7 @@ import net from 'node:net';
 import { ErrorKinds, failure, type StreamFailure } from '../errors.ts';
 import type { CorkedWork } from '../http/downstream.ts';
 import { releaseChunk } from '../util/chunk-pool.ts';
+import { ReadGate } from '../util/read-gate.ts';
 import { ResponseParser, type ResponseParserHandler } from './response-parser.ts';
 
 /** What a connection tells the stream it serves. */
@@ -36,19 +37,14 @@ export interface ConnectionOwner {
  */
 const SHARED_READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
-/** Full reads a connection may do in one turn of the event loop before others get theirs (128 KiB). */
-export const READS_PER_TURN = 2;
-
 const ConnState = { Connecting: 0, Idle: 1, Active: 2, Closed: 3 } as const;
 type ConnState = (typeof ConnState)[keyof typeof ConnState];
 
 export class UpstreamConnection implements CorkedWork {
   readonly socket: net.Socket;
   private readonly owner: ConnectionOwner;
-  /** Reading stopped by the stream (backpressure), and until the next turn of the event loop (yieldReading). */
-  private readPaused = false;
-  private yielded = false;
-  private fullReads = 0;
+  /** The socket's reads: paused by the stream (backpressure) or for a turn of the event loop (large responses). */
+  private readonly reads: ReadGate;
   private readonly parser: ResponseParser;
   private state: ConnState = ConnState.Connecting;
   private stream: UpstreamStream | null = null;
@@ -80,6 +76,7 @@ export class UpstreamConnection implements CorkedWork {
       noDelay: true,
       onread: { buffer: SHARED_READ_BUFFER, callback: (n: number, buf: Uint8Array) => this.onRead(n, buf) },
     });
+    this.reads = new ReadGate(this.socket, SHARED_READ_BUFFER.length);
     this.connectTimer = setTimeout(onConnectTimeout, connectTimeoutMs, this);
     this.socket.on('connect', () => this.onConnect());
     this.socket.on('drain', () => this.stream?.onUpstreamWritable());
@@ -141,29 +138,11 @@ export class UpstreamConnection implements CorkedWork {
   }
 
   pauseReading(): void {
-    this.readPaused = true;
-    this.socket.pause();
+    this.reads.pause();
   }
 
   resumeReading(): void {
-    this.readPaused = false;
-    if (!this.yielded) this.socket.resume();
-  }
-
-  /**
-   * A large response: let the other connections have the event loop before reading this one again. libuv reads
-   * a socket up to 32 times per readiness while reads come back full, so a large response would otherwise be
-   * relayed two megabytes at a time while every other request on this worker waits.
-   */
-  private yieldReading(): void {
-    this.yielded = true;
-    if (!this.readPaused) this.socket.pause();
-    setImmediate(resumeAfterYield, this);
-  }
-
-  afterYield(): void {
-    this.yielded = false;
-    if (!this.readPaused && this.state !== ConnState.Closed) this.socket.resume();
+    this.reads.resume();
   }
 
   /**
@@ -196,8 +175,7 @@ export class UpstreamConnection implements CorkedWork {
     this.state = ConnState.Idle;
     this.idleSinceMs = nowMs;
     // Keep reading while idle so a close (or stray bytes) from the server is noticed at once.
-    this.readPaused = false;
-    this.socket.resume();
+    this.reads.resume();
   }
 
   timeoutConnect(): void {
@@ -242,12 +220,7 @@ export class UpstreamConnection implements CorkedWork {
 
   private onRead(n: number, buf: Uint8Array): boolean {
     this.onData((buf as Buffer).subarray(0, n));
-    // Full reads in a row are one burst of libuv's read loop; the second yields (a 64 KiB response never does).
-    if (n < SHARED_READ_BUFFER.length) this.fullReads = 0;
-    else if (++this.fullReads >= READS_PER_TURN && this.state === ConnState.Active && !this.yielded) {
-      this.fullReads = 0;
-      this.yieldReading();
-    }
+    this.reads.countRead(n, this.state === ConnState.Active);
     return true;
   }
 
@@ -358,7 +331,3 @@ const NO_STREAM: ResponseParserHandler = {
   onInformational() {},
   onUpgradedData() {},
 };
-
-function resumeAfterYield(c: UpstreamConnection): void {
-  c.afterYield();
-}
