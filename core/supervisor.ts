@@ -11,7 +11,7 @@ import { AdminServer } from './admin/admin-server.ts';
 import { redact } from './admin/redact.ts';
 import { ConfigWatcher } from './config-watcher.ts';
 import { ConfigError } from './errors.ts';
-import { probePort } from './listen-probe.ts';
+import { type HeldPort, holdFreePort, probePort } from './listen-probe.ts';
 import { componentLogger, rootLogger } from './logger.ts';
 import { installSignalHandlers } from './process-signals.ts';
 import { createSessionCountsBuffer, forgetWorkerSessions, SessionSlotTable } from './tcp/shared-session-counts.ts';
@@ -47,6 +47,13 @@ interface WorkerHandle {
   stats: WorkerCounters | null;
   /** Why the worker said it is exiting, when it did. */
   exitReason: string;
+}
+
+/** A config with concrete listen ports; `release()` lets go of the `port: 0` ports held for the workers. */
+interface ResolvedListeners {
+  config: Config;
+  bound: Map<string, ListenerAddress>;
+  release(): void;
 }
 
 interface ListenerAddress {
@@ -133,6 +140,7 @@ export class Supervisor {
       this.spawn(i);
     }
     const failures = await this.waitForApplied(this.generation);
+    resolved.release();
     if (failures.length > 0) {
       await this.stopWorkers();
       await admin.close();
@@ -156,21 +164,36 @@ export class Supervisor {
   }
 
   /**
-   * Binds each listener that is new (or moved) exclusively once, to prove nothing else holds its port and to
-   * pick a concrete port for `port: 0`; listeners already bound by our workers keep their port.
+   * Binds each listener that is new (or moved) exclusively once, to prove nothing else holds its port, and picks a
+   * concrete port for `port: 0` (held until `release()`, once the workers have bound it); listeners already bound
+   * by our workers keep their port.
    */
-  private async resolveListenAddresses(config: Config): Promise<{ config: Config; bound: Map<string, ListenerAddress> }> {
+  private async resolveListenAddresses(config: Config): Promise<ResolvedListeners> {
     const bound = new Map<string, ListenerAddress>();
+    const held: HeldPort[] = [];
+    const release = (): void => {
+      for (const h of held.splice(0)) h.release();
+    };
     const listeners = [];
-    for (const l of config.listeners) {
-      const address = l.address ?? defaults.listenerAddress;
-      const mine = this.bound.get(l.name);
-      const port =
-        mine !== undefined && mine.address === address && (l.port === 0 || l.port === mine.port) ? mine.port : await probePort(l.name, address, l.port);
-      bound.set(l.name, { address, port });
-      listeners.push({ ...l, address, port });
+    try {
+      for (const l of config.listeners) {
+        const address = l.address ?? defaults.listenerAddress;
+        const mine = this.bound.get(l.name);
+        let port: number;
+        if (mine !== undefined && mine.address === address && (l.port === 0 || l.port === mine.port)) port = mine.port;
+        else if (l.port === 0) {
+          const h = await holdFreePort(l.name, address);
+          held.push(h);
+          port = h.port;
+        } else port = await probePort(l.name, address, l.port);
+        bound.set(l.name, { address, port });
+        listeners.push({ ...l, address, port });
+      }
+    } catch (err) {
+      release();
+      throw err;
     }
-    return { config: { ...config, listeners }, bound };
+    return { config: { ...config, listeners }, bound, release };
   }
 
   private spawn(index: number): void {
@@ -304,7 +327,7 @@ export class Supervisor {
 
   private async reloadOnce(source: string): Promise<void> {
     const started = performance.now();
-    let next: { config: Config; bound: Map<string, ListenerAddress> };
+    let resolved: ResolvedListeners | null = null;
     let filterModules: FilterModuleUrls;
     let sessionSlots: Record<string, number>;
     try {
@@ -314,12 +337,14 @@ export class Supervisor {
       if (maxHeaderBytes(config) !== maxHeaderBytes(this.config)) {
         log.warn('maxRequestHeadersBytes changes take effect only after a restart (uWS reads it once)');
       }
-      next = await this.resolveListenAddresses(config);
+      resolved = await this.resolveListenAddresses(config);
       sessionSlots = this.sessionSlotTable.assign(tcpListenerNames(config));
     } catch (err) {
+      resolved?.release();
       this.reloadFailed(source, err);
       return;
     }
+    const next = resolved;
     const id = this.generation + 1;
     const previousConfig = this.config;
     const previousModules = this.filterModules;
@@ -330,6 +355,7 @@ export class Supervisor {
     this.sessionSlots = sessionSlots;
     this.broadcast({ t: 'generation', id, config: next.config, configFile: this.options.configFile, filterModules, draining: false, sessionSlots });
     const failures = await this.waitForApplied(id);
+    next.release();
     if (failures.length > 0) {
       // Workers that failed keep serving their previous generation; report it, and retry on the next reload.
       this.config = previousConfig;

@@ -47,21 +47,7 @@ function withTestEngine(yaml: string): string {
   return doc.toString();
 }
 
-/**
- * Starts the proxy on `yamlText`. One retry, for one infrastructure race only: a `port: 0` listener gets its port
- * from the supervisor's probe, and between the probe and the workers' bind an outgoing connection of any other
- * test on this machine may take that port as its ephemeral port (the worker then reports it in use; seen in CI).
- */
 export async function startProxy(yamlText: string, env: NodeJS.ProcessEnv = {}): Promise<ProxyProcess> {
-  try {
-    return await startProxyOnce(yamlText, env);
-  } catch (err) {
-    if (!/worker \d+: listener \S+: cannot listen on \S+ \(in use/.test((err as Error).message)) throw err;
-    return startProxyOnce(yamlText, env);
-  }
-}
-
-async function startProxyOnce(yamlText: string, env: NodeJS.ProcessEnv): Promise<ProxyProcess> {
   const yaml = withTestEngine(yamlText);
   const dir = mkdtempSync(join(tmpdir(), 'mantou-test-'));
   const file = join(dir, 'mantou.yaml');
