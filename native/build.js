@@ -1,15 +1,16 @@
-// Builds the native TCP relay (native/l4-*.c → native/build/mantou_l4.node) at `npm ci` / `npm install`, or
-// by hand with `npm run build:native`. Two C files against Node's own headers (Node-API and libuv), no node-gyp.
-// It never fails the install: without a C compiler or headers it says why, and TCP listeners run on node:net.
+// Builds the native addon (native/*.c → native/build/mantou.node) at `npm ci` / `npm install`, or by hand with
+// `npm run build:native`: the TCP relay and the offload pool's thread scheduling. C files against Node's own
+// headers (Node-API and libuv), no node-gyp. It never fails the install: without a C compiler or headers it says
+// why; TCP listeners then run on node:net and offload threads at nice 19.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
-const out = join(here, 'build', 'mantou_l4.node');
+const out = join(here, 'build', 'mantou.node');
 
 /** Directories that may hold node_api.h and uv.h: npm's nodedir, the running Node's, the pinned `node` package's. */
 function headerDirs() {
@@ -29,7 +30,10 @@ function build() {
   const tmp = `${out}.${process.pid}.tmp`;
   const cc = process.env.CC ?? 'cc';
   try {
-    execFileSync(cc, ['-O2', '-fPIC', '-shared', '-Wall', '-Wextra', '-I', include, join(here, 'l4-session.c'), join(here, 'l4-listener.c'), '-o', tmp], {
+    const sources = readdirSync(here)
+      .filter((f) => f.endsWith('.c'))
+      .map((f) => join(here, f));
+    execFileSync(cc, ['-O2', '-fPIC', '-shared', '-Wall', '-Wextra', '-I', include, ...sources, '-o', tmp], {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
   } catch (err) {
@@ -40,5 +44,5 @@ function build() {
 }
 
 const failed = build();
-if (failed === '') console.log(`mantou: native TCP relay built (${out})`);
-else console.warn(`mantou: native TCP relay not built: ${failed}. TCP listeners will run on node:net (slower per new session).`);
+if (failed === '') console.log(`mantou: native addon built (${out})`);
+else console.warn(`mantou: native addon not built: ${failed}. TCP listeners will run on node:net (slower per new session).`);

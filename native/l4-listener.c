@@ -289,7 +289,7 @@ static void finalize_instance(napi_env env, void *data, void *hint) {
   if (inst->listeners == NULL) free(inst);
 }
 
-NAPI_MODULE_INIT() {
+napi_value l4_define(napi_env env, napi_value exports) {
   instance *inst = calloc(1, sizeof *inst);
   inst->alive = 1;
   napi_set_instance_data(env, inst, finalize_instance, NULL);

@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "addon.h"
+
 #define READ_BYTES 65536
 #define SWEEP_MS 250
 /* JavaScript's answers at accept (core/tcp/native-relay.ts keeps the same numbers). */

@@ -5,6 +5,7 @@
 
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import type { OffloadTask } from './offload-thread.ts';
 
 export const OffloadErrors = { Saturated: 'offload_saturated', Timeout: 'offload_timeout', Failed: 'offload_failed' } as const;
 export type OffloadErrorCode = (typeof OffloadErrors)[keyof typeof OffloadErrors];
@@ -32,15 +33,24 @@ let inFlight = 0;
 const THREADS = Math.max(1, Math.floor(availableParallelism() / 2));
 const MAX_QUEUE = 64;
 /**
- * Pool threads run at the lowest priority short of SCHED_IDLE (Linux nice 19, through piscina): a data-plane
- * thread that wakes takes the core from a scan at once. Measured (bench:offload, alternating runs): the p99 of
- * small GETs beside scanned 1 MiB uploads was 3.7–3.8 ms at nice 10, 2.2–2.5 ms at nice 19, and no better with
- * SCHED_IDLE. Under full load a scan gets about 1.5% of a core and may reach its timeout (503).
+ * Pool threads run under SCHED_IDLE (core/offload/offload-thread.ts; nice 19 through piscina without the native
+ * addon): a data-plane thread that wakes takes the core from a scan at once. Measured (bench:offload, the proxy
+ * and its pool on one core): the p99 of small GETs beside scanned 1 MiB uploads was 3.4–4.0 ms at nice 19 and
+ * 1.8–2.1 ms under SCHED_IDLE, against 0.8 ms without uploads. Under full load a scan gets what the workers
+ * leave, and may reach its timeout (503).
  */
 const NICE_INCREMENT = 19;
+const THREAD_ENTRY = new URL('./offload-thread.ts', import.meta.url).href;
 
 function thePool(): Piscina {
-  pool ??= new Piscina({ minThreads: 1, maxThreads: THREADS, maxQueue: MAX_QUEUE, idleTimeout: 30_000, niceIncrement: NICE_INCREMENT });
+  pool ??= new Piscina({
+    filename: THREAD_ENTRY,
+    minThreads: 1,
+    maxThreads: THREADS,
+    maxQueue: MAX_QUEUE,
+    idleTimeout: 30_000,
+    niceIncrement: NICE_INCREMENT,
+  });
   return pool;
 }
 
@@ -54,7 +64,8 @@ export async function offload<T>(taskUrl: string, input: unknown, transfer: Arra
   const signal = AbortSignal.timeout(options.timeoutMs);
   inFlight++;
   try {
-    return (await p.run(input, { filename: taskUrl, transferList: transfer, signal })) as T;
+    const task: OffloadTask = { task: taskUrl, input };
+    return (await p.run(task, { transferList: transfer, signal })) as T;
   } catch (err) {
     if (signal.aborted) throw new OffloadError(OffloadErrors.Timeout, `offloaded task over ${options.timeoutMs} ms`);
     if (/queue is at limit/i.test((err as Error).message)) throw new OffloadError(OffloadErrors.Saturated, 'offload queue full');

@@ -1,19 +1,17 @@
-// The native TCP relay (native/l4-*.c) as the TCP listener uses it: loading the addon, and the policy side of
+// The native TCP relay (native/l4-*.c in the addon) as the TCP listener uses it: loading the addon, and the policy side of
 // its sessions. The addon accepts, connects, relays and closes; at accept it asks `accept()` here, which picks the
 // endpoint with the cluster's load balancer (shared with HTTP) and counts the session, or answers "hand it to
 // JavaScript" when the session needs what only TcpSession does (connection filters, a hostname endpoint, a missing
 // cluster). At the end it calls `ended()`: counters, access log, generation drain. Nothing here runs per byte.
 //
-// The addon is built at `npm ci` (native/build.ts, a C compiler and Node's headers); without it, or with
+// The addon is built at `npm ci` (native/build.js, a C compiler and Node's headers); without it, or with
 // MANTOU_NATIVE_L4=off, every session goes through TcpSession on node:net, which does all the same things at about
 // three times the CPU per new session.
 
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 import { componentLogger } from '../logger.ts';
+import { loadNativeAddon } from '../native-addon.ts';
 import type { Cluster } from '../upstream/cluster.ts';
 import { writeSessionAccessLog } from './session-access-log.ts';
 import { sessionIdCounter } from './session-ids.ts';
@@ -73,16 +71,9 @@ const REASONS = [
   'listener_closed',
 ] as const;
 
-const ADDON_PATH = fileURLToPath(new URL('../../native/build/mantou_l4.node', import.meta.url));
-
 function loadAddon(): { addon: NativeRelayAddon | null; why: string } {
   if (process.env.MANTOU_NATIVE_L4 === 'off') return { addon: null, why: 'MANTOU_NATIVE_L4=off' };
-  if (!existsSync(ADDON_PATH)) return { addon: null, why: `${ADDON_PATH} not built (npm ci builds it; needs a C compiler)` };
-  try {
-    return { addon: createRequire(import.meta.url)(ADDON_PATH) as NativeRelayAddon, why: '' };
-  } catch (err) {
-    return { addon: null, why: err instanceof Error ? err.message : String(err) };
-  }
+  return loadNativeAddon<NativeRelayAddon>();
 }
 
 const loaded = loadAddon();

@@ -178,12 +178,15 @@ async function main(): Promise<void> {
     check(baked.status === 0, `the baked-in config is valid in the image (${(baked.stdout + baked.stderr).trim()})`);
     const relay = spawnSync(
       'buildah',
-      [...STORAGE, 'run', '--isolation', 'chroot', ctr, '--', 'node', '-e', "require('/opt/mantou/native/build/mantou_l4.node')"],
+      [...STORAGE, 'run', '--isolation', 'chroot', ctr, '--', 'node', '-e', "require('/opt/mantou/native/build/mantou.node')"],
       {
         encoding: 'utf8',
       },
     );
-    check(relay.status === 0, `the native TCP relay was built in the image and loads (${(relay.stdout + relay.stderr).trim()})`);
+    check(
+      relay.status === 0,
+      `the native addon (TCP relay, offload thread scheduling) was built in the image and loads (${(relay.stdout + relay.stderr).trim()})`,
+    );
     // The test's own config: free ports (the container shares this host's network), no watching (SIGHUP reloads).
     const mount = buildah(['mount', ctr]).trim();
     const ports = { edge: await freePort(), hello: await freePort(), admin: await freePort() };
