@@ -1,13 +1,17 @@
 // `npm run bench:offload`: does offloading keep ordinary requests fast while large bodies are scanned? One
 // Mantou worker with `body-scan` on /scan. The p99 of small GETs at 1,000 req/s (open-loop) is measured without
 // and then with a background load of 1 MiB uploads (forwarded unscanned, scanned in the offload pool, scanned on
-// the worker's own event loop), in alternating rounds. The uploads come from a process of their own
-// (bench/peers/upload-load.ts) and go to an upstream of their own, so that neither the latency probe's event loop
-// nor the small GETs' upstream is slowed by moving megabytes: what changes between conditions is the proxy's
-// work only. The offload pool's thread is not pinned: on two cores it competes with the load generators, as it
-// would with anything else on a real host. Target: p99 with scanning within 20% of p99 without.
+// the worker's own event loop), in alternating rounds. Target: p99 with scanning within 20% of p99 without.
+//
+// Placement (two cores): the latency probe and the small GETs' upstream have CPU 0 to themselves; the proxy — its
+// worker and its offload thread — runs on CPU 1, so the scans compete with the very event loop they must not slow.
+// The uploads come from a process of their own (bench/peers/upload-load.ts) and go to an upstream of their own,
+// both on CPU 1 under SCHED_IDLE: they take only time the proxy leaves, and nothing of theirs runs beside the probe
+// (on a real host they are other machines). What changes between conditions is then the proxy's work, and the
+// control row (the GETs straight to their upstream, beside the scanned uploads) shows the probe's core stays quiet.
+// `-- --shared` puts the upload peers on CPU 0 at normal priority instead, as earlier runs did.
 
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,9 +19,13 @@ import { promisify } from 'node:util';
 import { hasTaskset, LOAD_CPU, PROXY_CPU, spawnUntil } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 
+/** Alternating rounds measured, after one more that warms up (JIT, pools, the offload thread) and is dropped. */
 const ROUNDS = 5;
-/** `-- --pin`: the whole proxy (worker and offload thread) on CPU 1. */
-const PIN_PROXY = process.argv.includes('--pin');
+/** `-- --shared`: the upload peers on the probe's core at normal priority. */
+const SHARED = process.argv.includes('--shared');
+const UPLOAD_CPU = SHARED ? LOAD_CPU : PROXY_CPU;
+/** The upload peers' command prefix: SCHED_IDLE (util-linux chrt) unless --shared. */
+const UPLOAD_PREFIX = SHARED ? [] : ['chrt', '--idle', '0'];
 /** `-- --engine net|uws`: the listener's engine (default: the listener default). */
 const ENGINE = process.argv[process.argv.indexOf('--engine') + 1];
 const ENGINE_LINE = process.argv.includes('--engine') ? `    engine: ${ENGINE}\n` : '';
@@ -41,10 +49,10 @@ const PATTERNS = [
 const SMALL = Buffer.from('GET /size/13 HTTP/1.1\r\nhost: bench\r\n\r\n');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-/** Runs the upload load for `ms` (pinned with the other load) and resolves with its counts. */
+/** Runs the upload load for `ms` (placed as above) and resolves with its counts. */
 async function uploads(port: number, path: string, ms: number): Promise<{ ok: number; other: number }> {
   const args = ['bench/peers/upload-load.ts', '--port', String(port), '--path', path, '--per-second', String(UPLOADS_PER_S), '--ms', String(ms)];
-  const [cmd, argv] = hasTaskset ? ['taskset', ['-c', LOAD_CPU, process.execPath, ...args]] : [process.execPath, args];
+  const [cmd, argv] = hasTaskset ? ['taskset', ['-c', UPLOAD_CPU, ...UPLOAD_PREFIX, process.execPath, ...args]] : [process.execPath, args];
   const { stdout } = await promisify(execFile)(cmd, argv, { encoding: 'utf8' });
   return JSON.parse(stdout.trim()) as { ok: number; other: number };
 }
@@ -59,7 +67,8 @@ async function p99(port: number): Promise<number> {
 async function main(): Promise<void> {
   const pinned = hasTaskset ? LOAD_CPU : undefined;
   const upstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, pinned);
-  const bulkUpstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, pinned);
+  const bulkUpstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, hasTaskset ? UPLOAD_CPU : undefined);
+  if (!SHARED) execFileSync('chrt', ['--all-tasks', '--idle', '-p', '0', String(bulkUpstream.child.pid)]);
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-offload-'));
   const file = join(dir, 'offload.yaml');
   writeFileSync(
@@ -68,14 +77,9 @@ async function main(): Promise<void> {
   );
   let proxy: Awaited<ReturnType<typeof spawnUntil>> | null = null;
   try {
-    // The proxy may use both cores: the offload pool's thread needs a core of its own to keep the scans off the
-    // worker's, which is the point (pinned to one core, the two threads time-share it and p99 is the scheduler's).
-    proxy = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/, PIN_PROXY && hasTaskset ? PROXY_CPU : undefined);
+    proxy = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/, hasTaskset ? PROXY_CPU : undefined);
     proxy.child.stdout?.resume();
     const port = Number(proxy.match[1]);
-    // Warm-up: JIT, pools and the offload thread.
-    await p99(port);
-    await uploads(port, '/scan', 500);
     const quiet: number[] = [];
     const forwarded: number[] = [];
     const busy: number[] = [];
@@ -94,13 +98,19 @@ async function main(): Promise<void> {
       if (path === '/scan') scanned += r.ok;
       failed += r.other;
     };
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round <= ROUNDS; round++) {
+      if (round === 1) {
+        // Round 0 was the warm-up: its values go.
+        for (const xs of [quiet, forwarded, busy, inline, directQuiet, directBusy]) xs.length = 0;
+        scanned = 0;
+        failed = 0;
+      }
       quiet.push(await p99(port));
       await under('/upload', forwarded);
       await under('/scan', busy);
       await under('/scan-inline', inline);
       // Control: the same GETs straight to their upstream, without and beside the scanned uploads. What rises
-      // here is the machine's (two cores for the proxy, its pool thread, the upstreams and both load generators).
+      // here is the machine's, not the proxy's.
       directQuiet.push(await p99(upstreamPort));
       await under('/scan', directBusy, upstreamPort);
     }
@@ -108,7 +118,12 @@ async function main(): Promise<void> {
     const f = median(forwarded);
     const b = median(busy);
     const n = median(inline);
-    console.log(`small GETs at 1,000 req/s, open-loop ${LATENCY_MS} ms × ${ROUNDS} alternating rounds; medians`);
+    console.log(`small GETs at 1,000 req/s, open-loop ${LATENCY_MS} ms × ${ROUNDS} alternating rounds after a warm-up round; medians`);
+    console.log(
+      SHARED
+        ? `upload peers on CPU ${LOAD_CPU} beside the probe (--shared)`
+        : `proxy and upload peers (SCHED_IDLE) on CPU ${PROXY_CPU}, probe on CPU ${LOAD_CPU}`,
+    );
     console.log(`p99 alone: ${q} µs [${quiet.join(', ')}]`);
     console.log(`p99 beside ${UPLOADS_PER_S} uploads of 1 MiB a second, forwarded unscanned: ${f} µs [${forwarded.join(', ')}]`);
     console.log(`p99 beside the same uploads scanned in the offload pool (${scanned} scanned, ${failed} not 200): ${b} µs [${busy.join(', ')}]`);
