@@ -45,4 +45,4 @@ function build() {
 
 const failed = build();
 if (failed === '') console.log(`mantou: native addon built (${out})`);
-else console.warn(`mantou: native addon not built: ${failed}. TCP listeners will run on node:net (slower per new session).`);
+else console.warn(`mantou: native addon not built: ${failed}. TCP listeners will run on node:net (slower per new session), offload threads at nice 19.`);

@@ -1,8 +1,9 @@
-// The native TCP relay (native/l4-*.c in the addon) as the TCP listener uses it: loading the addon, and the policy side of
-// its sessions. The addon accepts, connects, relays and closes; at accept it asks `accept()` here, which picks the
-// endpoint with the cluster's load balancer (shared with HTTP) and counts the session, or answers "hand it to
-// JavaScript" when the session needs what only TcpSession does (connection filters, a hostname endpoint, a missing
-// cluster). At the end it calls `ended()`: counters, access log, generation drain. Nothing here runs per byte.
+// The native TCP relay (native/l4-*.c, in the project's addon) as the TCP listener uses it: loading the addon,
+// and the policy side of its sessions. The addon accepts, connects, relays and closes; at accept it asks
+// `accept()` here, which picks the endpoint with the cluster's load balancer (shared with HTTP) and counts the
+// session, or answers "hand it to JavaScript" when the session needs what only TcpSession does (connection
+// filters, a hostname endpoint, a missing cluster). At the end it calls `ended()`: counters, access log,
+// generation drain. Nothing here runs per byte.
 //
 // The addon is built at `npm ci` (native/build.js, a C compiler and Node's headers); without it, or with
 // MANTOU_NATIVE_L4=off, every session goes through TcpSession on node:net, which does all the same things at about
