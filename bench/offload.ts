@@ -68,7 +68,8 @@ async function main(): Promise<void> {
   const pinned = hasTaskset ? LOAD_CPU : undefined;
   const upstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, pinned);
   const bulkUpstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, hasTaskset ? UPLOAD_CPU : undefined);
-  if (!SHARED) execFileSync('chrt', ['--all-tasks', '--idle', '-p', '0', String(bulkUpstream.child.pid)]);
+  // chrt comes with taskset (util-linux).
+  if (!SHARED && hasTaskset) execFileSync('chrt', ['--all-tasks', '--idle', '-p', '0', String(bulkUpstream.child.pid)]);
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-offload-'));
   const file = join(dir, 'offload.yaml');
   writeFileSync(
