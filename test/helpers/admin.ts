@@ -1,6 +1,8 @@
 // Calls to the proxy's admin port.
 
+import type net from 'node:net';
 import { request } from './http-client.ts';
+import { waitFor } from './tcp-peers.ts';
 
 export async function adminGet(port: number, path: string): Promise<{ status: number; body: string }> {
   const r = await request({ port, path });
@@ -22,4 +24,18 @@ export interface ConfigDump {
 
 export async function configDump(port: number): Promise<ConfigDump> {
   return JSON.parse((await adminGet(port, '/config_dump')).body) as ConfigDump;
+}
+
+/**
+ * Crashes worker 0 (the proxy runs with MANTOU_TEST_HOOKS=1) while `held` TCP clients have sessions on it, and
+ * resolves once each of them got the worker's FIN (they stay half-open, so it waits for 'end'), the supervisor
+ * counted the restart, and the proxy is ready again.
+ */
+export async function crashWorkerHolding(adminPort: number, held: net.Socket[]): Promise<void> {
+  const gone = held.map((c) => new Promise((r) => c.once('end', r)));
+  const crash = await adminPost(adminPort, '/debug/crash-worker?index=0');
+  if (crash.status !== 202) throw new Error(`crash-worker answered ${crash.status}`);
+  await Promise.all(gone);
+  await waitFor(async () => (await configDump(adminPort)).counters.workerRestarts === 1, 10_000);
+  await waitFor(async () => (await adminGet(adminPort, '/ready')).status === 200, 10_000);
 }

@@ -2,7 +2,7 @@
 // custom filter (session-quota), and filters that fail (the session is reset, counted, and nothing else is hurt).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminGet, adminPost, configDump } from '../helpers/admin.ts';
+import { adminGet, crashWorkerHolding } from '../helpers/admin.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { connectAndWait, openConnection, readBytes, startEchoTcpServer, type TcpServer, waitFor } from '../helpers/tcp-peers.ts';
 
@@ -166,13 +166,9 @@ describe('connection-limit after a worker crash', () => {
       for (const c of held) c.on('error', () => {});
       await waitFor(() => echo.open === 2);
       expect((await connectAndWait(proxy.port('limited'), 'x')).how).toBe('reset');
-      // The worker closes its sessions as it goes (a FIN each; these clients stay half-open, so wait for it).
-      const gone = held.map((c) => new Promise((r) => c.once('end', r)));
-      expect((await adminPost(proxy.adminPort, '/debug/crash-worker?index=0')).status).toBe(202);
-      await Promise.all(gone);
-      // Ready again only after the supervisor saw the crash and the restarted worker serves.
-      await waitFor(async () => (await configDump(proxy.adminPort)).counters.workerRestarts === 1, 10_000);
-      await waitFor(async () => (await adminGet(proxy.adminPort, '/ready')).status === 200, 10_000);
+      // The worker closes its sessions as it goes (a FIN each); ready again only after the supervisor saw the
+      // crash and the restarted worker serves.
+      await crashWorkerHolding(proxy.adminPort, held);
       // Two slots again: the crashed worker's two sessions no longer count.
       expect(await roundTrip(proxy.port('limited'), 'one')).toBe('fin:one');
       const again = await Promise.all([openConnection(proxy.port('limited')), openConnection(proxy.port('limited'))]);

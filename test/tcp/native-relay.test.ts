@@ -5,7 +5,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { adminGet, adminPost, configDump } from '../helpers/admin.ts';
+import { adminPost, crashWorkerHolding } from '../helpers/admin.ts';
 import { startProxy } from '../helpers/proxy-process.ts';
 import { connectAndWait, openConnection, readBytes, startEchoTcpServer, waitFor } from '../helpers/tcp-peers.ts';
 
@@ -42,12 +42,8 @@ describe('native TCP relay', () => {
       await waitFor(() => echo.open === 2);
       held[0]?.write('still there');
       expect((await readBytes(held[0] as NonNullable<(typeof held)[0]>, 11)).toString()).toBe('still there');
-      // The worker's teardown closes its native sessions (a FIN each; these clients stay half-open, so wait for it).
-      const gone = held.map((c) => new Promise((r) => c.once('end', r)));
-      expect((await adminPost(proxy.adminPort, '/debug/crash-worker?index=0')).status).toBe(202);
-      await Promise.all(gone);
-      await waitFor(async () => (await configDump(proxy.adminPort)).counters.workerRestarts === 1, 10_000);
-      await waitFor(async () => (await adminGet(proxy.adminPort, '/ready')).status === 200, 10_000);
+      // The worker's teardown closes its native sessions: a FIN each.
+      await crashWorkerHolding(proxy.adminPort, held);
       expect(await echoes(proxy.port('echo'), 'after')).toBe('fin:after');
       await waitFor(() => echo.open === 0);
     } finally {
