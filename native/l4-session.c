@@ -147,16 +147,21 @@ static void both_done_if_flushed(session *s) {
   if (s->client.eof && s->upstream.eof && s->pending == 0 && s->stage == S_RELAYING) close_session(s, s->reason, 0);
 }
 
+/* A write or shutdown request of the session finished: 1 while it still relays; 0 once it is closing (and then
+   maybe freed here, so the caller must not touch it). */
+static int request_done(session *s) {
+  s->pending--;
+  if (s->stage == S_RELAYING) return 1;
+  maybe_finish(s);
+  return 0;
+}
+
 static void on_written(uv_write_t *req, int status) {
   write_req *w = (write_req *)req;
   side *from = w->from;
   session *s = from->s;
   free(w);
-  s->pending--;
-  if (s->stage != S_RELAYING) {
-    maybe_finish(s);
-    return;
-  }
+  if (!request_done(s)) return;
   if (status < 0) {
     close_session(s, side_error(s, from->peer, status), 1);
     return;
@@ -173,11 +178,7 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
   side *to = req->data;
   session *s = to->s;
   free(req);
-  s->pending--;
-  if (s->stage != S_RELAYING) {
-    maybe_finish(s);
-    return;
-  }
+  if (!request_done(s)) return;
   if (status < 0 && status != UV_ENOTCONN) {
     close_session(s, side_error(s, to, status), 1);
     return;
