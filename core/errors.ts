@@ -79,3 +79,8 @@ export class StartupError extends Error {
     this.code = code;
   }
 }
+
+/** A listener's socket could not be bound; `why` is the errno code (or a few words). */
+export function listenFailed(listener: string, address: string, port: number, why: string): StartupError {
+  return new StartupError('listen_failed', `listener ${listener}: cannot listen on ${address}:${port} (${why})`);
+}

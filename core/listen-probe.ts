@@ -5,24 +5,26 @@
 // so the held socket gets no connections.
 
 import net from 'node:net';
-import { StartupError } from './errors.ts';
+import { listenFailed } from './errors.ts';
 
-export function probePort(listener: string, address: string, port: number): Promise<number> {
+/** Binds a throwaway server for `listener`; a failure names the listener and the address. */
+function bind(listener: string, address: string, port: number, options: net.ListenOptions): Promise<net.Server> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(
-        new StartupError(
-          'listen_failed',
-          `listener ${listener}: cannot listen on ${address}:${port} (${err.code === 'EADDRINUSE' ? 'in use' : (err.code ?? 'error')})`,
-        ),
-      );
+      reject(listenFailed(listener, address, port, err.code === 'EADDRINUSE' ? 'in use' : (err.code ?? 'error')));
     });
-    server.listen({ host: address, port, exclusive: true }, () => {
-      const bound = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(bound));
-    });
+    server.listen({ ...options, host: address, port }, () => resolve(server));
   });
+}
+
+const boundPort = (server: net.Server): number => (server.address() as net.AddressInfo).port;
+
+export async function probePort(listener: string, address: string, port: number): Promise<number> {
+  const server = await bind(listener, address, port, { exclusive: true });
+  const bound = boundPort(server);
+  await new Promise((resolve) => server.close(resolve));
+  return bound;
 }
 
 /** A free port for a `port: 0` listener, kept bound until `release()`. */
@@ -31,14 +33,7 @@ export interface HeldPort {
   release(): void;
 }
 
-export function holdFreePort(listener: string, address: string): Promise<HeldPort> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(new StartupError('listen_failed', `listener ${listener}: cannot listen on ${address}:0 (${err.code ?? 'error'})`));
-    });
-    server.listen({ host: address, port: 0, reusePort: true }, () => {
-      resolve({ port: (server.address() as net.AddressInfo).port, release: () => server.close() });
-    });
-  });
+export async function holdFreePort(listener: string, address: string): Promise<HeldPort> {
+  const server = await bind(listener, address, 0, { reusePort: true });
+  return { port: boundPort(server), release: () => server.close() };
 }

@@ -2,7 +2,7 @@
 // through (DESIGN.md §4) and hands each request to an HttpStream.
 
 import * as uws from 'uWebSockets.js';
-import { StartupError } from '../errors.ts';
+import { listenFailed } from '../errors.ts';
 import { componentLogger } from '../logger.ts';
 import { copyToPooledChunk } from '../util/chunk-pool.ts';
 import { HeaderList } from './header-list.ts';
@@ -59,7 +59,7 @@ export class UwsListener {
       const app = this.app as unknown as ListenWithOptions;
       app.listen(address, port, exclusive ? LIBUS_LISTEN_EXCLUSIVE_PORT : LIBUS_LISTEN_DEFAULT, (token) => {
         if (!token) {
-          reject(new StartupError('listen_failed', `listener ${this.name}: cannot listen on ${address}:${port} (in use or not permitted)`));
+          reject(listenFailed(this.name, address, port, 'in use or not permitted'));
           return;
         }
         this.listenSocket = token;

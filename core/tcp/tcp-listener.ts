@@ -5,7 +5,7 @@
 // the listener, not the generation); sessions keep the generation they started on.
 
 import net from 'node:net';
-import { StartupError } from '../errors.ts';
+import { listenFailed } from '../errors.ts';
 import { listenServer } from '../util/listen-server.ts';
 import { Sweeper } from '../util/sweeper.ts';
 import { NativeSessions, nativeRelay } from './native-relay.ts';
@@ -54,7 +54,7 @@ export class TcpListener implements SessionOwner {
         this.port = native.listen(address, port, exclusive);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? String(err);
-        throw new StartupError('listen_failed', `listener ${this.name}: cannot listen on ${address}:${port} (${code})`);
+        throw listenFailed(this.name, address, port, code);
       }
       this.native = native;
       return this.port;
