@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** The shared integration suite runs once per downstream engine: the proxy helper sets `engine` on listeners. */
-function integrationProject(engine: 'uws' | 'net') {
+function integrationProject(engine: 'uws' | 'net' | 'native') {
   return {
     extends: true as const,
     test: { name: `integration-${engine}`, include: ['test/integration/**/*.test.ts'], env: { MANTOU_TEST_ENGINE: engine } },
@@ -17,10 +17,20 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit-e2e', include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/net-engine/**/*.test.ts', 'test/tcp/**/*.test.ts'] },
+        test: {
+          name: 'unit-e2e',
+          include: [
+            'test/unit/**/*.test.ts',
+            'test/e2e/**/*.test.ts',
+            'test/net-engine/**/*.test.ts',
+            'test/native-engine/**/*.test.ts',
+            'test/tcp/**/*.test.ts',
+          ],
+        },
       },
       integrationProject('uws'),
       integrationProject('net'),
+      integrationProject('native'),
     ],
   },
 });

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import type { HttpEngine } from '../core/http/http-listener.ts';
 
 export interface Candidate {
   readonly name: string;
@@ -131,7 +132,7 @@ export const BUILTIN_CHAIN = [
 ];
 
 /** `engine` undefined: the listener's default engine (what users get without choosing). */
-export function mantou(workers: number, cpus: string, engine?: 'net' | 'uws', filters: readonly string[] = []): CandidateSpec {
+export function mantou(workers: number, cpus: string, engine?: HttpEngine, filters: readonly string[] = []): CandidateSpec {
   const name = `mantou-${engine === undefined ? '' : `${engine}-`}${filters.length > 0 ? 'chain-' : ''}${workers}w`;
   const chain = filters.length === 0 ? '' : `    filters:\n${filters.map((f) => `      - ${f}\n`).join('')}`;
   return {
@@ -177,10 +178,11 @@ export const candidateSpecs: CandidateSpec[] = [
       return { name: 'direct', port: ctx.upstreamPort, pids: [], stop: async () => {} };
     },
   },
-  // Both downstream engines on one core, side by side (issue 5 picks the default from these), then the default
+  // Each downstream engine on one core, side by side (issue 5 picked the default from these), then the default
   // engine on every core.
   mantou(1, PROXY_CPU, 'uws'),
   mantou(1, PROXY_CPU, 'net'),
+  mantou(1, PROXY_CPU, 'native'),
   // The default engine with the built-in filter chain on (opt in: --candidates mantou-chain-1w).
   mantou(1, PROXY_CPU, undefined, BUILTIN_CHAIN),
   mantou(availableParallelism(), Array.from({ length: availableParallelism() }, (_, i) => i).join(',')),

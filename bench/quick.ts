@@ -2,7 +2,7 @@
 // and through Mantou (same connections, same duration, alternating rounds, medians), plus a sequential
 // keep-alive round-trip probe for the added per-hop latency at µs resolution (autocannon records whole ms).
 // Placement: Mantou on CPU 1, the load generator and the upstream on CPU 0 (when taskset exists).
-// `-- --engine net|uws` picks the downstream engine (default: the listener default).
+// `-- --engine net|uws|native` picks the downstream engine (default: the listener default).
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -18,8 +18,8 @@ const DURATION_S = 3;
 const CONNECTIONS = 32;
 const PROBE_REQUESTS = 3000;
 const { values } = parseArgs({ options: { engine: { type: 'string' } } });
-if (values.engine !== undefined && values.engine !== 'net' && values.engine !== 'uws') {
-  console.error('--engine must be net or uws');
+if (values.engine !== undefined && values.engine !== 'net' && values.engine !== 'uws' && values.engine !== 'native') {
+  console.error('--engine must be net, uws or native');
   process.exit(2);
 }
 const ENGINE_LINE = values.engine === undefined ? '' : `    engine: ${values.engine}\n`;

@@ -63,7 +63,15 @@ interface Shared {
 function compileListener(l: ListenerConfig, clusters: Map<string, Cluster>, shared: Shared): HttpListenerRuntime {
   const filters = compileListenerFilters(l, shared.configDir, shared.modules);
   const routes = (l.routes ?? []).map((r, i) => compileRoute(r, i, l.name, clusters, filters, shared.configDir));
-  const counters: StreamCounters = { streams: 0, localReplies: 0, upstreamFailures: 0, filterFailures: 0, filterFailuresByFilter: {} };
+  const counters: StreamCounters = {
+    streams: 0,
+    localReplies: 0,
+    upstreamFailures: 0,
+    filterFailures: 0,
+    filterFailuresByFilter: {},
+    nativeStreams: 0,
+    nativeHandoffs: 0,
+  };
   return {
     protocol: 'http',
     name: l.name,

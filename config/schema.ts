@@ -139,7 +139,9 @@ const Listener = T.Object(
     address: T.Optional(NonEmpty),
     port: ListenPort,
     protocol: T.Optional(T.Union([T.Literal('http'), T.Literal('tcp')], { description: 'http (default): routes; tcp: sessions to `cluster`' })),
-    engine: T.Optional(T.Union([T.Literal('net'), T.Literal('uws')], { description: 'downstream HTTP engine (see README: choosing an engine)' })),
+    engine: T.Optional(
+      T.Union([T.Literal('net'), T.Literal('uws'), T.Literal('native')], { description: 'downstream HTTP engine (see README: choosing an engine)' }),
+    ),
     maxRequestHeadersBytes: T.Optional(T.Integer({ minimum: 1024, maximum: 1_048_576 })),
     maxRequestUriBytes: T.Optional(T.Integer({ minimum: 256, maximum: 1_048_576, description: 'net engine: longer request targets get 414' })),
     maxRequestHeaders: T.Optional(T.Integer({ minimum: 1, maximum: 10_000, description: 'net engine: more header fields get 431' })),
@@ -221,7 +223,7 @@ export const defaults = Object.freeze({
   listenerAddress: '0.0.0.0',
   /** uWS's own default (4 KiB) is too small for JWTs and cookies. */
   maxRequestHeadersBytes: 16_384,
-  engine: 'uws' as 'net' | 'uws',
+  engine: 'uws' as 'net' | 'uws' | 'native',
   /** nginx's large_client_header_buffers (8 KiB) bounds a request line the same way. */
   maxRequestUriBytes: 8_192,
   /** Envoy's max_headers_count. */

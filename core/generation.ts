@@ -11,7 +11,7 @@ export interface HttpListenerRuntime {
   readonly name: string;
   readonly address: string;
   readonly port: number;
-  readonly engine: 'net' | 'uws';
+  readonly engine: 'net' | 'uws' | 'native';
   readonly maxRequestHeadersBytes: number;
   readonly context: HttpListenerContext;
 }

@@ -380,7 +380,16 @@ export class Supervisor {
 
   /** Every live worker's counters summed: HTTP streams, and TCP sessions per listener. */
   stats(): unknown {
-    const total = { streams: 0, localReplies: 0, upstreamFailures: 0, filterFailures: 0, inflight: 0, tcp: {} as Record<string, TcpCounters> };
+    const total = {
+      streams: 0,
+      localReplies: 0,
+      upstreamFailures: 0,
+      filterFailures: 0,
+      nativeStreams: 0,
+      nativeHandoffs: 0,
+      inflight: 0,
+      tcp: {} as Record<string, TcpCounters>,
+    };
     for (const w of this.workers) {
       const c = w.stats;
       if (c === null || !w.alive) continue;
@@ -388,6 +397,8 @@ export class Supervisor {
       total.localReplies += c.localReplies;
       total.upstreamFailures += c.upstreamFailures;
       total.filterFailures += c.filterFailures;
+      total.nativeStreams += c.nativeStreams ?? 0;
+      total.nativeHandoffs += c.nativeHandoffs ?? 0;
       total.inflight += c.inflight;
       for (const [name, t] of Object.entries(c.tcp ?? {})) {
         total.tcp[name] ??= newTcpCounters();

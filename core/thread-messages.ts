@@ -39,6 +39,8 @@ export interface WorkerCounters {
   filterFailures: number;
   /** Failures (throws, rejections) per filter name. */
   filterFailuresByFilter: Record<string, number>;
+  nativeStreams: number;
+  nativeHandoffs: number;
   /** Streams and sessions in flight. */
   inflight: number;
   /** Per TCP listener. */

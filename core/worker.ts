@@ -47,6 +47,8 @@ function counters(): WorkerCounters {
     upstreamFailures: 0,
     filterFailures: 0,
     filterFailuresByFilter: {},
+    nativeStreams: 0,
+    nativeHandoffs: 0,
     inflight: lifecycle.inflight,
     tcp: {},
   };
@@ -57,6 +59,8 @@ function counters(): WorkerCounters {
     c.localReplies += l.context.counters.localReplies;
     c.upstreamFailures += l.context.counters.upstreamFailures;
     c.filterFailures += l.context.counters.filterFailures;
+    c.nativeStreams += l.context.counters.nativeStreams;
+    c.nativeHandoffs += l.context.counters.nativeHandoffs;
     for (const [name, n] of Object.entries(l.context.counters.filterFailuresByFilter)) {
       c.filterFailuresByFilter[name] = (c.filterFailuresByFilter[name] ?? 0) + n;
     }

@@ -7,17 +7,13 @@
 /* ---- the listener's life ---- */
 
 static void instance_drop(instance *inst, listener *l) {
-  for (listener **p = &inst->listeners; *p != NULL; p = &(*p)->next_in_instance) {
+  for (listener **p = &inst->l4_listeners; *p != NULL; p = &(*p)->next_in_instance) {
     if (*p == l) {
       *p = l->next_in_instance;
       break;
     }
   }
-  if (inst->listeners == NULL && inst->cleanup != NULL) {
-    napi_async_cleanup_hook_handle h = inst->cleanup;
-    inst->cleanup = NULL;
-    napi_remove_async_cleanup_hook(h);
-  }
+  addon_release_teardown_if_unused(inst);
 }
 
 /* Frees the listener once JavaScript has let go of it and it has no handle or session left. */
@@ -74,16 +70,9 @@ static void close_listener(listener *l) {
   }
 }
 
-static void on_environment_teardown(napi_async_cleanup_hook_handle handle, void *data) {
-  instance *inst = data;
-  (void)handle;
-  inst->alive = 0;
-  if (inst->listeners == NULL) {
-    inst->cleanup = NULL;
-    napi_remove_async_cleanup_hook(handle);
-    return;
-  }
-  for (listener *l = inst->listeners, *next; l != NULL; l = next) {
+/* The environment is going: every listener closes (addon.c's teardown hook calls this). */
+void l4_teardown(instance *inst) {
+  for (listener *l = inst->l4_listeners, *next; l != NULL; l = next) {
     next = l->next_in_instance;
     close_listener(l);
     /* One already closed has nothing left to call back: it is freed (and the hook released) here. */
@@ -108,19 +97,6 @@ static void finalize_listener(napi_env env, void *data, void *hint) {
     return NULL;                               \
   } while (0)
 
-/* An IP address (string) and a port (number) from JavaScript as a socket address: 0, or -1 when not an IP. */
-static int address_args(napi_env env, napi_value ip_value, napi_value port_value, struct sockaddr_storage *out) {
-  char ip[64];
-  size_t iplen = 0;
-  int32_t port = 0;
-  if (napi_get_value_string_latin1(env, ip_value, ip, sizeof ip, &iplen) != napi_ok || iplen >= sizeof ip - 1) return -1;
-  if (napi_get_value_int32(env, port_value, &port) != napi_ok) return -1;
-  memset(out, 0, sizeof *out);
-  if (uv_ip4_addr(ip, port, (struct sockaddr_in *)out) == 0) return 0;
-  if (uv_ip6_addr(ip, port, (struct sockaddr_in6 *)out) == 0) return 0;
-  return -1;
-}
-
 static void free_unopened_listener(uv_handle_t *h) {
   free(h->data);
 }
@@ -131,15 +107,6 @@ static listener *unwrap(napi_env env, napi_value v) {
   return p;
 }
 
-/* A Float64Array's memory, or NULL when `v` is not one with at least `n` elements. */
-static double *float64s(napi_env env, napi_value v, size_t n) {
-  napi_typedarray_type type;
-  size_t length;
-  void *data;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array || length < n) return NULL;
-  return data;
-}
-
 /*
  * listen(address, port, exclusive, totals: Float64Array(2), sessionIds: Float64Array(1), onAccept, onConnectFailed,
  *        onEnd, onHandoff) → { handle, port }. Binds with SO_REUSEPORT (every worker binds the port) unless exclusive.
@@ -147,29 +114,19 @@ static double *float64s(napi_env env, napi_value v, size_t n) {
 static napi_value Listen(napi_env env, napi_callback_info info) {
   size_t argc = 9;
   napi_value argv[9];
-  instance *inst;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  napi_get_instance_data(env, (void **)&inst);
+  instance *inst = addon_instance_of(env);
   if (argc < 9) THROW(env, "ERR_INVALID_ARG", "listen: 9 arguments");
   bool exclusive;
   napi_get_value_bool(env, argv[2], &exclusive);
   struct sockaddr_storage addr;
-  if (address_args(env, argv[0], argv[1], &addr) != 0) THROW(env, "ERR_INVALID_ADDRESS", "listen: not an IP address");
-  double *totals = float64s(env, argv[3], 2);
-  double *session_ids = float64s(env, argv[4], 1);
+  if (addon_address(env, argv[0], argv[1], &addr) != 0) THROW(env, "ERR_INVALID_ADDRESS", "listen: not an IP address");
+  double *totals = addon_float64s(env, argv[3], 2);
+  double *session_ids = addon_float64s(env, argv[4], 1);
   if (totals == NULL || session_ids == NULL) THROW(env, "ERR_INVALID_ARG", "listen: totals and sessionIds must be Float64Arrays");
 
-  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) THROW(env, uv_err_name(-errno), "socket() failed");
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (!exclusive) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  socklen_t alen = addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-  if (bind(fd, (struct sockaddr *)&addr, alen) != 0) {
-    int e = errno;
-    close(fd);
-    THROW(env, uv_err_name(-e), "bind() failed");
-  }
+  int fd = addon_bound_socket(&addr, exclusive);
+  if (fd < 0) THROW(env, uv_err_name(fd), "bind() failed");
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   listener *l = calloc(1, sizeof *l);
@@ -202,19 +159,16 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   napi_create_object(env, &resource);
   napi_create_string_latin1(env, "MantouTcpListener", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, resource, name, &l->async);
-  l->next_in_instance = inst->listeners;
-  inst->listeners = l;
-  if (inst->cleanup == NULL) napi_add_async_cleanup_hook(env, on_environment_teardown, inst, &inst->cleanup);
+  l->next_in_instance = inst->l4_listeners;
+  inst->l4_listeners = l;
+  addon_hold_teardown(env, inst);
 
-  struct sockaddr_storage bound;
-  int blen = sizeof bound;
-  uv_tcp_getsockname(&l->server, (struct sockaddr *)&bound, &blen);
-  int bound_port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port : ((struct sockaddr_in *)&bound)->sin_port);
+  int bound_port = addon_local_port(&l->server);
   napi_value out, handle;
   napi_create_object(env, &out);
   napi_create_external(env, l, finalize_listener, NULL, &handle);
   napi_set_named_property(env, out, "handle", handle);
-  napi_set_named_property(env, out, "port", num(env, bound_port));
+  napi_set_named_property(env, out, "port", addon_num(env, bound_port));
   return out;
 }
 
@@ -254,17 +208,17 @@ static napi_value AddTarget(napi_env env, napi_callback_info info) {
   double timeout;
   napi_get_value_double(env, argv[3], &timeout);
   struct sockaddr_storage addr;
-  if (address_args(env, argv[1], argv[2], &addr) != 0 || l->ntargets >= 0xffff) return num(env, -1);
+  if (addon_address(env, argv[1], argv[2], &addr) != 0 || l->ntargets >= 0xffff) return addon_num(env, -1);
   if (l->ntargets == l->captargets) {
     int cap = l->captargets == 0 ? 8 : l->captargets * 2;
     target *grown = realloc(l->targets, (size_t)cap * sizeof *grown);
-    if (grown == NULL) return num(env, -1);
+    if (grown == NULL) return addon_num(env, -1);
     l->targets = grown;
     l->captargets = cap;
   }
   l->targets[l->ntargets].addr = addr;
   l->targets[l->ntargets].connect_timeout_ms = (uint32_t)timeout;
-  return num(env, l->ntargets++);
+  return addon_num(env, l->ntargets++);
 }
 
 static napi_value StopAccepting(napi_env env, napi_callback_info info) {
@@ -281,18 +235,7 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static void finalize_instance(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  instance *inst = data;
-  /* Listeners still listed belong to a torn-down environment; their memory goes with the thread. */
-  if (inst->listeners == NULL) free(inst);
-}
-
 napi_value l4_define(napi_env env, napi_value exports) {
-  instance *inst = calloc(1, sizeof *inst);
-  inst->alive = 1;
-  napi_set_instance_data(env, inst, finalize_instance, NULL);
   napi_property_descriptor props[] = {
     {"listen", NULL, Listen, NULL, NULL, NULL, napi_default, NULL},
     {"configure", NULL, Configure, NULL, NULL, NULL, napi_default, NULL},

@@ -5,7 +5,6 @@
 #ifndef MANTOU_L4_RELAY_H
 #define MANTOU_L4_RELAY_H
 
-#define NAPI_VERSION 8
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -19,7 +18,7 @@
 
 #include "addon.h"
 
-#define READ_BYTES 65536
+#define READ_BYTES ADDON_READ_BYTES
 #define SWEEP_MS 250
 /* JavaScript's answers at accept (core/tcp/native-relay.ts keeps the same numbers). */
 #define ACCEPT_HANDOFF (-1)
@@ -44,15 +43,8 @@ enum reason {
 enum stage { S_CONNECTING, S_RELAYING, S_CLOSING };
 enum handle_state { H_NONE, H_OPEN, H_CLOSING };
 
-/* Per thread (per Node environment). */
 typedef struct listener listener;
-
-typedef struct instance {
-  char scratch[READ_BYTES];
-  int alive; /* 0 once the environment is being torn down: no more calls into JavaScript */
-  listener *listeners;
-  napi_async_cleanup_hook_handle cleanup;
-} instance;
+typedef addon_instance instance;
 
 typedef struct target {
   struct sockaddr_storage addr;
@@ -123,7 +115,6 @@ struct listener {
 };
 
 /* l4-session.c */
-napi_value num(napi_env env, double v);
 void on_connection(uv_stream_t *server, int status);
 void on_sweep(uv_timer_t *timer);
 void close_session(session *s, int reason, int reset);

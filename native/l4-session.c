@@ -21,31 +21,12 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
 
 /* ---- calls into JavaScript ---- */
 
-/* Calls `fn` with argv; the result's number, or `fallback` when JavaScript cannot be called or threw. */
 static double call_js(listener *l, napi_ref fn, size_t argc, napi_value *argv, double fallback) {
-  napi_value f, recv, result;
-  double out = fallback;
-  if (napi_get_reference_value(l->env, fn, &f) != napi_ok || napi_get_global(l->env, &recv) != napi_ok) return fallback;
-  napi_status st = napi_make_callback(l->env, l->async, recv, f, argc, argv, &result);
-  if (st == napi_ok) {
-    napi_valuetype t;
-    if (napi_typeof(l->env, result, &t) == napi_ok && t == napi_number) napi_get_value_double(l->env, result, &out);
-  } else {
-    bool pending = false;
-    napi_is_exception_pending(l->env, &pending);
-    if (pending) {
-      napi_value err;
-      napi_get_and_clear_last_exception(l->env, &err);
-      napi_fatal_exception(l->env, err);
-    }
-  }
-  return out;
+  return addon_call(l->env, l->async, fn, argc, argv, fallback, NULL);
 }
 
-napi_value num(napi_env env, double v) {
-  napi_value out;
-  napi_create_double(env, v, &out);
-  return out;
+static napi_value num(napi_env env, double v) {
+  return addon_num(env, v);
 }
 
 static napi_value str(napi_env env, const char *v) {

@@ -58,6 +58,23 @@ export function adoptWithOnread(accepted: net.Socket, allowHalfOpen: boolean, on
   return socket;
 }
 
+/**
+ * A Socket for a descriptor of our own (a connection the native engines handed over), reading with `onread`.
+ * `paused`: nothing is read until resume().
+ */
+export function socketFromDescriptor(fd: number, onread: OnreadOption, paused: boolean): net.Socket {
+  // pauseOnCreate: Node's own option for sockets made from a handle or descriptor: no read starts.
+  const options = { fd, allowHalfOpen: true, readable: true, writable: true, onread, pauseOnCreate: paused } as unknown as net.SocketConstructorOpts;
+  const socket = new net.Socket(options);
+  socket.setNoDelay(true);
+  return socket;
+}
+
+/** socketFromDescriptor with the shared read buffer, reading at once: `onRead` as in adoptWithSharedReadBuffer. */
+export function descriptorWithSharedReadBuffer(fd: number, onRead: (chunk: Buffer) => void): net.Socket {
+  return socketFromDescriptor(fd, { buffer: SHARED_READ_BUFFER, callback: (n: number, buf: Uint8Array): boolean => readInto(onRead, n, buf) }, false);
+}
+
 /** True: keep reading (a pause is the connection's own call to socket.pause()). */
 function readInto(onRead: (chunk: Buffer) => void, n: number, buf: Uint8Array): boolean {
   onRead((buf as Buffer).subarray(0, n));

@@ -1,6 +1,7 @@
 // What the data plane needs of an HTTP listener, whichever engine serves it (uWebSockets.js or raw net).
 
 import type { HttpListenerContext } from './http-stream.ts';
+import { NativeHttpListener } from './native-listener.ts';
 import { NetListener } from './net-listener.ts';
 import { UwsListener } from './uws-listener.ts';
 
@@ -14,9 +15,10 @@ export interface HttpListener {
   close(): void;
 }
 
-export type HttpEngine = 'net' | 'uws';
+export type HttpEngine = 'net' | 'uws' | 'native';
 
 export function createHttpListener(engine: HttpEngine, name: string, address: string, port: number, context: HttpListenerContext): HttpListener {
   if (engine === 'net') return new NetListener(name, context);
+  if (engine === 'native') return NativeHttpListener.create(name, context);
   return new UwsListener({ name, address, port }, context);
 }

@@ -7,7 +7,7 @@ import type net from 'node:net';
 import { componentLogger } from '../logger.ts';
 import { copyToPooledChunk } from '../util/chunk-pool.ts';
 import { ReadGate } from '../util/read-gate.ts';
-import { adoptWithSharedReadBuffer, READ_BUFFER_BYTES } from './accepted-socket.ts';
+import { adoptWithSharedReadBuffer, descriptorWithSharedReadBuffer, READ_BUFFER_BYTES } from './accepted-socket.ts';
 import type { CorkedWork, Downstream, DownstreamHandler } from './downstream.ts';
 import type { HeaderList } from './header-list.ts';
 import { type HttpListenerContext, HttpStream } from './http-stream.ts';
@@ -78,9 +78,13 @@ export class NetConnection implements Downstream, RequestParserHandler {
   /** When the current request's first byte arrived (for the whole-request timeout). */
   private requestStartMs = 0;
 
-  /** `accepted` comes paused from the listener; reads arrive as views of a shared buffer (accepted-socket.ts). */
-  constructor(accepted: net.Socket, owner: NetConnectionOwner) {
-    const socket = adoptWithSharedReadBuffer(accepted, true, (chunk) => this.onData(chunk));
+  /**
+   * `accepted` comes paused from the listener, or is a descriptor the native engine handed over with `initial`, the
+   * bytes it read and did not serve. Reads arrive as views of a shared buffer (accepted-socket.ts).
+   */
+  constructor(accepted: net.Socket | number, owner: NetConnectionOwner, initial?: Buffer) {
+    const onRead = (chunk: Buffer) => this.onData(chunk);
+    const socket = typeof accepted === 'number' ? descriptorWithSharedReadBuffer(accepted, onRead) : adoptWithSharedReadBuffer(accepted, true, onRead);
     this.socket = socket;
     this.reads = new ReadGate(socket, READ_BUFFER_BYTES);
     this.owner = owner;
@@ -94,6 +98,8 @@ export class NetConnection implements Downstream, RequestParserHandler {
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => {});
     socket.on('close', () => this.onClose());
+    // Before any read of the socket's own: those come from the event loop, after this constructor.
+    if (initial !== undefined && initial.length > 0) this.onData(initial);
   }
 
   get isClosed(): boolean {

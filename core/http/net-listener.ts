@@ -62,6 +62,13 @@ export class NetListener implements NetConnectionOwner {
     this.sweeper.start();
   }
 
+  /** A connection the native engine handed over: its own descriptor, and the bytes it read and did not serve. */
+  adoptDescriptor(fd: number, initial: Buffer): void {
+    this.nowMs = Date.now();
+    this.connections.add(new NetConnection(fd, this, initial));
+    this.sweeper.start();
+  }
+
   /** Expires what is due. */
   sweep(): void {
     const now = Date.now();

@@ -141,14 +141,7 @@ export class NetResponseWriter {
 
   /** A local reply, whole. `body` is UTF-8 text. */
   whole(status: number, reason: string, headers: readonly string[], body: string, headOnly: boolean, http10: boolean, close: boolean): void {
-    const bytes = Buffer.from(body, 'utf8');
-    let s = `HTTP/1.1 ${status} ${reason}\r\n`;
-    for (let i = 0; i < headers.length; i += 2) s += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    s += `date: ${httpDate()}\r\ncontent-length: ${bytes.length}\r\n`;
-    if (close) s += 'connection: close\r\n';
-    else if (http10) s += 'connection: keep-alive\r\n';
-    this.out += `${s}\r\n`;
-    if (!headOnly) this.out += bytes.toString('latin1');
+    this.out += wholeResponseText(status, reason, headers, body, headOnly, http10, close);
     this.closeAfter = close;
     this.started = true;
     this.framing = Framing.None;
@@ -166,4 +159,24 @@ export class NetResponseWriter {
   discard(): void {
     this.out = '';
   }
+}
+
+/** A whole response as latin1 text (the native engine sends local replies in this form too). `body` is UTF-8 text. */
+export function wholeResponseText(
+  status: number,
+  reason: string,
+  headers: readonly string[],
+  body: string,
+  headOnly: boolean,
+  http10: boolean,
+  close: boolean,
+): string {
+  const bytes = Buffer.from(body, 'utf8');
+  let s = `HTTP/1.1 ${status} ${reason}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) s += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  s += `date: ${httpDate()}\r\ncontent-length: ${bytes.length}\r\n`;
+  if (close) s += 'connection: close\r\n';
+  else if (http10) s += 'connection: keep-alive\r\n';
+  s += '\r\n';
+  return headOnly ? s : s + bytes.toString('latin1');
 }

@@ -44,6 +44,10 @@ export interface StreamCounters {
   upstreamFailures: number;
   filterFailures: number;
   filterFailuresByFilter: Record<string, number>;
+  /** `native` engine: streams its native path served (also counted in `streams`). */
+  nativeStreams: number;
+  /** `native` engine: connections it handed to the net engine (see core/http/native-listener.ts). */
+  nativeHandoffs: number;
 }
 
 const NO_ROUTE: Route | null = null;

@@ -5,7 +5,7 @@
 // checked by the listener's sweep. Reads use Node's `onread` (socket-read-buffer.ts): no stream machinery per chunk.
 
 import net from 'node:net';
-import { adoptWithOnread, type OnreadOption } from '../http/accepted-socket.ts';
+import { adoptWithOnread, socketFromDescriptor } from '../http/accepted-socket.ts';
 import type { GenerationState, WorkerLifecycle } from '../lifecycle.ts';
 import { componentLogger } from '../logger.ts';
 import type { Cluster } from '../upstream/cluster.ts';
@@ -102,7 +102,7 @@ export class TcpSession implements SessionContext, FilterHost {
    */
   constructor(accepted: net.Socket | number, context: TcpListenerContext, owner: SessionOwner) {
     const onread = { buffer: this.clientReads.next, callback: this.onClientRead };
-    const client = typeof accepted === 'number' ? socketFromDescriptor(accepted, onread) : adoptWithOnread(accepted, true, onread, true);
+    const client = typeof accepted === 'number' ? socketFromDescriptor(accepted, onread, true) : adoptWithOnread(accepted, true, onread, true);
     this.client = client;
     this.context = context;
     this.owner = owner;
@@ -406,14 +406,6 @@ export class TcpSession implements SessionContext, FilterHost {
     this.context.lifecycle.streamFinished(this.context.generation);
     this.owner.sessionFinished(this);
   }
-}
-
-function socketFromDescriptor(fd: number, onread: OnreadOption): net.Socket {
-  // pauseOnCreate: Node's own option for sockets made from a handle or descriptor: no read starts.
-  const options = { fd, allowHalfOpen: true, readable: true, writable: true, onread, pauseOnCreate: true } as unknown as net.SocketConstructorOpts;
-  const socket = new net.Socket(options);
-  socket.setNoDelay(true);
-  return socket;
 }
 
 function destroy(socket: net.Socket, reset: boolean): void {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { defaults } from '../../config/schema.ts';
+import type { HttpEngine } from '../../core/http/http-listener.ts';
 
 const CLI = new URL('../../core/cli.ts', import.meta.url).pathname;
 
@@ -26,13 +27,13 @@ export interface ProxyProcess {
 }
 
 /** The engine the shared integration suite runs on (set per vitest project), or undefined for the default. */
-function requestedEngine(): 'net' | 'uws' | undefined {
+function requestedEngine(): HttpEngine | undefined {
   const e = process.env.MANTOU_TEST_ENGINE;
-  return e === 'net' || e === 'uws' ? e : undefined;
+  return e === 'net' || e === 'uws' || e === 'native' ? e : undefined;
 }
 
 /** The engine listeners without an explicit `engine` run on in this test run. */
-export function testEngine(): 'net' | 'uws' {
+export function testEngine(): HttpEngine {
   return requestedEngine() ?? defaults.engine;
 }
 

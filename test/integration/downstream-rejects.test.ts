@@ -8,7 +8,7 @@ import { type EchoReply, type Server, startEchoServer } from '../helpers/upstrea
 let echo: Server;
 let proxy: ProxyProcess;
 let port: number;
-const onNet = testEngine() === 'net';
+const onNet = testEngine() !== 'uws';
 
 beforeAll(async () => {
   echo = await startEchoServer();

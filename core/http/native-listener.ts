@@ -1,0 +1,279 @@
+// An HTTP listener on the `native` engine: the native HTTP/1.1 path (native/h1-*.c) serves complete bodyless
+// requests on routes without filters, and hands every other connection, at a request boundary and with the bytes
+// it read, to a NetListener of its own that never listens (the `net` engine then does everything it always does).
+// This file is the policy half: per request the addon calls decide() (router, load balancer, counters, the route's
+// timeout) and done() (counters, the generation's drain); failure() renders the local replies. Nothing here runs
+// per byte. Without the addon every connection is the net engine's (the listener says so when it starts).
+
+import net from 'node:net';
+import { type ErrorKind, ErrorKinds, listenFailed } from '../errors.ts';
+import { componentLogger } from '../logger.ts';
+import { loadNativeAddon } from '../native-addon.ts';
+import type { HttpListener } from './http-listener.ts';
+import type { HttpListenerContext } from './http-stream.ts';
+import { localReplyFor, reasonPhrase } from './local-reply.ts';
+import { NetListener } from './net-listener.ts';
+import { wholeResponseText } from './net-response-writer.ts';
+import type { RequestHead } from './request-head.ts';
+import type { Route } from './router.ts';
+
+const log = componentLogger('native-http');
+
+/** The addon's `http` exports (native/h1-listener.c). */
+interface NativeHttpAddon {
+  listen(
+    address: string,
+    port: number,
+    exclusive: boolean,
+    io: Float64Array,
+    decide: (method: string, path: string, host: string, rawHead?: string) => number,
+    done: (decision: number, status: number, failure: number, durationMs: number, bytesOut: number) => void,
+    failure: (kind: number, requestId: string, isHead: number, close: number) => string,
+    handoff: (fd: number, bytes: Buffer) => void,
+  ): { handle: object; port: number };
+  configure(handle: object, headerTimeoutMs: number, idleTimeoutMs: number, passHead: boolean): void;
+  addTarget(
+    handle: object,
+    address: string,
+    port: number,
+    connectTimeoutMs: number,
+    idleTimeoutMs: number,
+    maxConnections: number,
+    maxPending: number,
+    maxResponseHeadBytes: number,
+  ): number;
+  stopAccepting(handle: object): void;
+  close(handle: object): void;
+  connections(handle: object): [number, number];
+}
+
+const loaded = process.env.MANTOU_NATIVE_HTTP === 'off' ? { addon: null, why: 'MANTOU_NATIVE_HTTP=off' } : loadNativeAddon<{ http: NativeHttpAddon }>();
+const addon: NativeHttpAddon | null = loaded.addon?.http ?? null;
+
+/** decide()'s answer for "serve it on the net engine" (H1_HANDOFF in native/h1.h). */
+const HANDOFF = -1;
+/** The addon's failure kinds (enum h1_failure in native/h1.h), as the other engines name them. */
+const FAILURES: readonly (ErrorKind | null)[] = [
+  null,
+  ErrorKinds.upstreamConnectRefused,
+  ErrorKinds.upstreamConnectFailed,
+  ErrorKinds.upstreamConnectTimeout,
+  ErrorKinds.upstreamResetBeforeResponse,
+  ErrorKinds.upstreamProtocolError,
+  ErrorKinds.upstreamResponseTimeout,
+  ErrorKinds.upstreamOverflow,
+  ErrorKinds.upstreamResetMidResponse,
+  null, // the client went away
+];
+const LOCAL_REPLY_HEADERS_AFTER_ID = ['content-type', 'text/plain; charset=utf-8'];
+
+/** A decision is slot·2³² + target (the addon reads the target from the low 16 bits). */
+const SLOT = 2 ** 32;
+
+/** One generation's context as native requests see it. */
+interface Slot {
+  readonly id: number;
+  readonly context: HttpListenerContext;
+  /** Per route served natively: the addon's target for each endpoint of its cluster. */
+  readonly targets: ReadonlyMap<Route, readonly number[]>;
+  live: number;
+}
+
+/** What the router reads of a request. */
+class RoutingHead {
+  method = '';
+  path = '';
+  host = '';
+  readonly headers = new RawHeadFields();
+}
+
+/**
+ * Field lookup over a request head as received, for routes that match on header fields (the only time the addon
+ * passes the head). The head passed the addon's strict parse: CRLF lines, `name:` with no space before the colon.
+ */
+class RawHeadFields {
+  head = '';
+
+  /** The first field named `lowerName`, trimmed; undefined when absent. */
+  get(lowerName: string): string | undefined {
+    const head = this.head;
+    let at = head.indexOf('\r\n') + 2;
+    while (at < head.length - 2) {
+      const end = head.indexOf('\r\n', at);
+      const colon = head.indexOf(':', at);
+      if (colon - at === lowerName.length && head.slice(at, colon).toLowerCase() === lowerName) return head.slice(colon + 1, end).trim();
+      at = end + 2;
+    }
+    return undefined;
+  }
+}
+
+export class NativeHttpListener implements HttpListener {
+  readonly name: string;
+  port = 0;
+  private readonly addon: NativeHttpAddon;
+  private readonly handoffs: NetListener;
+  private handle: object | null = null;
+  /** [0]: the decided route's timeout, read by the addon right after decide(). */
+  private readonly io = new Float64Array(new ArrayBuffer(8));
+  private readonly slots = new Map<number, Slot>();
+  private current: Slot;
+  private slotIds = 0;
+  /** Targets by endpoint and pool settings: a reload that keeps an endpoint keeps its pooled connections. */
+  private readonly targetIds = new Map<string, number>();
+  private readonly routing = new RoutingHead();
+
+  /** The native engine when the addon is there; otherwise the net engine (and a warning). */
+  static create(name: string, context: HttpListenerContext): HttpListener {
+    if (addon !== null) return new NativeHttpListener(name, context, addon);
+    log.warn({ listener: name, reason: loaded.why }, 'native HTTP engine unavailable: the listener runs on the net engine');
+    return new NetListener(name, context);
+  }
+
+  private constructor(name: string, context: HttpListenerContext, native: NativeHttpAddon) {
+    this.name = name;
+    this.addon = native;
+    this.handoffs = new NetListener(name, context);
+    this.current = { id: 0, context, targets: new Map(), live: 0 };
+  }
+
+  async listen(address: string, port: number, exclusive: boolean): Promise<number> {
+    if (net.isIP(address) === 0) throw listenFailed(this.name, address, port, 'the native engine needs an IP address');
+    try {
+      const r = this.addon.listen(
+        address,
+        port,
+        exclusive,
+        this.io,
+        (method, path, host, rawHead) => this.decide(method, path, host, rawHead),
+        (decision, status, failure, durationMs) => this.done(decision, status, failure, durationMs),
+        (kind, requestId, isHead, close) => renderFailure(kind, requestId, isHead === 1, close === 1),
+        (fd, bytes) => this.handoff(fd, bytes),
+      );
+      this.handle = r.handle;
+      this.port = r.port;
+    } catch (err) {
+      throw listenFailed(this.name, address, port, (err as NodeJS.ErrnoException).code ?? String(err));
+    }
+    this.setContext(this.current.context);
+    return this.port;
+  }
+
+  setContext(context: HttpListenerContext): void {
+    this.handoffs.setContext(context);
+    const handle = this.handle;
+    if (handle === null) {
+      this.current = { ...this.current, context };
+      return;
+    }
+    const matchesFields = context.router.routes.some((r) => r.match.headers !== undefined);
+    this.addon.configure(handle, context.net.headerTimeoutMs, context.net.idleTimeoutMs, matchesFields);
+    const routes = context.router.routes;
+    const targets = new Map<Route, readonly number[]>();
+    for (const r of routes) {
+      const t = this.targetsOf(handle, r);
+      if (t !== null) targets.set(r, t);
+    }
+    const slot: Slot = { id: ++this.slotIds, context, targets, live: 0 };
+    const previous = this.current;
+    this.current = slot;
+    this.slots.set(slot.id, slot);
+    if (previous.live === 0) this.slots.delete(previous.id);
+  }
+
+  stopAccepting(): void {
+    if (this.handle !== null) this.addon.stopAccepting(this.handle);
+    this.handoffs.stopAccepting();
+  }
+
+  close(): void {
+    if (this.handle !== null) this.addon.close(this.handle);
+    this.handle = null;
+    this.handoffs.close();
+  }
+
+  private handoff(fd: number, bytes: Buffer): void {
+    this.current.context.counters.nativeHandoffs++;
+    this.handoffs.adoptDescriptor(fd, bytes);
+  }
+
+  /** [client connections, upstream connections] the native side holds. */
+  connections(): [number, number] {
+    return this.handle === null ? [0, 0] : this.addon.connections(this.handle);
+  }
+
+  /** The addon's targets for a route's endpoints, or null when the route needs what only the net engine does. */
+  private targetsOf(handle: object, route: Route): number[] | null {
+    const cluster = route.cluster;
+    if (cluster === null || !route.chain.isEmpty || route.directResponse !== null) return null;
+    if (route.prefixRewrite !== undefined || route.hostRewrite !== undefined) return null;
+    const spec = cluster.spec;
+    const targets: number[] = [];
+    for (const e of spec.endpoints) {
+      if (net.isIP(e.address) === 0) return null;
+      const key = `${e.address}|${e.port}|${spec.connectTimeoutMs}|${spec.idleTimeoutMs}|${spec.maxConnectionsPerEndpoint}|${spec.maxPendingRequestsPerEndpoint}|${spec.maxResponseHeadBytes}`;
+      let id = this.targetIds.get(key);
+      if (id === undefined) {
+        id = this.addon.addTarget(
+          handle,
+          e.address,
+          e.port,
+          spec.connectTimeoutMs,
+          spec.idleTimeoutMs,
+          spec.maxConnectionsPerEndpoint,
+          spec.maxPendingRequestsPerEndpoint,
+          spec.maxResponseHeadBytes,
+        );
+        if (id < 0) return null;
+        this.targetIds.set(key, id);
+      }
+      targets.push(id);
+    }
+    return targets;
+  }
+
+  /** A complete bodyless request head arrived: its target (and slot), or HANDOFF. */
+  private decide(method: string, path: string, host: string, rawHead?: string): number {
+    const slot = this.current;
+    const head = this.routing;
+    head.method = method;
+    head.path = path;
+    head.host = host;
+    head.headers.head = rawHead ?? '';
+    const context = slot.context;
+    const route = context.router.match(head as unknown as RequestHead);
+    if (route === null) return HANDOFF;
+    const targets = slot.targets.get(route);
+    if (targets === undefined) return HANDOFF;
+    const target = targets[(route.cluster as NonNullable<Route['cluster']>).pickEndpoint()] as number;
+    this.io[0] = route.timeoutMs;
+    context.counters.streams++;
+    context.counters.nativeStreams++;
+    context.lifecycle.streamStarted(context.generation);
+    slot.live++;
+    return slot.id * SLOT + target;
+  }
+
+  private done(decision: number, _status: number, failure: number, _durationMs: number): void {
+    const id = Math.floor(decision / SLOT);
+    const slot = this.slots.get(id);
+    if (slot === undefined) return;
+    const context = slot.context;
+    const kind = FAILURES[failure] ?? null;
+    if (kind !== null) {
+      context.counters.upstreamFailures++;
+      if (kind !== ErrorKinds.upstreamResetMidResponse) context.counters.localReplies++;
+    }
+    context.lifecycle.streamFinished(context.generation);
+    slot.live--;
+    if (slot.live === 0 && slot !== this.current) this.slots.delete(id);
+  }
+}
+
+/** The local reply for a failure, as the other engines send it (stream-base.ts sendLocalReply). */
+function renderFailure(kindIndex: number, requestId: string, headOnly: boolean, close: boolean): string {
+  const kind = FAILURES[kindIndex] ?? ErrorKinds.internal;
+  const reply = localReplyFor(kind, 'upstream');
+  const headers = ['x-mantou-local-reply', reply.component, 'x-request-id', requestId, ...LOCAL_REPLY_HEADERS_AFTER_ID];
+  return wholeResponseText(reply.status, reasonPhrase(reply.status), headers, reply.body, headOnly, false, close);
+}

@@ -1,0 +1,983 @@
+// The native HTTP/1.1 engine (`engine: native`): client connections, one exchange at a time, and keep-alive
+// upstream connections pooled per target, on the worker's own libuv loop.
+//
+// Why: through Node, a proxied request costs about 60 µs of CPU, of which the kernel is under half; a bare
+// node:net byte pipe already costs about 40 µs (bench/README.md). Here a request costs its system calls plus two
+// calls into JavaScript: decide() (the router, the cluster's load balancer, the request counters: everything that is
+// policy stays in core/http/native-listener.ts) and done() (counters, the generation's drain).
+//
+// What stays native is the common case: a complete bodyless HTTP/1.1 request head (in one read) on a route with no
+// filters. Anything else — a body, an upgrade, Expect, HTTP/1.0, a head split across reads or over 8 KiB, an unusual
+// field, a route with filters or rewrites — is handed to the net engine: the connection's descriptor and the bytes
+// read so far, at a request boundary, so it serves that request and the rest of the connection with everything it
+// does. Nothing is answered twice or lost: a handoff happens only with no exchange in flight and every response
+// byte written.
+//
+// An exchange: the request head is rewritten once (hop-by-hop fields out, X-Forwarded-*, x-request-id in) and sent
+// on an idle pooled connection or a new one (at most max_conns per target, then a bounded queue, then 503). The
+// response head is parsed and rewritten (HTTP/1.1, hop-by-hop out, Date added when missing), the body passed on as
+// it comes from one per-thread read buffer; only what the client's socket does not take is copied, and the
+// upstream is not read again until that is written (backpressure). A close-delimited body is sent chunked, so the
+// client can tell a complete response from a cut one. Failures before the response starts become the same local
+// replies the other engines send (JavaScript renders them); after it starts, the client is reset.
+
+#include "h1.h"
+
+static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
+static void u_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
+static void acquire(dconn *d, int fresh);
+static void process_input(dconn *d);
+static void d_close(dconn *d, int reset);
+static void u_close(uconn *u);
+static void u_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+/* ---- small things ---- */
+
+static uint64_t now_ms(h1_listener *l) {
+  return uv_now(l->server.loop);
+}
+
+static napi_value js_num(napi_env env, double v) {
+  napi_value out;
+  napi_create_double(env, v, &out);
+  return out;
+}
+
+static napi_value js_latin1(napi_env env, const char *s, size_t len) {
+  napi_value out;
+  napi_create_string_latin1(env, s, len, &out);
+  return out;
+}
+
+/* A UUID v4 from the thread's pool of kernel randomness (refilled 4 KiB at a time, as Node's randomUUID does). */
+static void make_request_id(addon_instance *inst, char *out) {
+  static const char hexdigits[] = "0123456789abcdef";
+  if (inst->random_used + 16 > sizeof inst->random) {
+    uv_random(NULL, NULL, inst->random, sizeof inst->random, 0, NULL);
+    inst->random_used = 0;
+  }
+  uint8_t *b = inst->random + inst->random_used;
+  inst->random_used += 16;
+  b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+  b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+  int o = 0;
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+    out[o++] = hexdigits[b[i] >> 4];
+    out[o++] = hexdigits[b[i] & 15];
+  }
+  out[o] = 0;
+}
+
+void h1_refresh_date(h1_listener *l) {
+  static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char *months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  uv_timeval64_t tv;
+  uv_gettimeofday(&tv);
+  if ((uint64_t)tv.tv_sec == l->date_s) return;
+  l->date_s = (uint64_t)tv.tv_sec;
+  time_t t = (time_t)tv.tv_sec;
+  struct tm g;
+  gmtime_r(&t, &g);
+  snprintf(l->date, sizeof l->date, "date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n", days[g.tm_wday], g.tm_mday, months[g.tm_mon], g.tm_year + 1900,
+           g.tm_hour, g.tm_min, g.tm_sec);
+}
+
+/* ---- writes to the client ---- */
+
+typedef struct d_write {
+  uv_write_t req;
+  dconn *d;
+  char data[];
+} d_write;
+
+static void d_reading(dconn *d, int on);
+static void d_close_gracefully(dconn *d);
+
+static void on_client_written(uv_write_t *req, int status) {
+  d_write *w = (d_write *)req;
+  dconn *d = w->d;
+  free(w);
+  d->pending_writes--;
+  if (d->handle != HS_OPEN) return;
+  if (status < 0) {
+    d_close(d, 1);
+    return;
+  }
+  if (d->pending_writes > 0) return;
+  /* Everything is written: the upstream may be read again, a waiting close or next request may go on. */
+  if (d->state == D_EXCHANGE && d->u != NULL && !d->u->reading && d->u->handle == HS_OPEN) {
+    d->u->reading = 1;
+    uv_read_start((uv_stream_t *)&d->u->tcp, u_alloc, u_on_read);
+  }
+  if (d->state == D_CLOSING) d_close_gracefully(d);
+  else if (d->state == D_HEAD) process_input(d);
+}
+
+/* Writes bufs to the client; what the socket does not take now is copied and queued. 0, or -1 if it failed. */
+static int client_write(dconn *d, uv_buf_t *bufs, unsigned n) {
+  size_t total = 0;
+  for (unsigned i = 0; i < n; i++) total += bufs[i].len;
+  d->bytes_out += (double)total;
+  int done = d->pending_writes > 0 ? UV_EAGAIN : uv_try_write((uv_stream_t *)&d->tcp, bufs, n);
+  if (done == (int)total) return 0;
+  if (done < 0 && done != UV_EAGAIN) return -1;
+  size_t skip = done < 0 ? 0 : (size_t)done;
+  d_write *w = malloc(sizeof *w + total - skip);
+  if (w == NULL) return -1;
+  w->d = d;
+  size_t o = 0;
+  for (unsigned i = 0; i < n; i++) {
+    size_t len = bufs[i].len;
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    memcpy(w->data + o, bufs[i].base + skip, len - skip);
+    o += len - skip;
+    skip = 0;
+  }
+  uv_buf_t rest = uv_buf_init(w->data, (unsigned)o);
+  if (uv_write(&w->req, (uv_stream_t *)&d->tcp, &rest, 1, on_client_written) != 0) {
+    free(w);
+    return -1;
+  }
+  d->pending_writes++;
+  /* Backpressure: the upstream is read again once this is written. */
+  if (d->u != NULL && d->u->reading) {
+    d->u->reading = 0;
+    uv_read_stop((uv_stream_t *)&d->u->tcp);
+  }
+  return 0;
+}
+
+/* ---- calls into JavaScript ---- */
+
+/* done(decision, status, failure, durationMs, bytesOut): the exchange is over. */
+static void report_done(dconn *d, int failure) {
+  h1_listener *l = d->l;
+  if (!l->inst->alive) return;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(l->env, &scope) != napi_ok) return;
+  napi_value argv[5] = {js_num(l->env, d->decision), js_num(l->env, d->status), js_num(l->env, failure),
+                        js_num(l->env, (double)(uv_hrtime() - d->start_ns) / 1e6), js_num(l->env, d->bytes_out)};
+  addon_call(l->env, l->async, l->on_done, 5, argv, 0, NULL);
+  napi_close_handle_scope(l->env, scope);
+}
+
+/* The local reply for a failure, as JavaScript renders it (the same bytes the other engines send); sent, or not. */
+static int send_local_reply(dconn *d, int failure) {
+  h1_listener *l = d->l;
+  if (!l->inst->alive) return -1;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(l->env, &scope) != napi_ok) return -1;
+  int close = d->last || l->stopping || d->client_eof;
+  napi_value argv[4] = {js_num(l->env, failure), js_latin1(l->env, d->rid, strlen(d->rid)), js_num(l->env, d->is_head),
+                        js_num(l->env, close)};
+  napi_value reply = NULL;
+  addon_call(l->env, l->async, l->on_failure, 4, argv, 0, &reply);
+  int sent = -1;
+  size_t len = 0;
+  /* "HTTP/1.1 NNN …": the whole response, head and body. */
+  if (reply != NULL && napi_get_value_string_latin1(l->env, reply, NULL, 0, &len) == napi_ok && len > 12) {
+    char *bytes = malloc(len + 1);
+    if (bytes != NULL) {
+      napi_get_value_string_latin1(l->env, reply, bytes, len + 1, &len);
+      uv_buf_t b = uv_buf_init(bytes, (unsigned)len);
+      d->status = (bytes[9] - '0') * 100 + (bytes[10] - '0') * 10 + (bytes[11] - '0');
+      sent = client_write(d, &b, 1);
+      free(bytes);
+    }
+  }
+  napi_close_handle_scope(l->env, scope);
+  return sent;
+}
+
+/* ---- the end of an exchange ---- */
+
+static void u_release(uconn *u);
+
+/* The exchange is over (response complete, or failed): the upstream connection goes back or away, JavaScript is
+   told, and the client connection waits for its next request (or closes). */
+static void end_exchange(dconn *d, int failure, int upstream_reusable) {
+  h1_listener *l = d->l;
+  uconn *u = d->u;
+  d->u = NULL;
+  if (u != NULL) {
+    u->d = NULL;
+    if (upstream_reusable && !d->upstream_close) u_release(u);
+    else u_close(u);
+  }
+  if (d->waiting) {
+    /* Still queued for a connection: out of the queue. */
+    h1_target *t = &l->targets[d->target];
+    dconn **p = &t->waiting_head;
+    while (*p != NULL && *p != d) p = &(*p)->next_waiting;
+    if (*p == d) {
+      *p = d->next_waiting;
+      t->nwaiting--;
+    }
+    t->waiting_tail = NULL;
+    for (dconn *w = t->waiting_head; w != NULL; w = w->next_waiting) t->waiting_tail = w;
+    d->waiting = 0;
+  }
+  d->state = D_HEAD;
+  report_done(d, failure);
+  if (d->handle != HS_OPEN) return;
+  if (failure == F_MID_RESPONSE || failure == F_DOWNSTREAM_ABORTED) {
+    /* A cut response is reset, so no client can take it for a complete one. */
+    d_close(d, failure == F_MID_RESPONSE);
+    return;
+  }
+  if (d->last || d->client_eof || l->stopping) {
+    d->state = D_CLOSING;
+    d->deadline_ms = now_ms(l) + H1_LINGER_MS;
+    d_close_gracefully(d);
+    return;
+  }
+  d->deadline_ms = now_ms(l) + l->idle_timeout_ms;
+  if (d->pending_writes == 0) process_input(d);
+}
+
+/* The exchange failed: a local reply when nothing of the response went out yet, else the client is reset. */
+static void fail(dconn *d, int failure) {
+  if (d->state != D_EXCHANGE) return;
+  if (d->started || failure == F_DOWNSTREAM_ABORTED) {
+    end_exchange(d, d->started && failure != F_DOWNSTREAM_ABORTED ? F_MID_RESPONSE : failure, 0);
+    return;
+  }
+  d->started = 1;
+  if (send_local_reply(d, failure) != 0) d->last = 1;
+  end_exchange(d, failure, 0);
+}
+
+/* ---- the response ---- */
+
+/* How many of buf's len bytes belong to the response body; *complete once it has all come. */
+static uint64_t body_bytes(dconn *d, const char *buf, uint64_t len, int *complete, int *bad) {
+  *complete = 0;
+  *bad = 0;
+  switch (d->body) {
+    case B_LENGTH: {
+      uint64_t n = len < d->remaining ? len : d->remaining;
+      d->remaining -= n;
+      *complete = d->remaining == 0;
+      return n;
+    }
+    case B_CHUNKED: {
+      int64_t n = h1_chunks_feed(&d->chunks, buf, len, complete);
+      if (n < 0) {
+        *bad = 1;
+        return 0;
+      }
+      return (uint64_t)n;
+    }
+    case B_CLOSE:
+      return len;
+    default:
+      *complete = 1;
+      return 0;
+  }
+}
+
+/* Body bytes to the client: as they are, or framed as one chunk for a close-delimited body. */
+static int send_body(dconn *d, const char *buf, uint64_t n, uv_buf_t *head) {
+  uv_buf_t bufs[4];
+  unsigned nb = 0;
+  char size[24];
+  if (head != NULL) bufs[nb++] = *head;
+  if (n > 0) {
+    if (d->body == B_CLOSE) {
+      int sl = snprintf(size, sizeof size, "%llx\r\n", (unsigned long long)n);
+      bufs[nb++] = uv_buf_init(size, (unsigned)sl);
+      bufs[nb++] = uv_buf_init((char *)buf, (unsigned)n);
+      bufs[nb++] = uv_buf_init("\r\n", 2);
+    } else {
+      bufs[nb++] = uv_buf_init((char *)buf, (unsigned)n);
+    }
+  }
+  return nb == 0 ? 0 : client_write(d, bufs, nb);
+}
+
+/* A whole response head is in buf: an interim one is passed on (returns its length: what follows is parsed next),
+   a final one starts the body with the bytes after it (returns -1: the whole buffer is taken, or the exchange
+   ended). */
+static int64_t on_response_head(dconn *d, uconn *u, const char *buf, uint32_t len, const h1_response *r) {
+  h1_listener *l = d->l;
+  if (r->status == 101) {
+    fail(d, F_BAD_RESPONSE); /* never asked for: the request had no Upgrade */
+    return -1;
+  }
+  char extra[160];
+  uint32_t extra_len = 0;
+  if (r->status < 200) {
+    char *out = malloc(r->head_len + 8);
+    uint32_t n = out == NULL ? 0 : h1_client_head(buf, r, "", 0, out, r->head_len + 8);
+    uv_buf_t b = uv_buf_init(out, n);
+    int err = n == 0 || client_write(d, &b, 1) != 0;
+    free(out);
+    if (err) {
+      fail(d, F_BAD_RESPONSE);
+      return -1;
+    }
+    return r->head_len;
+  }
+  d->status = r->status;
+  d->upstream_close = r->close;
+  int bodyless = d->is_head || r->status == 204 || r->status == 304;
+  if (bodyless) d->body = B_NONE;
+  else if (r->chunked) {
+    d->body = B_CHUNKED;
+    memset(&d->chunks, 0, sizeof d->chunks);
+  } else if (r->content_length >= 0) {
+    d->body = r->content_length == 0 ? B_NONE : B_LENGTH;
+    d->remaining = (uint64_t)r->content_length;
+  } else {
+    d->body = B_CLOSE;
+    d->upstream_close = 1;
+  }
+  if (!r->has_date) {
+    h1_refresh_date(l);
+    size_t dl = strlen(l->date);
+    memcpy(extra, l->date, dl);
+    extra_len += (uint32_t)dl;
+  }
+  if (d->body == B_CLOSE) {
+    memcpy(extra + extra_len, "transfer-encoding: chunked\r\n", 28);
+    extra_len += 28;
+  }
+  if (d->last || l->stopping || d->client_eof) {
+    d->last = 1;
+    memcpy(extra + extra_len, "connection: close\r\n", 19);
+    extra_len += 19;
+  }
+  uint32_t cap = r->head_len + extra_len + 8;
+  char *out = malloc(cap);
+  uint32_t head_n = out == NULL ? 0 : h1_client_head(buf, r, extra, extra_len, out, cap);
+  if (head_n == 0) {
+    free(out);
+    fail(d, F_BAD_RESPONSE);
+    return -1;
+  }
+  d->started = 1;
+  int complete, bad;
+  uint64_t rest = len - r->head_len;
+  uint64_t n = body_bytes(d, buf + r->head_len, rest, &complete, &bad);
+  if (bad) {
+    free(out);
+    d->started = 0;
+    fail(d, F_BAD_RESPONSE);
+    return -1;
+  }
+  if (n < rest) d->upstream_close = 1; /* bytes past the response: the connection cannot be trusted again */
+  uv_buf_t head = uv_buf_init(out, head_n);
+  int err = send_body(d, buf + r->head_len, n, &head);
+  free(out);
+  if (err != 0) {
+    fail(d, F_DOWNSTREAM_ABORTED);
+    return -1;
+  }
+  if (complete) end_exchange(d, F_NONE, 1);
+  (void)u;
+  return -1;
+}
+
+/* Response bytes for the exchange of u's client. */
+static void on_response_bytes(uconn *u, const char *buf, uint32_t len) {
+  dconn *d = u->d;
+  if (!d->started || d->status < 200) {
+    /* The head: parse what is here (with what an earlier read left); interim heads may come first. */
+    const char *p = buf;
+    uint32_t plen = len;
+    if (u->head_len > 0) {
+      uint32_t max = d->l->targets[u->target].max_head_bytes;
+      uint32_t take = len;
+      if (u->head_len + take > max) take = max - u->head_len;
+      memcpy(u->head + u->head_len, buf, take);
+      u->head_len += take;
+      p = u->head;
+      plen = u->head_len;
+      if (take < len) {
+        fail(d, F_BAD_RESPONSE);
+        return;
+      }
+    }
+    for (;;) {
+      h1_response r;
+      int got = h1_parse_response(p, plen, &r);
+      if (got == P_BAD) {
+        fail(d, F_BAD_RESPONSE);
+        return;
+      }
+      if (got == P_INCOMPLETE) {
+        uint32_t max = d->l->targets[u->target].max_head_bytes;
+        if (plen >= max) {
+          fail(d, F_BAD_RESPONSE);
+          return;
+        }
+        if (u->head == NULL) u->head = malloc(max);
+        if (u->head == NULL) {
+          fail(d, F_BAD_RESPONSE);
+          return;
+        }
+        if (p != u->head) memmove(u->head, p, plen);
+        u->head_len = plen;
+        return;
+      }
+      int interim = r.status < 200 && r.status != 101;
+      int64_t took = on_response_head(d, u, p, plen, &r);
+      if (!interim) {
+        u->head_len = 0;
+        return;
+      }
+      if (took < 0 || u->d != d) return;
+      p += took;
+      plen -= (uint32_t)took;
+      if (plen == 0) {
+        u->head_len = 0;
+        return;
+      }
+    }
+  }
+  int complete, bad;
+  uint64_t n = body_bytes(d, buf, len, &complete, &bad);
+  if (bad) {
+    fail(d, F_MID_RESPONSE);
+    return;
+  }
+  if (n < len) d->upstream_close = 1;
+  if (send_body(d, buf, n, NULL) != 0) {
+    fail(d, F_DOWNSTREAM_ABORTED);
+    return;
+  }
+  if (complete) end_exchange(d, F_NONE, 1);
+}
+
+/* ---- upstream connections ---- */
+
+static void u_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  uconn *u = (uconn *)h;
+  buf->base = u->l->inst->scratch;
+  buf->len = H1_READ_BYTES;
+}
+
+static void u_on_closed(uv_handle_t *h) {
+  uconn *u = (uconn *)h;
+  h1_listener *l = u->l;
+  /* Its place is free: an exchange queued for the target gets a new connection. */
+  h1_target *t = &l->targets[u->target];
+  while (t->waiting_head != NULL && t->open < t->max_conns && !l->closed) {
+    dconn *w = t->waiting_head;
+    t->waiting_head = w->next_waiting;
+    if (t->waiting_head == NULL) t->waiting_tail = NULL;
+    t->nwaiting--;
+    w->waiting = 0;
+    acquire(w, 1);
+  }
+  if (u->prev) u->prev->next = u->next;
+  else l->uconns = u->next;
+  if (u->next) u->next->prev = u->prev;
+  l->nuconns--;
+  free(u->head);
+  free(u);
+  h1_maybe_free_listener(l);
+}
+
+static void idle_unlink(uconn *u) {
+  h1_target *t = &u->l->targets[u->target];
+  if (u->idle_prev) u->idle_prev->idle_next = u->idle_next;
+  else if (t->idle == u) t->idle = u->idle_next;
+  if (u->idle_next) u->idle_next->idle_prev = u->idle_prev;
+  u->idle_prev = u->idle_next = NULL;
+}
+
+static void u_close(uconn *u) {
+  if (u->handle != HS_OPEN) return;
+  if (u->state == U_IDLE) idle_unlink(u);
+  u->state = U_CLOSING;
+  u->handle = HS_CLOSING;
+  u->l->targets[u->target].open--;
+  uv_close((uv_handle_t *)&u->tcp, u_on_closed);
+}
+
+typedef struct u_write {
+  uv_write_t req;
+  uconn *u;
+} u_write;
+
+/* The connection failed before any of the response came. A reused one the server had just closed gets one retry
+   on a fresh connection (the request has no body), as the other engines do; otherwise 502. */
+static void no_response(uconn *u, dconn *d) {
+  if (u->requests > 1 && !d->retried) {
+    d->retried = 1;
+    d->u = NULL;
+    u->d = NULL;
+    u_close(u);
+    acquire(d, 1);
+    return;
+  }
+  fail(d, F_RESET_BEFORE_RESPONSE);
+}
+
+static void on_upstream_written(uv_write_t *req, int status) {
+  u_write *w = (u_write *)req;
+  uconn *u = w->u;
+  free(w);
+  if (status < 0 && status != UV_ECANCELED && u->handle == HS_OPEN && u->d != NULL && !u->got_bytes) no_response(u, u->d);
+}
+
+/* Sends the client's request on u (attached to d). */
+static void send_request(dconn *d, uconn *u) {
+  d->u = u;
+  u->d = d;
+  u->state = U_BUSY;
+  u->got_bytes = 0;
+  u->head_len = 0;
+  u->requests++;
+  if (!u->reading) {
+    u->reading = 1;
+    uv_read_start((uv_stream_t *)&u->tcp, u_alloc, u_on_read);
+  }
+  uv_buf_t b = uv_buf_init(d->req, d->req_len);
+  int done = uv_try_write((uv_stream_t *)&u->tcp, &b, 1);
+  if (done == (int)d->req_len) return;
+  if (done < 0 && done != UV_EAGAIN) {
+    no_response(u, d);
+    return;
+  }
+  if (done < 0) done = 0;
+  /* d->req stays put until the exchange ends (and a closed connection cancels the write first). */
+  u_write *w = malloc(sizeof *w);
+  w->u = u;
+  b = uv_buf_init(d->req + done, d->req_len - (unsigned)done);
+  if (w == NULL || uv_write(&w->req, (uv_stream_t *)&u->tcp, &b, 1, on_upstream_written) != 0) {
+    free(w);
+    fail(d, F_RESET_BEFORE_RESPONSE);
+  }
+}
+
+/* A connection is free: the first queued exchange takes it, or it waits in the pool. */
+static void u_release(uconn *u) {
+  h1_listener *l = u->l;
+  h1_target *t = &l->targets[u->target];
+  if (u->handle != HS_OPEN) return;
+  dconn *w = t->waiting_head;
+  if (w != NULL) {
+    t->waiting_head = w->next_waiting;
+    if (t->waiting_head == NULL) t->waiting_tail = NULL;
+    t->nwaiting--;
+    w->waiting = 0;
+    send_request(w, u);
+    return;
+  }
+  u->state = U_IDLE;
+  u->d = NULL;
+  u->deadline_ms = now_ms(l) + t->idle_timeout_ms;
+  /* Idle, it is still read: a close by the server is seen (and the connection dropped) before it is reused. */
+  if (!u->reading) {
+    u->reading = 1;
+    uv_read_start((uv_stream_t *)&u->tcp, u_alloc, u_on_read);
+  }
+  u->idle_prev = NULL;
+  u->idle_next = t->idle;
+  if (t->idle) t->idle->idle_prev = u;
+  t->idle = u;
+}
+
+static void on_upstream_connected(uv_connect_t *req, int status) {
+  uconn *u = req->data;
+  if (status == UV_ECANCELED || u->handle != HS_OPEN || u->state != U_CONNECTING) return;
+  dconn *d = u->d;
+  if (status < 0) {
+    u_close(u);
+    if (d != NULL) {
+      d->u = NULL;
+      fail(d, status == UV_ECONNREFUSED ? F_CONNECT_REFUSED : F_CONNECT_FAILED);
+    }
+    return;
+  }
+  uv_tcp_nodelay(&u->tcp, 1);
+  u->state = U_BUSY;
+  if (d != NULL) send_request(d, u);
+  else u_release(u);
+}
+
+static void u_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
+  uconn *u = (uconn *)stream;
+  if (u->handle != HS_OPEN) return;
+  if (n == 0) return;
+  dconn *d = u->d;
+  if (u->state != U_BUSY || d == NULL) {
+    /* Idle: the server closed it, or said something unasked. Either way it is done. */
+    u_close(u);
+    return;
+  }
+  if (n > 0) {
+    u->got_bytes = 1;
+    on_response_bytes(u, buf->base, (uint32_t)n);
+    return;
+  }
+  if (!u->got_bytes) {
+    no_response(u, d);
+    return;
+  }
+  if (n == UV_EOF && d->started && d->status >= 200 && d->body == B_CLOSE) {
+    /* The end of a close-delimited body: the last chunk tells the client it is complete. */
+    uv_buf_t last = uv_buf_init("0\r\n\r\n", 5);
+    if (client_write(d, &last, 1) != 0) fail(d, F_DOWNSTREAM_ABORTED);
+    else end_exchange(d, F_NONE, 0);
+    return;
+  }
+  fail(d, d->started && d->status >= 200 ? F_MID_RESPONSE : F_RESET_BEFORE_RESPONSE);
+}
+
+/* Gets d a connection to its target: an idle one, a new one, or a place in the queue; or answers 503. */
+static void acquire(dconn *d, int fresh) {
+  h1_listener *l = d->l;
+  h1_target *t = &l->targets[d->target];
+  uint64_t now = now_ms(l);
+  while (!fresh && t->idle != NULL) {
+    uconn *u = t->idle;
+    idle_unlink(u);
+    if (now >= u->deadline_ms) {
+      u->state = U_BUSY;
+      u_close(u);
+      continue;
+    }
+    send_request(d, u);
+    return;
+  }
+  if (t->open >= t->max_conns) {
+    if (t->nwaiting >= t->max_pending) {
+      fail(d, F_OVERFLOW);
+      return;
+    }
+    d->waiting = 1;
+    d->next_waiting = NULL;
+    if (t->waiting_tail) t->waiting_tail->next_waiting = d;
+    else t->waiting_head = d;
+    t->waiting_tail = d;
+    t->nwaiting++;
+    return;
+  }
+  uconn *u = calloc(1, sizeof *u);
+  if (u == NULL) {
+    fail(d, F_CONNECT_FAILED);
+    return;
+  }
+  u->l = l;
+  u->target = d->target;
+  u->state = U_CONNECTING;
+  u->handle = HS_OPEN;
+  u->d = d;
+  u->deadline_ms = now + t->connect_timeout_ms;
+  u->connect.data = u;
+  uv_tcp_init(l->server.loop, &u->tcp);
+  u->next = l->uconns;
+  if (l->uconns) l->uconns->prev = u;
+  l->uconns = u;
+  l->nuconns++;
+  t->open++;
+  d->u = u;
+  int err = uv_tcp_connect(&u->connect, &u->tcp, (struct sockaddr *)&t->addr, on_upstream_connected);
+  if (err != 0) {
+    d->u = NULL;
+    u->d = NULL;
+    u_close(u);
+    fail(d, F_CONNECT_FAILED);
+  }
+}
+
+/* ---- client connections ---- */
+
+static void d_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  dconn *d = (dconn *)h;
+  buf->base = d->l->inst->scratch;
+  buf->len = H1_READ_BYTES;
+}
+
+static void d_reading(dconn *d, int on) {
+  if (d->handle != HS_OPEN || d->reading == on) return;
+  d->reading = (uint8_t)on;
+  if (on) uv_read_start((uv_stream_t *)&d->tcp, d_alloc, d_on_read);
+  else uv_read_stop((uv_stream_t *)&d->tcp);
+}
+
+static void d_on_closed(uv_handle_t *h) {
+  dconn *d = (dconn *)h;
+  h1_listener *l = d->l;
+  if (d->prev) d->prev->next = d->next;
+  else l->dconns = d->next;
+  if (d->next) d->next->prev = d->prev;
+  l->ndconns--;
+  free(d->in);
+  free(d->req);
+  free(d);
+  h1_maybe_free_listener(l);
+}
+
+static void d_close(dconn *d, int reset) {
+  if (d->handle != HS_OPEN) return;
+  if (d->state == D_EXCHANGE) fail(d, F_DOWNSTREAM_ABORTED);
+  if (d->handle != HS_OPEN) return;
+  d->handle = HS_CLOSING;
+  if (reset && uv_tcp_close_reset(&d->tcp, d_on_closed) == 0) return;
+  uv_close((uv_handle_t *)&d->tcp, d_on_closed);
+}
+
+
+static void on_client_shutdown(uv_shutdown_t *req, int status) {
+  (void)status;
+  free(req);
+}
+
+/* After the last response: our FIN once it is written, then the client's (or the linger deadline) closes. Closing
+   at once could reset the connection over unread client bytes and destroy the response in the client's buffers. */
+static void d_close_gracefully(dconn *d) {
+  if (d->handle != HS_OPEN || d->pending_writes > 0 || d->shut) return;
+  if (d->client_eof) {
+    d_close(d, 0);
+    return;
+  }
+  uv_shutdown_t *req = malloc(sizeof *req);
+  if (req == NULL || uv_shutdown(req, (uv_stream_t *)&d->tcp, on_client_shutdown) != 0) {
+    free(req);
+    d_close(d, 0);
+    return;
+  }
+  d->shut = 1;
+  d_reading(d, 1);
+}
+
+/* The connection goes to the net engine: its own descriptor, and the bytes read so far that it has not served. */
+static void handoff(dconn *d, const char *bytes, uint32_t len) {
+  h1_listener *l = d->l;
+  uv_os_fd_t fd;
+  int copy = uv_fileno((uv_handle_t *)&d->tcp, &fd) == 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+  if (copy >= 0 && l->inst->alive) {
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(l->env, &scope) == napi_ok) {
+      napi_value data;
+      void *dst = NULL;
+      napi_create_buffer_copy(l->env, len, bytes, &dst, &data);
+      napi_value argv[2] = {js_num(l->env, copy), data};
+      addon_call(l->env, l->async, l->on_handoff, 2, argv, 0, NULL);
+      napi_close_handle_scope(l->env, scope);
+    }
+  } else if (copy >= 0) {
+    close(copy);
+  }
+  /* Our descriptor closes; the connection lives on in the copy (libuv takes ours out of epoll first). */
+  d->handle = HS_CLOSING;
+  uv_close((uv_handle_t *)&d->tcp, d_on_closed);
+}
+
+/* Starts the exchange for the request whose head is at the start of data (len bytes). */
+static void start_exchange(dconn *d, const char *data, uint32_t len) {
+  h1_listener *l = d->l;
+  if (d->req == NULL) d->req = malloc(H1_REQ_CAP);
+  h1_request r;
+  make_request_id(l->inst, d->rid);
+  int got = d->req == NULL ? P_UNSUPPORTED : h1_parse_request(data, len, &r, d->addr, d->rid, d->req, H1_REQ_CAP, &d->req_len);
+  if (got != P_DONE || !l->inst->alive || l->closed) {
+    handoff(d, data, len);
+    return;
+  }
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(l->env, &scope) != napi_ok) {
+    handoff(d, data, len);
+    return;
+  }
+  napi_value argv[4] = {js_latin1(l->env, r.method, r.method_len), js_latin1(l->env, r.path, r.path_len), js_latin1(l->env, r.host, r.host_len),
+                        NULL};
+  if (l->pass_head) argv[3] = js_latin1(l->env, data, r.head_len);
+  double decision = addon_call(l->env, l->async, l->on_decide, l->pass_head ? 4 : 3, argv, H1_HANDOFF, NULL);
+  napi_close_handle_scope(l->env, scope);
+  if (decision < 0) {
+    if (d->handle == HS_OPEN) handoff(d, data, len);
+    return;
+  }
+  /* What follows the head (a pipelined request) waits for this exchange to end. */
+  uint32_t rest = len - r.head_len;
+  if (rest > 0) {
+    char *keep = malloc(rest);
+    if (keep == NULL) {
+      handoff(d, data, len);
+      return;
+    }
+    memcpy(keep, data + r.head_len, rest);
+    free(d->in);
+    d->in = keep;
+    d->in_len = rest;
+  } else if (d->in != NULL) {
+    free(d->in);
+    d->in = NULL;
+    d->in_len = 0;
+  }
+  d->state = D_EXCHANGE;
+  d->decision = decision;
+  d->target = (int)((uint64_t)decision & 0xffff);
+  d->start_ns = uv_hrtime();
+  /* The route's timeout (0: none), put where we read it by decide(). */
+  d->deadline_ms = l->io[0] > 0 ? now_ms(l) + (uint64_t)l->io[0] : UINT64_MAX;
+  d->is_head = r.is_head;
+  d->last = r.close;
+  d->retried = d->started = 0;
+  d->status = 0;
+  d->bytes_out = 0;
+  d->upstream_close = 0;
+  if (d->handle != HS_OPEN || d->target >= l->ntargets) {
+    /* Closed under us by JavaScript, or a target it never added: the stream it counted still ends. */
+    fail(d, d->handle != HS_OPEN ? F_DOWNSTREAM_ABORTED : F_CONNECT_FAILED);
+    return;
+  }
+  acquire(d, 0);
+}
+
+/* Serves what the client sent while its previous exchange ran, if anything. */
+static void process_input(dconn *d) {
+  if (d->state != D_HEAD || d->handle != HS_OPEN || d->pending_writes > 0) return;
+  if (d->in_len > 0) {
+    char *in = d->in;
+    uint32_t len = d->in_len;
+    d->in = NULL;
+    d->in_len = 0;
+    /* Parsed from the thread's scratch buffer (no read is in progress here); start_exchange keeps its own tail. */
+    memcpy(d->l->inst->scratch, in, len);
+    free(in);
+    start_exchange(d, d->l->inst->scratch, len);
+    return;
+  }
+  if (d->client_eof) d_close(d, 0);
+  else d_reading(d, 1);
+}
+
+static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
+  dconn *d = (dconn *)stream;
+  if (d->handle != HS_OPEN || n == 0) return;
+  if (n < 0) {
+    d_reading(d, 0);
+    if (n != UV_EOF) {
+      d_close(d, 1);
+      return;
+    }
+    d->client_eof = 1;
+    /* Like the other engines (and nginx), a client that closes its side before its response is complete is taken
+       as gone: the exchange is aborted and its upstream connection closed, rather than kept for a reader that may
+       not exist. Between requests the connection ends once what was answered is written. */
+    if (d->state == D_EXCHANGE) d_close(d, 0);
+    else if (d->pending_writes == 0) d_close(d, 0);
+    else d->state = D_CLOSING;
+    return;
+  }
+  if (d->state == D_CLOSING) return; /* lingering: what the client still sends is dropped */
+  if (d->state == D_EXCHANGE || d->in_len > 0 || d->pending_writes > 0) {
+    /* Pipelined: kept (one read at most) until the exchange before it is done. */
+    char *grown = realloc(d->in, d->in_len + (size_t)n);
+    if (grown == NULL) {
+      d_close(d, 1);
+      return;
+    }
+    memcpy(grown + d->in_len, buf->base, (size_t)n);
+    d->in = grown;
+    d->in_len += (uint32_t)n;
+    d_reading(d, 0);
+    return;
+  }
+  start_exchange(d, buf->base, (uint32_t)n);
+}
+
+void h1_on_connection(uv_stream_t *server, int status) {
+  h1_listener *l = server->data;
+  if (status < 0 || l->closed || !l->inst->alive) return;
+  dconn *d = calloc(1, sizeof *d);
+  if (d == NULL) return;
+  d->l = l;
+  uv_tcp_init(server->loop, &d->tcp);
+  if (uv_accept(server, (uv_stream_t *)&d->tcp) != 0) {
+    uv_close((uv_handle_t *)&d->tcp, (uv_close_cb)free);
+    return;
+  }
+  d->handle = HS_OPEN;
+  d->state = D_HEAD;
+  d->next = l->dconns;
+  if (l->dconns) l->dconns->prev = d;
+  l->dconns = d;
+  l->ndconns++;
+  struct sockaddr_storage a;
+  int alen = sizeof a;
+  if (uv_tcp_getpeername(&d->tcp, (struct sockaddr *)&a, &alen) == 0) {
+    if (a.ss_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)&a, d->addr, sizeof d->addr);
+    else uv_ip4_name((struct sockaddr_in *)&a, d->addr, sizeof d->addr);
+  }
+  uv_tcp_nodelay(&d->tcp, 1);
+  d->deadline_ms = now_ms(l) + l->header_timeout_ms;
+  if (!uv_is_active((uv_handle_t *)&l->sweep)) uv_timer_start(&l->sweep, h1_on_sweep, H1_SWEEP_MS, H1_SWEEP_MS);
+  d_reading(d, 1);
+}
+
+/* ---- deadlines, draining, closing ---- */
+
+void h1_on_sweep(uv_timer_t *timer) {
+  h1_listener *l = timer->data;
+  if (l->ndconns == 0 && l->nuconns == 0) {
+    uv_timer_stop(timer);
+    return;
+  }
+  uint64_t now = now_ms(l);
+  for (dconn *d = l->dconns, *next; d != NULL; d = next) {
+    next = d->next;
+    if (d->handle != HS_OPEN || now < d->deadline_ms) continue;
+    if (d->state == D_EXCHANGE) {
+      if (d->u != NULL) {
+        uconn *u = d->u;
+        d->u = NULL;
+        u->d = NULL;
+        u_close(u);
+      }
+      fail(d, F_RESPONSE_TIMEOUT);
+    } else {
+      /* Idle keep-alive, a head that never came (nothing read: a head in progress went to the net engine), or the
+         linger after our last response. */
+      d_close(d, 0);
+    }
+  }
+  for (uconn *u = l->uconns, *next; u != NULL; u = next) {
+    next = u->next;
+    if (u->handle != HS_OPEN || now < u->deadline_ms) continue;
+    if (u->state == U_CONNECTING) {
+      dconn *d = u->d;
+      u->d = NULL;
+      u_close(u);
+      if (d != NULL) {
+        d->u = NULL;
+        fail(d, F_CONNECT_TIMEOUT);
+      }
+    } else if (u->state == U_IDLE) {
+      u_close(u);
+    }
+  }
+}
+
+void h1_drain(h1_listener *l) {
+  l->stopping = 1;
+  for (dconn *d = l->dconns, *next; d != NULL; d = next) {
+    next = d->next;
+    if (d->state == D_HEAD && d->pending_writes == 0 && d->in_len == 0) d_close(d, 0);
+    else d->last = 1;
+  }
+}
+
+void h1_close_all(h1_listener *l) {
+  l->stopping = 1;
+  for (dconn *d = l->dconns, *next; d != NULL; d = next) {
+    next = d->next;
+    d_close(d, d->state == D_EXCHANGE);
+  }
+  for (uconn *u = l->uconns, *next; u != NULL; u = next) {
+    next = u->next;
+    u_close(u);
+  }
+}

@@ -1,0 +1,439 @@
+// The native HTTP/1.1 engine's parsing: request heads (a strict subset: whatever falls outside it is handed, unread
+// by us, to the net engine and its full RFC 9112 parser, so the two engines answer bad input the same way),
+// response heads, the head the client gets, and where a chunked body ends. No I/O, no allocation.
+
+#include "h1.h"
+
+static int is_tchar(unsigned char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
+  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static int lower(int c) {
+  return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+/* Case-insensitive: the field name (n bytes) is `lname` (lower case). */
+static int name_is(const char *n, uint32_t len, const char *lname) {
+  uint32_t i = 0;
+  for (; i < len; i++)
+    if (lname[i] == 0 || lower((unsigned char)n[i]) != lname[i]) return 0;
+  return lname[i] == 0;
+}
+
+static int token_is(const char *v, uint32_t len, const char *lname) {
+  return name_is(v, len, lname);
+}
+
+/* One field line of a head: name, value (trimmed), and the whole line with its CRLF. */
+typedef struct field {
+  const char *name, *value, *line;
+  uint32_t name_len, value_len, line_len;
+} field;
+
+/*
+ * Reads the field line at buf[pos..end): 1 with `f` filled and *next past its CRLF, 0 at the empty line that ends
+ * the head, -1 when the line is not one the strict subset accepts (obs-fold, bare LF, a control byte or obs-text,
+ * whitespace before the colon).
+ */
+static int next_field(const char *buf, uint32_t pos, uint32_t end, field *f, uint32_t *next) {
+  if (pos + 1 < end && buf[pos] == '\r' && buf[pos + 1] == '\n') {
+    *next = pos + 2;
+    return 0;
+  }
+  uint32_t i = pos;
+  while (i < end && is_tchar((unsigned char)buf[i])) i++;
+  if (i == pos || i >= end || buf[i] != ':') return -1;
+  f->line = buf + pos;
+  f->name = buf + pos;
+  f->name_len = i - pos;
+  i++;
+  while (i < end && (buf[i] == ' ' || buf[i] == '\t')) i++;
+  uint32_t vstart = i, vend = i;
+  for (; i < end && buf[i] != '\r'; i++) {
+    unsigned char c = (unsigned char)buf[i];
+    if (c == '\t' || c == ' ') continue;
+    if (c < 0x21 || c > 0x7e) return -1;
+    vend = i + 1;
+  }
+  if (i + 1 >= end || buf[i + 1] != '\n') return -1;
+  f->value = buf + vstart;
+  f->value_len = vend - vstart;
+  f->line_len = i + 2 - pos;
+  *next = i + 2;
+  return 1;
+}
+
+/* The offset just past the head's empty line, or 0 when buf does not hold a whole head yet. */
+static uint32_t head_end(const char *buf, uint32_t len) {
+  for (uint32_t i = 3; i < len; i++)
+    if (buf[i] == '\n' && buf[i - 1] == '\r' && buf[i - 2] == '\n' && buf[i - 3] == '\r') return i + 1;
+  return 0;
+}
+
+/* The methods the net engine forwards (core/http/http-tokens.ts FORWARDED_METHODS), bodyless ones natively. */
+static int method_forwarded(const char *m, uint32_t len) {
+  static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", NULL};
+  for (int i = 0; methods[i] != NULL; i++)
+    if (strlen(methods[i]) == len && memcmp(methods[i], m, len) == 0) return 1;
+  return 0;
+}
+
+/* Every token of a Connection value is close or keep-alive (anything else names fields to drop: net engine). */
+static int connection_tokens(const char *v, uint32_t len, uint8_t *close) {
+  uint32_t i = 0;
+  while (i < len) {
+    while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+    uint32_t s = i;
+    while (i < len && v[i] != ',' && v[i] != ' ' && v[i] != '\t') i++;
+    if (i == s) break;
+    if (token_is(v + s, i - s, "close")) *close = 1;
+    else if (!token_is(v + s, i - s, "keep-alive")) return 0;
+  }
+  return 1;
+}
+
+typedef struct writer {
+  char *out;
+  uint32_t len, cap;
+  int overflow;
+} writer;
+
+static void put(writer *w, const char *s, uint32_t n) {
+  if (w->len + n > w->cap) {
+    w->overflow = 1;
+    return;
+  }
+  memcpy(w->out + w->len, s, n);
+  w->len += n;
+}
+
+static void puts_(writer *w, const char *s) {
+  put(w, s, (uint32_t)strlen(s));
+}
+
+/* "name: value, appended\r\n" */
+static void put_appended(writer *w, const field *f, const char *appended, uint32_t n) {
+  put(w, f->name, f->name_len);
+  put(w, ": ", 2);
+  put(w, f->value, f->value_len);
+  if (f->value_len > 0) put(w, ", ", 2);
+  put(w, appended, n);
+  put(w, "\r\n", 2);
+}
+
+int h1_parse_request(const char *buf, uint32_t len, h1_request *r, const char *client_addr, char *rid, char *out, uint32_t cap,
+                     uint32_t *out_len) {
+  memset(r, 0, sizeof *r);
+  uint32_t end = head_end(buf, len);
+  if (end == 0) {
+    /* A bare LF, or a head too large for the fast path: the net engine decides (and answers) from here. */
+    for (uint32_t i = 0; i < len; i++)
+      if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r')) return P_UNSUPPORTED;
+    return len >= H1_MAX_REQUEST_HEAD ? P_UNSUPPORTED : P_INCOMPLETE;
+  }
+  if (end > H1_MAX_REQUEST_HEAD) return P_UNSUPPORTED;
+  /* Request line: METHOD SP origin-form SP HTTP/1.1 CRLF */
+  uint32_t i = 0;
+  while (i < end && buf[i] >= 'A' && buf[i] <= 'Z') i++;
+  if (i == 0 || buf[i] != ' ' || !method_forwarded(buf, i)) return P_UNSUPPORTED;
+  r->method = buf;
+  r->method_len = i;
+  r->is_head = i == 4 && memcmp(buf, "HEAD", 4) == 0;
+  uint32_t p = ++i;
+  if (buf[p] != '/') return P_UNSUPPORTED;
+  while (i < end && (unsigned char)buf[i] > 0x20 && (unsigned char)buf[i] < 0x7f) i++;
+  r->path = buf + p;
+  r->path_len = i - p;
+  if (end - i < 11 || memcmp(buf + i, " HTTP/1.1\r\n", 11) != 0) return P_UNSUPPORTED;
+  uint32_t pos = i + 11;
+
+  writer w = {out, 0, cap, 0};
+  put(&w, buf, pos);
+  uint8_t seen_xff = 0, seen_xfp = 0, seen_xfh = 0, seen_length = 0;
+  int fields = 0, host_count = 0;
+  field f;
+  int got;
+  while ((got = next_field(buf, pos, end, &f, &pos)) == 1) {
+    if (++fields > H1_MAX_HEADERS) return P_UNSUPPORTED;
+    const char *n = f.name;
+    uint32_t nl = f.name_len;
+    switch (lower((unsigned char)n[0])) {
+      case 'c':
+        if (name_is(n, nl, "content-length")) {
+          /* Only an empty body stays native; any other length is a body (net engine). */
+          if (seen_length || f.value_len != 1 || f.value[0] != '0') return P_UNSUPPORTED;
+          seen_length = 1;
+        } else if (name_is(n, nl, "connection")) {
+          if (!connection_tokens(f.value, f.value_len, &r->close)) return P_UNSUPPORTED;
+          continue;
+        }
+        break;
+      case 'e':
+        if (name_is(n, nl, "expect")) return P_UNSUPPORTED;
+        break;
+      case 'h':
+        if (name_is(n, nl, "host")) {
+          host_count++;
+          r->host = f.value;
+          r->host_len = f.value_len;
+        } else if (name_is(n, nl, "http2-settings")) return P_UNSUPPORTED;
+        break;
+      case 'k':
+        if (name_is(n, nl, "keep-alive")) continue;
+        break;
+      case 'p':
+        if (name_is(n, nl, "proxy-connection")) continue;
+        break;
+      case 't':
+        if (name_is(n, nl, "transfer-encoding")) return P_UNSUPPORTED;
+        if (name_is(n, nl, "te") || name_is(n, nl, "trailer")) continue;
+        break;
+      case 'u':
+        if (name_is(n, nl, "upgrade")) return P_UNSUPPORTED;
+        break;
+      case 'x':
+        if (name_is(n, nl, "x-request-id")) {
+          if (r->request_id != 0) return P_UNSUPPORTED; /* two of them: let the net engine's rules apply */
+          if (f.value_len == 0) {
+            r->request_id = 1;
+            continue;
+          }
+          if (f.value_len > 128) return P_UNSUPPORTED;
+          r->request_id = 2;
+          memcpy(rid, f.value, f.value_len);
+          rid[f.value_len] = 0;
+        } else if (!seen_xff && name_is(n, nl, "x-forwarded-for")) {
+          seen_xff = 1;
+          put_appended(&w, &f, client_addr, (uint32_t)strlen(client_addr));
+          continue;
+        } else if (!seen_xfp && name_is(n, nl, "x-forwarded-proto")) {
+          seen_xfp = 1;
+          put_appended(&w, &f, "http", 4);
+          continue;
+        } else if (!seen_xfh && name_is(n, nl, "x-forwarded-host")) {
+          /* Host after X-Forwarded-Host: rare, and the appended value needs it now. */
+          if (r->host == NULL) return P_UNSUPPORTED;
+          seen_xfh = 1;
+          put_appended(&w, &f, r->host, r->host_len);
+          continue;
+        }
+        break;
+      default:
+        break;
+    }
+    put(&w, f.line, f.line_len);
+  }
+  if (got < 0 || pos != end || host_count != 1 || r->host_len == 0) return P_UNSUPPORTED;
+  r->head_len = end;
+  if (r->request_id != 2) {
+    puts_(&w, "x-request-id: ");
+    puts_(&w, rid);
+    put(&w, "\r\n", 2);
+  }
+  if (!seen_xff) {
+    puts_(&w, "x-forwarded-for: ");
+    puts_(&w, client_addr);
+    put(&w, "\r\n", 2);
+  }
+  if (!seen_xfp) puts_(&w, "x-forwarded-proto: http\r\n");
+  if (!seen_xfh) {
+    puts_(&w, "x-forwarded-host: ");
+    put(&w, r->host, r->host_len);
+    put(&w, "\r\n", 2);
+  }
+  put(&w, "\r\n", 2);
+  if (w.overflow) return P_UNSUPPORTED;
+  *out_len = w.len;
+  return P_DONE;
+}
+
+int h1_parse_response(const char *buf, uint32_t len, h1_response *r) {
+  memset(r, 0, sizeof *r);
+  r->content_length = -1;
+  uint32_t end = head_end(buf, len);
+  if (end == 0) {
+    /* A bare LF would never end the head: it is malformed now, not a timeout later. */
+    for (uint32_t i = 0; i < len; i++)
+      if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r')) return P_BAD;
+    return P_INCOMPLETE;
+  }
+  if (end < 17 || memcmp(buf, "HTTP/1.", 7) != 0 || (buf[7] != '0' && buf[7] != '1') || buf[8] != ' ') return P_BAD;
+  int http10 = buf[7] == '0';
+  for (int k = 9; k < 12; k++)
+    if (buf[k] < '0' || buf[k] > '9') return P_BAD;
+  r->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+  if (r->status < 100 || r->status > 599 || (buf[12] != ' ' && buf[12] != '\r')) return P_BAD;
+  uint32_t pos = 12;
+  while (pos < end && buf[pos] != '\n') {
+    unsigned char c = (unsigned char)buf[pos];
+    if (c != '\r' && c != '\t' && (c < 0x20 || c == 0x7f)) return P_BAD;
+    pos++;
+  }
+  if (pos >= end || buf[pos - 1] != '\r') return P_BAD;
+  pos++;
+  uint8_t keep_alive = 0, te = 0;
+  field f;
+  int got;
+  while ((got = next_field(buf, pos, end, &f, &pos)) == 1) {
+    if (name_is(f.name, f.name_len, "content-length")) {
+      if (f.value_len == 0 || f.value_len > 15) return P_BAD;
+      int64_t n = 0;
+      for (uint32_t k = 0; k < f.value_len; k++) {
+        if (f.value[k] < '0' || f.value[k] > '9') return P_BAD;
+        n = n * 10 + (f.value[k] - '0');
+      }
+      if (r->content_length >= 0 && r->content_length != n) return P_BAD;
+      r->content_length = n;
+    } else if (name_is(f.name, f.name_len, "transfer-encoding")) {
+      /* Only chunked (as the last, here the only, coding) has an end we can find. */
+      if (te || !token_is(f.value, f.value_len, "chunked")) return P_BAD;
+      te = 1;
+    } else if (name_is(f.name, f.name_len, "connection")) {
+      const char *v = f.value;
+      uint32_t i = 0;
+      while (i < f.value_len) {
+        while (i < f.value_len && (v[i] == ' ' || v[i] == ',')) i++;
+        uint32_t s = i;
+        while (i < f.value_len && v[i] != ',' && v[i] != ' ') i++;
+        if (i == s) break;
+        if (token_is(v + s, i - s, "close")) r->close = 1;
+        else if (token_is(v + s, i - s, "keep-alive")) keep_alive = 1;
+        else if (r->nlisted == 16 || i - s > 255) return P_BAD;
+        else {
+          r->listed[r->nlisted] = v + s;
+          r->listed_len[r->nlisted++] = (uint8_t)(i - s);
+        }
+      }
+    } else if (name_is(f.name, f.name_len, "date")) {
+      r->has_date = 1;
+    }
+  }
+  if (got < 0 || pos != end) return P_BAD;
+  /* Both framings: RFC 9112 §6.3 lets Transfer-Encoding win, but the message may be an attack (smuggling); like
+     the other engines, we refuse it. */
+  if (te && r->content_length >= 0) return P_BAD;
+  r->chunked = te;
+  if (http10 && !keep_alive) r->close = 1;
+  r->head_len = end;
+  return P_DONE;
+}
+
+static int listed_by_connection(const h1_response *r, const char *name, uint32_t len) {
+  for (int i = 0; i < r->nlisted; i++) {
+    if (r->listed_len[i] != len) continue;
+    uint32_t k = 0;
+    while (k < len && lower((unsigned char)r->listed[i][k]) == lower((unsigned char)name[k])) k++;
+    if (k == len) return 1;
+  }
+  return 0;
+}
+
+uint32_t h1_client_head(const char *buf, const h1_response *r, const char *extra, uint32_t extra_len, char *out, uint32_t cap) {
+  writer w = {out, 0, cap, 0};
+  put(&w, "HTTP/1.1", 8);
+  uint32_t pos = 8;
+  while (buf[pos] != '\n') pos++;
+  put(&w, buf + 8, pos + 1 - 8);
+  pos++;
+  field f;
+  while (next_field(buf, pos, r->head_len, &f, &pos) == 1) {
+    const char *n = f.name;
+    uint32_t nl = f.name_len;
+    if (name_is(n, nl, "connection") || name_is(n, nl, "keep-alive") || name_is(n, nl, "proxy-connection") || name_is(n, nl, "te") ||
+        name_is(n, nl, "trailer") || name_is(n, nl, "upgrade"))
+      continue;
+    if (r->chunked && name_is(n, nl, "content-length")) continue;
+    if (listed_by_connection(r, n, nl)) continue;
+    put(&w, f.line, f.line_len);
+  }
+  put(&w, extra, extra_len);
+  put(&w, "\r\n", 2);
+  return w.overflow ? 0 : w.len;
+}
+
+enum { CS_SIZE, CS_EXT, CS_SIZE_LF, CS_DATA, CS_DATA_CR, CS_DATA_LF, CS_TRAILER_START, CS_TRAILER, CS_TRAILER_LF, CS_FINAL_LF, CS_DONE };
+
+static int hex(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = lower(c);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int64_t h1_chunks_feed(h1_chunks *c, const char *buf, uint64_t len, int *done) {
+  uint64_t i = 0;
+  *done = 0;
+  while (i < len) {
+    unsigned char ch = (unsigned char)buf[i];
+    switch (c->state) {
+      case CS_SIZE: {
+        int h = hex(ch);
+        if (h >= 0) {
+          if (++c->digits > 15) return -1;
+          c->remaining = c->remaining * 16 + (uint64_t)h;
+        } else if (c->digits == 0) {
+          return -1;
+        } else if (ch == ';' || ch == ' ' || ch == '\t') {
+          c->state = CS_EXT;
+        } else if (ch == '\r') {
+          c->state = CS_SIZE_LF;
+        } else {
+          return -1;
+        }
+        i++;
+        break;
+      }
+      case CS_EXT:
+        if (ch == '\r') c->state = CS_SIZE_LF;
+        else if (ch == '\n') return -1;
+        i++;
+        break;
+      case CS_SIZE_LF:
+        if (ch != '\n') return -1;
+        c->state = c->remaining == 0 ? CS_TRAILER_START : CS_DATA;
+        i++;
+        break;
+      case CS_DATA: {
+        uint64_t n = len - i < c->remaining ? len - i : c->remaining;
+        c->remaining -= n;
+        i += n;
+        if (c->remaining == 0) c->state = CS_DATA_CR;
+        break;
+      }
+      case CS_DATA_CR:
+        if (ch != '\r') return -1;
+        c->state = CS_DATA_LF;
+        i++;
+        break;
+      case CS_DATA_LF:
+        if (ch != '\n') return -1;
+        c->state = CS_SIZE;
+        c->digits = 0;
+        i++;
+        break;
+      case CS_TRAILER_START:
+        c->state = ch == '\r' ? CS_FINAL_LF : CS_TRAILER;
+        i++;
+        break;
+      case CS_TRAILER:
+        if (ch == '\r') c->state = CS_TRAILER_LF;
+        else if (ch == '\n') return -1;
+        i++;
+        break;
+      case CS_TRAILER_LF:
+        if (ch != '\n') return -1;
+        c->state = CS_TRAILER_START;
+        i++;
+        break;
+      case CS_FINAL_LF:
+        if (ch != '\n') return -1;
+        c->state = CS_DONE;
+        *done = 1;
+        return (int64_t)(i + 1);
+      default:
+        *done = 1;
+        return (int64_t)i;
+    }
+  }
+  return (int64_t)len;
+}

@@ -1,0 +1,228 @@
+// The native HTTP/1.1 engine (`engine: native`), shared by its files:
+//   h1-parse.c     request and response heads, and the chunked-body tracker (pure functions, no I/O);
+//   h1-exchange.c  client connections, upstream connections and their pool, one exchange at a time;
+//   h1-listener.c  a listener's life and the Node-API functions core/http/native-listener.ts calls.
+// What it is for, and what it leaves to the `net` engine, is in h1-exchange.c.
+
+#ifndef MANTOU_H1_H
+#define MANTOU_H1_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "addon.h"
+
+#define H1_READ_BYTES ADDON_READ_BYTES
+/* Request heads larger than this go to the net engine (which applies the listener's own limits). */
+#define H1_MAX_REQUEST_HEAD 8192
+#define H1_MAX_HEADERS 100
+/* The upstream request head: the client's plus the fields the proxy adds. */
+#define H1_REQ_CAP (H1_MAX_REQUEST_HEAD + 1024)
+#define H1_LINGER_MS 2000
+#define H1_SWEEP_MS 250
+/* decide()'s answer when the request must be served by the net engine. */
+#define H1_HANDOFF (-1)
+
+/* Failure kinds passed to JavaScript's failure() (the order of FAILURES in core/http/native-listener.ts). */
+enum h1_failure {
+  F_NONE,
+  F_CONNECT_REFUSED,
+  F_CONNECT_FAILED,
+  F_CONNECT_TIMEOUT,
+  F_RESET_BEFORE_RESPONSE,
+  F_BAD_RESPONSE,
+  F_RESPONSE_TIMEOUT,
+  F_OVERFLOW,
+  F_MID_RESPONSE,      /* the upstream failed after the response started: the client is reset */
+  F_DOWNSTREAM_ABORTED,
+};
+
+enum h1_handle { HS_NONE, HS_OPEN, HS_CLOSING };
+
+/* ---- h1-parse.c ---- */
+
+typedef struct h1_request {
+  uint32_t head_len;
+  const char *method;
+  uint32_t method_len;
+  const char *path;
+  uint32_t path_len;
+  const char *host;
+  uint32_t host_len;
+  uint8_t close;      /* Connection: close */
+  uint8_t is_head;
+  uint8_t request_id; /* 0 absent, 1 empty, 2 present */
+} h1_request;
+
+enum { P_INCOMPLETE = 0, P_DONE = 1, P_UNSUPPORTED = -1, P_BAD = -2 };
+
+/*
+ * Parses a request head in buf[0..len) and writes the head to forward upstream into `out` (capacity `cap`): the
+ * request line and fields as received, minus hop-by-hop fields and an empty x-request-id, with the client address
+ * appended to X-Forwarded-For/-Proto/-Host and an x-request-id added when absent or empty: `rid` holds the id
+ * to add (129 bytes); when the request has its own, it is copied there instead.
+ * P_DONE (out_len set), P_INCOMPLETE, or P_UNSUPPORTED for anything the native engine leaves to the net engine:
+ * a body, an upgrade, an Expect, HTTP/1.0, an unusual field or target, a malformed head.
+ */
+int h1_parse_request(const char *buf, uint32_t len, h1_request *r, const char *client_addr, char *rid, char *out, uint32_t cap,
+                     uint32_t *out_len);
+
+typedef struct h1_response {
+  uint32_t head_len;
+  int status;
+  int64_t content_length; /* -1 none */
+  uint8_t chunked;
+  uint8_t close;          /* the upstream will close (Connection: close, or HTTP/1.0 without keep-alive) */
+  uint8_t has_date;
+  /* Fields the response's Connection names (besides close and keep-alive): hop-by-hop, not passed on. */
+  uint8_t nlisted;
+  uint8_t listed_len[16];
+  const char *listed[16];
+} h1_response;
+
+/* Parses a response head; P_DONE, P_INCOMPLETE or P_BAD. */
+int h1_parse_response(const char *buf, uint32_t len, h1_response *r);
+
+/*
+ * Writes the head the client gets for response `r` (head bytes in `buf`): status line as HTTP/1.1, fields minus the
+ * hop-by-hop ones, plus `extra` (Date, framing, Connection: close). Returns the length, or 0 when `cap` is short.
+ */
+uint32_t h1_client_head(const char *buf, const h1_response *r, const char *extra, uint32_t extra_len, char *out, uint32_t cap);
+
+/* Where a chunked body ends: feed it bytes; it says how many belong to the body, and when the body is complete. */
+typedef struct h1_chunks {
+  uint8_t state;
+  uint8_t digits;
+  uint64_t remaining;
+} h1_chunks;
+
+/* Returns bytes of buf that belong to the body (all of them until the end); *done once it is complete; -1 if malformed. */
+int64_t h1_chunks_feed(h1_chunks *c, const char *buf, uint64_t len, int *done);
+
+/* ---- h1-exchange.c ---- */
+
+typedef struct h1_listener h1_listener;
+typedef struct dconn dconn;
+typedef struct uconn uconn;
+
+typedef struct h1_target {
+  struct sockaddr_storage addr;
+  uint32_t connect_timeout_ms;
+  uint32_t idle_timeout_ms;
+  uint32_t max_head_bytes; /* of a response */
+  int max_conns;
+  int max_pending;
+  int open;                /* connections open or opening */
+  uconn *idle;             /* most recently used first */
+  dconn *waiting_head, *waiting_tail;
+  int nwaiting;
+} h1_target;
+
+enum body_mode { B_NONE, B_LENGTH, B_CHUNKED, B_CLOSE };
+enum dstate { D_HEAD, D_EXCHANGE, D_CLOSING };
+
+struct dconn {
+  uv_tcp_t tcp;
+  h1_listener *l;
+  dconn *prev, *next;
+  dconn *next_waiting;
+  /* Client bytes read past the request being served (pipelining), kept until its exchange is done. */
+  char *in;
+  uint32_t in_len;
+  char *req;             /* the upstream request head (H1_REQ_CAP bytes, the connection's own), kept until the
+                            response starts: the one retry sends it again */
+  uint32_t req_len;
+  uint8_t state;
+  uint8_t handle;
+  uint8_t reading;
+  uint8_t last;        /* the exchange in progress is the connection's last (close after it) */
+  uint8_t client_eof;
+  uint8_t shut;        /* our FIN was asked for */
+  uint8_t waiting;     /* in its target's queue */
+  int pending_writes;
+  uint64_t deadline_ms;   /* head or keep-alive idle (D_HEAD), the response timeout (D_EXCHANGE) */
+  char addr[INET6_ADDRSTRLEN];
+  /* The exchange. */
+  uconn *u;
+  double decision;
+  int target;
+  uint64_t start_ns;
+  char rid[129];         /* the request id: the client's, or one made here (UUID v4) */
+  uint8_t is_head;
+  uint8_t retried;
+  uint8_t started;       /* response bytes went to the client */
+  uint8_t body;          /* enum body_mode */
+  uint8_t upstream_close;
+  int status;
+  uint64_t remaining;
+  h1_chunks chunks;
+  double bytes_out;
+};
+
+enum ustate { U_CONNECTING, U_BUSY, U_IDLE, U_CLOSING };
+
+struct uconn {
+  uv_tcp_t tcp;
+  uv_connect_t connect;
+  h1_listener *l;
+  uconn *prev, *next;           /* every connection of the listener */
+  uconn *idle_prev, *idle_next; /* its target's idle list */
+  dconn *d;
+  int target;
+  uint8_t state;
+  uint8_t handle;
+  uint8_t reading;
+  uint8_t got_bytes;            /* response bytes arrived for the current exchange */
+  uint32_t requests;
+  uint64_t deadline_ms;         /* connect timeout (U_CONNECTING) or idle expiry (U_IDLE) */
+  char *head;                   /* response head bytes kept across reads */
+  uint32_t head_len;
+};
+
+struct h1_listener {
+  h1_listener *next_in_instance;
+  napi_env env;
+  addon_instance *inst;
+  uv_tcp_t server;
+  uv_timer_t sweep;
+  uint8_t server_state, sweep_state;
+  uint8_t closed, stopping, js_released;
+  uint8_t dropped;   /* out of the instance's list, references deleted */
+  uint8_t pass_head; /* decide() gets the head (routes match on fields) */
+  uint32_t header_timeout_ms, idle_timeout_ms;
+  uint32_t max_head_bytes;
+  napi_ref on_decide, on_done, on_failure, on_handoff, io_ref;
+  double *io; /* shared with JavaScript: [0] the decided route's timeout (ms) */
+  napi_async_context async;
+  h1_target *targets;
+  int ntargets, captargets;
+  dconn *dconns;
+  int ndconns;
+  uconn *uconns;
+  int nuconns;
+  char date[40]; /* "date: <IMF-fixdate>\r\n", refreshed by the sweep */
+  uint64_t date_s;
+};
+
+void h1_on_connection(uv_stream_t *server, int status);
+void h1_on_sweep(uv_timer_t *timer);
+void h1_refresh_date(h1_listener *l);
+/* Stops new requests: idle client connections close now, busy ones after their response. */
+void h1_drain(h1_listener *l);
+/* Closes every connection (in flight ones are reset). */
+void h1_close_all(h1_listener *l);
+
+/* ---- h1-listener.c ---- */
+void h1_maybe_free_listener(h1_listener *l);
+
+#endif

@@ -1,0 +1,240 @@
+// The `native` engine through the real proxy: which requests its native path serves (counted in /stats as
+// nativeStreams) and which connections it hands to the net engine (nativeHandoffs), and what the native path does
+// with framing the rest of the suite does not reach: pipelining, interim responses, close-delimited bodies,
+// Connection: close, HEAD, a header-matching route, a split request head. The shared integration suite also runs
+// whole on this engine (vitest.config.ts).
+
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminGet } from '../helpers/admin.ts';
+import { edgeConfig } from '../helpers/configs.ts';
+import { type ClientResponse, json, request } from '../helpers/http-client.ts';
+import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
+import { rawExchange, statusOf } from '../helpers/raw-client.ts';
+import { type EchoReply, type Server, startEchoServer, startRawUpstream } from '../helpers/upstreams.ts';
+
+interface NativeStats {
+  streams: number;
+  nativeStreams: number;
+  nativeHandoffs: number;
+}
+
+let echo: Server;
+let raw: Awaited<ReturnType<typeof startRawUpstream>>;
+let proxy: ProxyProcess;
+let port: number;
+
+/** /stats as the supervisor sums it (workers report once a second). */
+async function stats(): Promise<NativeStats> {
+  return JSON.parse((await adminGet(proxy.adminPort, '/stats')).body) as NativeStats;
+}
+
+/** /stats once every worker report has caught up: two reads a report interval apart that agree. */
+async function settled(): Promise<NativeStats> {
+  let s = await stats();
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 1100));
+    const next = await stats();
+    if (next.streams === s.streams && next.nativeHandoffs === s.nativeHandoffs) return next;
+    s = next;
+  }
+  return s;
+}
+
+/** Waits for the stats to show `check` true (they lag by up to a second). */
+async function statsUntil(check: (s: NativeStats) => boolean): Promise<NativeStats> {
+  let s = await stats();
+  for (let i = 0; i < 40 && !check(s); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    s = await stats();
+  }
+  return s;
+}
+
+beforeAll(async () => {
+  echo = await startEchoServer();
+  raw = await startRawUpstream((socket, head) => {
+    const path = head.split(' ')[1] ?? '';
+    if (path.startsWith('/until-close')) socket.end('HTTP/1.1 200 OK\r\n\r\nall of it, then a FIN');
+    else if (path.startsWith('/cut-until-close')) {
+      socket.write('HTTP/1.1 200 OK\r\n\r\npart');
+      setTimeout(() => socket.resetAndDestroy(), 30);
+    } else if (path.startsWith('/hints')) socket.write('HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    else if (path.startsWith('/upstream-close')) socket.end('HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 3\r\n\r\nbye');
+    else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+  });
+  proxy = await startProxy(
+    edgeConfig(
+      [
+        '{ match: { path: { prefix: /raw/ } }, cluster: raw, prefixRewrite: / }',
+        '{ match: { path: { prefix: /plain } }, cluster: raw }',
+        '{ match: { path: { prefix: /until-close } }, cluster: raw }',
+        '{ match: { path: { prefix: /cut-until-close } }, cluster: raw }',
+        '{ match: { path: { prefix: /hints } }, cluster: raw }',
+        '{ match: { path: { prefix: /upstream-close } }, cluster: raw }',
+        '{ match: { path: { prefix: /canary }, headers: [{ name: x-canary, exact: "1" }] }, directResponse: { status: 200, body: canary } }',
+        '{ match: { path: { prefix: /filtered } }, cluster: echo, requestHeaders: { set: { x-filtered: yes } } }',
+        '{ match: { path: { prefix: / } }, cluster: echo }',
+      ],
+      { echo: echo.port, raw: raw.port },
+      1,
+      ['engine: native'],
+    ),
+  );
+  port = proxy.port('edge');
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await echo?.close();
+  await raw?.close();
+});
+
+describe('the native engine serves plain requests natively', () => {
+  it('says so when it starts, and serves a GET on its native path', async () => {
+    expect(proxy.output()).not.toContain('native HTTP engine unavailable');
+    const before = await settled();
+    const res = await request({ port, path: '/hello?x=1', headers: { 'x-forwarded-for': '203.0.113.9', 'x-trace': 'kept' } });
+    expect(res.status).toBe(200);
+    const e = json<EchoReply>(res);
+    expect(e.method).toBe('GET');
+    expect(e.url).toBe('/hello?x=1');
+    expect(e.headers['x-trace']).toBe('kept');
+    expect(e.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+    expect(e.headers['x-forwarded-proto']).toBe('http');
+    expect(e.headers['x-forwarded-host']).toBe(`127.0.0.1:${port}`);
+    expect(e.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // Hop-by-hop fields stay on this hop.
+    expect(e.headers['keep-alive']).toBeUndefined();
+    expect(e.headers.te).toBeUndefined();
+    const after = await statsUntil((s) => s.nativeStreams > before.nativeStreams);
+    expect(after.nativeStreams).toBe(before.nativeStreams + 1);
+    expect(after.nativeHandoffs).toBe(before.nativeHandoffs);
+  });
+
+  it('keeps an incoming x-request-id and replaces an empty one', async () => {
+    expect(json<EchoReply>(await request({ port, path: '/rid', headers: { 'x-request-id': 'abc-123' } })).headers['x-request-id']).toBe('abc-123');
+    const e = json<EchoReply>(await request({ port, path: '/rid', headers: { 'x-request-id': '' } }));
+    expect(e.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(e.rawHeaders.filter((h) => h.toLowerCase() === 'x-request-id')).toHaveLength(1);
+  });
+
+  it('reuses one upstream connection for sequential requests, and adds a Date when the upstream sends none', async () => {
+    const before = raw.connections;
+    const r = await rawExchange(port, 'GET /plain HTTP/1.1\r\nHost: a\r\n\r\n', 300);
+    expect(statusOf(r.data)).toBe(200);
+    expect(r.data).toMatch(/\r\ndate: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n/);
+    for (let i = 0; i < 5; i++) expect((await rawExchange(port, 'GET /plain HTTP/1.1\r\nHost: a\r\n\r\n', 100)).data).toContain('\r\n\r\nok');
+    expect(raw.connections - before).toBeLessThanOrEqual(1);
+  });
+
+  it('answers pipelined requests in order, all natively', async () => {
+    const before = await settled();
+    const r = await rawExchange(port, 'GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\n\r\nHEAD /three HTTP/1.1\r\nHost: a\r\n\r\n', 500);
+    const urls = [...r.data.matchAll(/"url":"([^"]+)"/g)].map((m) => m[1]);
+    expect(urls).toEqual(['/one', '/two']);
+    expect(r.data.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(3);
+    // HEAD: the head only, though it names a length.
+    expect(r.data.endsWith('\r\n\r\n')).toBe(true);
+    const after = await statsUntil((s) => s.nativeStreams >= before.nativeStreams + 3);
+    expect(after.nativeStreams - before.nativeStreams).toBe(3);
+    expect(after.nativeHandoffs).toBe(before.nativeHandoffs);
+  });
+
+  it('passes an interim 103 on, then the response', async () => {
+    const r = await rawExchange(port, 'GET /hints HTTP/1.1\r\nHost: a\r\n\r\n', 300);
+    expect(r.data).toMatch(/^HTTP\/1\.1 103 Early Hints\r\nLink: <\/s\.css>\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    expect(r.data.endsWith('\r\n\r\nok')).toBe(true);
+  });
+
+  it('sends a close-delimited body chunked, ending with the last chunk', async () => {
+    const res = await request({ port, path: '/until-close' });
+    expect(res.status).toBe(200);
+    expect(res.headers['transfer-encoding']).toBe('chunked');
+    expect(res.body.toString()).toBe('all of it, then a FIN');
+  });
+
+  it('resets the client when a close-delimited body is cut (no last chunk: it cannot look complete)', async () => {
+    const r = await rawExchange(port, 'GET /cut-until-close HTTP/1.1\r\nHost: a\r\n\r\n', 1000);
+    expect(r.data).toContain('\r\n4\r\npart\r\n');
+    expect(r.data).not.toContain('0\r\n\r\n');
+    expect(r.closed).toBe(true);
+  });
+
+  it('closes after answering a Connection: close request, and says so', async () => {
+    const r = await rawExchange(port, 'GET /bye HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 1000);
+    expect(statusOf(r.data)).toBe(200);
+    expect(r.data).toMatch(/\r\nconnection: close\r\n/i);
+    expect(r.closed).toBe(true);
+  });
+
+  it("keeps the client's connection when the upstream closes its own, and drops the upstream's Connection field", async () => {
+    const r = await rawExchange(port, 'GET /upstream-close HTTP/1.1\r\nHost: a\r\n\r\nGET /upstream-close HTTP/1.1\r\nHost: a\r\n\r\n', 300);
+    expect(r.data.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(2);
+    expect(r.data).not.toMatch(/connection: close/i);
+    expect(r.closed).toBe(false);
+  });
+
+  it('routes on header fields natively when a route matches on them', async () => {
+    const before = await settled();
+    const canary = await request({ port, path: '/canary', headers: { 'x-canary': '1' } });
+    expect(canary.body.toString()).toBe('canary');
+    // Not the canary: the next route (the echo cluster), on the native path.
+    const plain = await request({ port, path: '/canary', headers: { 'x-canary': '2' } });
+    expect(json<EchoReply>(plain).url).toBe('/canary');
+    const after = await statsUntil((s) => s.streams >= before.streams + 2 && s.nativeStreams > before.nativeStreams);
+    expect(after.nativeStreams - before.nativeStreams).toBe(1);
+  });
+});
+
+describe('the native engine hands the rest to the net engine', () => {
+  async function handedOff(send: () => Promise<ClientResponse | string>): Promise<ClientResponse | string> {
+    const before = await settled();
+    const out = await send();
+    const after = await statsUntil((s) => s.nativeHandoffs > before.nativeHandoffs);
+    expect(after.nativeHandoffs).toBe(before.nativeHandoffs + 1);
+    return out;
+  }
+
+  it('a request with a body', async () => {
+    const res = (await handedOff(() => request({ port, method: 'POST', path: '/upload', body: Buffer.alloc(100_000, 7) }))) as ClientResponse;
+    expect(json<EchoReply>(res).bodyBytes).toBe(100_000);
+  });
+
+  it('a route with filters, and one with a rewrite', async () => {
+    const filtered = (await handedOff(() => request({ port, path: '/filtered' }))) as ClientResponse;
+    expect(json<EchoReply>(filtered).headers['x-filtered']).toBe('yes');
+    const rewritten = (await handedOff(() => request({ port, path: '/raw/plain' }))) as ClientResponse;
+    expect(rewritten.body.toString()).toBe('ok');
+    expect(raw.requests.at(-1)).toMatch(/^GET \/plain HTTP\/1\.1/);
+  });
+
+  it('a request head split across reads: the net engine gets every byte', async () => {
+    const data = (await handedOff(
+      () =>
+        new Promise<string>((resolve, reject) => {
+          const s = net.connect(port, '127.0.0.1');
+          s.setNoDelay(true);
+          let got = '';
+          s.on('data', (d: Buffer) => {
+            got += d.toString('latin1');
+            if (got.includes('"url":"/split"')) {
+              s.destroy();
+              resolve(got);
+            }
+          });
+          s.on('error', reject);
+          s.write('GET /split HTTP/1.1\r\nHo');
+          setTimeout(() => s.write('st: a\r\n\r\n'), 100);
+        }),
+    )) as string;
+    expect(statusOf(data)).toBe(200);
+  });
+
+  it('HTTP/1.0 and malformed requests, answered as the net engine answers them', async () => {
+    const r10 = (await handedOff(() => rawExchange(port, 'GET /old HTTP/1.0\r\nHost: a\r\n\r\n', 500).then((r) => r.data))) as string;
+    expect(r10).toMatch(/^HTTP\/1\.1 200 OK/);
+    const bad = (await handedOff(() => rawExchange(port, 'GET /x HTTP/1.1\r\nHost: a\r\nBad Field: 1\r\n\r\n', 500).then((r) => r.data))) as string;
+    expect(statusOf(bad)).toBe(400);
+  });
+});
