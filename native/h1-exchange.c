@@ -780,7 +780,7 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
   if (d->req == NULL) d->req = malloc(H1_REQ_CAP);
   h1_request r;
   make_request_id(l->inst, d->rid);
-  int got = d->req == NULL ? P_UNSUPPORTED : h1_parse_request(data, len, &r, d->addr, d->rid, d->req, H1_REQ_CAP, &d->req_len);
+  int got = d->req == NULL ? P_UNSUPPORTED : h1_parse_request(data, len, &l->limits, &r, d->addr, d->rid, d->req, H1_REQ_CAP, &d->req_len);
   if (got != P_DONE || !l->inst->alive || l->closed) {
     handoff(d, data, len);
     return;

@@ -133,6 +133,7 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   l->io = io;
   l->header_timeout_ms = 10000;
   l->idle_timeout_ms = 60000;
+  l->limits = (h1_limits){H1_MAX_REQUEST_HEAD, H1_MAX_REQUEST_HEAD, H1_MAX_HEADERS};
   uv_tcp_init(loop, &l->server);
   l->server.data = l;
   int err = uv_tcp_open(&l->server, fd);
@@ -189,18 +190,23 @@ static uint32_t u32(napi_env env, napi_value v) {
 }
 
 /*
- * configure(handle, headerTimeoutMs, idleTimeoutMs, passHead): for connections from now on (and idle ones' next
- * wait); passHead: decide() gets the request head too (a route matches on header fields).
+ * configure(handle, headerTimeoutMs, idleTimeoutMs, passHead, maxHeadBytes, maxTargetBytes, maxFields): for
+ * connections from now on (and idle ones' next wait); passHead: decide() gets the request head too (a route
+ * matches on header fields). Heads past the limits go to the net engine, which answers them 414/431.
  */
 static napi_value Configure(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  h1_listener *l = listener_call(env, info, 4, argv);
+  napi_value argv[7];
+  h1_listener *l = listener_call(env, info, 7, argv);
   if (l == NULL) return NULL;
   l->header_timeout_ms = u32(env, argv[1]);
   l->idle_timeout_ms = u32(env, argv[2]);
   bool pass = false;
   napi_get_value_bool(env, argv[3], &pass);
   l->pass_head = pass;
+  uint32_t head = u32(env, argv[4]), target = u32(env, argv[5]), fields = u32(env, argv[6]);
+  l->limits.max_head = head < H1_MAX_REQUEST_HEAD ? head : H1_MAX_REQUEST_HEAD;
+  l->limits.max_target = target;
+  l->limits.max_fields = fields < H1_MAX_HEADERS ? fields : H1_MAX_HEADERS;
   return NULL;
 }
 

@@ -122,17 +122,39 @@ static void put_appended(writer *w, const field *f, const char *appended, uint32
   put(w, "\r\n", 2);
 }
 
-int h1_parse_request(const char *buf, uint32_t len, h1_request *r, const char *client_addr, char *rid, char *out, uint32_t cap,
-                     uint32_t *out_len) {
+/* uri-host [":" port] as the net engine checks it (core/http/request-parser.ts isValidHost): an IP literal or a
+   reg-name, then an optional port of up to 5 digits. */
+static int valid_host(const char *h, uint32_t len) {
+  uint32_t i = 0;
+  if (len == 0) return 0;
+  if (h[0] == '[') {
+    for (i = 1; i < len && h[i] != ']'; i++)
+      if (!((h[i] >= '0' && h[i] <= '9') || (lower((unsigned char)h[i]) >= 'a' && lower((unsigned char)h[i]) <= 'f') || h[i] == ':' || h[i] == '.')) return 0;
+    if (i == len || i == 1) return 0;
+    i++;
+  } else {
+    for (; i < len && h[i] != ':'; i++) {
+      unsigned char c = (unsigned char)h[i];
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || strchr("._~!$&'()*+,;=%-", c) != NULL) || c == 0) return 0;
+    }
+    if (i == 0) return 0;
+  }
+  if (i == len) return 1;
+  if (h[i] != ':' || len - i - 1 > 5) return 0;
+  for (i++; i < len; i++)
+    if (h[i] < '0' || h[i] > '9') return 0;
+  return 1;
+}
+
+int h1_parse_request(const char *buf, uint32_t len, const h1_limits *limits, h1_request *r, const char *client_addr, char *rid, char *out,
+                     uint32_t cap, uint32_t *out_len) {
   memset(r, 0, sizeof *r);
   uint32_t end = head_end(buf, len);
   if (end == 0) {
-    /* A bare LF, or a head too large for the fast path: the net engine decides (and answers) from here. */
-    for (uint32_t i = 0; i < len; i++)
-      if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r')) return P_UNSUPPORTED;
-    return len >= H1_MAX_REQUEST_HEAD ? P_UNSUPPORTED : P_INCOMPLETE;
+    /* A bare LF, or a head in pieces: the net engine decides (and answers) from here. */
+    return P_UNSUPPORTED;
   }
-  if (end > H1_MAX_REQUEST_HEAD) return P_UNSUPPORTED;
+  if (end > limits->max_head) return P_UNSUPPORTED;
   /* Request line: METHOD SP origin-form SP HTTP/1.1 CRLF */
   uint32_t i = 0;
   while (i < end && buf[i] >= 'A' && buf[i] <= 'Z') i++;
@@ -145,6 +167,7 @@ int h1_parse_request(const char *buf, uint32_t len, h1_request *r, const char *c
   while (i < end && (unsigned char)buf[i] > 0x20 && (unsigned char)buf[i] < 0x7f) i++;
   r->path = buf + p;
   r->path_len = i - p;
+  if (r->path_len > limits->max_target) return P_UNSUPPORTED;
   if (end - i < 11 || memcmp(buf + i, " HTTP/1.1\r\n", 11) != 0) return P_UNSUPPORTED;
   uint32_t pos = i + 11;
 
@@ -155,7 +178,7 @@ int h1_parse_request(const char *buf, uint32_t len, h1_request *r, const char *c
   field f;
   int got;
   while ((got = next_field(buf, pos, end, &f, &pos)) == 1) {
-    if (++fields > H1_MAX_HEADERS) return P_UNSUPPORTED;
+    if (++fields > (int)limits->max_fields) return P_UNSUPPORTED;
     const char *n = f.name;
     uint32_t nl = f.name_len;
     switch (lower((unsigned char)n[0])) {
@@ -224,7 +247,7 @@ int h1_parse_request(const char *buf, uint32_t len, h1_request *r, const char *c
     }
     put(&w, f.line, f.line_len);
   }
-  if (got < 0 || pos != end || host_count != 1 || r->host_len == 0) return P_UNSUPPORTED;
+  if (got < 0 || pos != end || host_count != 1 || !valid_host(r->host, r->host_len)) return P_UNSUPPORTED;
   r->head_len = end;
   if (r->request_id != 2) {
     puts_(&w, "x-request-id: ");

@@ -71,11 +71,19 @@ enum { P_INCOMPLETE = 0, P_DONE = 1, P_UNSUPPORTED = -1, P_BAD = -2 };
  * request line and fields as received, minus hop-by-hop fields and an empty x-request-id, with the client address
  * appended to X-Forwarded-For/-Proto/-Host and an x-request-id added when absent or empty: `rid` holds the id
  * to add (129 bytes); when the request has its own, it is copied there instead.
- * P_DONE (out_len set), P_INCOMPLETE, or P_UNSUPPORTED for anything the native engine leaves to the net engine:
- * a body, an upgrade, an Expect, HTTP/1.0, an unusual field or target, a malformed head.
+ * P_DONE (out_len set), or P_UNSUPPORTED for anything the native engine leaves to the net engine: a head not
+ * complete in buf, a body, an upgrade, an Expect, HTTP/1.0, an unusual field, Host or target, a head past the
+ * limits, a malformed head.
  */
-int h1_parse_request(const char *buf, uint32_t len, h1_request *r, const char *client_addr, char *rid, char *out, uint32_t cap,
-                     uint32_t *out_len);
+/* The listener's own limits (the net engine answers 414/431 past them, so the native path leaves such heads to it). */
+typedef struct h1_limits {
+  uint32_t max_head;   /* request line plus fields, at most H1_MAX_REQUEST_HEAD */
+  uint32_t max_target;
+  uint32_t max_fields; /* at most H1_MAX_HEADERS */
+} h1_limits;
+
+int h1_parse_request(const char *buf, uint32_t len, const h1_limits *limits, h1_request *r, const char *client_addr, char *rid, char *out,
+                     uint32_t cap, uint32_t *out_len);
 
 typedef struct h1_response {
   uint32_t head_len;
@@ -200,7 +208,7 @@ struct h1_listener {
   uint8_t dropped;   /* out of the instance's list, references deleted */
   uint8_t pass_head; /* decide() gets the head (routes match on fields) */
   uint32_t header_timeout_ms, idle_timeout_ms;
-  uint32_t max_head_bytes;
+  h1_limits limits;
   napi_ref on_decide, on_done, on_failure, on_handoff, io_ref;
   double *io; /* shared with JavaScript: [0] the decided route's timeout (ms) */
   napi_async_context async;

@@ -31,7 +31,15 @@ interface NativeHttpAddon {
     failure: (kind: number, requestId: string, isHead: number, close: number) => string,
     handoff: (fd: number, bytes: Buffer) => void,
   ): { handle: object; port: number };
-  configure(handle: object, headerTimeoutMs: number, idleTimeoutMs: number, passHead: boolean): void;
+  configure(
+    handle: object,
+    headerTimeoutMs: number,
+    idleTimeoutMs: number,
+    passHead: boolean,
+    maxHeadBytes: number,
+    maxTargetBytes: number,
+    maxFields: number,
+  ): void;
   addTarget(
     handle: object,
     address: string,
@@ -167,7 +175,8 @@ export class NativeHttpListener implements HttpListener {
       return;
     }
     const matchesFields = context.router.routes.some((r) => r.match.headers !== undefined);
-    this.addon.configure(handle, context.net.headerTimeoutMs, context.net.idleTimeoutMs, matchesFields);
+    const { limits, headerTimeoutMs, idleTimeoutMs } = context.net;
+    this.addon.configure(handle, headerTimeoutMs, idleTimeoutMs, matchesFields, limits.maxHeadBytes, limits.maxUriBytes, limits.maxFields);
     const routes = context.router.routes;
     const targets = new Map<Route, readonly number[]>();
     for (const r of routes) {

@@ -78,7 +78,7 @@ beforeAll(async () => {
       ],
       { echo: echo.port, raw: raw.port },
       1,
-      ['engine: native'],
+      ['engine: native', 'maxRequestUriBytes: 256'],
     ),
   );
   port = proxy.port('edge');
@@ -236,5 +236,12 @@ describe('the native engine hands the rest to the net engine', () => {
     expect(r10).toMatch(/^HTTP\/1\.1 200 OK/);
     const bad = (await handedOff(() => rawExchange(port, 'GET /x HTTP/1.1\r\nHost: a\r\nBad Field: 1\r\n\r\n', 500).then((r) => r.data))) as string;
     expect(statusOf(bad)).toBe(400);
+    const badHost = (await handedOff(() => rawExchange(port, 'GET /x HTTP/1.1\r\nHost: a b\r\n\r\n', 500).then((r) => r.data))) as string;
+    expect(statusOf(badHost)).toBe(400);
+  });
+
+  it("a head past the listener's limits, answered 414 by the net engine", async () => {
+    const long = (await handedOff(() => rawExchange(port, `GET /${'x'.repeat(300)} HTTP/1.1\r\nHost: a\r\n\r\n`, 500).then((r) => r.data))) as string;
+    expect(statusOf(long)).toBe(414);
   });
 });
