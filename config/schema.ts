@@ -223,7 +223,7 @@ export const defaults = Object.freeze({
   listenerAddress: '0.0.0.0',
   /** uWS's own default (4 KiB) is too small for JWTs and cookies. */
   maxRequestHeadersBytes: 16_384,
-  engine: 'uws' as 'net' | 'uws' | 'native',
+  engine: 'native' as 'net' | 'uws' | 'native',
   /** nginx's large_client_header_buffers (8 KiB) bounds a request line the same way. */
   maxRequestUriBytes: 8_192,
   /** Envoy's max_headers_count. */

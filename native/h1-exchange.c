@@ -222,6 +222,7 @@ static void end_exchange(dconn *d, int failure, int upstream_reusable) {
     d->waiting = 0;
   }
   d->state = D_HEAD;
+  d->served++;
   report_done(d, failure);
   if (d->handle != HS_OPEN) return;
   if (failure == F_MID_RESPONSE || failure == F_DOWNSTREAM_ABORTED) {
@@ -823,7 +824,8 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
   /* The route's timeout (0: none), put where we read it by decide(). */
   d->deadline_ms = l->io[0] > 0 ? now_ms(l) + (uint64_t)l->io[0] : UINT64_MAX;
   d->is_head = r.is_head;
-  d->last = r.close;
+  /* Once set (by the client, or by draining) it stays: the connection closes after this exchange. */
+  if (r.close) d->last = 1;
   d->retried = d->started = 0;
   d->status = 0;
   d->bytes_out = 0;
@@ -965,7 +967,9 @@ void h1_drain(h1_listener *l) {
   l->stopping = 1;
   for (dconn *d = l->dconns, *next; d != NULL; d = next) {
     next = d->next;
-    if (d->state == D_HEAD && d->pending_writes == 0 && d->in_len == 0) d_close(d, 0);
+    /* Idle between requests: closed. A fresh connection still gets its first request answered (its bytes may be
+       on the way), with Connection: close, as the net engine does; so does one with a request in progress. */
+    if (d->state == D_HEAD && d->served > 0 && d->pending_writes == 0 && d->in_len == 0) d_close(d, 0);
     else d->last = 1;
   }
 }

@@ -158,6 +158,7 @@ struct dconn {
   uint8_t shut;        /* our FIN was asked for */
   uint8_t waiting;     /* in its target's queue */
   int pending_writes;
+  uint32_t served;        /* exchanges done on it */
   uint64_t deadline_ms;   /* head or keep-alive idle (D_HEAD), the response timeout (D_EXCHANGE) */
   char addr[INET6_ADDRSTRLEN];
   /* The exchange. */
