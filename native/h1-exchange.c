@@ -34,7 +34,7 @@ static void u_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 /* ---- small things ---- */
 
 static uint64_t now_ms(h1_listener *l) {
-  return uv_now(l->server.loop);
+  return uv_now(l->base.server.loop);
 }
 
 static napi_value js_num(napi_env env, double v) {
@@ -156,40 +156,40 @@ static int client_write(dconn *d, uv_buf_t *bufs, unsigned n) {
 /* done(decision, status, failure, durationMs, bytesOut): the exchange is over. */
 static void report_done(dconn *d, int failure) {
   h1_listener *l = d->l;
-  if (!l->inst->alive) return;
+  if (!l->base.inst->alive) return;
   napi_handle_scope scope;
-  if (napi_open_handle_scope(l->env, &scope) != napi_ok) return;
-  napi_value argv[5] = {js_num(l->env, d->decision), js_num(l->env, d->status), js_num(l->env, failure),
-                        js_num(l->env, (double)(uv_hrtime() - d->start_ns) / 1e6), js_num(l->env, d->bytes_out)};
-  addon_call(l->env, l->async, l->on_done, 5, argv, 0, NULL);
-  napi_close_handle_scope(l->env, scope);
+  if (napi_open_handle_scope(l->base.env, &scope) != napi_ok) return;
+  napi_value argv[5] = {js_num(l->base.env, d->decision), js_num(l->base.env, d->status), js_num(l->base.env, failure),
+                        js_num(l->base.env, (double)(uv_hrtime() - d->start_ns) / 1e6), js_num(l->base.env, d->bytes_out)};
+  addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_DONE], 5, argv, 0, NULL);
+  napi_close_handle_scope(l->base.env, scope);
 }
 
 /* The local reply for a failure, as JavaScript renders it (the same bytes the other engines send); sent, or not. */
 static int send_local_reply(dconn *d, int failure) {
   h1_listener *l = d->l;
-  if (!l->inst->alive) return -1;
+  if (!l->base.inst->alive) return -1;
   napi_handle_scope scope;
-  if (napi_open_handle_scope(l->env, &scope) != napi_ok) return -1;
+  if (napi_open_handle_scope(l->base.env, &scope) != napi_ok) return -1;
   int close = d->last || l->stopping || d->client_eof;
-  napi_value argv[4] = {js_num(l->env, failure), js_latin1(l->env, d->rid, strlen(d->rid)), js_num(l->env, d->is_head),
-                        js_num(l->env, close)};
+  napi_value argv[4] = {js_num(l->base.env, failure), js_latin1(l->base.env, d->rid, strlen(d->rid)), js_num(l->base.env, d->is_head),
+                        js_num(l->base.env, close)};
   napi_value reply = NULL;
-  addon_call(l->env, l->async, l->on_failure, 4, argv, 0, &reply);
+  addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_FAILURE], 4, argv, 0, &reply);
   int sent = -1;
   size_t len = 0;
   /* "HTTP/1.1 NNN …": the whole response, head and body. */
-  if (reply != NULL && napi_get_value_string_latin1(l->env, reply, NULL, 0, &len) == napi_ok && len > 12) {
+  if (reply != NULL && napi_get_value_string_latin1(l->base.env, reply, NULL, 0, &len) == napi_ok && len > 12) {
     char *bytes = malloc(len + 1);
     if (bytes != NULL) {
-      napi_get_value_string_latin1(l->env, reply, bytes, len + 1, &len);
+      napi_get_value_string_latin1(l->base.env, reply, bytes, len + 1, &len);
       uv_buf_t b = uv_buf_init(bytes, (unsigned)len);
       d->status = (bytes[9] - '0') * 100 + (bytes[10] - '0') * 10 + (bytes[11] - '0');
       sent = client_write(d, &b, 1);
       free(bytes);
     }
   }
-  napi_close_handle_scope(l->env, scope);
+  napi_close_handle_scope(l->base.env, scope);
   return sent;
 }
 
@@ -459,7 +459,7 @@ static void on_response_bytes(uconn *u, const char *buf, uint32_t len) {
 static void u_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   uconn *u = (uconn *)h;
-  buf->base = u->l->inst->scratch;
+  buf->base = u->l->base.inst->scratch;
   buf->len = H1_READ_BYTES;
 }
 
@@ -468,7 +468,7 @@ static void u_on_closed(uv_handle_t *h) {
   h1_listener *l = u->l;
   /* Its place is free: an exchange queued for the target gets a new connection. */
   h1_target *t = &l->targets[u->target];
-  while (t->waiting_head != NULL && t->open < t->max_conns && !l->closed) {
+  while (t->waiting_head != NULL && t->open < t->max_conns && !l->base.closed) {
     dconn *w = t->waiting_head;
     t->waiting_head = w->next_waiting;
     if (t->waiting_head == NULL) t->waiting_tail = NULL;
@@ -674,7 +674,7 @@ static void acquire(dconn *d, int fresh) {
   u->d = d;
   u->deadline_ms = now + t->connect_timeout_ms;
   u->connect.data = u;
-  uv_tcp_init(l->server.loop, &u->tcp);
+  uv_tcp_init(l->base.server.loop, &u->tcp);
   u->next = l->uconns;
   if (l->uconns) l->uconns->prev = u;
   l->uconns = u;
@@ -695,7 +695,7 @@ static void acquire(dconn *d, int fresh) {
 static void d_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   dconn *d = (dconn *)h;
-  buf->base = d->l->inst->scratch;
+  buf->base = d->l->base.inst->scratch;
   buf->len = H1_READ_BYTES;
 }
 
@@ -757,15 +757,15 @@ static void handoff(dconn *d, const char *bytes, uint32_t len) {
   h1_listener *l = d->l;
   uv_os_fd_t fd;
   int copy = uv_fileno((uv_handle_t *)&d->tcp, &fd) == 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
-  if (copy >= 0 && l->inst->alive) {
+  if (copy >= 0 && l->base.inst->alive) {
     napi_handle_scope scope;
-    if (napi_open_handle_scope(l->env, &scope) == napi_ok) {
+    if (napi_open_handle_scope(l->base.env, &scope) == napi_ok) {
       napi_value data;
       void *dst = NULL;
-      napi_create_buffer_copy(l->env, len, bytes, &dst, &data);
-      napi_value argv[2] = {js_num(l->env, copy), data};
-      addon_call(l->env, l->async, l->on_handoff, 2, argv, 0, NULL);
-      napi_close_handle_scope(l->env, scope);
+      napi_create_buffer_copy(l->base.env, len, bytes, &dst, &data);
+      napi_value argv[2] = {js_num(l->base.env, copy), data};
+      addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_HANDOFF], 2, argv, 0, NULL);
+      napi_close_handle_scope(l->base.env, scope);
     }
   } else if (copy >= 0) {
     close(copy);
@@ -780,22 +780,22 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
   h1_listener *l = d->l;
   if (d->req == NULL) d->req = malloc(H1_REQ_CAP);
   h1_request r;
-  make_request_id(l->inst, d->rid);
+  make_request_id(l->base.inst, d->rid);
   int got = d->req == NULL ? P_UNSUPPORTED : h1_parse_request(data, len, &l->limits, &r, d->addr, d->rid, d->req, H1_REQ_CAP, &d->req_len);
-  if (got != P_DONE || !l->inst->alive || l->closed) {
+  if (got != P_DONE || !l->base.inst->alive || l->base.closed) {
     handoff(d, data, len);
     return;
   }
   napi_handle_scope scope;
-  if (napi_open_handle_scope(l->env, &scope) != napi_ok) {
+  if (napi_open_handle_scope(l->base.env, &scope) != napi_ok) {
     handoff(d, data, len);
     return;
   }
-  napi_value argv[4] = {js_latin1(l->env, r.method, r.method_len), js_latin1(l->env, r.path, r.path_len), js_latin1(l->env, r.host, r.host_len),
+  napi_value argv[4] = {js_latin1(l->base.env, r.method, r.method_len), js_latin1(l->base.env, r.path, r.path_len), js_latin1(l->base.env, r.host, r.host_len),
                         NULL};
-  if (l->pass_head) argv[3] = js_latin1(l->env, data, r.head_len);
-  double decision = addon_call(l->env, l->async, l->on_decide, l->pass_head ? 4 : 3, argv, H1_HANDOFF, NULL);
-  napi_close_handle_scope(l->env, scope);
+  if (l->pass_head) argv[3] = js_latin1(l->base.env, data, r.head_len);
+  double decision = addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_DECIDE], l->pass_head ? 4 : 3, argv, H1_HANDOFF, NULL);
+  napi_close_handle_scope(l->base.env, scope);
   if (decision < 0) {
     if (d->handle == HS_OPEN) handoff(d, data, len);
     return;
@@ -847,9 +847,9 @@ static void process_input(dconn *d) {
     d->in = NULL;
     d->in_len = 0;
     /* Parsed from the thread's scratch buffer (no read is in progress here); start_exchange keeps its own tail. */
-    memcpy(d->l->inst->scratch, in, len);
+    memcpy(d->l->base.inst->scratch, in, len);
     free(in);
-    start_exchange(d, d->l->inst->scratch, len);
+    start_exchange(d, d->l->base.inst->scratch, len);
     return;
   }
   if (d->client_eof) d_close(d, 0);
@@ -893,7 +893,7 @@ static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
 
 void h1_on_connection(uv_stream_t *server, int status) {
   h1_listener *l = server->data;
-  if (status < 0 || l->closed || !l->inst->alive) return;
+  if (status < 0 || l->base.closed || !l->base.inst->alive) return;
   dconn *d = calloc(1, sizeof *d);
   if (d == NULL) return;
   d->l = l;
@@ -916,7 +916,7 @@ void h1_on_connection(uv_stream_t *server, int status) {
   }
   uv_tcp_nodelay(&d->tcp, 1);
   d->deadline_ms = now_ms(l) + l->header_timeout_ms;
-  if (!uv_is_active((uv_handle_t *)&l->sweep)) uv_timer_start(&l->sweep, h1_on_sweep, H1_SWEEP_MS, H1_SWEEP_MS);
+  if (!uv_is_active((uv_handle_t *)&l->base.sweep)) uv_timer_start(&l->base.sweep, h1_on_sweep, H1_SWEEP_MS, H1_SWEEP_MS);
   d_reading(d, 1);
 }
 

@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "addon.h"
+#include "listener-base.h"
 
 #define H1_READ_BYTES ADDON_READ_BYTES
 /* Request heads larger than this go to the net engine (which applies the listener's own limits). */
@@ -47,7 +47,7 @@ enum h1_failure {
   F_DOWNSTREAM_ABORTED,
 };
 
-enum h1_handle { HS_NONE, HS_OPEN, HS_CLOSING };
+enum h1_handle { HS_NONE = NL_NONE, HS_OPEN = NL_OPEN, HS_CLOSING = NL_CLOSING };
 
 /* ---- h1-parse.c ---- */
 
@@ -198,28 +198,24 @@ struct uconn {
   uint32_t head_len;
 };
 
+/* The JavaScript values a listener holds, by their place in its base's refs (listen()'s arguments 3..7). */
+enum h1_ref { H1_REF_IO, H1_REF_DECIDE, H1_REF_DONE, H1_REF_FAILURE, H1_REF_HANDOFF, H1_NREFS };
+
 struct h1_listener {
+  nlistener base; /* first: the listen socket, the sweep, the JavaScript values, the handle */
   h1_listener *next_in_instance;
-  napi_env env;
-  addon_instance *inst;
-  uv_tcp_t server;
-  uv_timer_t sweep;
-  uint8_t server_state, sweep_state;
-  uint8_t closed, stopping, js_released;
-  uint8_t dropped;   /* out of the instance's list, references deleted */
+  uint8_t stopping;  /* draining: no new requests after the ones in progress */
   uint8_t pass_head; /* decide() gets the head (routes match on fields) */
   uint32_t header_timeout_ms, idle_timeout_ms;
   h1_limits limits;
-  napi_ref on_decide, on_done, on_failure, on_handoff, io_ref;
   double *io; /* shared with JavaScript: [0] the decided route's timeout (ms) */
-  napi_async_context async;
   h1_target *targets;
   int ntargets, captargets;
   dconn *dconns;
   int ndconns;
   uconn *uconns;
   int nuconns;
-  char date[40]; /* "date: <IMF-fixdate>\r\n", refreshed by the sweep */
+  char date[40]; /* "date: <IMF-fixdate>\r\n", refreshed when a response needs it */
   uint64_t date_s;
 };
 

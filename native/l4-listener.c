@@ -4,9 +4,16 @@
 
 #include "l4-relay.h"
 
-/* ---- the listener's life ---- */
+/* ---- the listener's life (the shared part is listener-base.c) ---- */
 
-static void instance_drop(instance *inst, listener *l) {
+static int has_sessions(nlistener *b) {
+  return ((listener *)b)->nsessions != 0;
+}
+
+/* Out of the thread's list of relay listeners, its targets freed. */
+static void release(nlistener *b) {
+  listener *l = (listener *)b;
+  addon_instance *inst = b->inst;
   for (listener **p = &inst->l4_listeners; *p != NULL; p = &(*p)->next_in_instance) {
     if (*p == l) {
       *p = l->next_in_instance;
@@ -14,59 +21,20 @@ static void instance_drop(instance *inst, listener *l) {
     }
   }
   addon_release_teardown_if_unused(inst);
-}
-
-/* Frees the listener once JavaScript has let go of it and it has no handle or session left. */
-void maybe_free_listener(listener *l) {
-  if (l->server_state != H_NONE || l->sweep_state != H_NONE || l->nsessions != 0) return;
-  instance *inst = l->inst;
-  int alive = inst->alive;
-  if (!l->js_released && alive) return;
-  instance_drop(inst, l);
-  if (alive) {
-    napi_delete_reference(l->env, l->totals_ref);
-    napi_delete_reference(l->env, l->session_ids_ref);
-    napi_delete_reference(l->env, l->on_accept);
-    napi_delete_reference(l->env, l->on_connect_failed);
-    napi_delete_reference(l->env, l->on_end);
-    napi_delete_reference(l->env, l->on_handoff);
-    napi_async_destroy(l->env, l->async);
-  }
   free(l->targets);
   l->targets = NULL;
-  /* In a teardown the finalizer may still come: it must find the listener, so it is kept (a few hundred bytes). */
-  if (l->js_released) free(l);
 }
 
-static void on_server_closed(uv_handle_t *h) {
-  listener *l = h->data;
-  l->server_state = H_NONE;
-  maybe_free_listener(l);
-}
-
-static void on_sweep_closed(uv_handle_t *h) {
-  listener *l = h->data;
-  l->sweep_state = H_NONE;
-  maybe_free_listener(l);
-}
-
-static void stop_accepting(listener *l) {
-  if (l->server_state != H_OPEN) return;
-  l->server_state = H_CLOSING;
-  uv_close((uv_handle_t *)&l->server, on_server_closed);
+void maybe_free_listener(listener *l) {
+  nl_maybe_free(&l->base);
 }
 
 /* Stops accepting and closes every session (reason listener_closed); frees once all is closed. */
 static void close_listener(listener *l) {
-  l->closed = 1;
-  stop_accepting(l);
+  nl_close_handles(&l->base);
   for (session *s = l->sessions, *next; s != NULL; s = next) {
     next = s->next;
     close_session(s, R_LISTENER_CLOSED, 0);
-  }
-  if (l->sweep_state == H_OPEN) {
-    l->sweep_state = H_CLOSING;
-    uv_close((uv_handle_t *)&l->sweep, on_sweep_closed);
   }
 }
 
@@ -80,32 +48,7 @@ void l4_teardown(instance *inst) {
   }
 }
 
-static void finalize_listener(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  listener *l = data;
-  l->js_released = 1;
-  if (l->server_state == H_NONE && l->sweep_state == H_NONE && l->nsessions == 0 && !l->inst->alive) free(l);
-  else maybe_free_listener(l);
-}
-
 /* ---- Node-API ---- */
-
-#define THROW(env, code, msg)                  \
-  do {                                         \
-    napi_throw_error((env), (code), (msg));    \
-    return NULL;                               \
-  } while (0)
-
-static void free_unopened_listener(uv_handle_t *h) {
-  free(h->data);
-}
-
-static listener *unwrap(napi_env env, napi_value v) {
-  void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
-  return p;
-}
 
 /*
  * listen(address, port, exclusive, totals: Float64Array(2), sessionIds: Float64Array(1), onAccept, onConnectFailed,
@@ -115,73 +58,26 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   size_t argc = 9;
   napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  instance *inst = addon_instance_of(env);
-  if (argc < 9) THROW(env, "ERR_INVALID_ARG", "listen: 9 arguments");
-  bool exclusive;
-  napi_get_value_bool(env, argv[2], &exclusive);
-  struct sockaddr_storage addr;
-  if (addon_address(env, argv[0], argv[1], &addr) != 0) THROW(env, "ERR_INVALID_ADDRESS", "listen: not an IP address");
+  if (argc < 9) NL_THROW(env, "ERR_INVALID_ARG", "listen: 9 arguments");
   double *totals = addon_float64s(env, argv[3], 2);
   double *session_ids = addon_float64s(env, argv[4], 1);
-  if (totals == NULL || session_ids == NULL) THROW(env, "ERR_INVALID_ARG", "listen: totals and sessionIds must be Float64Arrays");
-
-  int fd = addon_bound_socket(&addr, exclusive);
-  if (fd < 0) THROW(env, uv_err_name(fd), "bind() failed");
-  uv_loop_t *loop;
-  napi_get_uv_event_loop(env, &loop);
+  if (totals == NULL || session_ids == NULL) NL_THROW(env, "ERR_INVALID_ARG", "listen: totals and sessionIds must be Float64Arrays");
   listener *l = calloc(1, sizeof *l);
-  l->env = env;
-  l->inst = inst;
+  if (l == NULL) NL_THROW(env, "ENOMEM", "listen: out of memory");
+  l->base.has_work = has_sessions;
+  l->base.release = release;
   l->totals = totals;
   l->session_ids = session_ids;
   l->idle_ms = 300000;
-  uv_tcp_init(loop, &l->server);
-  l->server.data = l;
-  int err = uv_tcp_open(&l->server, fd);
-  if (err != 0) close(fd);
-  else err = uv_listen((uv_stream_t *)&l->server, 4096, on_connection);
-  if (err != 0) {
-    uv_close((uv_handle_t *)&l->server, free_unopened_listener);
-    THROW(env, uv_err_name(err), "listen() failed");
-  }
-  l->server_state = H_OPEN;
-  uv_timer_init(loop, &l->sweep);
-  l->sweep.data = l;
-  uv_unref((uv_handle_t *)&l->sweep);
-  l->sweep_state = H_OPEN;
-  napi_create_reference(env, argv[3], 1, &l->totals_ref);
-  napi_create_reference(env, argv[4], 1, &l->session_ids_ref);
-  napi_create_reference(env, argv[5], 1, &l->on_accept);
-  napi_create_reference(env, argv[6], 1, &l->on_connect_failed);
-  napi_create_reference(env, argv[7], 1, &l->on_end);
-  napi_create_reference(env, argv[8], 1, &l->on_handoff);
-  napi_value resource, name;
-  napi_create_object(env, &resource);
-  napi_create_string_latin1(env, "MantouTcpListener", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, resource, name, &l->async);
-  l->next_in_instance = inst->l4_listeners;
-  inst->l4_listeners = l;
-  addon_hold_teardown(env, inst);
-
-  int bound_port = addon_local_port(&l->server);
-  napi_value out, handle;
-  napi_create_object(env, &out);
-  napi_create_external(env, l, finalize_listener, NULL, &handle);
-  napi_set_named_property(env, out, "handle", handle);
-  napi_set_named_property(env, out, "port", addon_num(env, bound_port));
+  napi_value out = nl_open(env, &l->base, NL_TCP, argv, on_connection, "MantouTcpListener", argv + 3, L4_NREFS);
+  if (out == NULL) return NULL;
+  l->next_in_instance = l->base.inst->l4_listeners;
+  l->base.inst->l4_listeners = l;
   return out;
 }
 
-/*
- * The listener a call is about (its first argument), with the call's `n` arguments in argv; NULL, with a JS
- * error thrown, when there are fewer or the first is not a listener handle.
- */
 static listener *listener_call(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
-  size_t argc = n;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  listener *l = argc == n ? unwrap(env, argv[0]) : NULL;
-  if (l == NULL) napi_throw_error(env, "ERR_INVALID_ARG", "not a listener handle");
-  return l;
+  return (listener *)nl_from_call(env, info, NL_TCP, n, argv);
 }
 
 /* configure(handle, idleMs, maxSessionMs, addresses): applies to sessions accepted from now on (max) and all (idle). */
@@ -224,7 +120,7 @@ static napi_value AddTarget(napi_env env, napi_callback_info info) {
 static napi_value StopAccepting(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   listener *l = listener_call(env, info, 1, argv);
-  if (l != NULL) stop_accepting(l);
+  if (l != NULL) nl_stop_accepting(&l->base);
   return NULL;
 }
 

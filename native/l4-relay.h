@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "addon.h"
+#include "listener-base.h"
 
 #define READ_BYTES ADDON_READ_BYTES
 #define SWEEP_MS 250
@@ -92,22 +92,16 @@ typedef struct write_req {
   char data[];
 } write_req;
 
+/* The JavaScript values a listener holds, by their place in its base's refs (listen()'s arguments 3..8). */
+enum l4_ref { L4_TOTALS, L4_SESSION_IDS, L4_ON_ACCEPT, L4_ON_CONNECT_FAILED, L4_ON_END, L4_ON_HANDOFF, L4_NREFS };
+
 struct listener {
+  nlistener base; /* first: the listen socket, the sweep, the JavaScript values, the handle */
   listener *next_in_instance;
-  napi_env env;
-  instance *inst;
-  uv_tcp_t server;
-  uv_timer_t sweep;
-  uint8_t server_state;
-  uint8_t sweep_state;
-  uint8_t closed;      /* close() was called: new work is refused */
-  uint8_t js_released; /* JavaScript dropped its handle (finalizer ran) */
   uint8_t addresses;   /* read the peer address at accept (the access log wants it) */
   uint64_t idle_ms, max_session_ms;
   double *totals;      /* [bytes from clients, bytes from upstreams] in a JS Float64Array */
   double *session_ids; /* [last session id given in this thread] (core/tcp/session-ids.ts), shared with TcpSession */
-  napi_ref totals_ref, session_ids_ref, on_accept, on_connect_failed, on_end, on_handoff;
-  napi_async_context async;
   target *targets;
   int ntargets, captargets;
   session *sessions;

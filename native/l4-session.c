@@ -21,8 +21,8 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
 
 /* ---- calls into JavaScript ---- */
 
-static double call_js(listener *l, napi_ref fn, size_t argc, napi_value *argv, double fallback) {
-  return addon_call(l->env, l->async, fn, argc, argv, fallback, NULL);
+static double call_js(listener *l, int ref, size_t argc, napi_value *argv, double fallback) {
+  return addon_call(l->base.env, l->base.async, l->base.refs[ref], argc, argv, fallback, NULL);
 }
 
 static napi_value num(napi_env env, double v) {
@@ -49,22 +49,22 @@ static void unlink_session(session *s) {
 static void finish(session *s) {
   listener *l = s->l;
   unlink_session(s);
-  if (l->inst->alive) {
+  if (l->base.inst->alive) {
     napi_handle_scope scope;
-    if (napi_open_handle_scope(l->env, &scope) == napi_ok) {
+    if (napi_open_handle_scope(l->base.env, &scope) == napi_ok) {
       napi_value argv[9] = {
-        num(l->env, s->token),
-        num(l->env, s->connected),
-        num(l->env, s->bytes_from_client),
-        num(l->env, s->bytes_from_upstream),
-        num(l->env, (double)(uv_hrtime() - s->start_ns) / 1e6),
-        num(l->env, s->reason),
-        num(l->env, s->id),
-        str(l->env, s->client_addr),
-        num(l->env, s->client_port),
+        num(l->base.env, s->token),
+        num(l->base.env, s->connected),
+        num(l->base.env, s->bytes_from_client),
+        num(l->base.env, s->bytes_from_upstream),
+        num(l->base.env, (double)(uv_hrtime() - s->start_ns) / 1e6),
+        num(l->base.env, s->reason),
+        num(l->base.env, s->id),
+        str(l->base.env, s->client_addr),
+        num(l->base.env, s->client_port),
       };
-      call_js(l, l->on_end, 9, argv, 0);
-      napi_close_handle_scope(l->env, scope);
+      call_js(l, L4_ON_END, 9, argv, 0);
+      napi_close_handle_scope(l->base.env, scope);
     }
   }
   free(s);
@@ -120,7 +120,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   side *x = (side *)h;
   /* Every read is written on (or copied) before the next read: one buffer serves the whole thread. */
-  buf->base = x->s->l->inst->scratch;
+  buf->base = x->s->l->base.inst->scratch;
   buf->len = READ_BYTES;
 }
 
@@ -149,7 +149,7 @@ static void on_written(uv_write_t *req, int status) {
   }
   if (!from->eof && !from->reading) {
     from->reading = 1;
-    s->last_active_ms = uv_now(s->l->server.loop);
+    s->last_active_ms = uv_now(s->l->base.server.loop);
     uv_read_start((uv_stream_t *)&from->tcp, on_alloc, on_read);
   }
   both_done_if_flushed(s);
@@ -241,12 +241,12 @@ static void attempt_failed(session *s, int err, int timed_out) {
   listener *l = s->l;
   s->reason = timed_out ? R_CONNECT_TIMEOUT : R_CONNECT_FAILED;
   s->retry_token = -1;
-  if (!l->closed && l->inst->alive) {
+  if (!l->base.closed && l->base.inst->alive) {
     napi_handle_scope scope;
-    if (napi_open_handle_scope(l->env, &scope) == napi_ok) {
-      napi_value argv[3] = {num(l->env, s->token), num(l->env, s->attempts), num(l->env, err)};
-      s->retry_token = call_js(l, l->on_connect_failed, 3, argv, -1);
-      napi_close_handle_scope(l->env, scope);
+    if (napi_open_handle_scope(l->base.env, &scope) == napi_ok) {
+      napi_value argv[3] = {num(l->base.env, s->token), num(l->base.env, s->attempts), num(l->base.env, err)};
+      s->retry_token = call_js(l, L4_ON_CONNECT_FAILED, 3, argv, -1);
+      napi_close_handle_scope(l->base.env, scope);
     }
   }
   /* The next attempt (or the end) comes when this socket is closed: on_side_closed. */
@@ -279,10 +279,10 @@ static void start_attempt(session *s) {
     return;
   }
   s->attempts++;
-  uv_tcp_init(l->server.loop, &s->upstream.tcp);
+  uv_tcp_init(l->base.server.loop, &s->upstream.tcp);
   s->upstream.state = H_OPEN;
   s->upstream.shut = s->upstream.eof = 0;
-  s->connect_deadline_ms = uv_now(l->server.loop) + l->targets[t].connect_timeout_ms;
+  s->connect_deadline_ms = uv_now(l->base.server.loop) + l->targets[t].connect_timeout_ms;
   s->connect.data = s;
   int err = uv_tcp_connect(&s->connect, &s->upstream.tcp, (struct sockaddr *)&l->targets[t].addr, on_connect);
   if (err != 0) attempt_failed(s, err, 0);
@@ -311,7 +311,7 @@ static void free_unstarted(uv_handle_t *h) {
 
 void on_connection(uv_stream_t *server, int status) {
   listener *l = server->data;
-  if (status < 0 || l->closed || !l->inst->alive) return;
+  if (status < 0 || l->base.closed || !l->base.inst->alive) return;
   session *s = calloc(1, sizeof *s);
   s->l = l;
   s->client.s = s->upstream.s = s;
@@ -323,22 +323,22 @@ void on_connection(uv_stream_t *server, int status) {
     return;
   }
   napi_handle_scope scope;
-  if (napi_open_handle_scope(l->env, &scope) != napi_ok) {
+  if (napi_open_handle_scope(l->base.env, &scope) != napi_ok) {
     uv_close((uv_handle_t *)&s->client.tcp, free_unstarted);
     return;
   }
-  double token = call_js(l, l->on_accept, 0, NULL, ACCEPT_REFUSE);
+  double token = call_js(l, L4_ON_ACCEPT, 0, NULL, ACCEPT_REFUSE);
   if (token == ACCEPT_HANDOFF) {
     /* Filters must see this one: JavaScript gets a descriptor of its own and makes a net.Socket of it. */
     uv_os_fd_t fd;
     int copy = uv_fileno((uv_handle_t *)&s->client.tcp, &fd) == 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
     uv_close((uv_handle_t *)&s->client.tcp, free_unstarted);
-    napi_value argv[1] = {num(l->env, copy)};
-    if (copy >= 0) call_js(l, l->on_handoff, 1, argv, 0);
-    napi_close_handle_scope(l->env, scope);
+    napi_value argv[1] = {num(l->base.env, copy)};
+    if (copy >= 0) call_js(l, L4_ON_HANDOFF, 1, argv, 0);
+    napi_close_handle_scope(l->base.env, scope);
     return;
   }
-  napi_close_handle_scope(l->env, scope);
+  napi_close_handle_scope(l->base.env, scope);
   if (token < 0) {
     if (uv_tcp_close_reset(&s->client.tcp, free_unstarted) != 0) uv_close((uv_handle_t *)&s->client.tcp, free_unstarted);
     return;
@@ -356,7 +356,7 @@ void on_connection(uv_stream_t *server, int status) {
   l->nsessions++;
   if (l->addresses) addresses(s);
   uv_tcp_nodelay(&s->client.tcp, 1);
-  if (!uv_is_active((uv_handle_t *)&l->sweep)) uv_timer_start(&l->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+  if (!uv_is_active((uv_handle_t *)&l->base.sweep)) uv_timer_start(&l->base.sweep, on_sweep, SWEEP_MS, SWEEP_MS);
   start_attempt(s);
 }
 

@@ -1,0 +1,129 @@
+// The listener life both native listeners share (listener-base.h says what is in it).
+
+#include "listener-base.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+void nl_maybe_free(nlistener *b) {
+  if (b->server_state != NL_NONE || b->sweep_state != NL_NONE || b->has_work(b)) return;
+  int alive = b->inst->alive;
+  if (!b->js_released && alive) return;
+  if (!b->dropped) {
+    b->dropped = 1;
+    b->release(b);
+    if (alive) {
+      for (int i = 0; i < b->nrefs; i++) napi_delete_reference(b->env, b->refs[i]);
+      napi_async_destroy(b->env, b->async);
+    }
+  }
+  /* In a teardown the finalizer may still come: it must find the listener, so it is kept (a few hundred bytes). */
+  if (b->js_released) free(b);
+}
+
+static void on_server_closed(uv_handle_t *h) {
+  nlistener *b = h->data;
+  b->server_state = NL_NONE;
+  nl_maybe_free(b);
+}
+
+static void on_sweep_closed(uv_handle_t *h) {
+  nlistener *b = h->data;
+  b->sweep_state = NL_NONE;
+  nl_maybe_free(b);
+}
+
+void nl_stop_accepting(nlistener *b) {
+  if (b->server_state != NL_OPEN) return;
+  b->server_state = NL_CLOSING;
+  uv_close((uv_handle_t *)&b->server, on_server_closed);
+}
+
+void nl_close_handles(nlistener *b) {
+  b->closed = 1;
+  nl_stop_accepting(b);
+  if (b->sweep_state == NL_OPEN) {
+    b->sweep_state = NL_CLOSING;
+    uv_close((uv_handle_t *)&b->sweep, on_sweep_closed);
+  }
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  nlistener *b = data;
+  b->js_released = 1;
+  nl_maybe_free(b);
+}
+
+static void free_unopened(uv_handle_t *h) {
+  free(h->data);
+}
+
+napi_value nl_open(napi_env env, nlistener *b, int kind, napi_value *argv, uv_connection_cb on_connection, const char *resource, napi_value *refs,
+                   int nrefs) {
+  addon_instance *inst = addon_instance_of(env);
+  bool exclusive = false;
+  napi_get_value_bool(env, argv[2], &exclusive);
+  struct sockaddr_storage addr;
+  if (inst == NULL || nrefs > NL_MAX_REFS || addon_address(env, argv[0], argv[1], &addr) != 0) {
+    free(b);
+    NL_THROW(env, "ERR_INVALID_ADDRESS", "listen: not an IP address");
+  }
+  int fd = addon_bound_socket(&addr, exclusive);
+  if (fd < 0) {
+    free(b);
+    NL_THROW(env, uv_err_name(fd), "bind() failed");
+  }
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  b->kind = kind;
+  b->env = env;
+  b->inst = inst;
+  uv_tcp_init(loop, &b->server);
+  b->server.data = b;
+  int err = uv_tcp_open(&b->server, fd);
+  if (err != 0) close(fd);
+  else err = uv_listen((uv_stream_t *)&b->server, 4096, on_connection);
+  if (err != 0) {
+    uv_close((uv_handle_t *)&b->server, free_unopened);
+    NL_THROW(env, uv_err_name(err), "listen() failed");
+  }
+  b->server_state = NL_OPEN;
+  uv_timer_init(loop, &b->sweep);
+  b->sweep.data = b;
+  /* The sweep never keeps the thread alive by itself. */
+  uv_unref((uv_handle_t *)&b->sweep);
+  b->sweep_state = NL_OPEN;
+  for (int i = 0; i < nrefs; i++) napi_create_reference(env, refs[i], 1, &b->refs[i]);
+  b->nrefs = nrefs;
+  napi_value resource_object, name;
+  napi_create_object(env, &resource_object);
+  napi_create_string_latin1(env, resource, NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, resource_object, name, &b->async);
+  addon_hold_teardown(env, inst);
+
+  napi_value out, handle;
+  napi_create_object(env, &out);
+  napi_create_external(env, b, finalize, NULL, &handle);
+  napi_set_named_property(env, out, "handle", handle);
+  napi_set_named_property(env, out, "port", addon_num(env, addon_local_port(&b->server)));
+  return out;
+}
+
+nlistener *nl_from_call(napi_env env, napi_callback_info info, int kind, size_t n, napi_value *argv) {
+  size_t argc = n;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *p = NULL;
+  if (argc != n || napi_get_value_external(env, argv[0], &p) != napi_ok || p == NULL || ((nlistener *)p)->kind != kind) {
+    napi_throw_error(env, "ERR_INVALID_ARG", "not a listener handle");
+    return NULL;
+  }
+  return p;
+}
+
+uint32_t nl_u32(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d <= 0 ? 0 : d >= 4294967295.0 ? 4294967295u : (uint32_t)d;
+}

@@ -1,0 +1,60 @@
+// What the addon's two kinds of listener share (the TCP relay's, l4-listener.c, and the HTTP engine's,
+// h1-listener.c): the listen socket bound with SO_REUSEPORT, the sweep timer, the JavaScript values held, the
+// handle JavaScript gets, and the rule for when the memory may go. Each kind's struct starts with an `nlistener`.
+
+#ifndef MANTOU_LISTENER_BASE_H
+#define MANTOU_LISTENER_BASE_H
+
+#include <stdbool.h>
+
+#include "addon.h"
+
+#define NL_MAX_REFS 8
+
+enum nl_handle { NL_NONE, NL_OPEN, NL_CLOSING };
+enum nl_kind { NL_TCP = 1, NL_HTTP = 2 };
+
+typedef struct nlistener nlistener;
+
+struct nlistener {
+  int kind; /* enum nl_kind: a handle of one kind is never taken for the other */
+  napi_env env;
+  addon_instance *inst;
+  uv_tcp_t server;
+  uv_timer_t sweep;
+  napi_async_context async;
+  napi_ref refs[NL_MAX_REFS]; /* the callbacks and shared arrays JavaScript gave */
+  int nrefs;
+  uint8_t server_state, sweep_state; /* enum nl_handle */
+  uint8_t closed;                    /* close() was called: new work is refused */
+  uint8_t js_released;               /* JavaScript dropped its handle (finalizer ran) */
+  uint8_t dropped;                   /* released: out of the instance's list, references deleted */
+  /* The kind's own: whether no connection is left, and what it releases (its instance list entry, its memory). */
+  int (*has_work)(nlistener *);
+  void (*release)(nlistener *);
+};
+
+#define NL_THROW(env, code, msg)            \
+  do {                                      \
+    napi_throw_error((env), (code), (msg)); \
+    return NULL;                            \
+  } while (0)
+
+/*
+ * Binds (address, port, exclusive in argv[0..2]), listens with `on_connection`, and starts holding `nrefs` values
+ * from `refs` (each must outlive the listener). `b` is the start of a calloc'ed listener of `kind`, with has_work
+ * and release set; it is freed here when listening fails. Returns { handle, port }, or NULL with a JS error thrown.
+ */
+napi_value nl_open(napi_env env, nlistener *b, int kind, napi_value *argv, uv_connection_cb on_connection, const char *resource, napi_value *refs,
+                   int nrefs);
+/* The listener a call is about (its first argument, of `kind`), with the call's `n` arguments in argv; NULL with a
+   JS error thrown otherwise. */
+nlistener *nl_from_call(napi_env env, napi_callback_info info, int kind, size_t n, napi_value *argv);
+void nl_stop_accepting(nlistener *b);
+/* Stops accepting and closes the sweep timer (the kind closes its connections). */
+void nl_close_handles(nlistener *b);
+/* Frees the listener once JavaScript has let go of it (or the thread is going) and nothing is open. */
+void nl_maybe_free(nlistener *b);
+uint32_t nl_u32(napi_env env, napi_value v);
+
+#endif
