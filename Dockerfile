@@ -7,8 +7,9 @@ ARG BASE=node:22-bookworm-slim
 
 FROM ${BASE} AS dependencies
 WORKDIR /opt/mantou
-# A C compiler for the native addon (native/*.c: the TCP relay, offload thread scheduling), which npm ci's install
-# script builds against the base image's Node headers (/usr/local/include/node); only this stage has it.
+# A C compiler for the native addon (native/*.c: the HTTP engine, the TCP relay, offload thread scheduling), which
+# npm ci's install script builds against the base image's Node headers (/usr/local/include/node); only this stage
+# has it.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 COPY native ./native

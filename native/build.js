@@ -1,7 +1,7 @@
 // Builds the native addon (native/*.c → native/build/mantou.node) at `npm ci` / `npm install`, or by hand with
-// `npm run build:native`: the TCP relay and the offload pool's thread scheduling. C files against Node's own
-// headers (Node-API and libuv), no node-gyp. It never fails the install: without a C compiler or headers it says
-// why; TCP listeners then run on node:net and offload threads at nice 19.
+// `npm run build:native`: the native HTTP engine, the TCP relay and the offload pool's thread scheduling. C files
+// against Node's own headers (Node-API and libuv), no node-gyp. It never fails the install: without a C compiler or headers it says
+// why; HTTP listeners then run on the net engine, TCP listeners on node:net and offload threads at nice 19.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
@@ -45,4 +45,7 @@ function build() {
 
 const failed = build();
 if (failed === '') console.log(`mantou: native addon built (${out})`);
-else console.warn(`mantou: native addon not built: ${failed}. TCP listeners will run on node:net (slower per new session), offload threads at nice 19.`);
+else
+  console.warn(
+    `mantou: native addon not built: ${failed}. HTTP listeners will run on the net engine and TCP listeners on node:net (both slower), offload threads at nice 19.`,
+  );

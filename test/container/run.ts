@@ -185,7 +185,7 @@ async function main(): Promise<void> {
     );
     check(
       relay.status === 0,
-      `the native addon (TCP relay, offload thread scheduling) was built in the image and loads (${(relay.stdout + relay.stderr).trim()})`,
+      `the native addon (HTTP engine, TCP relay, offload thread scheduling) was built in the image and loads (${(relay.stdout + relay.stderr).trim()})`,
     );
     // The test's own config: free ports (the container shares this host's network), no watching (SIGHUP reloads).
     const mount = buildah(['mount', ctr]).trim();
