@@ -3,9 +3,9 @@
 
 import { dirname } from 'node:path';
 import type { Generation, HttpListenerRuntime, ListenerRuntime, TcpListenerRuntime } from '../core/generation.ts';
-import type { StreamCounters } from '../core/http/http-stream.ts';
 import type { NetEngineSettings } from '../core/http/net-settings.ts';
 import { type DirectResponse, type HeaderCondition, type Route, type RouteMatch, Router } from '../core/http/router.ts';
+import { newStreamCounters } from '../core/http/stream-counters.ts';
 import type { GenerationState, WorkerLifecycle } from '../core/lifecycle.ts';
 import { Cluster } from '../core/upstream/cluster.ts';
 import { compileConnectionFilters, compileListenerFilters, type ListenerFilter, routeFilterChain } from './compile-filter-chains.ts';
@@ -63,15 +63,7 @@ interface Shared {
 function compileListener(l: ListenerConfig, clusters: Map<string, Cluster>, shared: Shared): HttpListenerRuntime {
   const filters = compileListenerFilters(l, shared.configDir, shared.modules);
   const routes = (l.routes ?? []).map((r, i) => compileRoute(r, i, l.name, clusters, filters, shared.configDir));
-  const counters: StreamCounters = {
-    streams: 0,
-    localReplies: 0,
-    upstreamFailures: 0,
-    filterFailures: 0,
-    filterFailuresByFilter: {},
-    nativeStreams: 0,
-    nativeHandoffs: 0,
-  };
+  const counters = newStreamCounters();
   return {
     protocol: 'http',
     name: l.name,

@@ -11,6 +11,7 @@ import { AdminServer } from './admin/admin-server.ts';
 import { redact } from './admin/redact.ts';
 import { ConfigWatcher } from './config-watcher.ts';
 import { ConfigError } from './errors.ts';
+import { addStreamCounters, newStreamCounters } from './http/stream-counters.ts';
 import { type HeldPort, holdFreePort, probePort } from './listen-probe.ts';
 import { componentLogger, rootLogger } from './logger.ts';
 import { installSignalHandlers } from './process-signals.ts';
@@ -380,25 +381,11 @@ export class Supervisor {
 
   /** Every live worker's counters summed: HTTP streams, and TCP sessions per listener. */
   stats(): unknown {
-    const total = {
-      streams: 0,
-      localReplies: 0,
-      upstreamFailures: 0,
-      filterFailures: 0,
-      nativeStreams: 0,
-      nativeHandoffs: 0,
-      inflight: 0,
-      tcp: {} as Record<string, TcpCounters>,
-    };
+    const total = { ...newStreamCounters(), inflight: 0, tcp: {} as Record<string, TcpCounters> };
     for (const w of this.workers) {
       const c = w.stats;
       if (c === null || !w.alive) continue;
-      total.streams += c.streams;
-      total.localReplies += c.localReplies;
-      total.upstreamFailures += c.upstreamFailures;
-      total.filterFailures += c.filterFailures;
-      total.nativeStreams += c.nativeStreams ?? 0;
-      total.nativeHandoffs += c.nativeHandoffs ?? 0;
+      addStreamCounters(total, c);
       total.inflight += c.inflight;
       for (const [name, t] of Object.entries(c.tcp ?? {})) {
         total.tcp[name] ??= newTcpCounters();

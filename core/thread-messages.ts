@@ -3,6 +3,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
+import type { StreamCounters } from './http/stream-counters.ts';
 import type { TcpCounters } from './tcp/tcp-counters.ts';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
@@ -32,15 +33,8 @@ export type SupervisorMessage =
   /** Test hook (MANTOU_TEST_HOOKS=1 only): leak memory until the worker's heap limit is hit. */
   | { t: 'leak' };
 
-export interface WorkerCounters {
-  streams: number;
-  localReplies: number;
-  upstreamFailures: number;
-  filterFailures: number;
-  /** Failures (throws, rejections) per filter name. */
-  filterFailuresByFilter: Record<string, number>;
-  nativeStreams: number;
-  nativeHandoffs: number;
+/** A worker's HTTP counters summed over its listeners, and more. */
+export interface WorkerCounters extends StreamCounters {
   /** Streams and sessions in flight. */
   inflight: number;
   /** Per TCP listener. */

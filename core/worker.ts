@@ -8,6 +8,7 @@ import { type FilterModuleUrls, importFilterModules } from '../config/filter-res
 import type { Config } from '../config/schema.ts';
 import { DataPlane } from './data-plane.ts';
 import { closeClustersNotIn, type Generation } from './generation.ts';
+import { addStreamCounters, newStreamCounters } from './http/stream-counters.ts';
 import { WorkerLifecycle } from './lifecycle.ts';
 import { componentLogger } from './logger.ts';
 import { decodeMessage, postMessageTo, type SupervisorMessage, type WorkerCounters, type WorkerMessage } from './thread-messages.ts';
@@ -41,29 +42,11 @@ let applying: Promise<void> = Promise.resolve();
 const send = (m: WorkerMessage) => postMessageTo(port, m);
 
 function counters(): WorkerCounters {
-  const c: WorkerCounters = {
-    streams: 0,
-    localReplies: 0,
-    upstreamFailures: 0,
-    filterFailures: 0,
-    filterFailuresByFilter: {},
-    nativeStreams: 0,
-    nativeHandoffs: 0,
-    inflight: lifecycle.inflight,
-    tcp: {},
-  };
+  const c: WorkerCounters = { ...newStreamCounters(), inflight: lifecycle.inflight, tcp: {} };
   for (const l of plane.tcpListeners()) c.tcp[l.name] = l.reportCounters();
   for (const l of plane.generation?.listeners ?? []) {
     if (l.protocol !== 'http') continue;
-    c.streams += l.context.counters.streams;
-    c.localReplies += l.context.counters.localReplies;
-    c.upstreamFailures += l.context.counters.upstreamFailures;
-    c.filterFailures += l.context.counters.filterFailures;
-    c.nativeStreams += l.context.counters.nativeStreams;
-    c.nativeHandoffs += l.context.counters.nativeHandoffs;
-    for (const [name, n] of Object.entries(l.context.counters.filterFailuresByFilter)) {
-      c.filterFailuresByFilter[name] = (c.filterFailuresByFilter[name] ?? 0) + n;
-    }
+    addStreamCounters(c, l.context.counters);
   }
   return c;
 }

@@ -14,7 +14,8 @@ import { reasonPhrase } from './local-reply.ts';
 import type { ResponseHead } from './response-head.ts';
 import { StreamRequestPath } from './stream-request-path.ts';
 
-export type { HttpListenerContext, StreamCounters } from './stream-base.ts';
+export type { HttpListenerContext } from './stream-base.ts';
+export type { StreamCounters } from './stream-counters.ts';
 
 export class HttpStream extends StreamRequestPath implements CorkedWork {
   private responseBodyFlow(chain: FilterChain): BodyFlow {

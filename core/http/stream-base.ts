@@ -21,6 +21,7 @@ import type { RequestHead } from './request-head.ts';
 import { ResponseHead } from './response-head.ts';
 import type { Route, Router } from './router.ts';
 import type { StreamContext, StreamOutcome } from './stream-context.ts';
+import type { StreamCounters } from './stream-counters.ts';
 import { WholeBody } from './whole-body.ts';
 
 export const log = componentLogger('http-stream');
@@ -36,18 +37,6 @@ export interface HttpListenerContext {
   readonly lifecycle: WorkerLifecycle;
   /** Settings of the `net` engine (unused by uWS listeners). */
   readonly net: NetEngineSettings;
-}
-
-export interface StreamCounters {
-  streams: number;
-  localReplies: number;
-  upstreamFailures: number;
-  filterFailures: number;
-  filterFailuresByFilter: Record<string, number>;
-  /** `native` engine: streams its native path served (also counted in `streams`). */
-  nativeStreams: number;
-  /** `native` engine: connections it handed to the net engine (see core/http/native-listener.ts). */
-  nativeHandoffs: number;
 }
 
 const NO_ROUTE: Route | null = null;
