@@ -245,3 +245,21 @@ describe('the native engine hands the rest to the net engine', () => {
     expect(statusOf(long)).toBe(414);
   });
 });
+
+describe('without the native addon', () => {
+  it('a native listener runs on the net engine, says why, and serves', async () => {
+    const fallback = await startProxy(edgeConfig(['{ match: { path: { prefix: / } }, cluster: echo }'], { echo: echo.port }, 1, ['engine: native']), {
+      MANTOU_NATIVE_HTTP: 'off',
+    });
+    try {
+      expect(fallback.output()).toContain('native HTTP engine unavailable');
+      expect(fallback.output()).toContain('MANTOU_NATIVE_HTTP=off');
+      const res = await request({ port: fallback.port('edge'), path: '/plain-net' });
+      expect(json<EchoReply>(res).url).toBe('/plain-net');
+      const s = JSON.parse((await adminGet(fallback.adminPort, '/stats')).body) as NativeStats;
+      expect(s.nativeStreams).toBe(0);
+    } finally {
+      await fallback.stop();
+    }
+  });
+});
