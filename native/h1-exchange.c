@@ -24,16 +24,12 @@
 #include "h1.h"
 
 static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
-static void u_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
-static void acquire(dconn *d, int fresh);
 static void process_input(dconn *d);
 static void d_close(dconn *d, int reset);
-static void u_close(uconn *u);
-static void u_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 
 /* ---- small things ---- */
 
-static uint64_t now_ms(h1_listener *l) {
+uint64_t h1_now_ms(h1_listener *l) {
   return uv_now(l->base.server.loop);
 }
 
@@ -106,16 +102,13 @@ static void on_client_written(uv_write_t *req, int status) {
   }
   if (d->pending_writes > 0) return;
   /* Everything is written: the upstream may be read again, a waiting close or next request may go on. */
-  if (d->state == D_EXCHANGE && d->u != NULL && !d->u->reading && d->u->handle == HS_OPEN) {
-    d->u->reading = 1;
-    uv_read_start((uv_stream_t *)&d->u->tcp, u_alloc, u_on_read);
-  }
+  if (d->state == D_EXCHANGE && d->u != NULL) h1_upstream_resume(d->u);
   if (d->state == D_CLOSING) d_close_gracefully(d);
   else if (d->state == D_HEAD) process_input(d);
 }
 
 /* Writes bufs to the client; what the socket does not take now is copied and queued. 0, or -1 if it failed. */
-static int client_write(dconn *d, uv_buf_t *bufs, unsigned n) {
+int h1_client_write(dconn *d, uv_buf_t *bufs, unsigned n) {
   size_t total = 0;
   for (unsigned i = 0; i < n; i++) total += bufs[i].len;
   d->bytes_out += (double)total;
@@ -185,7 +178,7 @@ static int send_local_reply(dconn *d, int failure) {
       napi_get_value_string_latin1(l->base.env, reply, bytes, len + 1, &len);
       uv_buf_t b = uv_buf_init(bytes, (unsigned)len);
       d->status = (bytes[9] - '0') * 100 + (bytes[10] - '0') * 10 + (bytes[11] - '0');
-      sent = client_write(d, &b, 1);
+      sent = h1_client_write(d, &b, 1);
       free(bytes);
     }
   }
@@ -195,18 +188,16 @@ static int send_local_reply(dconn *d, int failure) {
 
 /* ---- the end of an exchange ---- */
 
-static void u_release(uconn *u);
-
 /* The exchange is over (response complete, or failed): the upstream connection goes back or away, JavaScript is
    told, and the client connection waits for its next request (or closes). */
-static void end_exchange(dconn *d, int failure, int upstream_reusable) {
+void h1_end_exchange(dconn *d, int failure, int upstream_reusable) {
   h1_listener *l = d->l;
   uconn *u = d->u;
   d->u = NULL;
   if (u != NULL) {
     u->d = NULL;
-    if (upstream_reusable && !d->upstream_close) u_release(u);
-    else u_close(u);
+    if (upstream_reusable && !d->upstream_close) h1_upstream_release(u);
+    else h1_upstream_close(u);
   }
   if (d->waiting) {
     /* Still queued for a connection: out of the queue. */
@@ -232,462 +223,24 @@ static void end_exchange(dconn *d, int failure, int upstream_reusable) {
   }
   if (d->last || d->client_eof || l->stopping) {
     d->state = D_CLOSING;
-    d->deadline_ms = now_ms(l) + H1_LINGER_MS;
+    d->deadline_ms = h1_now_ms(l) + H1_LINGER_MS;
     d_close_gracefully(d);
     return;
   }
-  d->deadline_ms = now_ms(l) + l->idle_timeout_ms;
+  d->deadline_ms = h1_now_ms(l) + l->idle_timeout_ms;
   if (d->pending_writes == 0) process_input(d);
 }
 
 /* The exchange failed: a local reply when nothing of the response went out yet, else the client is reset. */
-static void fail(dconn *d, int failure) {
+void h1_fail(dconn *d, int failure) {
   if (d->state != D_EXCHANGE) return;
   if (d->started || failure == F_DOWNSTREAM_ABORTED) {
-    end_exchange(d, d->started && failure != F_DOWNSTREAM_ABORTED ? F_MID_RESPONSE : failure, 0);
+    h1_end_exchange(d, d->started && failure != F_DOWNSTREAM_ABORTED ? F_MID_RESPONSE : failure, 0);
     return;
   }
   d->started = 1;
   if (send_local_reply(d, failure) != 0) d->last = 1;
-  end_exchange(d, failure, 0);
-}
-
-/* ---- the response ---- */
-
-/* How many of buf's len bytes belong to the response body; *complete once it has all come. */
-static uint64_t body_bytes(dconn *d, const char *buf, uint64_t len, int *complete, int *bad) {
-  *complete = 0;
-  *bad = 0;
-  switch (d->body) {
-    case B_LENGTH: {
-      uint64_t n = len < d->remaining ? len : d->remaining;
-      d->remaining -= n;
-      *complete = d->remaining == 0;
-      return n;
-    }
-    case B_CHUNKED: {
-      int64_t n = h1_chunks_feed(&d->chunks, buf, len, complete);
-      if (n < 0) {
-        *bad = 1;
-        return 0;
-      }
-      return (uint64_t)n;
-    }
-    case B_CLOSE:
-      return len;
-    default:
-      *complete = 1;
-      return 0;
-  }
-}
-
-/* Body bytes to the client: as they are, or framed as one chunk for a close-delimited body. */
-static int send_body(dconn *d, const char *buf, uint64_t n, uv_buf_t *head) {
-  uv_buf_t bufs[4];
-  unsigned nb = 0;
-  char size[24];
-  if (head != NULL) bufs[nb++] = *head;
-  if (n > 0) {
-    if (d->body == B_CLOSE) {
-      int sl = snprintf(size, sizeof size, "%llx\r\n", (unsigned long long)n);
-      bufs[nb++] = uv_buf_init(size, (unsigned)sl);
-      bufs[nb++] = uv_buf_init((char *)buf, (unsigned)n);
-      bufs[nb++] = uv_buf_init("\r\n", 2);
-    } else {
-      bufs[nb++] = uv_buf_init((char *)buf, (unsigned)n);
-    }
-  }
-  return nb == 0 ? 0 : client_write(d, bufs, nb);
-}
-
-/* A whole response head is in buf: an interim one is passed on (returns its length: what follows is parsed next),
-   a final one starts the body with the bytes after it (returns -1: the whole buffer is taken, or the exchange
-   ended). */
-static int64_t on_response_head(dconn *d, uconn *u, const char *buf, uint32_t len, const h1_response *r) {
-  h1_listener *l = d->l;
-  if (r->status == 101) {
-    fail(d, F_BAD_RESPONSE); /* never asked for: the request had no Upgrade */
-    return -1;
-  }
-  char extra[160];
-  uint32_t extra_len = 0;
-  if (r->status < 200) {
-    char *out = malloc(r->head_len + 8);
-    uint32_t n = out == NULL ? 0 : h1_client_head(buf, r, "", 0, out, r->head_len + 8);
-    uv_buf_t b = uv_buf_init(out, n);
-    int err = n == 0 || client_write(d, &b, 1) != 0;
-    free(out);
-    if (err) {
-      fail(d, F_BAD_RESPONSE);
-      return -1;
-    }
-    return r->head_len;
-  }
-  d->status = r->status;
-  d->upstream_close = r->close;
-  int bodyless = d->is_head || r->status == 204 || r->status == 304;
-  if (bodyless) d->body = B_NONE;
-  else if (r->chunked) {
-    d->body = B_CHUNKED;
-    memset(&d->chunks, 0, sizeof d->chunks);
-  } else if (r->content_length >= 0) {
-    d->body = r->content_length == 0 ? B_NONE : B_LENGTH;
-    d->remaining = (uint64_t)r->content_length;
-  } else {
-    d->body = B_CLOSE;
-    d->upstream_close = 1;
-  }
-  if (!r->has_date) {
-    h1_refresh_date(l);
-    size_t dl = strlen(l->date);
-    memcpy(extra, l->date, dl);
-    extra_len += (uint32_t)dl;
-  }
-  if (d->body == B_CLOSE) {
-    memcpy(extra + extra_len, "transfer-encoding: chunked\r\n", 28);
-    extra_len += 28;
-  }
-  if (d->last || l->stopping || d->client_eof) {
-    d->last = 1;
-    memcpy(extra + extra_len, "connection: close\r\n", 19);
-    extra_len += 19;
-  }
-  uint32_t cap = r->head_len + extra_len + 8;
-  char *out = malloc(cap);
-  uint32_t head_n = out == NULL ? 0 : h1_client_head(buf, r, extra, extra_len, out, cap);
-  if (head_n == 0) {
-    free(out);
-    fail(d, F_BAD_RESPONSE);
-    return -1;
-  }
-  d->started = 1;
-  int complete, bad;
-  uint64_t rest = len - r->head_len;
-  uint64_t n = body_bytes(d, buf + r->head_len, rest, &complete, &bad);
-  if (bad) {
-    free(out);
-    d->started = 0;
-    fail(d, F_BAD_RESPONSE);
-    return -1;
-  }
-  if (n < rest) d->upstream_close = 1; /* bytes past the response: the connection cannot be trusted again */
-  uv_buf_t head = uv_buf_init(out, head_n);
-  int err = send_body(d, buf + r->head_len, n, &head);
-  free(out);
-  if (err != 0) {
-    fail(d, F_DOWNSTREAM_ABORTED);
-    return -1;
-  }
-  if (complete) end_exchange(d, F_NONE, 1);
-  (void)u;
-  return -1;
-}
-
-/* Response bytes for the exchange of u's client. */
-static void on_response_bytes(uconn *u, const char *buf, uint32_t len) {
-  dconn *d = u->d;
-  if (!d->started || d->status < 200) {
-    /* The head: parse what is here (with what an earlier read left); interim heads may come first. */
-    const char *p = buf;
-    uint32_t plen = len;
-    if (u->head_len > 0) {
-      uint32_t max = d->l->targets[u->target].max_head_bytes;
-      uint32_t take = len;
-      if (u->head_len + take > max) take = max - u->head_len;
-      memcpy(u->head + u->head_len, buf, take);
-      u->head_len += take;
-      p = u->head;
-      plen = u->head_len;
-      if (take < len) {
-        fail(d, F_BAD_RESPONSE);
-        return;
-      }
-    }
-    for (;;) {
-      h1_response r;
-      int got = h1_parse_response(p, plen, &r);
-      if (got == P_BAD) {
-        fail(d, F_BAD_RESPONSE);
-        return;
-      }
-      if (got == P_INCOMPLETE) {
-        uint32_t max = d->l->targets[u->target].max_head_bytes;
-        if (plen >= max) {
-          fail(d, F_BAD_RESPONSE);
-          return;
-        }
-        if (u->head == NULL) u->head = malloc(max);
-        if (u->head == NULL) {
-          fail(d, F_BAD_RESPONSE);
-          return;
-        }
-        if (p != u->head) memmove(u->head, p, plen);
-        u->head_len = plen;
-        return;
-      }
-      int interim = r.status < 200 && r.status != 101;
-      int64_t took = on_response_head(d, u, p, plen, &r);
-      if (!interim) {
-        u->head_len = 0;
-        return;
-      }
-      if (took < 0 || u->d != d) return;
-      p += took;
-      plen -= (uint32_t)took;
-      if (plen == 0) {
-        u->head_len = 0;
-        return;
-      }
-    }
-  }
-  int complete, bad;
-  uint64_t n = body_bytes(d, buf, len, &complete, &bad);
-  if (bad) {
-    fail(d, F_MID_RESPONSE);
-    return;
-  }
-  if (n < len) d->upstream_close = 1;
-  if (send_body(d, buf, n, NULL) != 0) {
-    fail(d, F_DOWNSTREAM_ABORTED);
-    return;
-  }
-  if (complete) end_exchange(d, F_NONE, 1);
-}
-
-/* ---- upstream connections ---- */
-
-static void u_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  (void)suggested;
-  uconn *u = (uconn *)h;
-  buf->base = u->l->base.inst->scratch;
-  buf->len = H1_READ_BYTES;
-}
-
-static void u_on_closed(uv_handle_t *h) {
-  uconn *u = (uconn *)h;
-  h1_listener *l = u->l;
-  /* Its place is free: an exchange queued for the target gets a new connection. */
-  h1_target *t = &l->targets[u->target];
-  while (t->waiting_head != NULL && t->open < t->max_conns && !l->base.closed) {
-    dconn *w = t->waiting_head;
-    t->waiting_head = w->next_waiting;
-    if (t->waiting_head == NULL) t->waiting_tail = NULL;
-    t->nwaiting--;
-    w->waiting = 0;
-    acquire(w, 1);
-  }
-  if (u->prev) u->prev->next = u->next;
-  else l->uconns = u->next;
-  if (u->next) u->next->prev = u->prev;
-  l->nuconns--;
-  free(u->head);
-  free(u);
-  h1_maybe_free_listener(l);
-}
-
-static void idle_unlink(uconn *u) {
-  h1_target *t = &u->l->targets[u->target];
-  if (u->idle_prev) u->idle_prev->idle_next = u->idle_next;
-  else if (t->idle == u) t->idle = u->idle_next;
-  if (u->idle_next) u->idle_next->idle_prev = u->idle_prev;
-  u->idle_prev = u->idle_next = NULL;
-}
-
-static void u_close(uconn *u) {
-  if (u->handle != HS_OPEN) return;
-  if (u->state == U_IDLE) idle_unlink(u);
-  u->state = U_CLOSING;
-  u->handle = HS_CLOSING;
-  u->l->targets[u->target].open--;
-  uv_close((uv_handle_t *)&u->tcp, u_on_closed);
-}
-
-typedef struct u_write {
-  uv_write_t req;
-  uconn *u;
-} u_write;
-
-/* The connection failed before any of the response came. A reused one the server had just closed gets one retry
-   on a fresh connection (the request has no body), as the other engines do; otherwise 502. */
-static void no_response(uconn *u, dconn *d) {
-  if (u->requests > 1 && !d->retried) {
-    d->retried = 1;
-    d->u = NULL;
-    u->d = NULL;
-    u_close(u);
-    acquire(d, 1);
-    return;
-  }
-  fail(d, F_RESET_BEFORE_RESPONSE);
-}
-
-static void on_upstream_written(uv_write_t *req, int status) {
-  u_write *w = (u_write *)req;
-  uconn *u = w->u;
-  free(w);
-  if (status < 0 && status != UV_ECANCELED && u->handle == HS_OPEN && u->d != NULL && !u->got_bytes) no_response(u, u->d);
-}
-
-/* Sends the client's request on u (attached to d). */
-static void send_request(dconn *d, uconn *u) {
-  d->u = u;
-  u->d = d;
-  u->state = U_BUSY;
-  u->got_bytes = 0;
-  u->head_len = 0;
-  u->requests++;
-  if (!u->reading) {
-    u->reading = 1;
-    uv_read_start((uv_stream_t *)&u->tcp, u_alloc, u_on_read);
-  }
-  uv_buf_t b = uv_buf_init(d->req, d->req_len);
-  int done = uv_try_write((uv_stream_t *)&u->tcp, &b, 1);
-  if (done == (int)d->req_len) return;
-  if (done < 0 && done != UV_EAGAIN) {
-    no_response(u, d);
-    return;
-  }
-  if (done < 0) done = 0;
-  /* d->req stays put until the exchange ends (and a closed connection cancels the write first). */
-  u_write *w = malloc(sizeof *w);
-  w->u = u;
-  b = uv_buf_init(d->req + done, d->req_len - (unsigned)done);
-  if (w == NULL || uv_write(&w->req, (uv_stream_t *)&u->tcp, &b, 1, on_upstream_written) != 0) {
-    free(w);
-    fail(d, F_RESET_BEFORE_RESPONSE);
-  }
-}
-
-/* A connection is free: the first queued exchange takes it, or it waits in the pool. */
-static void u_release(uconn *u) {
-  h1_listener *l = u->l;
-  h1_target *t = &l->targets[u->target];
-  if (u->handle != HS_OPEN) return;
-  dconn *w = t->waiting_head;
-  if (w != NULL) {
-    t->waiting_head = w->next_waiting;
-    if (t->waiting_head == NULL) t->waiting_tail = NULL;
-    t->nwaiting--;
-    w->waiting = 0;
-    send_request(w, u);
-    return;
-  }
-  u->state = U_IDLE;
-  u->d = NULL;
-  u->deadline_ms = now_ms(l) + t->idle_timeout_ms;
-  /* Idle, it is still read: a close by the server is seen (and the connection dropped) before it is reused. */
-  if (!u->reading) {
-    u->reading = 1;
-    uv_read_start((uv_stream_t *)&u->tcp, u_alloc, u_on_read);
-  }
-  u->idle_prev = NULL;
-  u->idle_next = t->idle;
-  if (t->idle) t->idle->idle_prev = u;
-  t->idle = u;
-}
-
-static void on_upstream_connected(uv_connect_t *req, int status) {
-  uconn *u = req->data;
-  if (status == UV_ECANCELED || u->handle != HS_OPEN || u->state != U_CONNECTING) return;
-  dconn *d = u->d;
-  if (status < 0) {
-    u_close(u);
-    if (d != NULL) {
-      d->u = NULL;
-      fail(d, status == UV_ECONNREFUSED ? F_CONNECT_REFUSED : F_CONNECT_FAILED);
-    }
-    return;
-  }
-  uv_tcp_nodelay(&u->tcp, 1);
-  u->state = U_BUSY;
-  if (d != NULL) send_request(d, u);
-  else u_release(u);
-}
-
-static void u_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
-  uconn *u = (uconn *)stream;
-  if (u->handle != HS_OPEN) return;
-  if (n == 0) return;
-  dconn *d = u->d;
-  if (u->state != U_BUSY || d == NULL) {
-    /* Idle: the server closed it, or said something unasked. Either way it is done. */
-    u_close(u);
-    return;
-  }
-  if (n > 0) {
-    u->got_bytes = 1;
-    on_response_bytes(u, buf->base, (uint32_t)n);
-    return;
-  }
-  if (!u->got_bytes) {
-    no_response(u, d);
-    return;
-  }
-  if (n == UV_EOF && d->started && d->status >= 200 && d->body == B_CLOSE) {
-    /* The end of a close-delimited body: the last chunk tells the client it is complete. */
-    uv_buf_t last = uv_buf_init("0\r\n\r\n", 5);
-    if (client_write(d, &last, 1) != 0) fail(d, F_DOWNSTREAM_ABORTED);
-    else end_exchange(d, F_NONE, 0);
-    return;
-  }
-  fail(d, d->started && d->status >= 200 ? F_MID_RESPONSE : F_RESET_BEFORE_RESPONSE);
-}
-
-/* Gets d a connection to its target: an idle one, a new one, or a place in the queue; or answers 503. */
-static void acquire(dconn *d, int fresh) {
-  h1_listener *l = d->l;
-  h1_target *t = &l->targets[d->target];
-  uint64_t now = now_ms(l);
-  while (!fresh && t->idle != NULL) {
-    uconn *u = t->idle;
-    idle_unlink(u);
-    if (now >= u->deadline_ms) {
-      u->state = U_BUSY;
-      u_close(u);
-      continue;
-    }
-    send_request(d, u);
-    return;
-  }
-  if (t->open >= t->max_conns) {
-    if (t->nwaiting >= t->max_pending) {
-      fail(d, F_OVERFLOW);
-      return;
-    }
-    d->waiting = 1;
-    d->next_waiting = NULL;
-    if (t->waiting_tail) t->waiting_tail->next_waiting = d;
-    else t->waiting_head = d;
-    t->waiting_tail = d;
-    t->nwaiting++;
-    return;
-  }
-  uconn *u = calloc(1, sizeof *u);
-  if (u == NULL) {
-    fail(d, F_CONNECT_FAILED);
-    return;
-  }
-  u->l = l;
-  u->target = d->target;
-  u->state = U_CONNECTING;
-  u->handle = HS_OPEN;
-  u->d = d;
-  u->deadline_ms = now + t->connect_timeout_ms;
-  u->connect.data = u;
-  uv_tcp_init(l->base.server.loop, &u->tcp);
-  u->next = l->uconns;
-  if (l->uconns) l->uconns->prev = u;
-  l->uconns = u;
-  l->nuconns++;
-  t->open++;
-  d->u = u;
-  int err = uv_tcp_connect(&u->connect, &u->tcp, (struct sockaddr *)&t->addr, on_upstream_connected);
-  if (err != 0) {
-    d->u = NULL;
-    u->d = NULL;
-    u_close(u);
-    fail(d, F_CONNECT_FAILED);
-  }
+  h1_end_exchange(d, failure, 0);
 }
 
 /* ---- client connections ---- */
@@ -721,7 +274,7 @@ static void d_on_closed(uv_handle_t *h) {
 
 static void d_close(dconn *d, int reset) {
   if (d->handle != HS_OPEN) return;
-  if (d->state == D_EXCHANGE) fail(d, F_DOWNSTREAM_ABORTED);
+  if (d->state == D_EXCHANGE) h1_fail(d, F_DOWNSTREAM_ABORTED);
   if (d->handle != HS_OPEN) return;
   d->handle = HS_CLOSING;
   if (reset && uv_tcp_close_reset(&d->tcp, d_on_closed) == 0) return;
@@ -822,7 +375,7 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
   d->target = (int)((uint64_t)decision & 0xffff);
   d->start_ns = uv_hrtime();
   /* The route's timeout (0: none), put where we read it by decide(). */
-  d->deadline_ms = l->io[0] > 0 ? now_ms(l) + (uint64_t)l->io[0] : UINT64_MAX;
+  d->deadline_ms = l->io[0] > 0 ? h1_now_ms(l) + (uint64_t)l->io[0] : UINT64_MAX;
   d->is_head = r.is_head;
   /* Once set (by the client, or by draining) it stays: the connection closes after this exchange. */
   if (r.close) d->last = 1;
@@ -832,10 +385,10 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
   d->upstream_close = 0;
   if (d->handle != HS_OPEN || d->target >= l->ntargets) {
     /* Closed under us by JavaScript, or a target it never added: the stream it counted still ends. */
-    fail(d, d->handle != HS_OPEN ? F_DOWNSTREAM_ABORTED : F_CONNECT_FAILED);
+    h1_fail(d, d->handle != HS_OPEN ? F_DOWNSTREAM_ABORTED : F_CONNECT_FAILED);
     return;
   }
-  acquire(d, 0);
+  h1_acquire(d, 0);
 }
 
 /* Serves what the client sent while its previous exchange ran, if anything. */
@@ -915,7 +468,7 @@ void h1_on_connection(uv_stream_t *server, int status) {
     else uv_ip4_name((struct sockaddr_in *)&a, d->addr, sizeof d->addr);
   }
   uv_tcp_nodelay(&d->tcp, 1);
-  d->deadline_ms = now_ms(l) + l->header_timeout_ms;
+  d->deadline_ms = h1_now_ms(l) + l->header_timeout_ms;
   if (!uv_is_active((uv_handle_t *)&l->base.sweep)) uv_timer_start(&l->base.sweep, h1_on_sweep, H1_SWEEP_MS, H1_SWEEP_MS);
   d_reading(d, 1);
 }
@@ -928,7 +481,7 @@ void h1_on_sweep(uv_timer_t *timer) {
     uv_timer_stop(timer);
     return;
   }
-  uint64_t now = now_ms(l);
+  uint64_t now = h1_now_ms(l);
   for (dconn *d = l->dconns, *next; d != NULL; d = next) {
     next = d->next;
     if (d->handle != HS_OPEN || now < d->deadline_ms) continue;
@@ -937,9 +490,9 @@ void h1_on_sweep(uv_timer_t *timer) {
         uconn *u = d->u;
         d->u = NULL;
         u->d = NULL;
-        u_close(u);
+        h1_upstream_close(u);
       }
-      fail(d, F_RESPONSE_TIMEOUT);
+      h1_fail(d, F_RESPONSE_TIMEOUT);
     } else {
       /* Idle keep-alive, a head that never came (nothing read: a head in progress went to the net engine), or the
          linger after our last response. */
@@ -952,13 +505,13 @@ void h1_on_sweep(uv_timer_t *timer) {
     if (u->state == U_CONNECTING) {
       dconn *d = u->d;
       u->d = NULL;
-      u_close(u);
+      h1_upstream_close(u);
       if (d != NULL) {
         d->u = NULL;
-        fail(d, F_CONNECT_TIMEOUT);
+        h1_fail(d, F_CONNECT_TIMEOUT);
       }
     } else if (u->state == U_IDLE) {
-      u_close(u);
+      h1_upstream_close(u);
     }
   }
 }
@@ -982,6 +535,6 @@ void h1_close_all(h1_listener *l) {
   }
   for (uconn *u = l->uconns, *next; u != NULL; u = next) {
     next = u->next;
-    u_close(u);
+    h1_upstream_close(u);
   }
 }

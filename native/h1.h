@@ -1,6 +1,8 @@
 // The native HTTP/1.1 engine (`engine: native`), shared by its files:
 //   h1-parse.c     request and response heads, and the chunked-body tracker (pure functions, no I/O);
-//   h1-exchange.c  client connections, upstream connections and their pool, one exchange at a time;
+//   h1-exchange.c  client connections and their exchanges, one at a time (what the engine is for is there);
+//   h1-response.c  an exchange's response, from the upstream's bytes to the client;
+//   h1-upstream.c  upstream connections and their pool;
 //   h1-listener.c  a listener's life and the Node-API functions core/http/native-listener.ts calls.
 // What it is for, and what it leaves to the `net` engine, is in h1-exchange.c.
 
@@ -219,7 +221,24 @@ struct h1_listener {
   uint64_t date_s;
 };
 
+/* h1-exchange.c */
 void h1_on_connection(uv_stream_t *server, int status);
+uint64_t h1_now_ms(h1_listener *l);
+/* Writes bufs to the client; what its socket does not take now is copied and queued. 0, or -1 if it failed. */
+int h1_client_write(dconn *d, uv_buf_t *bufs, unsigned n);
+/* The exchange is over: its upstream connection goes back to the pool (when reusable) or away, JavaScript is told,
+   and the client connection waits for its next request (or closes). */
+void h1_end_exchange(dconn *d, int failure, int upstream_reusable);
+/* The exchange failed: a local reply when nothing of the response went out yet, else the client is reset. */
+void h1_fail(dconn *d, int failure);
+/* h1-response.c: response bytes for the exchange of u's client. */
+void h1_on_response_bytes(uconn *u, const char *buf, uint32_t len);
+/* h1-upstream.c */
+/* Gets d a connection to its target (fresh: not a pooled one) and sends its request, or queues it, or answers 503. */
+void h1_acquire(dconn *d, int fresh);
+void h1_upstream_release(uconn *u);
+void h1_upstream_close(uconn *u);
+void h1_upstream_resume(uconn *u);
 void h1_on_sweep(uv_timer_t *timer);
 void h1_refresh_date(h1_listener *l);
 /* Stops new requests: idle client connections close now, busy ones after their response. */

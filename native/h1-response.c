@@ -1,0 +1,206 @@
+// The native HTTP/1.1 engine's responses: an upstream's bytes for the exchange it serves — interim and final heads
+// parsed and rewritten for the client, the body passed on as it comes (one chunk per read for a close-delimited
+// body), and where it ends (length, chunked framing, or the upstream's close). h1-exchange.c says what the engine
+// is for.
+
+#include "h1.h"
+
+/* How many of buf's len bytes belong to the response body; *complete once it has all come. */
+static uint64_t body_bytes(dconn *d, const char *buf, uint64_t len, int *complete, int *bad) {
+  *complete = 0;
+  *bad = 0;
+  switch (d->body) {
+    case B_LENGTH: {
+      uint64_t n = len < d->remaining ? len : d->remaining;
+      d->remaining -= n;
+      *complete = d->remaining == 0;
+      return n;
+    }
+    case B_CHUNKED: {
+      int64_t n = h1_chunks_feed(&d->chunks, buf, len, complete);
+      if (n < 0) {
+        *bad = 1;
+        return 0;
+      }
+      return (uint64_t)n;
+    }
+    case B_CLOSE:
+      return len;
+    default:
+      *complete = 1;
+      return 0;
+  }
+}
+
+/* Body bytes to the client: as they are, or framed as one chunk for a close-delimited body. */
+static int send_body(dconn *d, const char *buf, uint64_t n, uv_buf_t *head) {
+  uv_buf_t bufs[4];
+  unsigned nb = 0;
+  char size[24];
+  if (head != NULL) bufs[nb++] = *head;
+  if (n > 0) {
+    if (d->body == B_CLOSE) {
+      int sl = snprintf(size, sizeof size, "%llx\r\n", (unsigned long long)n);
+      bufs[nb++] = uv_buf_init(size, (unsigned)sl);
+      bufs[nb++] = uv_buf_init((char *)buf, (unsigned)n);
+      bufs[nb++] = uv_buf_init("\r\n", 2);
+    } else {
+      bufs[nb++] = uv_buf_init((char *)buf, (unsigned)n);
+    }
+  }
+  return nb == 0 ? 0 : h1_client_write(d, bufs, nb);
+}
+
+/* A whole response head is in buf: an interim one is passed on (returns its length: what follows is parsed next),
+   a final one starts the body with the bytes after it (returns -1: the whole buffer is taken, or the exchange
+   ended). */
+static int64_t on_response_head(dconn *d, uconn *u, const char *buf, uint32_t len, const h1_response *r) {
+  h1_listener *l = d->l;
+  if (r->status == 101) {
+    h1_fail(d, F_BAD_RESPONSE); /* never asked for: the request had no Upgrade */
+    return -1;
+  }
+  char extra[160];
+  uint32_t extra_len = 0;
+  if (r->status < 200) {
+    char *out = malloc(r->head_len + 8);
+    uint32_t n = out == NULL ? 0 : h1_client_head(buf, r, "", 0, out, r->head_len + 8);
+    uv_buf_t b = uv_buf_init(out, n);
+    int err = n == 0 || h1_client_write(d, &b, 1) != 0;
+    free(out);
+    if (err) {
+      h1_fail(d, F_BAD_RESPONSE);
+      return -1;
+    }
+    return r->head_len;
+  }
+  d->status = r->status;
+  d->upstream_close = r->close;
+  int bodyless = d->is_head || r->status == 204 || r->status == 304;
+  if (bodyless) d->body = B_NONE;
+  else if (r->chunked) {
+    d->body = B_CHUNKED;
+    memset(&d->chunks, 0, sizeof d->chunks);
+  } else if (r->content_length >= 0) {
+    d->body = r->content_length == 0 ? B_NONE : B_LENGTH;
+    d->remaining = (uint64_t)r->content_length;
+  } else {
+    d->body = B_CLOSE;
+    d->upstream_close = 1;
+  }
+  if (!r->has_date) {
+    h1_refresh_date(l);
+    size_t dl = strlen(l->date);
+    memcpy(extra, l->date, dl);
+    extra_len += (uint32_t)dl;
+  }
+  if (d->body == B_CLOSE) {
+    memcpy(extra + extra_len, "transfer-encoding: chunked\r\n", 28);
+    extra_len += 28;
+  }
+  if (d->last || l->stopping || d->client_eof) {
+    d->last = 1;
+    memcpy(extra + extra_len, "connection: close\r\n", 19);
+    extra_len += 19;
+  }
+  uint32_t cap = r->head_len + extra_len + 8;
+  char *out = malloc(cap);
+  uint32_t head_n = out == NULL ? 0 : h1_client_head(buf, r, extra, extra_len, out, cap);
+  if (head_n == 0) {
+    free(out);
+    h1_fail(d, F_BAD_RESPONSE);
+    return -1;
+  }
+  d->started = 1;
+  int complete, bad;
+  uint64_t rest = len - r->head_len;
+  uint64_t n = body_bytes(d, buf + r->head_len, rest, &complete, &bad);
+  if (bad) {
+    free(out);
+    d->started = 0;
+    h1_fail(d, F_BAD_RESPONSE);
+    return -1;
+  }
+  if (n < rest) d->upstream_close = 1; /* bytes past the response: the connection cannot be trusted again */
+  uv_buf_t head = uv_buf_init(out, head_n);
+  int err = send_body(d, buf + r->head_len, n, &head);
+  free(out);
+  if (err != 0) {
+    h1_fail(d, F_DOWNSTREAM_ABORTED);
+    return -1;
+  }
+  if (complete) h1_end_exchange(d, F_NONE, 1);
+  (void)u;
+  return -1;
+}
+
+/* Response bytes for the exchange of u's client. */
+void h1_on_response_bytes(uconn *u, const char *buf, uint32_t len) {
+  dconn *d = u->d;
+  if (!d->started || d->status < 200) {
+    /* The head: parse what is here (with what an earlier read left); interim heads may come first. */
+    const char *p = buf;
+    uint32_t plen = len;
+    if (u->head_len > 0) {
+      uint32_t max = d->l->targets[u->target].max_head_bytes;
+      uint32_t take = len;
+      if (u->head_len + take > max) take = max - u->head_len;
+      memcpy(u->head + u->head_len, buf, take);
+      u->head_len += take;
+      p = u->head;
+      plen = u->head_len;
+      if (take < len) {
+        h1_fail(d, F_BAD_RESPONSE);
+        return;
+      }
+    }
+    for (;;) {
+      h1_response r;
+      int got = h1_parse_response(p, plen, &r);
+      if (got == P_BAD) {
+        h1_fail(d, F_BAD_RESPONSE);
+        return;
+      }
+      if (got == P_INCOMPLETE) {
+        uint32_t max = d->l->targets[u->target].max_head_bytes;
+        if (plen >= max) {
+          h1_fail(d, F_BAD_RESPONSE);
+          return;
+        }
+        if (u->head == NULL) u->head = malloc(max);
+        if (u->head == NULL) {
+          h1_fail(d, F_BAD_RESPONSE);
+          return;
+        }
+        if (p != u->head) memmove(u->head, p, plen);
+        u->head_len = plen;
+        return;
+      }
+      int interim = r.status < 200 && r.status != 101;
+      int64_t took = on_response_head(d, u, p, plen, &r);
+      if (!interim) {
+        u->head_len = 0;
+        return;
+      }
+      if (took < 0 || u->d != d) return;
+      p += took;
+      plen -= (uint32_t)took;
+      if (plen == 0) {
+        u->head_len = 0;
+        return;
+      }
+    }
+  }
+  int complete, bad;
+  uint64_t n = body_bytes(d, buf, len, &complete, &bad);
+  if (bad) {
+    h1_fail(d, F_MID_RESPONSE);
+    return;
+  }
+  if (n < len) d->upstream_close = 1;
+  if (send_body(d, buf, n, NULL) != 0) {
+    h1_fail(d, F_DOWNSTREAM_ABORTED);
+    return;
+  }
+  if (complete) h1_end_exchange(d, F_NONE, 1);
+}

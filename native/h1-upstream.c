@@ -1,0 +1,249 @@
+// The native HTTP/1.1 engine's upstream connections: a keep-alive pool per target (most recently used first, read
+// while idle so a server's close is seen before reuse), at most max_conns per target and then a bounded queue,
+// connecting with a deadline, sending a request head, and what a connection's failure means for its exchange
+// (the one retry on a fresh connection). h1-exchange.c says what the engine is for.
+
+#include "h1.h"
+
+static void u_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
+
+static void u_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  uconn *u = (uconn *)h;
+  buf->base = u->l->base.inst->scratch;
+  buf->len = H1_READ_BYTES;
+}
+
+static void u_on_closed(uv_handle_t *h) {
+  uconn *u = (uconn *)h;
+  h1_listener *l = u->l;
+  /* Its place is free: an exchange queued for the target gets a new connection. */
+  h1_target *t = &l->targets[u->target];
+  while (t->waiting_head != NULL && t->open < t->max_conns && !l->base.closed) {
+    dconn *w = t->waiting_head;
+    t->waiting_head = w->next_waiting;
+    if (t->waiting_head == NULL) t->waiting_tail = NULL;
+    t->nwaiting--;
+    w->waiting = 0;
+    h1_acquire(w, 1);
+  }
+  if (u->prev) u->prev->next = u->next;
+  else l->uconns = u->next;
+  if (u->next) u->next->prev = u->prev;
+  l->nuconns--;
+  free(u->head);
+  free(u);
+  h1_maybe_free_listener(l);
+}
+
+static void idle_unlink(uconn *u) {
+  h1_target *t = &u->l->targets[u->target];
+  if (u->idle_prev) u->idle_prev->idle_next = u->idle_next;
+  else if (t->idle == u) t->idle = u->idle_next;
+  if (u->idle_next) u->idle_next->idle_prev = u->idle_prev;
+  u->idle_prev = u->idle_next = NULL;
+}
+
+void h1_upstream_close(uconn *u) {
+  if (u->handle != HS_OPEN) return;
+  if (u->state == U_IDLE) idle_unlink(u);
+  u->state = U_CLOSING;
+  u->handle = HS_CLOSING;
+  u->l->targets[u->target].open--;
+  uv_close((uv_handle_t *)&u->tcp, u_on_closed);
+}
+
+typedef struct u_write {
+  uv_write_t req;
+  uconn *u;
+} u_write;
+
+/* The connection failed before any of the response came. A reused one the server had just closed gets one retry
+   on a fresh connection (the request has no body), as the other engines do; otherwise 502. */
+static void no_response(uconn *u, dconn *d) {
+  if (u->requests > 1 && !d->retried) {
+    d->retried = 1;
+    d->u = NULL;
+    u->d = NULL;
+    h1_upstream_close(u);
+    h1_acquire(d, 1);
+    return;
+  }
+  h1_fail(d, F_RESET_BEFORE_RESPONSE);
+}
+
+static void on_upstream_written(uv_write_t *req, int status) {
+  u_write *w = (u_write *)req;
+  uconn *u = w->u;
+  free(w);
+  if (status < 0 && status != UV_ECANCELED && u->handle == HS_OPEN && u->d != NULL && !u->got_bytes) no_response(u, u->d);
+}
+
+/* Sends the client's request on u (attached to d). */
+static void send_request(dconn *d, uconn *u) {
+  d->u = u;
+  u->d = d;
+  u->state = U_BUSY;
+  u->got_bytes = 0;
+  u->head_len = 0;
+  u->requests++;
+  if (!u->reading) {
+    u->reading = 1;
+    uv_read_start((uv_stream_t *)&u->tcp, u_alloc, u_on_read);
+  }
+  uv_buf_t b = uv_buf_init(d->req, d->req_len);
+  int done = uv_try_write((uv_stream_t *)&u->tcp, &b, 1);
+  if (done == (int)d->req_len) return;
+  if (done < 0 && done != UV_EAGAIN) {
+    no_response(u, d);
+    return;
+  }
+  if (done < 0) done = 0;
+  /* d->req stays put until the exchange ends (and a closed connection cancels the write first). */
+  u_write *w = malloc(sizeof *w);
+  w->u = u;
+  b = uv_buf_init(d->req + done, d->req_len - (unsigned)done);
+  if (w == NULL || uv_write(&w->req, (uv_stream_t *)&u->tcp, &b, 1, on_upstream_written) != 0) {
+    free(w);
+    h1_fail(d, F_RESET_BEFORE_RESPONSE);
+  }
+}
+
+/* A connection is free: the first queued exchange takes it, or it waits in the pool. */
+void h1_upstream_release(uconn *u) {
+  h1_listener *l = u->l;
+  h1_target *t = &l->targets[u->target];
+  if (u->handle != HS_OPEN) return;
+  dconn *w = t->waiting_head;
+  if (w != NULL) {
+    t->waiting_head = w->next_waiting;
+    if (t->waiting_head == NULL) t->waiting_tail = NULL;
+    t->nwaiting--;
+    w->waiting = 0;
+    send_request(w, u);
+    return;
+  }
+  u->state = U_IDLE;
+  u->d = NULL;
+  u->deadline_ms = h1_now_ms(l) + t->idle_timeout_ms;
+  /* Idle, it is still read: a close by the server is seen (and the connection dropped) before it is reused. */
+  if (!u->reading) {
+    u->reading = 1;
+    uv_read_start((uv_stream_t *)&u->tcp, u_alloc, u_on_read);
+  }
+  u->idle_prev = NULL;
+  u->idle_next = t->idle;
+  if (t->idle) t->idle->idle_prev = u;
+  t->idle = u;
+}
+
+static void on_upstream_connected(uv_connect_t *req, int status) {
+  uconn *u = req->data;
+  if (status == UV_ECANCELED || u->handle != HS_OPEN || u->state != U_CONNECTING) return;
+  dconn *d = u->d;
+  if (status < 0) {
+    h1_upstream_close(u);
+    if (d != NULL) {
+      d->u = NULL;
+      h1_fail(d, status == UV_ECONNREFUSED ? F_CONNECT_REFUSED : F_CONNECT_FAILED);
+    }
+    return;
+  }
+  uv_tcp_nodelay(&u->tcp, 1);
+  u->state = U_BUSY;
+  if (d != NULL) send_request(d, u);
+  else h1_upstream_release(u);
+}
+
+static void u_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
+  uconn *u = (uconn *)stream;
+  if (u->handle != HS_OPEN) return;
+  if (n == 0) return;
+  dconn *d = u->d;
+  if (u->state != U_BUSY || d == NULL) {
+    /* Idle: the server closed it, or said something unasked. Either way it is done. */
+    h1_upstream_close(u);
+    return;
+  }
+  if (n > 0) {
+    u->got_bytes = 1;
+    h1_on_response_bytes(u, buf->base, (uint32_t)n);
+    return;
+  }
+  if (!u->got_bytes) {
+    no_response(u, d);
+    return;
+  }
+  if (n == UV_EOF && d->started && d->status >= 200 && d->body == B_CLOSE) {
+    /* The end of a close-delimited body: the last chunk tells the client it is complete. */
+    uv_buf_t last = uv_buf_init("0\r\n\r\n", 5);
+    if (h1_client_write(d, &last, 1) != 0) h1_fail(d, F_DOWNSTREAM_ABORTED);
+    else h1_end_exchange(d, F_NONE, 0);
+    return;
+  }
+  h1_fail(d, d->started && d->status >= 200 ? F_MID_RESPONSE : F_RESET_BEFORE_RESPONSE);
+}
+
+/* Gets d a connection to its target: an idle one, a new one, or a place in the queue; or answers 503. */
+void h1_acquire(dconn *d, int fresh) {
+  h1_listener *l = d->l;
+  h1_target *t = &l->targets[d->target];
+  uint64_t now = h1_now_ms(l);
+  while (!fresh && t->idle != NULL) {
+    uconn *u = t->idle;
+    idle_unlink(u);
+    if (now >= u->deadline_ms) {
+      u->state = U_BUSY;
+      h1_upstream_close(u);
+      continue;
+    }
+    send_request(d, u);
+    return;
+  }
+  if (t->open >= t->max_conns) {
+    if (t->nwaiting >= t->max_pending) {
+      h1_fail(d, F_OVERFLOW);
+      return;
+    }
+    d->waiting = 1;
+    d->next_waiting = NULL;
+    if (t->waiting_tail) t->waiting_tail->next_waiting = d;
+    else t->waiting_head = d;
+    t->waiting_tail = d;
+    t->nwaiting++;
+    return;
+  }
+  uconn *u = calloc(1, sizeof *u);
+  if (u == NULL) {
+    h1_fail(d, F_CONNECT_FAILED);
+    return;
+  }
+  u->l = l;
+  u->target = d->target;
+  u->state = U_CONNECTING;
+  u->handle = HS_OPEN;
+  u->d = d;
+  u->deadline_ms = now + t->connect_timeout_ms;
+  u->connect.data = u;
+  uv_tcp_init(l->base.server.loop, &u->tcp);
+  u->next = l->uconns;
+  if (l->uconns) l->uconns->prev = u;
+  l->uconns = u;
+  l->nuconns++;
+  t->open++;
+  d->u = u;
+  int err = uv_tcp_connect(&u->connect, &u->tcp, (struct sockaddr *)&t->addr, on_upstream_connected);
+  if (err != 0) {
+    d->u = NULL;
+    u->d = NULL;
+    h1_upstream_close(u);
+    h1_fail(d, F_CONNECT_FAILED);
+  }
+}
+
+/* The client took what was queued for it: the upstream is read again (backpressure released). */
+void h1_upstream_resume(uconn *u) {
+  if (u->reading || u->handle != HS_OPEN) return;
+  u->reading = 1;
+  uv_read_start((uv_stream_t *)&u->tcp, u_alloc, u_on_read);
+}
