@@ -146,16 +146,33 @@ int h1_client_write(dconn *d, uv_buf_t *bufs, unsigned n) {
 
 /* ---- calls into JavaScript ---- */
 
-/* done(decision, status, failure, durationMs, bytesOut): the exchange is over. */
-static void report_done(dconn *d, int failure) {
-  h1_listener *l = d->l;
+/* done(count): the `count` exchanges in io[1..] are over. */
+void h1_report_ends(h1_listener *l) {
+  int n = l->nends;
+  if (n == 0) return;
+  l->nends = 0;
   if (!l->base.inst->alive) return;
   napi_handle_scope scope;
   if (napi_open_handle_scope(l->base.env, &scope) != napi_ok) return;
-  napi_value argv[5] = {js_num(l->base.env, d->decision), js_num(l->base.env, d->status), js_num(l->base.env, failure),
-                        js_num(l->base.env, (double)(uv_hrtime() - d->start_ns) / 1e6), js_num(l->base.env, d->bytes_out)};
-  addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_DONE], 5, argv, 0, NULL);
+  napi_value argv[1] = {js_num(l->base.env, n)};
+  addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_DONE], 1, argv, 0, NULL);
   napi_close_handle_scope(l->base.env, scope);
+}
+
+void h1_on_ends_check(uv_check_t *check) {
+  h1_listener *l = check->data;
+  uv_check_stop(check);
+  h1_report_ends(l);
+}
+
+/* An exchange is over: JavaScript hears of it after this turn of the loop, with the others that ended in it (one
+   call instead of one per request; nothing waits on it but counters and a reloaded generation's drain). */
+static void report_done(dconn *d, int failure) {
+  h1_listener *l = d->l;
+  l->io[1 + 2 * l->nends] = d->decision;
+  l->io[2 + 2 * l->nends] = failure;
+  if (++l->nends == H1_ENDS_BATCH) h1_report_ends(l);
+  else if (l->check_state == HS_OPEN && !uv_is_active((uv_handle_t *)&l->ends_check)) uv_check_start(&l->ends_check, h1_on_ends_check);
 }
 
 /* The local reply for a failure, as JavaScript renders it (the same bytes the other engines send); sent, or not. */

@@ -8,7 +8,13 @@
 
 static int has_connections(nlistener *b) {
   h1_listener *l = (h1_listener *)b;
-  return l->ndconns != 0 || l->nuconns != 0;
+  return l->ndconns != 0 || l->nuconns != 0 || l->check_state != HS_NONE;
+}
+
+static void on_check_closed(uv_handle_t *h) {
+  h1_listener *l = h->data;
+  l->check_state = HS_NONE;
+  h1_maybe_free_listener(l);
 }
 
 /* Out of the thread's list of HTTP listeners, its targets freed. */
@@ -33,6 +39,11 @@ void h1_maybe_free_listener(h1_listener *l) {
 static void close_listener(h1_listener *l) {
   nl_close_handles(&l->base);
   h1_close_all(l);
+  h1_report_ends(l);
+  if (l->check_state == HS_OPEN) {
+    l->check_state = HS_CLOSING;
+    uv_close((uv_handle_t *)&l->ends_check, on_check_closed);
+  }
 }
 
 void h1_teardown(addon_instance *inst) {
@@ -46,11 +57,13 @@ void h1_teardown(addon_instance *inst) {
 /* ---- Node-API ---- */
 
 /*
- * listen(address, port, exclusive, io: Float64Array(1), decide, done, failure, handoff) → { handle, port }.
+ * listen(address, port, exclusive, io: Float64Array(1 + 2·H1_ENDS_BATCH), decide, done, failure, handoff) →
+ * { handle, port }.
  *   decide(method, path, host, head?) → a decision (its low 16 bits: the target), or -1: serve it on the net
  *     engine; it puts the route's timeout (ms) in io[0]; `head` (the request head as received) only when
  *     configure() asked for it;
- *   done(decision, status, failure, durationMs, bytesOut): the exchange is over;
+ *   done(count): `count` exchanges are over, each a (decision, failure) pair in io[1..] (reported once per turn
+ *     of the loop, or every H1_ENDS_BATCH);
  *   failure(kind, requestId, isHead, close) → the local reply's bytes (latin1);
  *   handoff(fd, bytes): the connection, and what was read of it, go to the net engine.
  */
@@ -59,8 +72,8 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   napi_value argv[8];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 8) NL_THROW(env, "ERR_INVALID_ARG", "listen: 8 arguments");
-  double *io = addon_float64s(env, argv[3], 1);
-  if (io == NULL) NL_THROW(env, "ERR_INVALID_ARG", "listen: io must be a Float64Array");
+  double *io = addon_float64s(env, argv[3], 1 + 2 * H1_ENDS_BATCH);
+  if (io == NULL) NL_THROW(env, "ERR_INVALID_ARG", "listen: io must be a Float64Array of 1 + 2·H1_ENDS_BATCH");
   h1_listener *l = calloc(1, sizeof *l);
   if (l == NULL) NL_THROW(env, "ENOMEM", "listen: out of memory");
   l->base.has_work = has_connections;
@@ -73,6 +86,10 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   if (out == NULL) return NULL;
   l->next_in_instance = l->base.inst->h1_listeners;
   l->base.inst->h1_listeners = l;
+  uv_check_init(l->base.server.loop, &l->ends_check);
+  l->ends_check.data = l;
+  uv_unref((uv_handle_t *)&l->ends_check);
+  l->check_state = HS_OPEN;
   h1_refresh_date(l);
   return out;
 }

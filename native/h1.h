@@ -34,6 +34,8 @@
 #define H1_SWEEP_MS 250
 /* decide()'s answer when the request must be served by the net engine. */
 #define H1_HANDOFF (-1)
+/* Ended exchanges reported to JavaScript in one call (io[1..]: decision, failure pairs). */
+#define H1_ENDS_BATCH 256
 
 /* Failure kinds passed to JavaScript's failure() (the order of FAILURES in core/http/native-listener.ts). */
 enum h1_failure {
@@ -210,7 +212,12 @@ struct h1_listener {
   uint8_t pass_head; /* decide() gets the head (routes match on fields) */
   uint32_t header_timeout_ms, idle_timeout_ms;
   h1_limits limits;
-  double *io; /* shared with JavaScript: [0] the decided route's timeout (ms) */
+  /* Shared with JavaScript: [0] the decided route's timeout (ms); [1 + 2i], [2 + 2i]: the ended exchanges not yet
+     reported (decision, failure), `nends` of them. */
+  double *io;
+  int nends;
+  uv_check_t ends_check; /* reports the ended exchanges once per turn of the loop */
+  uint8_t check_state;
   h1_target *targets;
   int ntargets, captargets;
   dconn *dconns;
@@ -240,6 +247,9 @@ void h1_upstream_release(uconn *u);
 void h1_upstream_close(uconn *u);
 void h1_upstream_resume(uconn *u);
 void h1_on_sweep(uv_timer_t *timer);
+/* Tells JavaScript of the exchanges ended since the last report (one call for all of them). */
+void h1_report_ends(h1_listener *l);
+void h1_on_ends_check(uv_check_t *check);
 void h1_refresh_date(h1_listener *l);
 /* Stops new requests: idle client connections close now, busy ones after their response. */
 void h1_drain(h1_listener *l);

@@ -2,8 +2,8 @@
 // requests on routes without filters, and hands every other connection, at a request boundary and with the bytes
 // it read, to a NetListener of its own that never listens (the `net` engine then does everything it always does).
 // This file is the policy half: per request the addon calls decide() (router, load balancer, counters, the route's
-// timeout) and done() (counters, the generation's drain); failure() renders the local replies. Nothing here runs
-// per byte. Without the addon every connection is the net engine's (the listener says so when it starts).
+// timeout); once per turn of the event loop, done() for the exchanges that ended in it (counters, the generation's
+// drain); failure() renders the local replies. Nothing here runs per byte. Without the addon every connection is the net engine's (the listener says so when it starts).
 
 import net from 'node:net';
 import { type ErrorKind, ErrorKinds, listenFailed } from '../errors.ts';
@@ -27,7 +27,7 @@ interface NativeHttpAddon {
     exclusive: boolean,
     io: Float64Array,
     decide: (method: string, path: string, host: string, rawHead?: string) => number,
-    done: (decision: number, status: number, failure: number, durationMs: number, bytesOut: number) => void,
+    done: (count: number) => void,
     failure: (kind: number, requestId: string, isHead: number, close: number) => string,
     handoff: (fd: number, bytes: Buffer) => void,
   ): { handle: object; port: number };
@@ -60,6 +60,8 @@ const addon: NativeHttpAddon | null = loaded.addon?.http ?? null;
 
 /** decide()'s answer for "serve it on the net engine" (H1_HANDOFF in native/h1.h). */
 const HANDOFF = -1;
+/** Ended exchanges the addon reports in one done() call (H1_ENDS_BATCH in native/h1.h). */
+const ENDS_BATCH = 256;
 /** The addon's failure kinds (enum h1_failure in native/h1.h), as the other engines name them. */
 const FAILURES: readonly (ErrorKind | null)[] = [
   null,
@@ -122,8 +124,11 @@ export class NativeHttpListener implements HttpListener {
   private readonly addon: NativeHttpAddon;
   private readonly handoffs: NetListener;
   private handle: object | null = null;
-  /** [0]: the decided route's timeout, read by the addon right after decide(). */
-  private readonly io = new Float64Array(new ArrayBuffer(8));
+  /**
+   * Shared with the addon: [0] the decided route's timeout, read right after decide(); [1 + 2i], [2 + 2i] the
+   * (decision, failure) of each exchange a done() call reports. An ArrayBuffer of its own: it never moves.
+   */
+  private readonly io = new Float64Array(new ArrayBuffer(8 * (1 + 2 * ENDS_BATCH)));
   private readonly slots = new Map<number, Slot>();
   private current: Slot;
   private slotIds = 0;
@@ -154,7 +159,7 @@ export class NativeHttpListener implements HttpListener {
         exclusive,
         this.io,
         (method, path, host, rawHead) => this.decide(method, path, host, rawHead),
-        (decision, status, failure, durationMs) => this.done(decision, status, failure, durationMs),
+        (count) => this.done(count),
         (kind, requestId, isHead, close) => renderFailure(kind, requestId, isHead === 1, close === 1),
         (fd, bytes) => this.handoff(fd, bytes),
       );
@@ -263,19 +268,23 @@ export class NativeHttpListener implements HttpListener {
     return slot.id * SLOT + target;
   }
 
-  private done(decision: number, _status: number, failure: number, _durationMs: number): void {
-    const id = Math.floor(decision / SLOT);
-    const slot = this.slots.get(id);
-    if (slot === undefined) return;
-    const context = slot.context;
-    const kind = FAILURES[failure] ?? null;
-    if (kind !== null) {
-      context.counters.upstreamFailures++;
-      if (kind !== ErrorKinds.upstreamResetMidResponse) context.counters.localReplies++;
+  /** `count` exchanges ended (their decisions and failures are in io[1..]), reported once per turn of the loop. */
+  private done(count: number): void {
+    const io = this.io;
+    for (let i = 0; i < count; i++) {
+      const id = Math.floor((io[1 + 2 * i] as number) / SLOT);
+      const slot = this.slots.get(id);
+      if (slot === undefined) continue;
+      const context = slot.context;
+      const kind = FAILURES[io[2 + 2 * i] as number] ?? null;
+      if (kind !== null) {
+        context.counters.upstreamFailures++;
+        if (kind !== ErrorKinds.upstreamResetMidResponse) context.counters.localReplies++;
+      }
+      context.lifecycle.streamFinished(context.generation);
+      slot.live--;
+      if (slot.live === 0 && slot !== this.current) this.slots.delete(id);
     }
-    context.lifecycle.streamFinished(context.generation);
-    slot.live--;
-    if (slot.live === 0 && slot !== this.current) this.slots.delete(id);
   }
 }
 
