@@ -216,19 +216,8 @@ void h1_end_exchange(dconn *d, int failure, int upstream_reusable) {
     if (upstream_reusable && !d->upstream_close) h1_upstream_release(u);
     else h1_upstream_close(u);
   }
-  if (d->waiting) {
-    /* Still queued for a connection: out of the queue. */
-    h1_target *t = &l->targets[d->target];
-    dconn **p = &t->waiting_head;
-    while (*p != NULL && *p != d) p = &(*p)->next_waiting;
-    if (*p == d) {
-      *p = d->next_waiting;
-      t->nwaiting--;
-    }
-    t->waiting_tail = NULL;
-    for (dconn *w = t->waiting_head; w != NULL; w = w->next_waiting) t->waiting_tail = w;
-    d->waiting = 0;
-  }
+  /* Still queued for a connection: out of the queue. */
+  h1_queue_remove(l, d);
   d->state = D_HEAD;
   d->served++;
   report_done(d, failure);

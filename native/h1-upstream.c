@@ -7,6 +7,44 @@
 
 static void u_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
 
+/* ---- a target's queue of exchanges waiting for a connection ---- */
+
+static void queue_push(h1_target *t, dconn *d) {
+  d->waiting = 1;
+  d->next_waiting = NULL;
+  if (t->waiting_tail) t->waiting_tail->next_waiting = d;
+  else t->waiting_head = d;
+  t->waiting_tail = d;
+  t->nwaiting++;
+}
+
+static dconn *queue_pop(h1_target *t) {
+  dconn *d = t->waiting_head;
+  if (d == NULL) return NULL;
+  t->waiting_head = d->next_waiting;
+  if (t->waiting_head == NULL) t->waiting_tail = NULL;
+  t->nwaiting--;
+  d->waiting = 0;
+  return d;
+}
+
+void h1_queue_remove(h1_listener *l, dconn *d) {
+  if (!d->waiting) return;
+  h1_target *t = &l->targets[d->target];
+  dconn *prev = NULL;
+  for (dconn *w = t->waiting_head; w != NULL; prev = w, w = w->next_waiting) {
+    if (w != d) continue;
+    if (prev) prev->next_waiting = d->next_waiting;
+    else t->waiting_head = d->next_waiting;
+    if (t->waiting_tail == d) t->waiting_tail = prev;
+    t->nwaiting--;
+    break;
+  }
+  d->waiting = 0;
+}
+
+/* ---- connections ---- */
+
 static void u_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   uconn *u = (uconn *)h;
@@ -19,14 +57,7 @@ static void u_on_closed(uv_handle_t *h) {
   h1_listener *l = u->l;
   /* Its place is free: an exchange queued for the target gets a new connection. */
   h1_target *t = &l->targets[u->target];
-  while (t->waiting_head != NULL && t->open < t->max_conns && !l->base.closed) {
-    dconn *w = t->waiting_head;
-    t->waiting_head = w->next_waiting;
-    if (t->waiting_head == NULL) t->waiting_tail = NULL;
-    t->nwaiting--;
-    w->waiting = 0;
-    h1_acquire(w, 1);
-  }
+  while (t->waiting_head != NULL && t->open < t->max_conns && !l->base.closed) h1_acquire(queue_pop(t), 1);
   if (u->prev) u->prev->next = u->next;
   else l->uconns = u->next;
   if (u->next) u->next->prev = u->prev;
@@ -114,12 +145,8 @@ void h1_upstream_release(uconn *u) {
   h1_listener *l = u->l;
   h1_target *t = &l->targets[u->target];
   if (u->handle != HS_OPEN) return;
-  dconn *w = t->waiting_head;
+  dconn *w = queue_pop(t);
   if (w != NULL) {
-    t->waiting_head = w->next_waiting;
-    if (t->waiting_head == NULL) t->waiting_tail = NULL;
-    t->nwaiting--;
-    w->waiting = 0;
     send_request(w, u);
     return;
   }
@@ -205,12 +232,7 @@ void h1_acquire(dconn *d, int fresh) {
       h1_fail(d, F_OVERFLOW);
       return;
     }
-    d->waiting = 1;
-    d->next_waiting = NULL;
-    if (t->waiting_tail) t->waiting_tail->next_waiting = d;
-    else t->waiting_head = d;
-    t->waiting_tail = d;
-    t->nwaiting++;
+    queue_push(t, d);
     return;
   }
   uconn *u = calloc(1, sizeof *u);

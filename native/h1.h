@@ -246,6 +246,8 @@ void h1_acquire(dconn *d, int fresh);
 void h1_upstream_release(uconn *u);
 void h1_upstream_close(uconn *u);
 void h1_upstream_resume(uconn *u);
+/* Takes d out of its target's queue of exchanges waiting for a connection, if it is in it. */
+void h1_queue_remove(h1_listener *l, dconn *d);
 void h1_on_sweep(uv_timer_t *timer);
 /* Tells JavaScript of the exchanges ended since the last report (one call for all of them). */
 void h1_report_ends(h1_listener *l);

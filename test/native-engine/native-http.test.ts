@@ -60,6 +60,7 @@ beforeAll(async () => {
       socket.write('HTTP/1.1 200 OK\r\n\r\npart');
       setTimeout(() => socket.resetAndDestroy(), 30);
     } else if (path.startsWith('/hints')) socket.write('HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    else if (path.startsWith('/slow')) setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nslow'), 300);
     else if (path.startsWith('/upstream-close')) socket.end('HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 3\r\n\r\nbye');
     else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
   });
@@ -68,6 +69,7 @@ beforeAll(async () => {
       [
         '{ match: { path: { prefix: /raw/ } }, cluster: raw, prefixRewrite: / }',
         '{ match: { path: { prefix: /plain } }, cluster: raw }',
+        '{ match: { path: { prefix: /slow } }, cluster: one }',
         '{ match: { path: { prefix: /until-close } }, cluster: raw }',
         '{ match: { path: { prefix: /cut-until-close } }, cluster: raw }',
         '{ match: { path: { prefix: /hints } }, cluster: raw }',
@@ -76,7 +78,7 @@ beforeAll(async () => {
         '{ match: { path: { prefix: /filtered } }, cluster: echo, requestHeaders: { set: { x-filtered: yes } } }',
         '{ match: { path: { prefix: / } }, cluster: echo }',
       ],
-      { echo: echo.port, raw: raw.port },
+      { echo: echo.port, raw: raw.port, one: { port: raw.port, settings: ['maxConnectionsPerEndpoint: 1', 'maxPendingRequestsPerEndpoint: 2'] } },
       1,
       ['engine: native', 'maxRequestUriBytes: 256'],
     ),
@@ -173,6 +175,21 @@ describe('the native engine serves plain requests natively', () => {
     expect(r.data.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(2);
     expect(r.data).not.toMatch(/connection: close/i);
     expect(r.closed).toBe(false);
+  });
+
+  it('keeps its queue for a busy endpoint right when a queued client leaves', async () => {
+    // One connection to the endpoint: the first request holds it for 300 ms, the second waits in the queue and its
+    // client leaves, the third waits behind it and is served once the first is done.
+    const first = request({ port, path: '/slow/1' });
+    await new Promise((r) => setTimeout(r, 50));
+    const leaver = net.connect(port, '127.0.0.1', () => leaver.write('GET /slow/2 HTTP/1.1\r\nHost: a\r\n\r\n'));
+    leaver.on('error', () => {});
+    await new Promise((r) => setTimeout(r, 50));
+    leaver.destroy();
+    const third = request({ port, path: '/slow/3' });
+    expect((await first).body.toString()).toBe('slow');
+    expect((await third).body.toString()).toBe('slow');
+    expect(raw.requests.some((h) => h.startsWith('GET /slow/2 '))).toBe(false);
   });
 
   it('routes on header fields natively when a route matches on them', async () => {
