@@ -54,7 +54,7 @@ static int send_body(dconn *d, const char *buf, uint64_t n, uv_buf_t *head) {
 /* A whole response head is in buf: an interim one is passed on (returns its length: what follows is parsed next),
    a final one starts the body with the bytes after it (returns -1: the whole buffer is taken, or the exchange
    ended). */
-static int64_t on_response_head(dconn *d, uconn *u, const char *buf, uint32_t len, const h1_response *r) {
+static int64_t on_response_head(dconn *d, const char *buf, uint32_t len, const h1_response *r) {
   h1_listener *l = d->l;
   if (r->status == 101) {
     h1_fail(d, F_BAD_RESPONSE); /* never asked for: the request had no Upgrade */
@@ -130,7 +130,6 @@ static int64_t on_response_head(dconn *d, uconn *u, const char *buf, uint32_t le
     return -1;
   }
   if (complete) h1_end_exchange(d, F_NONE, 1);
-  (void)u;
   return -1;
 }
 
@@ -138,36 +137,27 @@ static int64_t on_response_head(dconn *d, uconn *u, const char *buf, uint32_t le
 void h1_on_response_bytes(uconn *u, const char *buf, uint32_t len) {
   dconn *d = u->d;
   if (!d->started || d->status < 200) {
-    /* The head: parse what is here (with what an earlier read left); interim heads may come first. */
+    /* The head: parse what is here (with what an earlier read left); interim heads may come first. Only the head
+       is bounded (the cluster's maxResponseHeadersBytes); body bytes may follow it in the same read. */
+    uint32_t max = d->l->targets[u->target].max_head_bytes;
     const char *p = buf;
     uint32_t plen = len;
     if (u->head_len > 0) {
-      uint32_t max = d->l->targets[u->target].max_head_bytes;
-      uint32_t take = len;
-      if (u->head_len + take > max) take = max - u->head_len;
-      memcpy(u->head + u->head_len, buf, take);
-      u->head_len += take;
+      /* A head begun in an earlier read (under max bytes): this read joins it; u->head holds max + one read. */
+      memcpy(u->head + u->head_len, buf, len);
+      u->head_len += len;
       p = u->head;
       plen = u->head_len;
-      if (take < len) {
-        h1_fail(d, F_BAD_RESPONSE);
-        return;
-      }
     }
     for (;;) {
       h1_response r;
       int got = h1_parse_response(p, plen, &r);
-      if (got == P_BAD) {
+      if (got == P_BAD || (got == P_DONE && r.head_len > max) || (got == P_INCOMPLETE && plen >= max)) {
         h1_fail(d, F_BAD_RESPONSE);
         return;
       }
       if (got == P_INCOMPLETE) {
-        uint32_t max = d->l->targets[u->target].max_head_bytes;
-        if (plen >= max) {
-          h1_fail(d, F_BAD_RESPONSE);
-          return;
-        }
-        if (u->head == NULL) u->head = malloc(max);
+        if (u->head == NULL) u->head = malloc((size_t)max + H1_READ_BYTES);
         if (u->head == NULL) {
           h1_fail(d, F_BAD_RESPONSE);
           return;
@@ -177,7 +167,7 @@ void h1_on_response_bytes(uconn *u, const char *buf, uint32_t len) {
         return;
       }
       int interim = r.status < 200 && r.status != 101;
-      int64_t took = on_response_head(d, u, p, plen, &r);
+      int64_t took = on_response_head(d, p, plen, &r);
       if (!interim) {
         u->head_len = 0;
         return;

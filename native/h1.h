@@ -198,7 +198,7 @@ struct uconn {
   uint8_t got_bytes;            /* response bytes arrived for the current exchange */
   uint32_t requests;
   uint64_t deadline_ms;         /* connect timeout (U_CONNECTING) or idle expiry (U_IDLE) */
-  char *head;                   /* response head bytes kept across reads */
+  char *head;                   /* a response head begun in one read, joined by the next (max + one read bytes) */
   uint32_t head_len;
 };
 

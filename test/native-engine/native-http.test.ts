@@ -60,6 +60,11 @@ beforeAll(async () => {
       socket.write('HTTP/1.1 200 OK\r\n\r\npart');
       setTimeout(() => socket.resetAndDestroy(), 30);
     } else if (path.startsWith('/hints')) socket.write('HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    else if (path.startsWith('/split-head')) {
+      // The head in two reads, the second with more body than the head limit: only the head is bounded.
+      socket.write('HTTP/1.1 200 OK\r\ncont');
+      setTimeout(() => socket.write(Buffer.concat([Buffer.from('ent-length: 200000\r\n\r\n'), Buffer.alloc(200_000, 0x61)])), 30);
+    } else if (path.startsWith('/big-head')) socket.write(`HTTP/1.1 200 OK\r\nx-big: ${'b'.repeat(2000)}\r\ncontent-length: 2\r\n\r\nok`);
     else if (path.startsWith('/slow')) setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nslow'), 300);
     else if (path.startsWith('/upstream-close')) socket.end('HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 3\r\n\r\nbye');
     else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
@@ -70,6 +75,8 @@ beforeAll(async () => {
         '{ match: { path: { prefix: /raw/ } }, cluster: raw, prefixRewrite: / }',
         '{ match: { path: { prefix: /plain } }, cluster: raw }',
         '{ match: { path: { prefix: /slow } }, cluster: one }',
+        '{ match: { path: { prefix: /split-head } }, cluster: raw }',
+        '{ match: { path: { prefix: /big-head } }, cluster: small-heads }',
         '{ match: { path: { prefix: /until-close } }, cluster: raw }',
         '{ match: { path: { prefix: /cut-until-close } }, cluster: raw }',
         '{ match: { path: { prefix: /hints } }, cluster: raw }',
@@ -78,7 +85,12 @@ beforeAll(async () => {
         '{ match: { path: { prefix: /filtered } }, cluster: echo, requestHeaders: { set: { x-filtered: yes } } }',
         '{ match: { path: { prefix: / } }, cluster: echo }',
       ],
-      { echo: echo.port, raw: raw.port, one: { port: raw.port, settings: ['maxConnectionsPerEndpoint: 1', 'maxPendingRequestsPerEndpoint: 2'] } },
+      {
+        echo: echo.port,
+        raw: raw.port,
+        one: { port: raw.port, settings: ['maxConnectionsPerEndpoint: 1', 'maxPendingRequestsPerEndpoint: 2'] },
+        'small-heads': { port: raw.port, settings: ['maxResponseHeadersBytes: 1024'] },
+      },
       1,
       ['engine: native', 'maxRequestUriBytes: 256'],
     ),
@@ -147,6 +159,18 @@ describe('the native engine serves plain requests natively', () => {
     const r = await rawExchange(port, 'GET /hints HTTP/1.1\r\nHost: a\r\n\r\n', 300);
     expect(r.data).toMatch(/^HTTP\/1\.1 103 Early Hints\r\nLink: <\/s\.css>\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
     expect(r.data.endsWith('\r\n\r\nok')).toBe(true);
+  });
+
+  it('takes a response head that comes in two reads, whatever body follows it in the second', async () => {
+    const res = await request({ port, path: '/split-head' });
+    expect(res.status).toBe(200);
+    expect(res.body.length).toBe(200_000);
+  });
+
+  it("answers 502 for a response head over the cluster's maxResponseHeadersBytes, even in one read", async () => {
+    const res = await request({ port, path: '/big-head' });
+    expect(res.status).toBe(502);
+    expect(res.body.toString()).toContain('upstream protocol error');
   });
 
   it('sends a close-delimited body chunked, ending with the last chunk', async () => {
