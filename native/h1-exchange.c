@@ -2,9 +2,10 @@
 // upstream connections pooled per target, on the worker's own libuv loop.
 //
 // Why: through Node, a proxied request costs about 60 µs of CPU, of which the kernel is under half; a bare
-// node:net byte pipe already costs about 40 µs (bench/README.md). Here a request costs its system calls plus two
-// calls into JavaScript: decide() (the router, the cluster's load balancer, the request counters: everything that is
-// policy stays in core/http/native-listener.ts) and done() (counters, the generation's drain).
+// node:net byte pipe already costs about 40 µs (README: the native engine). Here a request costs its system calls
+// plus one call into JavaScript, decide() (the router, the cluster's load balancer, the request counters:
+// everything that is policy stays in core/http/native-listener.ts); done() (counters, the generation's drain) is
+// called once per turn of the event loop for every exchange that ended in it.
 //
 // What stays native is the common case: a complete bodyless HTTP/1.1 request head (in one read) on a route with no
 // filters. Anything else — a body, an upgrade, Expect, HTTP/1.0, a head split across reads or over 8 KiB, an unusual
@@ -31,12 +32,6 @@ static void d_close(dconn *d, int reset);
 
 uint64_t h1_now_ms(h1_listener *l) {
   return uv_now(l->base.server.loop);
-}
-
-static napi_value js_num(napi_env env, double v) {
-  napi_value out;
-  napi_create_double(env, v, &out);
-  return out;
 }
 
 static napi_value js_latin1(napi_env env, const char *s, size_t len) {
@@ -111,7 +106,6 @@ static void on_client_written(uv_write_t *req, int status) {
 int h1_client_write(dconn *d, uv_buf_t *bufs, unsigned n) {
   size_t total = 0;
   for (unsigned i = 0; i < n; i++) total += bufs[i].len;
-  d->bytes_out += (double)total;
   int done = d->pending_writes > 0 ? UV_EAGAIN : uv_try_write((uv_stream_t *)&d->tcp, bufs, n);
   if (done == (int)total) return 0;
   if (done < 0 && done != UV_EAGAIN) return -1;
@@ -154,7 +148,7 @@ void h1_report_ends(h1_listener *l) {
   if (!l->base.inst->alive) return;
   napi_handle_scope scope;
   if (napi_open_handle_scope(l->base.env, &scope) != napi_ok) return;
-  napi_value argv[1] = {js_num(l->base.env, n)};
+  napi_value argv[1] = {addon_num(l->base.env, n)};
   addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_DONE], 1, argv, 0, NULL);
   napi_close_handle_scope(l->base.env, scope);
 }
@@ -182,8 +176,8 @@ static int send_local_reply(dconn *d, int failure) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(l->base.env, &scope) != napi_ok) return -1;
   int close = d->last || l->stopping || d->client_eof;
-  napi_value argv[4] = {js_num(l->base.env, failure), js_latin1(l->base.env, d->rid, strlen(d->rid)), js_num(l->base.env, d->is_head),
-                        js_num(l->base.env, close)};
+  napi_value argv[4] = {addon_num(l->base.env, failure), js_latin1(l->base.env, d->rid, strlen(d->rid)), addon_num(l->base.env, d->is_head),
+                        addon_num(l->base.env, close)};
   napi_value reply = NULL;
   addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_FAILURE], 4, argv, 0, &reply);
   int sent = -1;
@@ -287,7 +281,6 @@ static void d_close(dconn *d, int reset) {
   uv_close((uv_handle_t *)&d->tcp, d_on_closed);
 }
 
-
 static void on_client_shutdown(uv_shutdown_t *req, int status) {
   (void)status;
   free(req);
@@ -316,16 +309,14 @@ static void handoff(dconn *d, const char *bytes, uint32_t len) {
   h1_listener *l = d->l;
   uv_os_fd_t fd;
   int copy = uv_fileno((uv_handle_t *)&d->tcp, &fd) == 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
-  if (copy >= 0 && l->base.inst->alive) {
-    napi_handle_scope scope;
-    if (napi_open_handle_scope(l->base.env, &scope) == napi_ok) {
-      napi_value data;
-      void *dst = NULL;
-      napi_create_buffer_copy(l->base.env, len, bytes, &dst, &data);
-      napi_value argv[2] = {js_num(l->base.env, copy), data};
-      addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_HANDOFF], 2, argv, 0, NULL);
-      napi_close_handle_scope(l->base.env, scope);
-    }
+  napi_handle_scope scope;
+  if (copy >= 0 && l->base.inst->alive && napi_open_handle_scope(l->base.env, &scope) == napi_ok) {
+    napi_value data;
+    void *dst = NULL;
+    napi_create_buffer_copy(l->base.env, len, bytes, &dst, &data);
+    napi_value argv[2] = {addon_num(l->base.env, copy), data};
+    addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_HANDOFF], 2, argv, 0, NULL);
+    napi_close_handle_scope(l->base.env, scope);
   } else if (copy >= 0) {
     close(copy);
   }
@@ -379,7 +370,6 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
   d->state = D_EXCHANGE;
   d->decision = decision;
   d->target = (int)((uint64_t)decision & 0xffff);
-  d->start_ns = uv_hrtime();
   /* The route's timeout (0: none), put where we read it by decide(). */
   d->deadline_ms = l->io[0] > 0 ? h1_now_ms(l) + (uint64_t)l->io[0] : UINT64_MAX;
   d->is_head = r.is_head;
@@ -387,7 +377,6 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
   if (r.close) d->last = 1;
   d->retried = d->started = 0;
   d->status = 0;
-  d->bytes_out = 0;
   d->upstream_close = 0;
   if (d->handle != HS_OPEN || d->target >= l->ntargets) {
     /* Closed under us by JavaScript, or a target it never added: the stream it counted still ends. */
@@ -492,12 +481,7 @@ void h1_on_sweep(uv_timer_t *timer) {
     next = d->next;
     if (d->handle != HS_OPEN || now < d->deadline_ms) continue;
     if (d->state == D_EXCHANGE) {
-      if (d->u != NULL) {
-        uconn *u = d->u;
-        d->u = NULL;
-        u->d = NULL;
-        h1_upstream_close(u);
-      }
+      if (d->u != NULL) h1_upstream_drop(d->u);
       h1_fail(d, F_RESPONSE_TIMEOUT);
     } else {
       /* Idle keep-alive, a head that never came (nothing read: a head in progress went to the net engine), or the
@@ -510,12 +494,8 @@ void h1_on_sweep(uv_timer_t *timer) {
     if (u->handle != HS_OPEN || now < u->deadline_ms) continue;
     if (u->state == U_CONNECTING) {
       dconn *d = u->d;
-      u->d = NULL;
-      h1_upstream_close(u);
-      if (d != NULL) {
-        d->u = NULL;
-        h1_fail(d, F_CONNECT_TIMEOUT);
-      }
+      h1_upstream_drop(u);
+      if (d != NULL) h1_fail(d, F_CONNECT_TIMEOUT);
     } else if (u->state == U_IDLE) {
       h1_upstream_close(u);
     }

@@ -84,6 +84,13 @@ void h1_upstream_close(uconn *u) {
   uv_close((uv_handle_t *)&u->tcp, u_on_closed);
 }
 
+/* Closes u, cut loose from the exchange it served (if any): the exchange goes on without it (retry, failure). */
+void h1_upstream_drop(uconn *u) {
+  if (u->d != NULL) u->d->u = NULL;
+  u->d = NULL;
+  h1_upstream_close(u);
+}
+
 typedef struct u_write {
   uv_write_t req;
   uconn *u;
@@ -94,9 +101,7 @@ typedef struct u_write {
 static void no_response(uconn *u, dconn *d) {
   if (u->requests > 1 && !d->retried) {
     d->retried = 1;
-    d->u = NULL;
-    u->d = NULL;
-    h1_upstream_close(u);
+    h1_upstream_drop(u);
     h1_acquire(d, 1);
     return;
   }
@@ -118,10 +123,7 @@ static void send_request(dconn *d, uconn *u) {
   u->got_bytes = 0;
   u->head_len = 0;
   u->requests++;
-  if (!u->reading) {
-    u->reading = 1;
-    uv_read_start((uv_stream_t *)&u->tcp, u_alloc, u_on_read);
-  }
+  h1_upstream_resume(u);
   uv_buf_t b = uv_buf_init(d->req, d->req_len);
   int done = uv_try_write((uv_stream_t *)&u->tcp, &b, 1);
   if (done == (int)d->req_len) return;
@@ -132,8 +134,8 @@ static void send_request(dconn *d, uconn *u) {
   if (done < 0) done = 0;
   /* d->req stays put until the exchange ends (and a closed connection cancels the write first). */
   u_write *w = malloc(sizeof *w);
-  w->u = u;
   b = uv_buf_init(d->req + done, d->req_len - (unsigned)done);
+  if (w != NULL) w->u = u;
   if (w == NULL || uv_write(&w->req, (uv_stream_t *)&u->tcp, &b, 1, on_upstream_written) != 0) {
     free(w);
     h1_fail(d, F_RESET_BEFORE_RESPONSE);
@@ -154,10 +156,7 @@ void h1_upstream_release(uconn *u) {
   u->d = NULL;
   u->deadline_ms = h1_now_ms(l) + t->idle_timeout_ms;
   /* Idle, it is still read: a close by the server is seen (and the connection dropped) before it is reused. */
-  if (!u->reading) {
-    u->reading = 1;
-    uv_read_start((uv_stream_t *)&u->tcp, u_alloc, u_on_read);
-  }
+  h1_upstream_resume(u);
   u->idle_prev = NULL;
   u->idle_next = t->idle;
   if (t->idle) t->idle->idle_prev = u;
@@ -169,11 +168,8 @@ static void on_upstream_connected(uv_connect_t *req, int status) {
   if (status == UV_ECANCELED || u->handle != HS_OPEN || u->state != U_CONNECTING) return;
   dconn *d = u->d;
   if (status < 0) {
-    h1_upstream_close(u);
-    if (d != NULL) {
-      d->u = NULL;
-      h1_fail(d, status == UV_ECONNREFUSED ? F_CONNECT_REFUSED : F_CONNECT_FAILED);
-    }
+    h1_upstream_drop(u);
+    if (d != NULL) h1_fail(d, status == UV_ECONNREFUSED ? F_CONNECT_REFUSED : F_CONNECT_FAILED);
     return;
   }
   uv_tcp_nodelay(&u->tcp, 1);
@@ -256,14 +252,13 @@ void h1_acquire(dconn *d, int fresh) {
   d->u = u;
   int err = uv_tcp_connect(&u->connect, &u->tcp, (struct sockaddr *)&t->addr, on_upstream_connected);
   if (err != 0) {
-    d->u = NULL;
-    u->d = NULL;
-    h1_upstream_close(u);
+    h1_upstream_drop(u);
     h1_fail(d, F_CONNECT_FAILED);
   }
 }
 
-/* The client took what was queued for it: the upstream is read again (backpressure released). */
+/* Reads u (again): when it starts serving or waiting in the pool, and when the client took what was queued for it
+   (backpressure released). */
 void h1_upstream_resume(uconn *u) {
   if (u->reading || u->handle != HS_OPEN) return;
   u->reading = 1;

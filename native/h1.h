@@ -169,7 +169,6 @@ struct dconn {
   uconn *u;
   double decision;
   int target;
-  uint64_t start_ns;
   char rid[129];         /* the request id: the client's, or one made here (UUID v4) */
   uint8_t is_head;
   uint8_t retried;
@@ -179,7 +178,6 @@ struct dconn {
   int status;
   uint64_t remaining;
   h1_chunks chunks;
-  double bytes_out;
 };
 
 enum ustate { U_CONNECTING, U_BUSY, U_IDLE, U_CLOSING };
@@ -245,6 +243,8 @@ void h1_on_response_bytes(uconn *u, const char *buf, uint32_t len);
 void h1_acquire(dconn *d, int fresh);
 void h1_upstream_release(uconn *u);
 void h1_upstream_close(uconn *u);
+/* Closes u, cut loose from the exchange it served: the exchange goes on without it (a retry, a failure). */
+void h1_upstream_drop(uconn *u);
 void h1_upstream_resume(uconn *u);
 /* Takes d out of its target's queue of exchanges waiting for a connection, if it is in it. */
 void h1_queue_remove(h1_listener *l, dconn *d);
