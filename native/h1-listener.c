@@ -166,18 +166,6 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* connections(handle) → [client connections, upstream connections] open (tests and /stats). */
-static napi_value Connections(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  h1_listener *l = listener_call(env, info, 1, argv);
-  if (l == NULL) return NULL;
-  napi_value out;
-  napi_create_array_with_length(env, 2, &out);
-  napi_set_element(env, out, 0, addon_num(env, l->ndconns));
-  napi_set_element(env, out, 1, addon_num(env, l->nuconns));
-  return out;
-}
-
 napi_value h1_define(napi_env env, napi_value exports) {
   napi_value http;
   napi_create_object(env, &http);
@@ -187,7 +175,6 @@ napi_value h1_define(napi_env env, napi_value exports) {
     {"addTarget", NULL, AddTarget, NULL, NULL, NULL, napi_default, NULL},
     {"stopAccepting", NULL, StopAccepting, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, Close, NULL, NULL, NULL, napi_default, NULL},
-    {"connections", NULL, Connections, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, http, sizeof props / sizeof props[0], props);
   napi_set_named_property(env, exports, "http", http);

@@ -52,7 +52,6 @@ interface NativeHttpAddon {
   ): number;
   stopAccepting(handle: object): void;
   close(handle: object): void;
-  connections(handle: object): [number, number];
 }
 
 const loaded = process.env.MANTOU_NATIVE_HTTP === 'off' ? { addon: null, why: 'MANTOU_NATIVE_HTTP=off' } : loadNativeAddon<{ http: NativeHttpAddon }>();
@@ -209,11 +208,6 @@ export class NativeHttpListener implements HttpListener {
   private handoff(fd: number, bytes: Buffer): void {
     this.current.context.counters.nativeHandoffs++;
     this.handoffs.adoptDescriptor(fd, bytes);
-  }
-
-  /** [client connections, upstream connections] the native side holds. */
-  connections(): [number, number] {
-    return this.handle === null ? [0, 0] : this.addon.connections(this.handle);
   }
 
   /** The addon's targets for a route's endpoints, or null when the route needs what only the net engine does. */

@@ -245,6 +245,8 @@ describe('the native engine hands the rest to the net engine', () => {
   it('a route with filters, and one with a rewrite', async () => {
     const filtered = (await handedOff(() => request({ port, path: '/filtered' }))) as ClientResponse;
     expect(json<EchoReply>(filtered).headers['x-filtered']).toBe('yes');
+    // The net engine has the client's address from the descriptor it was given.
+    expect(json<EchoReply>(filtered).headers['x-forwarded-for']).toBe('127.0.0.1');
     const rewritten = (await handedOff(() => request({ port, path: '/raw/plain' }))) as ClientResponse;
     expect(rewritten.body.toString()).toBe('ok');
     expect(raw.requests.at(-1)).toMatch(/^GET \/plain HTTP\/1\.1/);
