@@ -18,14 +18,13 @@ addon_instance *addon_instance_of(napi_env env) {
 static void on_environment_teardown(napi_async_cleanup_hook_handle handle, void *data) {
   addon_instance *inst = data;
   inst->alive = 0;
-  if (inst->l4_listeners == NULL && inst->h1_listeners == NULL) {
+  if (inst->listeners == NULL) {
     inst->cleanup = NULL;
     napi_remove_async_cleanup_hook(handle);
     return;
   }
-  /* Each closes its listeners; the last one freed releases the hook (addon_release_teardown_if_unused). */
-  l4_teardown(inst);
-  h1_teardown(inst);
+  /* The last listener freed releases the hook (addon_release_teardown_if_unused). */
+  nl_teardown(inst);
 }
 
 void addon_hold_teardown(napi_env env, addon_instance *inst) {
@@ -33,7 +32,7 @@ void addon_hold_teardown(napi_env env, addon_instance *inst) {
 }
 
 void addon_release_teardown_if_unused(addon_instance *inst) {
-  if (inst->l4_listeners != NULL || inst->h1_listeners != NULL || inst->cleanup == NULL) return;
+  if (inst->listeners != NULL || inst->cleanup == NULL) return;
   napi_async_cleanup_hook_handle h = inst->cleanup;
   inst->cleanup = NULL;
   napi_remove_async_cleanup_hook(h);
@@ -114,7 +113,7 @@ static void finalize_instance(napi_env env, void *data, void *hint) {
   (void)hint;
   addon_instance *inst = data;
   /* Listeners still listed belong to a torn-down environment; their memory goes with the thread. */
-  if (inst->l4_listeners == NULL && inst->h1_listeners == NULL) free(inst);
+  if (inst->listeners == NULL) free(inst);
 }
 
 NAPI_MODULE_INIT() {

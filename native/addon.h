@@ -14,16 +14,14 @@
 
 #define ADDON_READ_BYTES 65536
 
-struct listener;
-struct h1_listener;
+struct nlistener;
 
 /* Per thread (per Node environment). */
 typedef struct addon_instance {
   /* Every read of both listeners lands here and is written on (or copied) before the next read. */
   char scratch[ADDON_READ_BYTES];
   int alive; /* 0 once the environment is being torn down: no more calls into JavaScript */
-  struct listener *l4_listeners;
-  struct h1_listener *h1_listeners;
+  struct nlistener *listeners; /* both kinds, the TCP relay's and the HTTP engine's (listener-base.c) */
   napi_async_cleanup_hook_handle cleanup;
   uint8_t random[4096];
   uint32_t random_used;
@@ -45,12 +43,12 @@ double *addon_float64s(napi_env env, napi_value v, size_t n);
 int addon_bound_socket(const struct sockaddr_storage *addr, int exclusive);
 int addon_local_port(uv_tcp_t *server);
 
+/* listener-base.c: the environment is going: every listener closes, and is freed once nothing of it is open. */
+void nl_teardown(addon_instance *inst);
 /* l4-listener.c: the native TCP relay (core/tcp/native-relay.ts). */
 napi_value l4_define(napi_env env, napi_value exports);
-void l4_teardown(addon_instance *inst);
 /* h1-listener.c: the native HTTP/1.1 engine (core/http/native-listener.ts). */
 napi_value h1_define(napi_env env, napi_value exports);
-void h1_teardown(addon_instance *inst);
 /* thread-priority.c: the offload pool's thread scheduling (core/offload/offload-thread.ts). */
 napi_value thread_priority_define(napi_env env, napi_value exports);
 

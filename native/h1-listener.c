@@ -17,17 +17,8 @@ static void on_check_closed(uv_handle_t *h) {
   h1_maybe_free_listener(l);
 }
 
-/* Out of the thread's list of HTTP listeners, its targets freed. */
 static void release(nlistener *b) {
   h1_listener *l = (h1_listener *)b;
-  addon_instance *inst = b->inst;
-  for (h1_listener **p = &inst->h1_listeners; *p != NULL; p = &(*p)->next_in_instance) {
-    if (*p == l) {
-      *p = l->next_in_instance;
-      break;
-    }
-  }
-  addon_release_teardown_if_unused(inst);
   free(l->targets);
   l->targets = NULL;
 }
@@ -36,21 +27,14 @@ void h1_maybe_free_listener(h1_listener *l) {
   nl_maybe_free(&l->base);
 }
 
-static void close_listener(h1_listener *l) {
-  nl_close_handles(&l->base);
+static void close_listener(nlistener *b) {
+  h1_listener *l = (h1_listener *)b;
+  nl_close_handles(b);
   h1_close_all(l);
   h1_report_ends(l);
   if (l->check_state == HS_OPEN) {
     l->check_state = HS_CLOSING;
     uv_close((uv_handle_t *)&l->ends_check, on_check_closed);
-  }
-}
-
-void h1_teardown(addon_instance *inst) {
-  for (h1_listener *l = inst->h1_listeners, *next; l != NULL; l = next) {
-    next = l->next_in_instance;
-    close_listener(l);
-    h1_maybe_free_listener(l);
   }
 }
 
@@ -77,6 +61,7 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   h1_listener *l = calloc(1, sizeof *l);
   if (l == NULL) NL_THROW(env, "ENOMEM", "listen: out of memory");
   l->base.has_work = has_connections;
+  l->base.close = close_listener;
   l->base.release = release;
   l->io = io;
   l->header_timeout_ms = 10000;
@@ -84,8 +69,6 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   l->limits = (h1_limits){H1_MAX_REQUEST_HEAD, H1_MAX_REQUEST_HEAD, H1_MAX_HEADERS};
   napi_value out = nl_open(env, &l->base, NL_HTTP, argv, h1_on_connection, "MantouHttpListener", argv + 3, H1_NREFS);
   if (out == NULL) return NULL;
-  l->next_in_instance = l->base.inst->h1_listeners;
-  l->base.inst->h1_listeners = l;
   uv_check_init(l->base.server.loop, &l->ends_check);
   l->ends_check.data = l;
   uv_unref((uv_handle_t *)&l->ends_check);
@@ -162,7 +145,7 @@ static napi_value StopAccepting(napi_env env, napi_callback_info info) {
 static napi_value Close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   h1_listener *l = listener_call(env, info, 1, argv);
-  if (l != NULL) close_listener(l);
+  if (l != NULL) close_listener(&l->base);
   return NULL;
 }
 

@@ -205,7 +205,6 @@ enum h1_ref { H1_REF_IO, H1_REF_DECIDE, H1_REF_DONE, H1_REF_FAILURE, H1_REF_HAND
 
 struct h1_listener {
   nlistener base; /* first: the listen socket, the sweep, the JavaScript values, the handle */
-  h1_listener *next_in_instance;
   uint8_t stopping;  /* draining: no new requests after the ones in progress */
   uint8_t pass_head; /* decide() gets the head (routes match on fields) */
   uint32_t header_timeout_ms, idle_timeout_ms;

@@ -10,17 +10,8 @@ static int has_sessions(nlistener *b) {
   return ((listener *)b)->nsessions != 0;
 }
 
-/* Out of the thread's list of relay listeners, its targets freed. */
 static void release(nlistener *b) {
   listener *l = (listener *)b;
-  addon_instance *inst = b->inst;
-  for (listener **p = &inst->l4_listeners; *p != NULL; p = &(*p)->next_in_instance) {
-    if (*p == l) {
-      *p = l->next_in_instance;
-      break;
-    }
-  }
-  addon_release_teardown_if_unused(inst);
   free(l->targets);
   l->targets = NULL;
 }
@@ -30,21 +21,12 @@ void maybe_free_listener(listener *l) {
 }
 
 /* Stops accepting and closes every session (reason listener_closed); frees once all is closed. */
-static void close_listener(listener *l) {
-  nl_close_handles(&l->base);
+static void close_listener(nlistener *b) {
+  listener *l = (listener *)b;
+  nl_close_handles(b);
   for (session *s = l->sessions, *next; s != NULL; s = next) {
     next = s->next;
     close_session(s, R_LISTENER_CLOSED, 0);
-  }
-}
-
-/* The environment is going: every listener closes (addon.c's teardown hook calls this). */
-void l4_teardown(instance *inst) {
-  for (listener *l = inst->l4_listeners, *next; l != NULL; l = next) {
-    next = l->next_in_instance;
-    close_listener(l);
-    /* One already closed has nothing left to call back: it is freed (and the hook released) here. */
-    maybe_free_listener(l);
   }
 }
 
@@ -65,14 +47,12 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   listener *l = calloc(1, sizeof *l);
   if (l == NULL) NL_THROW(env, "ENOMEM", "listen: out of memory");
   l->base.has_work = has_sessions;
+  l->base.close = close_listener;
   l->base.release = release;
   l->totals = totals;
   l->session_ids = session_ids;
   l->idle_ms = 300000;
   napi_value out = nl_open(env, &l->base, NL_TCP, argv, on_connection, "MantouTcpListener", argv + 3, L4_NREFS);
-  if (out == NULL) return NULL;
-  l->next_in_instance = l->base.inst->l4_listeners;
-  l->base.inst->l4_listeners = l;
   return out;
 }
 
@@ -127,7 +107,7 @@ static napi_value StopAccepting(napi_env env, napi_callback_info info) {
 static napi_value Close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   listener *l = listener_call(env, info, 1, argv);
-  if (l != NULL) close_listener(l);
+  if (l != NULL) close_listener(&l->base);
   return NULL;
 }
 

@@ -44,7 +44,6 @@ enum stage { S_CONNECTING, S_RELAYING, S_CLOSING };
 enum handle_state { H_NONE, H_OPEN, H_CLOSING };
 
 typedef struct listener listener;
-typedef addon_instance instance;
 
 typedef struct target {
   struct sockaddr_storage addr;
@@ -97,7 +96,6 @@ enum l4_ref { L4_TOTALS, L4_SESSION_IDS, L4_ON_ACCEPT, L4_ON_CONNECT_FAILED, L4_
 
 struct listener {
   nlistener base; /* first: the listen socket, the sweep, the JavaScript values, the handle */
-  listener *next_in_instance;
   uint8_t addresses;   /* read the peer address at accept (the access log wants it) */
   uint64_t idle_ms, max_session_ms;
   double *totals;      /* [bytes from clients, bytes from upstreams] in a JS Float64Array */

@@ -11,6 +11,14 @@ void nl_maybe_free(nlistener *b) {
   if (!b->js_released && alive) return;
   if (!b->dropped) {
     b->dropped = 1;
+    addon_instance *inst = b->inst;
+    for (nlistener **p = &inst->listeners; *p != NULL; p = &(*p)->next_in_instance) {
+      if (*p == b) {
+        *p = b->next_in_instance;
+        break;
+      }
+    }
+    addon_release_teardown_if_unused(inst);
     b->release(b);
     if (alive) {
       for (int i = 0; i < b->nrefs; i++) napi_delete_reference(b->env, b->refs[i]);
@@ -19,6 +27,15 @@ void nl_maybe_free(nlistener *b) {
   }
   /* In a teardown the finalizer may still come: it must find the listener, so it is kept (a few hundred bytes). */
   if (b->js_released) free(b);
+}
+
+void nl_teardown(addon_instance *inst) {
+  for (nlistener *b = inst->listeners, *next; b != NULL; b = next) {
+    next = b->next_in_instance;
+    b->close(b);
+    /* One already closed has nothing left to call back: it is freed (and the hook released) here. */
+    nl_maybe_free(b);
+  }
 }
 
 static void on_server_closed(uv_handle_t *h) {
@@ -101,6 +118,8 @@ napi_value nl_open(napi_env env, nlistener *b, int kind, napi_value *argv, uv_co
   napi_create_object(env, &resource_object);
   napi_create_string_latin1(env, resource, NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, resource_object, name, &b->async);
+  b->next_in_instance = inst->listeners;
+  inst->listeners = b;
   addon_hold_teardown(env, inst);
 
   napi_value out, handle;

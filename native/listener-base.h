@@ -18,6 +18,7 @@ typedef struct nlistener nlistener;
 
 struct nlistener {
   int kind; /* enum nl_kind: a handle of one kind is never taken for the other */
+  nlistener *next_in_instance;
   napi_env env;
   addon_instance *inst;
   uv_tcp_t server;
@@ -29,8 +30,10 @@ struct nlistener {
   uint8_t closed;                    /* close() was called: new work is refused */
   uint8_t js_released;               /* JavaScript dropped its handle (finalizer ran) */
   uint8_t dropped;                   /* released: out of the instance's list, references deleted */
-  /* The kind's own: whether no connection is left, and what it releases (its instance list entry, its memory). */
+  /* The kind's own: whether a connection (or handle) is left, its close (every connection and handle), and the
+     memory it releases before the listener is freed. */
   int (*has_work)(nlistener *);
+  void (*close)(nlistener *);
   void (*release)(nlistener *);
 };
 
@@ -42,8 +45,8 @@ struct nlistener {
 
 /*
  * Binds (address, port, exclusive in argv[0..2]), listens with `on_connection`, and starts holding `nrefs` values
- * from `refs` (each must outlive the listener). `b` is the start of a calloc'ed listener of `kind`, with has_work
- * and release set; it is freed here when listening fails. Returns { handle, port }, or NULL with a JS error thrown.
+ * from `refs` (each must outlive the listener). `b` is the start of a calloc'ed listener of `kind`, with its hooks
+ * set; it is freed here when listening fails. Returns { handle, port }, or NULL with a JS error thrown.
  */
 napi_value nl_open(napi_env env, nlistener *b, int kind, napi_value *argv, uv_connection_cb on_connection, const char *resource, napi_value *refs,
                    int nrefs);
