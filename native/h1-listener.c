@@ -81,7 +81,6 @@ static h1_listener *listener_call(napi_env env, napi_callback_info info, size_t 
   return (h1_listener *)nl_from_call(env, info, NL_HTTP, n, argv);
 }
 
-
 /*
  * configure(handle, headerTimeoutMs, idleTimeoutMs, passHead, maxHeadBytes, maxTargetBytes, maxFields): for
  * connections from now on (and idle ones' next wait); passHead: decide() gets the request head too (a route

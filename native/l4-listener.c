@@ -52,8 +52,7 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   l->totals = totals;
   l->session_ids = session_ids;
   l->idle_ms = 300000;
-  napi_value out = nl_open(env, &l->base, NL_TCP, argv, on_connection, "MantouTcpListener", argv + 3, L4_NREFS);
-  return out;
+  return nl_open(env, &l->base, NL_TCP, argv, on_connection, "MantouTcpListener", argv + 3, L4_NREFS);
 }
 
 static listener *listener_call(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
