@@ -33,6 +33,25 @@ describe('body-scan', () => {
     expect(reply.bodySha256).toBe(createHash('sha256').update(body).digest('hex'));
   });
 
+  it('forwards a clean megabyte, sized or chunked, intact with its Content-Length (written upstream in slices)', async () => {
+    const body = Buffer.alloc(1024 * 1024 - 7);
+    for (let i = 0; i < body.length; i++) body[i] = 0x61 + ((i * 7 + (i >> 12)) % 26);
+    const digest = createHash('sha256').update(body).digest('hex');
+    const parts = [body.subarray(0, 100_000), body.subarray(100_000, 700_000), body.subarray(700_000)];
+    const [sized, chunked] = await Promise.all([
+      request({ port: setup.port, method: 'POST', path: '/sized', body }),
+      request({ port: setup.port, method: 'POST', path: '/chunked', body: parts }),
+    ]);
+    for (const res of [sized, chunked]) {
+      expect(res.status).toBe(200);
+      const reply = json<EchoReply>(res);
+      expect(reply.headers['content-length']).toBe(String(body.length));
+      expect(reply.headers['transfer-encoding']).toBeUndefined();
+      expect(reply.bodyBytes).toBe(body.length);
+      expect(reply.bodySha256).toBe(digest);
+    }
+  });
+
   it('answers 403 to a body that matches, and 413 to one over maxBytes, without contacting the upstream', async () => {
     const before = setup.echo.connections;
     const matched = await request({ port: setup.port, method: 'POST', path: '/x', body: Buffer.from('select 1; DROP   TABLE users;') });
