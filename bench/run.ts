@@ -144,13 +144,9 @@ async function throughputRound(c: Candidate, s: Scenario, dir: string): Promise<
   };
 }
 
-async function measureCell(c: Candidate, s: Scenario, dir: string): Promise<CellResult> {
-  let peak = 0;
-  const sample = () => {
-    peak = Math.max(peak, rssOf(c));
-  };
-  // Warm-up at the top rate: JIT-compiled runtimes (Mantou, the Node peers) need seconds of traffic before the
-  // optimising compiler settles; measured without it, their first rounds show compile stalls, not steady state.
+async function warmUp(c: Candidate, s: Scenario): Promise<void> {
+  // At the top rate: JIT-compiled runtimes (Mantou, the Node peers) need seconds of traffic before the optimising
+  // compiler settles; measured without it, their first rounds show compile stalls, not steady state.
   await openLoop({
     port: c.port,
     rate: s.rates.at(-1) as number,
@@ -159,24 +155,48 @@ async function measureCell(c: Candidate, s: Scenario, dir: string): Promise<Cell
     request: requestBytes(s),
     newConnection: s.newConnection,
   });
-  const latency: CellResult['latency'] = [];
+}
+
+/**
+ * One scenario for every candidate. Rounds go round-robin over the candidates (the first round of each, then the
+ * second…): this VM's noise comes in bursts of seconds (direct itself shows multi-millisecond p99s in some rounds
+ * and not others), and one candidate's rounds measured back to back let a burst take that candidate's whole cell.
+ */
+async function measureScenario(running: Candidate[], s: Scenario, dir: string): Promise<CellResult[]> {
+  const peaks = running.map(() => 0);
+  const sample = (k: number) => {
+    peaks[k] = Math.max(peaks[k] as number, rssOf(running[k] as Candidate));
+  };
+  for (const c of running) await warmUp(c, s);
+  const latency = running.map((): CellResult['latency'] => []);
   for (const rate of s.rates) {
-    const rounds: LatencyRound[] = [];
+    const rounds = running.map((): LatencyRound[] => []);
     for (let i = 0; i < ROUNDS; i++) {
-      rounds.push(await latencyRound(c, s, rate));
-      sample();
+      for (const [k, c] of running.entries()) {
+        rounds[k]?.push(await latencyRound(c, s, rate));
+        sample(k);
+      }
     }
-    // Keep one curve per rate (the median round's) to keep results.json small.
-    const mid = median(rounds.map((r) => r.p99));
-    for (const r of rounds) if (r.p99 !== mid) delete r.curve;
-    latency.push({ rate, rounds });
+    for (const [k, rs] of rounds.entries()) {
+      // Keep one curve per rate (the median round's) to keep results.json small.
+      const mid = median(rs.map((r) => r.p99));
+      for (const r of rs) if (r.p99 !== mid) delete r.curve;
+      latency[k]?.push({ rate, rounds: rs });
+    }
   }
-  const throughput: ThroughputRound[] = [];
+  const throughput = running.map((): ThroughputRound[] => []);
   for (let i = 0; i < ROUNDS; i++) {
-    throughput.push(await throughputRound(c, s, dir));
-    sample();
+    for (const [k, c] of running.entries()) {
+      throughput[k]?.push(await throughputRound(c, s, dir));
+      sample(k);
+    }
   }
-  return { candidate: c.name, latency, throughput, peakRssBytes: c.pids.length ? peak : null };
+  return running.map((c, k) => ({
+    candidate: c.name,
+    latency: latency[k] ?? [],
+    throughput: throughput[k] ?? [],
+    peakRssBytes: c.pids.length ? (peaks[k] ?? 0) : null,
+  }));
 }
 
 function commit(): string {
@@ -239,13 +259,11 @@ async function main(): Promise<void> {
       scenarios: [],
     };
     for (const s of chosen) {
-      const cells: CellResult[] = [];
-      for (const c of running) {
-        const cell = await measureCell(c, s, dir);
-        cells.push(cell);
+      const cells = await measureScenario(running, s, dir);
+      for (const cell of cells) {
         const l = cell.latency[0];
         console.log(
-          `${s.name.padEnd(15)} ${c.name.padEnd(11)} ${median(cell.throughput.map((t) => t.rps))
+          `${s.name.padEnd(15)} ${cell.candidate.padEnd(11)} ${median(cell.throughput.map((t) => t.rps))
             .toFixed(0)
             .padStart(
               7,
