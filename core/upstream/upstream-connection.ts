@@ -38,11 +38,12 @@ export interface ConnectionOwner {
 const SHARED_READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /**
- * The most request bytes one turn of the event loop hands the socket. On loopback the kernel takes a whole
- * buffered 1 MiB body in one writev, 0.3–0.8 ms (strace, bench:offload) in which the worker serves no one else;
- * a larger write is queued and handed over a slice per turn, as ReadGate does for reads.
+ * The most request bytes one turn of the event loop hands the socket: one read's worth, as ReadGate lets a
+ * connection read one full buffer a turn. On loopback the kernel takes a whole buffered 1 MiB body in one writev,
+ * 0.3–0.8 ms (strace, bench:offload) in which the worker serves no one else; a larger write is queued and handed
+ * over a slice per turn.
  */
-export const WRITE_SLICE_BYTES = 128 * 1024;
+export const WRITE_SLICE_BYTES = 64 * 1024;
 
 const ConnState = { Connecting: 0, Idle: 1, Active: 2, Closed: 3 } as const;
 type ConnState = (typeof ConnState)[keyof typeof ConnState];
