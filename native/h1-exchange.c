@@ -4,8 +4,9 @@
 // Why: through Node, a proxied request costs about 60 µs of CPU, of which the kernel is under half; a bare
 // node:net byte pipe already costs about 40 µs (README: the native engine). Here a request costs its system calls
 // plus one call into JavaScript, decide() (the router, the cluster's load balancer, the request counters:
-// everything that is policy stays in core/http/native-listener.ts); done() (counters, the generation's drain) is
-// called once per turn of the event loop for every exchange that ended in it.
+// everything that is policy stays in core/http/native-listener.ts), or none when a kept decision serves
+// (h1-cache.c); done() (counters, the generation's drain) is called once per turn of the event loop for every
+// exchange that ended in it.
 //
 // What stays native is the common case: a complete bodyless HTTP/1.1 request head (in one read) on a route with no
 // filters. Anything else — a body, an upgrade, Expect, HTTP/1.0, a head split across reads or over 8 KiB, an unusual
@@ -336,28 +337,40 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
     handoff(d, data, len);
     return;
   }
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(l->base.env, &scope) != napi_ok) {
+  /* What follows the head (a pipelined request) waits for this exchange to end. Its copy is made before the
+     request is counted (by decide() or a kept decision), so that nothing counted can fail to start. */
+  uint32_t rest = len - r.head_len;
+  char *keep = NULL;
+  if (rest > 0 && (keep = malloc(rest)) == NULL) {
     handoff(d, data, len);
     return;
   }
-  napi_value argv[4] = {js_latin1(l->base.env, r.method, r.method_len), js_latin1(l->base.env, r.path, r.path_len), js_latin1(l->base.env, r.host, r.host_len),
-                        NULL};
-  if (l->pass_head) argv[3] = js_latin1(l->base.env, data, r.head_len);
-  double decision = addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_DECIDE], l->pass_head ? 4 : 3, argv, H1_HANDOFF, NULL);
-  napi_close_handle_scope(l->base.env, scope);
-  if (decision < 0) {
-    if (d->handle == HS_OPEN) handoff(d, data, len);
-    return;
-  }
-  /* What follows the head (a pipelined request) waits for this exchange to end. */
-  uint32_t rest = len - r.head_len;
-  if (rest > 0) {
-    char *keep = malloc(rest);
-    if (keep == NULL) {
+  double decision, timeout_ms;
+  if (h1_cache_lookup(l, &r, &decision, &timeout_ms)) {
+    l->io[H1_IO_CACHED_STARTS] += 1;
+  } else {
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(l->base.env, &scope) != napi_ok) {
+      free(keep);
       handoff(d, data, len);
       return;
     }
+    napi_value argv[4] = {js_latin1(l->base.env, r.method, r.method_len), js_latin1(l->base.env, r.path, r.path_len),
+                          js_latin1(l->base.env, r.host, r.host_len), NULL};
+    if (l->pass_head) argv[3] = js_latin1(l->base.env, data, r.head_len);
+    l->io[H1_IO_CACHEABLE] = 0;
+    decision = addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_DECIDE], l->pass_head ? 4 : 3, argv, H1_HANDOFF, NULL);
+    napi_close_handle_scope(l->base.env, scope);
+    if (decision < 0) {
+      free(keep);
+      if (d->handle == HS_OPEN) handoff(d, data, len);
+      return;
+    }
+    /* The route's timeout, put where we read it by decide(). */
+    timeout_ms = l->io[0];
+    if (l->io[H1_IO_CACHEABLE] != 0) h1_cache_store(l, &r, decision, timeout_ms);
+  }
+  if (rest > 0) {
     memcpy(keep, data + r.head_len, rest);
     free(d->in);
     d->in = keep;
@@ -370,8 +383,8 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
   d->state = D_EXCHANGE;
   d->decision = decision;
   d->target = (int)((uint64_t)decision & 0xffff);
-  /* The route's timeout (0: none), put where we read it by decide(). */
-  d->deadline_ms = l->io[0] > 0 ? h1_now_ms(l) + (uint64_t)l->io[0] : UINT64_MAX;
+  /* The route's timeout (0: none). */
+  d->deadline_ms = timeout_ms > 0 ? h1_now_ms(l) + (uint64_t)timeout_ms : UINT64_MAX;
   d->is_head = r.is_head;
   /* Once set (by the client, or by draining) it stays: the connection closes after this exchange. */
   if (r.close) d->last = 1;

@@ -21,6 +21,8 @@ static void release(nlistener *b) {
   h1_listener *l = (h1_listener *)b;
   free(l->targets);
   l->targets = NULL;
+  free(l->cache);
+  l->cache = NULL;
 }
 
 void h1_maybe_free_listener(h1_listener *l) {
@@ -41,10 +43,11 @@ static void close_listener(nlistener *b) {
 /* ---- Node-API ---- */
 
 /*
- * listen(address, port, exclusive, io: Float64Array(1 + 2·H1_ENDS_BATCH), decide, done, failure, handoff) →
+ * listen(address, port, exclusive, io: Float64Array(3 + 2·H1_ENDS_BATCH), decide, done, failure, handoff) →
  * { handle, port }.
  *   decide(method, path, host, head?) → a decision (its low 16 bits: the target), or -1: serve it on the net
- *     engine; it puts the route's timeout (ms) in io[0]; `head` (the request head as received) only when
+ *     engine; it puts the route's timeout (ms) in io[0], and 1 in io[H1_IO_CACHEABLE] when the decision may be
+ *     kept for the same method, host and path (h1-cache.c); `head` (the request head as received) only when
  *     configure() asked for it;
  *   done(count): `count` exchanges are over, each a (decision, failure) pair in io[1..] (reported once per turn
  *     of the loop, or every H1_ENDS_BATCH);
@@ -56,8 +59,8 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   napi_value argv[8];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 8) NL_THROW(env, "ERR_INVALID_ARG", "listen: 8 arguments");
-  double *io = addon_float64s(env, argv[3], 1 + 2 * H1_ENDS_BATCH);
-  if (io == NULL) NL_THROW(env, "ERR_INVALID_ARG", "listen: io must be a Float64Array of 1 + 2·H1_ENDS_BATCH");
+  double *io = addon_float64s(env, argv[3], H1_IO_LENGTH);
+  if (io == NULL) NL_THROW(env, "ERR_INVALID_ARG", "listen: io must be a Float64Array of 3 + 2·H1_ENDS_BATCH");
   h1_listener *l = calloc(1, sizeof *l);
   if (l == NULL) NL_THROW(env, "ENOMEM", "listen: out of memory");
   l->base.has_work = has_connections;
@@ -84,7 +87,8 @@ static h1_listener *listener_call(napi_env env, napi_callback_info info, size_t 
 /*
  * configure(handle, headerTimeoutMs, idleTimeoutMs, passHead, maxHeadBytes, maxTargetBytes, maxFields): for
  * connections from now on (and idle ones' next wait); passHead: decide() gets the request head too (a route
- * matches on header fields). Heads past the limits go to the net engine, which answers them 414/431.
+ * matches on header fields). Heads past the limits go to the net engine, which answers them 414/431. Kept
+ * decisions are dropped: they were the previous generation's.
  */
 static napi_value Configure(napi_env env, napi_callback_info info) {
   napi_value argv[7];
@@ -99,6 +103,7 @@ static napi_value Configure(napi_env env, napi_callback_info info) {
   l->limits.max_head = head < H1_MAX_REQUEST_HEAD ? head : H1_MAX_REQUEST_HEAD;
   l->limits.max_target = target;
   l->limits.max_fields = fields < H1_MAX_HEADERS ? fields : H1_MAX_HEADERS;
+  h1_cache_clear(l);
   return NULL;
 }
 

@@ -36,6 +36,15 @@
 #define H1_HANDOFF (-1)
 /* Ended exchanges reported to JavaScript in one call (io[1..]: decision, failure pairs). */
 #define H1_ENDS_BATCH 256
+/* The rest of io (core/http/native-listener.ts): decide() sets io[H1_IO_CACHEABLE] to 1 when its decision may be
+   reused for the same method, host and path (h1-cache.c); io[H1_IO_CACHED_STARTS] counts the exchanges started
+   from the cache that JavaScript has not counted yet. */
+#define H1_IO_CACHEABLE (1 + 2 * H1_ENDS_BATCH)
+#define H1_IO_CACHED_STARTS (2 + 2 * H1_ENDS_BATCH)
+#define H1_IO_LENGTH (3 + 2 * H1_ENDS_BATCH)
+#define H1_CACHE_SLOTS 256
+/* method SP host SP path: longer keys are not cached. */
+#define H1_CACHE_KEY 200
 
 /* Failure kinds passed to JavaScript's failure() (the order of FAILURES in core/http/native-listener.ts). */
 enum h1_failure {
@@ -180,6 +189,15 @@ struct dconn {
   h1_chunks chunks;
 };
 
+/* A kept decision (h1-cache.c). */
+typedef struct h1_cached {
+  uint32_t hash;
+  uint16_t key_len; /* 0: empty */
+  char key[H1_CACHE_KEY];
+  double decision;
+  double timeout_ms;
+} h1_cached;
+
 enum ustate { U_CONNECTING, U_BUSY, U_IDLE, U_CLOSING };
 
 struct uconn {
@@ -210,8 +228,9 @@ struct h1_listener {
   uint32_t header_timeout_ms, idle_timeout_ms;
   h1_limits limits;
   /* Shared with JavaScript: [0] the decided route's timeout (ms); [1 + 2i], [2 + 2i]: the ended exchanges not yet
-     reported (decision, failure), `nends` of them. */
+     reported (decision, failure), `nends` of them; then H1_IO_CACHEABLE and H1_IO_CACHED_STARTS. */
   double *io;
+  h1_cached *cache; /* H1_CACHE_SLOTS, made on the first decision kept */
   int nends;
   uv_check_t ends_check; /* reports the ended exchanges once per turn of the loop */
   uint8_t check_state;
@@ -256,6 +275,12 @@ void h1_refresh_date(h1_listener *l);
 void h1_drain(h1_listener *l);
 /* Closes every connection (in flight ones are reset). */
 void h1_close_all(h1_listener *l);
+
+/* h1-cache.c */
+/* A kept decision for r's method, host and path: 1 (decision and timeout set), or 0. */
+int h1_cache_lookup(h1_listener *l, const h1_request *r, double *decision, double *timeout_ms);
+void h1_cache_store(h1_listener *l, const h1_request *r, double decision, double timeout_ms);
+void h1_cache_clear(h1_listener *l);
 
 /* ---- h1-listener.c ---- */
 void h1_maybe_free_listener(h1_listener *l);

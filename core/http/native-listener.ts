@@ -2,8 +2,9 @@
 // requests on routes without filters, and hands every other connection, at a request boundary and with the bytes
 // it read, to a NetListener of its own that never listens (the `net` engine then does everything it always does).
 // This file is the policy half: per request the addon calls decide() (router, load balancer, counters, the route's
-// timeout); once per turn of the event loop, done() for the exchanges that ended in it (counters, the generation's
-// drain); failure() renders the local replies. Nothing here runs per byte. Without the addon every connection is the net engine's (the listener says so when it starts).
+// timeout), unless it kept the decision (a route to a one-endpoint cluster: native/h1-cache.c); once per turn of
+// the event loop, done() for the exchanges that ended in it (counters, the generation's drain); failure() renders
+// the local replies. Nothing here runs per byte. Without the addon every connection is the net engine's (the listener says so when it starts).
 
 import net from 'node:net';
 import { type ErrorKind, ErrorKinds, listenFailed } from '../errors.ts';
@@ -61,6 +62,10 @@ const addon: NativeHttpAddon | null = loaded.addon?.http ?? null;
 const HANDOFF = -1;
 /** Ended exchanges the addon reports in one done() call (H1_ENDS_BATCH in native/h1.h). */
 const ENDS_BATCH = 256;
+/** io[IO_CACHEABLE]: decide() says its decision may be kept (H1_IO_CACHEABLE, native/h1-cache.c). */
+const IO_CACHEABLE = 1 + 2 * ENDS_BATCH;
+/** io[IO_CACHED_STARTS]: exchanges started on a kept decision, not counted here yet (H1_IO_CACHED_STARTS). */
+const IO_CACHED_STARTS = 2 + 2 * ENDS_BATCH;
 /** The addon's failure kinds (enum h1_failure in native/h1.h), as the other engines name them. */
 const FAILURES: readonly (ErrorKind | null)[] = [
   null,
@@ -125,9 +130,10 @@ export class NativeHttpListener implements HttpListener {
   private handle: object | null = null;
   /**
    * Shared with the addon: [0] the decided route's timeout, read right after decide(); [1 + 2i], [2 + 2i] the
-   * (decision, failure) of each exchange a done() call reports. An ArrayBuffer of its own: it never moves.
+   * (decision, failure) of each exchange a done() call reports; IO_CACHEABLE and IO_CACHED_STARTS. An ArrayBuffer
+   * of its own: it never moves.
    */
-  private readonly io = new Float64Array(new ArrayBuffer(8 * (1 + 2 * ENDS_BATCH)));
+  private readonly io = new Float64Array(new ArrayBuffer(8 * (3 + 2 * ENDS_BATCH)));
   private readonly slots = new Map<number, Slot>();
   private current: Slot;
   private slotIds = 0;
@@ -187,6 +193,8 @@ export class NativeHttpListener implements HttpListener {
       const t = this.targetsOf(handle, r);
       if (t !== null) targets.set(r, t);
     }
+    // Exchanges started on the previous generation's kept decisions (configure() above dropped them) are its own.
+    this.countCachedStarts();
     const slot: Slot = { id: ++this.slotIds, context, targets, live: 0 };
     const previous = this.current;
     this.current = slot;
@@ -195,7 +203,10 @@ export class NativeHttpListener implements HttpListener {
   }
 
   stopAccepting(): void {
+    // The worker decides on its in-flight count right after this (core/worker.ts): count every started exchange
+    // first. A stopped listener keeps no decision, so decide() counts the rest as they come.
     if (this.handle !== null) this.addon.stopAccepting(this.handle);
+    this.countCachedStarts();
     this.handoffs.stopAccepting();
   }
 
@@ -255,6 +266,9 @@ export class NativeHttpListener implements HttpListener {
     if (targets === undefined) return HANDOFF;
     const target = targets[(route.cluster as NonNullable<Route['cluster']>).pickEndpoint()] as number;
     this.io[0] = route.timeoutMs;
+    // One endpoint: the same route means the same decision, which the addon may keep and reuse for this method,
+    // host and path (it never does on a listener whose routes match on header fields).
+    if (targets.length === 1) this.io[IO_CACHEABLE] = 1;
     context.counters.streams++;
     context.counters.nativeStreams++;
     context.lifecycle.streamStarted(context.generation);
@@ -262,8 +276,27 @@ export class NativeHttpListener implements HttpListener {
     return slot.id * SLOT + target;
   }
 
+  /**
+   * Counts the exchanges the addon started on kept decisions since the last call, as decide() counts its own.
+   * They are the current slot's: setContext() counts them before it changes slots, and the addon drops its kept
+   * decisions then.
+   */
+  private countCachedStarts(): void {
+    const n = this.io[IO_CACHED_STARTS] as number;
+    if (n === 0) return;
+    this.io[IO_CACHED_STARTS] = 0;
+    const slot = this.current;
+    const context = slot.context;
+    context.counters.streams += n;
+    context.counters.nativeStreams += n;
+    for (let i = 0; i < n; i++) context.lifecycle.streamStarted(context.generation);
+    slot.live += n;
+  }
+
   /** `count` exchanges ended (their decisions and failures are in io[1..]), reported once per turn of the loop. */
   private done(count: number): void {
+    // Their starts first: some of these may have started on a kept decision.
+    this.countCachedStarts();
     const io = this.io;
     for (let i = 0; i < count; i++) {
       const id = Math.floor((io[1 + 2 * i] as number) / SLOT);
