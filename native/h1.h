@@ -3,6 +3,7 @@
 //   h1-exchange.c  client connections and their exchanges, one at a time (what the engine is for is there);
 //   h1-response.c  an exchange's response, from the upstream's bytes to the client;
 //   h1-upstream.c  upstream connections and their pool;
+//   h1-cache.c     kept decisions: decide() is not called again for a route that always decides the same;
 //   h1-listener.c  a listener's life and the Node-API functions core/http/native-listener.ts calls.
 // What it is for, and what it leaves to the `net` engine, is in h1-exchange.c.
 
