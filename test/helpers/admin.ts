@@ -14,6 +14,29 @@ export async function adminPost(port: number, path: string): Promise<{ status: n
   return { status: r.status, body: r.body.toString() };
 }
 
+/** The HTTP stream counters of /stats, as the supervisor sums the workers' reports. */
+export interface StreamStats {
+  streams: number;
+  nativeStreams: number;
+  nativeHandoffs: number;
+}
+
+export async function streamStats(port: number): Promise<StreamStats> {
+  return JSON.parse((await adminGet(port, '/stats')).body) as StreamStats;
+}
+
+/** /stats once every worker's report has caught up (workers report once a second): two reads a report apart that agree. */
+export async function settledStreamStats(port: number): Promise<StreamStats> {
+  let s = await streamStats(port);
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 1100));
+    const next = await streamStats(port);
+    if (next.streams === s.streams && next.nativeHandoffs === s.nativeHandoffs) return next;
+    s = next;
+  }
+  return s;
+}
+
 export interface ConfigDump {
   generation: number;
   lastReloadError: { message: string; at: string } | null;

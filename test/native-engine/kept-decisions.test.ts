@@ -6,15 +6,10 @@
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminGet } from '../helpers/admin.ts';
+import { settledStreamStats } from '../helpers/admin.ts';
 import { request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { type Server, startRawUpstream } from '../helpers/upstreams.ts';
-
-interface Stats {
-  streams: number;
-  nativeStreams: number;
-}
 
 /** An upstream that answers its own name; `/slow…` after 400 ms. */
 async function named(name: string): Promise<Server> {
@@ -48,21 +43,7 @@ clusters:
 `;
 }
 
-async function stats(): Promise<Stats> {
-  return JSON.parse((await adminGet(proxy.adminPort, '/stats')).body) as Stats;
-}
-
-/** /stats once the worker's reports agree twice a report interval apart. */
-async function settled(): Promise<Stats> {
-  let s = await stats();
-  for (let i = 0; i < 10; i++) {
-    await new Promise((r) => setTimeout(r, 1100));
-    const next = await stats();
-    if (next.streams === s.streams) return next;
-    s = next;
-  }
-  return s;
-}
+const settled = () => settledStreamStats(proxy.adminPort);
 
 beforeAll(async () => {
   a = await named('a');

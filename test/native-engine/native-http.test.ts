@@ -6,43 +6,23 @@
 
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminGet } from '../helpers/admin.ts';
+import { type StreamStats, settledStreamStats, streamStats } from '../helpers/admin.ts';
 import { edgeConfig } from '../helpers/configs.ts';
 import { type ClientResponse, json, request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { rawExchange, statusOf } from '../helpers/raw-client.ts';
 import { type EchoReply, type Server, startEchoServer, startRawUpstream } from '../helpers/upstreams.ts';
 
-interface NativeStats {
-  streams: number;
-  nativeStreams: number;
-  nativeHandoffs: number;
-}
-
 let echo: Server;
 let raw: Awaited<ReturnType<typeof startRawUpstream>>;
 let proxy: ProxyProcess;
 let port: number;
 
-/** /stats as the supervisor sums it (workers report once a second). */
-async function stats(): Promise<NativeStats> {
-  return JSON.parse((await adminGet(proxy.adminPort, '/stats')).body) as NativeStats;
-}
-
-/** /stats once every worker report has caught up: two reads a report interval apart that agree. */
-async function settled(): Promise<NativeStats> {
-  let s = await stats();
-  for (let i = 0; i < 10; i++) {
-    await new Promise((r) => setTimeout(r, 1100));
-    const next = await stats();
-    if (next.streams === s.streams && next.nativeHandoffs === s.nativeHandoffs) return next;
-    s = next;
-  }
-  return s;
-}
+const stats = () => streamStats(proxy.adminPort);
+const settled = () => settledStreamStats(proxy.adminPort);
 
 /** Waits for the stats to show `check` true (they lag by up to a second). */
-async function statsUntil(check: (s: NativeStats) => boolean): Promise<NativeStats> {
+async function statsUntil(check: (s: StreamStats) => boolean): Promise<StreamStats> {
   let s = await stats();
   for (let i = 0; i < 40 && !check(s); i++) {
     await new Promise((r) => setTimeout(r, 100));
@@ -299,7 +279,7 @@ describe('without the native addon', () => {
       expect(fallback.output()).toContain('MANTOU_NATIVE_HTTP=off');
       const res = await request({ port: fallback.port('edge'), path: '/plain-net' });
       expect(json<EchoReply>(res).url).toBe('/plain-net');
-      const s = JSON.parse((await adminGet(fallback.adminPort, '/stats')).body) as NativeStats;
+      const s = await streamStats(fallback.adminPort);
       expect(s.nativeStreams).toBe(0);
     } finally {
       await fallback.stop();
