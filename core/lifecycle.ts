@@ -16,9 +16,10 @@ export class WorkerLifecycle {
   /** Called when draining and no stream is left in the worker. */
   onIdle: (() => void) | null = null;
 
-  streamStarted(g: GenerationState): void {
-    g.inflight++;
-    this.inflight++;
+  /** `n` streams started (the native engine counts those served on kept decisions in one go). */
+  streamStarted(g: GenerationState, n = 1): void {
+    g.inflight += n;
+    this.inflight += n;
   }
 
   streamFinished(g: GenerationState): void {

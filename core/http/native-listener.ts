@@ -269,10 +269,7 @@ export class NativeHttpListener implements HttpListener {
     // One endpoint: the same route means the same decision, which the addon may keep and reuse for this method,
     // host and path (it never does on a listener whose routes match on header fields).
     if (targets.length === 1) this.io[IO_CACHEABLE] = 1;
-    context.counters.streams++;
-    context.counters.nativeStreams++;
-    context.lifecycle.streamStarted(context.generation);
-    slot.live++;
+    countStarts(slot, 1);
     return slot.id * SLOT + target;
   }
 
@@ -285,12 +282,7 @@ export class NativeHttpListener implements HttpListener {
     const n = this.io[IO_CACHED_STARTS] as number;
     if (n === 0) return;
     this.io[IO_CACHED_STARTS] = 0;
-    const slot = this.current;
-    const context = slot.context;
-    context.counters.streams += n;
-    context.counters.nativeStreams += n;
-    for (let i = 0; i < n; i++) context.lifecycle.streamStarted(context.generation);
-    slot.live += n;
+    countStarts(this.current, n);
   }
 
   /** `count` exchanges ended (their decisions and failures are in io[1..]), reported once per turn of the loop. */
@@ -313,6 +305,15 @@ export class NativeHttpListener implements HttpListener {
       if (slot.live === 0 && slot !== this.current) this.slots.delete(id);
     }
   }
+}
+
+/** `n` exchanges of `slot` started natively: the request counters, the generation's in-flight count, the slot's. */
+function countStarts(slot: Slot, n: number): void {
+  const context = slot.context;
+  context.counters.streams += n;
+  context.counters.nativeStreams += n;
+  context.lifecycle.streamStarted(context.generation, n);
+  slot.live += n;
 }
 
 /** The local reply for a failure, as the other engines send it (stream-base.ts sendLocalReply). */
