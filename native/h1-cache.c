@@ -45,29 +45,29 @@ static int key_equals(const h1_cached *c, const h1_request *r) {
   return memcmp(k, r->path, r->path_len) == 0;
 }
 
-static int usable(const h1_listener *l) {
-  return l->cache != NULL && !l->pass_head && !l->stopping;
+/* The entry r's key maps to (its hash in *h, its length in *len), or NULL: nothing is kept on this listener now,
+   or the key is too long to keep (or the table could not be allocated at listen()). */
+static h1_cached *entry_for(const h1_listener *l, const h1_request *r, uint32_t *h, uint32_t *len) {
+  if (l->cache == NULL || l->pass_head || l->stopping) return NULL;
+  *len = key_len(r);
+  if (*len > H1_CACHE_KEY) return NULL;
+  *h = key_hash(r);
+  return &l->cache[*h % H1_CACHE_SLOTS];
 }
 
 int h1_cache_lookup(h1_listener *l, const h1_request *r, double *decision, double *timeout_ms) {
-  if (!usable(l)) return 0;
-  uint32_t len = key_len(r);
-  if (len > H1_CACHE_KEY) return 0;
-  uint32_t h = key_hash(r);
-  const h1_cached *c = &l->cache[h % H1_CACHE_SLOTS];
-  if (c->key_len != len || c->hash != h || !key_equals(c, r)) return 0;
+  uint32_t h, len;
+  const h1_cached *c = entry_for(l, r, &h, &len);
+  if (c == NULL || c->key_len != len || c->hash != h || !key_equals(c, r)) return 0;
   *decision = c->decision;
   *timeout_ms = c->timeout_ms;
   return 1;
 }
 
 void h1_cache_store(h1_listener *l, const h1_request *r, double decision, double timeout_ms) {
-  if (!l->pass_head && !l->stopping && l->cache == NULL) l->cache = calloc(H1_CACHE_SLOTS, sizeof *l->cache);
-  if (!usable(l)) return;
-  uint32_t len = key_len(r);
-  if (len > H1_CACHE_KEY) return;
-  uint32_t h = key_hash(r);
-  h1_cached *c = &l->cache[h % H1_CACHE_SLOTS];
+  uint32_t h, len;
+  h1_cached *c = entry_for(l, r, &h, &len);
+  if (c == NULL) return;
   c->hash = h;
   c->key_len = (uint16_t)len;
   key_write(r, c->key);

@@ -72,6 +72,8 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   l->limits = (h1_limits){H1_MAX_REQUEST_HEAD, H1_MAX_REQUEST_HEAD, H1_MAX_HEADERS};
   napi_value out = nl_open(env, &l->base, NL_HTTP, argv, h1_on_connection, "MantouHttpListener", argv + 3, H1_NREFS);
   if (out == NULL) return NULL;
+  /* After nl_open, which frees the listener itself when it fails; release() frees this. */
+  l->cache = calloc(H1_CACHE_SLOTS, sizeof *l->cache);
   uv_check_init(l->base.server.loop, &l->ends_check);
   l->ends_check.data = l;
   uv_unref((uv_handle_t *)&l->ends_check);

@@ -231,7 +231,7 @@ struct h1_listener {
   /* Shared with JavaScript: [0] the decided route's timeout (ms); [1 + 2i], [2 + 2i]: the ended exchanges not yet
      reported (decision, failure), `nends` of them; then H1_IO_CACHEABLE and H1_IO_CACHED_STARTS. */
   double *io;
-  h1_cached *cache; /* H1_CACHE_SLOTS, made on the first decision kept */
+  h1_cached *cache; /* H1_CACHE_SLOTS entries (NULL if the allocation failed: nothing is kept) */
   int nends;
   uv_check_t ends_check; /* reports the ended exchanges once per turn of the loop */
   uint8_t check_state;
