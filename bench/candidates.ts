@@ -45,15 +45,25 @@ export function pinnedSpawn(cpus: string, cmd: string, args: string[], env: Node
   return spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], env });
 }
 
-/** Spawns a process (pinned when `cpus` is given) and resolves once its stdout matches `ready`. */
+/** Spawns a Node script (pinned when `cpus` is given) and resolves once its stdout matches `ready`. */
 export function spawnUntil(
   args: string[],
   ready: RegExp,
   cpus?: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
-  const child =
-    cpus === undefined ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env }) : pinnedSpawn(cpus, process.execPath, args, env);
+  return spawnCommandUntil(process.execPath, args, ready, cpus, env);
+}
+
+/** spawnUntil for any command. */
+export function spawnCommandUntil(
+  cmd: string,
+  args: string[],
+  ready: RegExp,
+  cpus?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const child = cpus === undefined ? spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env }) : pinnedSpawn(cpus, cmd, args, env);
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not ready: ${args.join(' ')}\n${out}`)), 15_000);

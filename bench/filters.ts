@@ -8,9 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUILTIN_CHAIN, type Candidate, hasTaskset, LOAD_CPU, mantou, PROXY_CPU, pinnedSpawn, spawnUntil } from './candidates.ts';
+import { BUILTIN_CHAIN, type Candidate, hasTaskset, LOAD_CPU, mantou, PROXY_CPU, pinnedSpawn } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { cpuSeconds } from './proc-stats.ts';
+import { startBenchUpstream } from './upstream.ts';
 
 const ROUNDS = 3;
 const WRK_S = 3;
@@ -40,8 +41,8 @@ async function main(): Promise<void> {
     console.error('bench:filters needs wrk (bash bench/setup-peers.sh)');
     process.exit(1);
   }
-  const upstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, hasTaskset ? LOAD_CPU : undefined);
-  const upstreamPort = Number(upstream.match[1]);
+  const upstream = await startBenchUpstream(hasTaskset ? LOAD_CPU : undefined);
+  const upstreamPort = upstream.port;
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-filters-'));
   const variants: (Candidate & { label: string })[] = [];
   try {
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
     console.log(`\nper pass-through filter: ${((c10 - c0) / 10).toFixed(2)} µs CPU per request; built-in chain of 5: ${(cb - c0).toFixed(1)} µs`);
   } finally {
     for (const v of variants) await v.stop();
-    upstream.child.kill('SIGTERM');
+    upstream.stop();
   }
 }
 

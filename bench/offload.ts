@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { hasTaskset, LOAD_CPU, PROXY_CPU, spawnUntil } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
+import { startBenchUpstream } from './upstream.ts';
 
 /** Alternating rounds measured, after one more that warms up (JIT, pools, the offload thread) and is dropped. */
 const ROUNDS = 5;
@@ -68,15 +69,15 @@ async function p99(port: number): Promise<number> {
 
 async function main(): Promise<void> {
   const pinned = hasTaskset ? LOAD_CPU : undefined;
-  const upstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, pinned);
-  const bulkUpstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, hasTaskset ? UPLOAD_CPU : undefined);
+  const upstream = await startBenchUpstream(pinned);
+  const bulkUpstream = await startBenchUpstream(hasTaskset ? UPLOAD_CPU : undefined);
   // chrt comes with taskset (util-linux).
-  if (!SHARED && hasTaskset) execFileSync('chrt', ['--all-tasks', '--idle', '-p', '0', String(bulkUpstream.child.pid)]);
+  if (!SHARED && hasTaskset) execFileSync('chrt', ['--all-tasks', '--idle', '-p', '0', String(bulkUpstream.pid)]);
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-offload-'));
   const file = join(dir, 'offload.yaml');
   writeFileSync(
     file,
-    `workers: 1\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${ENGINE_LINE}    filters: [{ name: body-scan, config: { patterns: [${PATTERNS}], maxBytes: 2097152, timeoutMs: 5000 } }]\n    routes:\n      - { match: { path: { prefix: /scan-inline } }, cluster: bulk, filters: { body-scan: { config: { patterns: [${PATTERNS}], maxBytes: 2097152, offload: false } } } }\n      - { match: { path: { prefix: /scan } }, cluster: bulk }\n      - { match: { path: { prefix: /upload } }, cluster: bulk, filters: { body-scan: { disabled: true } } }\n      - { cluster: up, filters: { body-scan: { disabled: true } } }\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.match[1]} }]\n  - name: bulk\n    endpoints: [{ address: 127.0.0.1, port: ${bulkUpstream.match[1]} }]\n`,
+    `workers: 1\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${ENGINE_LINE}    filters: [{ name: body-scan, config: { patterns: [${PATTERNS}], maxBytes: 2097152, timeoutMs: 5000 } }]\n    routes:\n      - { match: { path: { prefix: /scan-inline } }, cluster: bulk, filters: { body-scan: { config: { patterns: [${PATTERNS}], maxBytes: 2097152, offload: false } } } }\n      - { match: { path: { prefix: /scan } }, cluster: bulk }\n      - { match: { path: { prefix: /upload } }, cluster: bulk, filters: { body-scan: { disabled: true } } }\n      - { cluster: up, filters: { body-scan: { disabled: true } } }\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.port} }]\n  - name: bulk\n    endpoints: [{ address: 127.0.0.1, port: ${bulkUpstream.port} }]\n`,
   );
   let proxy: Awaited<ReturnType<typeof spawnUntil>> | null = null;
   try {
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
     let failed = 0;
     const directQuiet: number[] = [];
     const directBusy: number[] = [];
-    const upstreamPort = Number(upstream.match[1]);
+    const upstreamPort = upstream.port;
     /** `probe`: where the small GETs go (the proxy; or their upstream directly, the machine's own share). */
     const under = async (path: string, into: number[], probe = port, uploadPort = port) => {
       const load = uploads(uploadPort, path, LATENCY_MS + 2 * LOAD_MARGIN_MS);
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
       quiet.push(await p99(port));
       // The same uploads straight to their upstream: the upload peers' own work on the proxy's core, without
       // the proxy handling them.
-      await under('/upload', bypassing, port, Number(bulkUpstream.match[1]));
+      await under('/upload', bypassing, port, bulkUpstream.port);
       await under('/upload', forwarded);
       await under('/scan', busy);
       await under('/scan-inline', inline);
@@ -149,8 +150,8 @@ async function main(): Promise<void> {
     );
   } finally {
     proxy?.child.kill('SIGTERM');
-    upstream.child.kill('SIGTERM');
-    bulkUpstream.child.kill('SIGTERM');
+    upstream.stop();
+    bulkUpstream.stop();
   }
 }
 

@@ -21,3 +21,30 @@ export function rssBytes(pid: number): number {
     return 0;
   }
 }
+
+export interface CpuTicks {
+  busy: number;
+  total: number;
+}
+
+/** One CPU's busy and total clock ticks since boot, from /proc/stat; null where there is none. */
+export function cpuTicks(cpu: string): CpuTicks | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`cpu${cpu} `));
+    // user nice system idle iowait irq softirq steal (guest time is already in user)
+    const t = line?.split(/\s+/).slice(1, 9).map(Number);
+    if (t === undefined || t.length < 8) return null;
+    const total = t.reduce((a, x) => a + x, 0);
+    return { busy: total - (t[3] as number) - (t[4] as number), total };
+  } catch {
+    return null;
+  }
+}
+
+/** The share of the time between two readings that the CPU was busy (0–1), or null. */
+export function busyShare(before: CpuTicks | null, after: CpuTicks | null): number | null {
+  if (before === null || after === null || after.total <= before.total) return null;
+  return (after.busy - before.busy) / (after.total - before.total);
+}

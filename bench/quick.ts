@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { hasTaskset, spawnUntil } from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
+import { startBenchUpstream } from './upstream.ts';
 
 const ROUNDS = 3;
 const DURATION_S = 3;
@@ -73,8 +74,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] as number;
 
 async function main(): Promise<void> {
-  const upstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/, hasTaskset ? '0' : undefined);
-  const upstreamPort = Number(upstream.match[1]);
+  const upstream = await startBenchUpstream(hasTaskset ? '0' : undefined);
+  const upstreamPort = upstream.port;
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-'));
   const config = join(dir, 'mantou.yaml');
   writeFileSync(
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
     console.log(`added per-hop latency: p50 ${(m50 - d50).toFixed(1)} µs, p99 ${(m99 - d99).toFixed(1)} µs`);
   } finally {
     proxy.child.kill('SIGTERM');
-    upstream.child.kill('SIGTERM');
+    upstream.stop();
   }
 }
 

@@ -20,6 +20,8 @@ export interface ThroughputRound {
   errors: number;
   non2xx: number;
   cpuPer10k: number | null;
+  /** Share of the round the load CPU (generator and upstream) was busy, 0–1 (absent in older runs). */
+  loadCpuBusy?: number | null;
 }
 
 export interface CellResult {
@@ -33,6 +35,8 @@ export interface RunResults {
   date: string;
   commit: string;
   placement: string;
+  /** What served as the upstream (absent in runs before it was recorded). */
+  upstream?: string;
   load: string;
   skipped: Record<string, string>;
   scenarios: { name: string; question: string; cells: CellResult[] }[];
@@ -46,23 +50,31 @@ const spread = (xs: number[], digits = 0) => (xs.length > 1 ? ` (${Math.min(...x
 const us = (v: number) => (Number.isFinite(v) ? (v >= 10_000 ? `${(v / 1000).toFixed(1)} ms` : `${v.toFixed(0)} µs`) : '—');
 
 export function markdownReport(r: RunResults): string {
-  const out: string[] = [`# Mantou benchmark — ${r.date}, commit ${r.commit}`, '', `Placement: ${r.placement}.`, `Load: ${r.load}.`, ''];
+  const out: string[] = [
+    `# Mantou benchmark — ${r.date}, commit ${r.commit}`,
+    '',
+    `Placement: ${r.placement}.`,
+    ...(r.upstream ? [`Upstream: ${r.upstream}.`] : []),
+    `Load: ${r.load}.`,
+    '',
+  ];
   for (const [name, why] of Object.entries(r.skipped)) out.push(`- skipped **${name}**: ${why}`);
   out.push(
     '',
-    'Latency: open-loop at a fixed rate, measured from when each request came due (no coordinated omission); medians of rounds, min–max in brackets. "added" is the median minus direct\'s median in the same run. CPU per 10k requests is the proxy process\'s user+system time.',
+    'Latency: open-loop at a fixed rate, measured from when each request came due (no coordinated omission); medians of rounds, min–max in brackets. "added" is the median minus direct\'s median in the same run. CPU per 10k requests is the proxy process\'s user+system time. "load CPU busy" is how busy the load generator and upstream\'s CPU was in the throughput rounds: near 100% the load side, not the proxy, set the rate.',
     '',
   );
   for (const s of r.scenarios) {
     out.push(`## ${s.name}`, '', `*${s.question}*`, '');
     const direct = s.cells.find((c) => c.candidate === 'direct');
-    out.push('| candidate | max req/s | CPU s/10k req | peak RSS |', '|---|---|---|---|');
+    out.push('| candidate | max req/s | CPU s/10k req | load CPU busy | peak RSS |', '|---|---|---|---|---|');
     for (const c of s.cells) {
       const rps = c.throughput.map((t) => t.rps);
       const cpu = c.throughput.map((t) => t.cpuPer10k).filter((x): x is number => x !== null);
+      const load = c.throughput.map((t) => t.loadCpuBusy).filter((x): x is number => typeof x === 'number');
       const errors = c.throughput.reduce((a, t) => a + t.errors + t.non2xx, 0);
       out.push(
-        `| ${c.candidate} | ${median(rps).toFixed(0)}${spread(rps)}${errors ? ` ⚠ ${errors} errors` : ''} | ${cpu.length ? median(cpu).toFixed(3) : '—'} | ${c.peakRssBytes === null ? '—' : `${(c.peakRssBytes / 1048576).toFixed(0)} MiB`} |`,
+        `| ${c.candidate} | ${median(rps).toFixed(0)}${spread(rps)}${errors ? ` ⚠ ${errors} errors` : ''} | ${cpu.length ? median(cpu).toFixed(3) : '—'} | ${load.length ? `${(median(load) * 100).toFixed(0)}%` : '—'} | ${c.peakRssBytes === null ? '—' : `${(c.peakRssBytes / 1048576).toFixed(0)} MiB`} |`,
       );
     }
     out.push('');

@@ -11,9 +11,10 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { type Candidate, candidateSpecs, hasTaskset, LOAD_CPU, PROXY_CPU, pinnedSpawn } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
-import { cpuSeconds, rssBytes } from './proc-stats.ts';
+import { busyShare, cpuSeconds, cpuTicks, rssBytes } from './proc-stats.ts';
 import { type CellResult, compareRuns, type LatencyRound, markdownReport, median, percentileSvg, type RunResults, type ThroughputRound } from './report.ts';
 import { requestBytes, type Scenario, scenarios } from './scenarios.ts';
+import { startBenchUpstream } from './upstream.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,21 +38,6 @@ const PERCENTILES = [50, 60, 70, 75, 80, 85, 90, 92.5, 95, 97.5, 98.75, 99, 99.3
 function pinSelf(): void {
   // The load generator shares CPU 0 with the upstream; the proxy under test gets CPU 1 to itself.
   if (hasTaskset) spawnSync('taskset', ['-a', '-p', '-c', LOAD_CPU, String(process.pid)], { stdio: 'ignore' });
-}
-
-async function startUpstream(): Promise<{ port: number; stop(): void }> {
-  const child = pinnedSpawn(LOAD_CPU, process.execPath, ['bench/upstream-server.ts']);
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('upstream did not start')), 10_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      const m = /listening (\d+)/.exec(d.toString());
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-  });
-  return { port, stop: () => child.kill('SIGTERM') };
 }
 
 function cpuOf(c: Candidate): number {
@@ -125,8 +111,14 @@ function wrkRound(c: Candidate, s: Scenario, lua: string): Promise<ThroughputRou
   });
 }
 
+/** One throughput round, with how busy the load CPU was: near 100% the load side, not the proxy, set the rate. */
 async function throughputRound(c: Candidate, s: Scenario, dir: string): Promise<ThroughputRound> {
-  if (hasWrk) return wrkRound(c, s, wrkLua(s, dir));
+  const load0 = cpuTicks(LOAD_CPU);
+  const r = hasWrk ? await wrkRound(c, s, wrkLua(s, dir)) : await autocannonRound(c, s);
+  return { ...r, loadCpuBusy: busyShare(load0, cpuTicks(LOAD_CPU)) };
+}
+
+async function autocannonRound(c: Candidate, s: Scenario): Promise<ThroughputRound> {
   const cpu0 = cpuOf(c);
   const r = await autocannon({
     url: `http://127.0.0.1:${c.port}${s.path}`,
@@ -228,7 +220,7 @@ async function main(): Promise<void> {
   const wantCandidates = values.candidates?.split(',');
   const chosen = scenarios.filter((s) => wantScenarios.includes(s.name));
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-'));
-  const upstream = await startUpstream();
+  const upstream = await startBenchUpstream(hasTaskset ? LOAD_CPU : undefined);
   const skipped: Record<string, string> = {};
   const running: Candidate[] = [];
   try {
@@ -254,6 +246,7 @@ async function main(): Promise<void> {
       placement: hasTaskset
         ? `each proxy pinned to CPU ${PROXY_CPU} (Mantou N workers: all CPUs); load generator and upstream on CPU ${LOAD_CPU}`
         : 'taskset not found: no pinning',
+      upstream: upstream.kind,
       load: `latency: open-loop generator (${ROUNDS} × ${LATENCY_MS} ms per rate, 50 connections); throughput: ${hasWrk ? 'wrk (1 thread' : 'autocannon (wrk not installed'}, ${ROUNDS} × ${THROUGHPUT_S} s, ${THROUGHPUT_CONNECTIONS} connections)`,
       skipped,
       scenarios: [],

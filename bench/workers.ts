@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { spawnUntil } from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
+import { startBenchUpstream } from './upstream.ts';
 
 const ROUNDS = 3;
 const DURATION_S = 4;
@@ -23,7 +24,7 @@ async function measure(port: number, pid: number): Promise<{ rps: number; cpuUs:
 }
 
 async function main(): Promise<void> {
-  const upstream = await spawnUntil(['bench/upstream-server.ts'], /listening (\d+)/);
+  const upstream = await startBenchUpstream();
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-'));
   const proxies: { workers: number; child: ChildProcess; port: number }[] = [];
   try {
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
       const file = join(dir, `w${workers}.yaml`);
       writeFileSync(
         file,
-        `workers: ${workers}\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n    routes: [{ cluster: up }]\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.match[1]} }]\n`,
+        `workers: ${workers}\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n    routes: [{ cluster: up }]\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.port} }]\n`,
       );
       const p = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/);
       proxies.push({ workers, child: p.child, port: Number(p.match[1]) });
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
     console.log(`ratio 2 workers / 1 worker: ${(two / one).toFixed(2)}`);
   } finally {
     for (const p of proxies) p.child.kill('SIGTERM');
-    upstream.child.kill('SIGTERM');
+    upstream.stop();
   }
 }
 

@@ -24,7 +24,7 @@ function cell(candidate: string, rps: number[], p50: number[]): CellResult {
         })),
       },
     ],
-    throughput: rps.map((r) => ({ rps: r, errors: 0, non2xx: 0, cpuPer10k: 0.2 })),
+    throughput: rps.map((r) => ({ rps: r, errors: 0, non2xx: 0, cpuPer10k: 0.2, loadCpuBusy: 0.5 })),
     peakRssBytes: 50 * 1048576,
   };
 }
@@ -34,6 +34,7 @@ function run(cells: CellResult[]): RunResults {
     date: '2026-01-01T00:00:00Z',
     commit: 'abc',
     placement: 'p',
+    upstream: 'fixed-upstream.c',
     load: 'l',
     skipped: { haproxy: 'not installed' },
     scenarios: [{ name: 'small-get', question: 'q?', cells }],
@@ -50,6 +51,12 @@ describe('bench report', () => {
     const md = markdownReport(run([cell('direct', [100_000], [100, 110, 90]), cell('mantou-1w', [40_000], [300, 310, 290])]));
     expect(md).toContain('skipped **haproxy**: not installed');
     expect(md).toMatch(/\| mantou-1w \| 300 µs \(290–310\) \|.*\| 200 µs \|/);
+  });
+
+  it('says what served as the upstream and how busy the load CPU was', () => {
+    const md = markdownReport(run([cell('direct', [100_000], [100]), cell('nginx', [40_000], [200])]));
+    expect(md).toContain('Upstream: fixed-upstream.c.');
+    expect(md).toMatch(/\| nginx \| 40000 \| 0\.200 \| 50% \| 50 MiB \|/);
   });
 
   it('draws one line per candidate in the percentile plot', () => {
