@@ -37,9 +37,9 @@ function fixedUpstreamBinary(): { path: string | null; why?: string } {
 }
 
 /** Starts the upstream (on `cpu` when given) and resolves once it listens. */
-export async function startBenchUpstream(cpu?: string, port = 0): Promise<BenchUpstream> {
+export async function startBenchUpstream(cpu?: string): Promise<BenchUpstream> {
   const fixed = fixedUpstreamBinary();
-  const args = ['--port', String(port)];
+  const args = ['--port', '0'];
   if (fixed.path === null) {
     process.stderr.write(`bench: the C upstream cannot be built (${fixed.why}); using bench/upstream-server.ts (uWebSockets.js)\n`);
   }

@@ -38,6 +38,8 @@ struct conn {
   /* The request being read: its body framing and what the answer will be. */
   enum body_state body;
   long long left;
+  /* The head is parsed; the answer goes out once the body has been read. */
+  int answer_due;
   int close_after;
   const char *answer;
   size_t answer_len;
@@ -182,10 +184,11 @@ static void answer(struct conn *c) {
     n = snprintf(c->head, sizeof c->head, "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: %zu\r\n%s\r\n",
                  c->answer_len, c->close_after ? "connection: close\r\n" : "");
   c->out[0] = (struct iovec){c->head, (size_t)n};
-  c->out[1] = (struct iovec){(void *)c->answer, c->answer_len};
-  c->out_count = 2;
-  if (c->answer_chunked) c->out[c->out_count++] = (struct iovec){(void *)CHUNKED_END, sizeof CHUNKED_END - 1};
-  if (c->answer_chunked && c->answer_len == 0) c->out[1].iov_len = 0, c->out[2] = (struct iovec){(void *)"\r\n", 2};
+  c->out_count = 1;
+  if (c->answer_len > 0) c->out[c->out_count++] = (struct iovec){(void *)c->answer, c->answer_len};
+  /* Chunked: the data chunk's CRLF, the last chunk and the end; or, with no data, only the end. */
+  if (c->answer_chunked && c->answer_len > 0) c->out[c->out_count++] = (struct iovec){(void *)CHUNKED_END, sizeof CHUNKED_END - 1};
+  if (c->answer_chunked && c->answer_len == 0) c->out[c->out_count++] = (struct iovec){(void *)"\r\n", 2};
 }
 
 /* Writes what is left of the answer: 1 when done, 0 when the socket is full, -1 on error. */
@@ -210,8 +213,7 @@ static int flush(struct conn *c) {
 static int serve(struct conn *c) {
   size_t at = 0;
   for (;;) {
-    if (c->body != NO_BODY || c->out_count < 0) {
-      /* In a body: out_count < 0 marks "head parsed, answer due when the body ends". */
+    if (c->answer_due) {
       long r = skip_body(c, at);
       if (r < 0) {
         at = (size_t)(-1 - r);
@@ -230,10 +232,11 @@ static int serve(struct conn *c) {
       at = 0;
       if (parse_head(c, end + 4) < 0) return -1;
       at = (size_t)(end + 4 - c->in);
-      c->out_count = -1;
+      c->answer_due = 1;
       continue;
     }
     /* The request (head and body) is in: answer it. */
+    c->answer_due = 0;
     answer(c);
     int f = flush(c);
     if (f < 0) return -1;
@@ -306,6 +309,7 @@ int main(int argc, char **argv) {
           nc->fd = fd;
           nc->in_len = 0;
           nc->body = NO_BODY;
+          nc->answer_due = 0;
           nc->out_count = 0;
           setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
           struct epoll_event ev = {.events = EPOLLIN, .data.ptr = nc};

@@ -28,16 +28,17 @@ describe('the bench upstream', () => {
   });
   afterAll(() => upstream.stop());
 
-  it('answers sized, chunked and default bodies on one keep-alive connection, in order', async () => {
+  it('answers sized, chunked (empty too) and default bodies on one keep-alive connection, in order', async () => {
     const out = await exchange(
       upstream.port,
-      'GET /size/5 HTTP/1.1\r\nhost: a\r\n\r\nGET /chunked/3 HTTP/1.1\r\nhost: a\r\n\r\nGET / HTTP/1.1\r\nhost: a\r\n\r\n',
+      'GET /size/5 HTTP/1.1\r\nhost: a\r\n\r\nGET /chunked/3 HTTP/1.1\r\nhost: a\r\n\r\nGET /chunked/0 HTTP/1.1\r\nhost: a\r\n\r\nGET / HTTP/1.1\r\nhost: a\r\n\r\n',
     );
     const answers = out.split('HTTP/1.1 200 OK\r\n').slice(1);
-    expect(answers).toHaveLength(3);
+    expect(answers).toHaveLength(4);
     expect(answers[0]).toMatch(/content-length: 5\r\n(?:.*\r\n)*\r\nxxxxx$/i);
     expect(answers[1]).toMatch(/transfer-encoding: chunked\r\n(?:.*\r\n)*\r\n3\r\nxxx\r\n0\r\n\r\n$/i);
-    expect(answers[2]).toMatch(/\r\n\r\nhello, world\n$/);
+    expect(answers[2]).toMatch(/transfer-encoding: chunked\r\n(?:.*\r\n)*\r\n0\r\n\r\n$/i);
+    expect(answers[3]).toMatch(/\r\n\r\nhello, world\n$/);
   });
 
   it('reads sized and chunked request bodies to the end before answering', async () => {
