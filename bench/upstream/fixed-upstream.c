@@ -95,9 +95,9 @@ static const char *field_value(const char *line, size_t n, const char *name, siz
   return v;
 }
 
-/* Parses the head at the start of c->in (ending at head_end, after its blank line): framing and answer. */
-static int parse_head(struct conn *c, const char *head_end) {
-  const char *p = c->in;
+/* Parses the head from `head` to `head_end` (after its blank line): framing and answer. */
+static int parse_head(struct conn *c, const char *head, const char *head_end) {
+  const char *p = head;
   const char *line_end = memmem(p, (size_t)(head_end - p), "\r\n", 2);
   const char *sp1 = memchr(p, ' ', (size_t)(line_end - p));
   if (sp1 == NULL) return -1;
@@ -212,6 +212,12 @@ static int flush(struct conn *c) {
   return 1;
 }
 
+/* Drops the first n bytes of c->in (the requests served). */
+static void consume(struct conn *c, size_t n) {
+  memmove(c->in, c->in + n, c->in_len - n);
+  c->in_len -= n;
+}
+
 /* Serves every complete request in c->in. Returns -1 when the connection is to be closed. */
 static int serve(struct conn *c) {
   size_t at = 0;
@@ -229,11 +235,7 @@ static int serve(struct conn *c) {
         if (at == 0 && c->in_len == IN_CAP) return -1; /* a head larger than the buffer */
         break;
       }
-      memmove(c->in, c->in + at, c->in_len - at);
-      c->in_len -= at;
-      end -= at;
-      at = 0;
-      if (parse_head(c, end + 4) < 0) return -1;
+      if (parse_head(c, c->in + at, end + 4) < 0) return -1;
       at = (size_t)(end + 4 - c->in);
       c->answer_due = 1;
       continue;
@@ -244,15 +246,13 @@ static int serve(struct conn *c) {
     int f = flush(c);
     if (f < 0) return -1;
     if (f == 0) {
-      memmove(c->in, c->in + at, c->in_len - at);
-      c->in_len -= at;
+      consume(c, at);
       watch(c, EPOLLOUT);
       return 0;
     }
     if (c->close_after) return -1;
   }
-  memmove(c->in, c->in + at, c->in_len - at);
-  c->in_len -= at;
+  consume(c, at);
   return 0;
 }
 
