@@ -11,6 +11,8 @@ export interface LatencyRound {
   non2xx: number;
   completed: number;
   cpuPer10k: number | null;
+  /** Times this round was measured again because the load generator ran a major GC inside it. */
+  remeasured?: number;
   /** [percentile, µs] points for the plot. */
   curve?: [number, number][];
 }
@@ -64,6 +66,17 @@ export function markdownReport(r: RunResults): string {
     'Latency: open-loop at a fixed rate, measured from when each request came due (no coordinated omission); medians of rounds, min–max in brackets. "added" is the median minus direct\'s median in the same run. CPU per 10k requests is the proxy process\'s user+system time. "load CPU busy" is how busy the load generator and upstream\'s CPU was in the throughput rounds: near 100% the load side, not the proxy, set the rate.',
     '',
   );
+  const remeasured = r.scenarios.flatMap((s) =>
+    s.cells.flatMap((c) =>
+      c.latency.flatMap((l) => {
+        const n = l.rounds.reduce((a, x) => a + (x.remeasured ?? 0), 0);
+        return n > 0 ? [`${s.name} ${c.candidate} @ ${l.rate}/s: ${n}`] : [];
+      }),
+    ),
+  );
+  if (remeasured.length > 0) {
+    out.push(`Latency rounds measured again because the load generator ran a major GC inside them: ${remeasured.join('; ')}.`, '');
+  }
   for (const s of r.scenarios) {
     out.push(`## ${s.name}`, '', `*${s.question}*`, '');
     const direct = s.cells.find((c) => c.candidate === 'direct');

@@ -69,6 +69,7 @@ async function latencyRound(c: Candidate, s: Scenario, rate: number): Promise<La
     non2xx: r.non2xx,
     completed: r.completed,
     cpuPer10k: c.pids.length ? ((cpuOf(c) - cpu0) / Math.max(1, r.completed)) * 10_000 : null,
+    remeasured: r.remeasured,
     curve: PERCENTILES.map((p) => [p, h.getValueAtPercentile(p)]),
   };
   h.destroy();

@@ -59,6 +59,15 @@ describe('bench report', () => {
     expect(md).toMatch(/\| nginx \| 40000 \| 0\.200 \| 50% \| 50 MiB \|/);
   });
 
+  it('says which latency rounds were measured again for a GC of the load generator', () => {
+    const quiet = run([cell('direct', [1], [100]), cell('nginx', [1], [200])]);
+    expect(markdownReport(quiet)).not.toContain('measured again');
+    const c = cell('mantou-1w', [1], [300, 310]);
+    const first = c.latency[0]?.rounds[0];
+    if (first) first.remeasured = 1;
+    expect(markdownReport(run([cell('direct', [1], [100]), c]))).toContain('major GC inside them: small-get mantou-1w @ 1000/s: 1.');
+  });
+
   it('draws one line per candidate in the percentile plot', () => {
     const svg = percentileSvg('t', [cell('direct', [1], [100]), cell('nginx', [1], [200])], 1000);
     expect(svg.startsWith('<svg')).toBe(true);

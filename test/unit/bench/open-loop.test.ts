@@ -1,0 +1,46 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openLoop } from '../../../bench/open-loop.ts';
+
+// The open-loop generator over a real loopback server: a round in which the generator's own process runs a major GC
+// is measured again, so the generator's collections do not read as the server's tail.
+let server: http.Server;
+let port = 0;
+const request = Buffer.from('GET / HTTP/1.1\r\nhost: t\r\n\r\n');
+
+beforeAll(async () => {
+  server = http.createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+});
+
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+describe('open-loop generator', () => {
+  it('measures every request of a quiet round once', async () => {
+    const r = await openLoop({ port, rate: 500, durationMs: 200, connections: 4, request, newConnection: false });
+    expect(r.errors).toBe(0);
+    expect(r.completed).toBe(r.sent);
+    expect(r.sent).toBeGreaterThanOrEqual(90);
+    expect(r.histogram.totalCount).toBe(r.completed);
+    expect(r.remeasured).toBe(0);
+    r.histogram.destroy();
+  });
+
+  it('measures a round again when the generator ran a major GC inside it', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    // One full collection, 50 ms into the first attempt only.
+    const timer = setTimeout(gc, 50);
+    const r = await openLoop({ port, rate: 500, durationMs: 200, connections: 4, request, newConnection: false });
+    clearTimeout(timer);
+    expect(r.remeasured).toBe(1);
+    // The result is the clean second attempt's alone, not the two added up.
+    expect(r.histogram.totalCount).toBe(r.completed);
+    expect(r.completed).toBeLessThan(150);
+    r.histogram.destroy();
+  });
+});
