@@ -224,6 +224,17 @@ async function main(): Promise<void> {
   const upstream = await startBenchUpstream(hasTaskset ? LOAD_CPU : undefined);
   const skipped: Record<string, string> = {};
   const running: Candidate[] = [];
+  // Interrupted (Ctrl-C, or a timeout's SIGTERM), the run still stops every proxy and the upstream it started:
+  // they are its children, and without this they outlive it.
+  const interrupted = (signal: NodeJS.Signals) => {
+    console.log(`\n${signal}: stopping the candidates`);
+    void Promise.all(running.map((c) => c.stop())).finally(() => {
+      upstream.stop();
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     for (const spec of candidateSpecs) {
       if (wantCandidates ? !wantCandidates.includes(spec.name) : spec.optIn === true) continue;
