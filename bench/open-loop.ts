@@ -40,8 +40,9 @@ const MAX_REMEASURES = 3;
 // The generator's own major garbage collections, as [start, end] in performance.now() time. Traced with --trace-gc
 // in a full bench run, the generator (Node, on the load CPU beside the upstream) ran a mark-compact about once a
 // minute: a 5 ms pause after 14–18 ms of marking on that same CPU. Its allocation is the same from run to run, so
-// it fell in the same round of the same candidate in every scenario (the second candidate's second round at
-// 5,000 req/s: p99 9.1 ms, max 20.6 ms, against 0.5–0.7 ms in its other rounds), and read as that candidate's tail.
+// it fell in the same round of the same candidate run after run, in small GETs and 40 headers alike (the second
+// candidate's second round at 5,000 req/s: p99 9.1 ms, max 20.6 ms, against 0.5–0.7 ms in its other rounds), and
+// read as that candidate's tail.
 // A forced full GC between rounds was no cure: rounds right after one measured 2–4× worse p99s than rounds
 // without, even after 1 s of rest or 300 ms of traffic. So a round a major GC falls in is measured again.
 const majorGcs: [number, number][] = [];

@@ -37,7 +37,8 @@ describe('open-loop generator', () => {
     const timer = setTimeout(gc, 50);
     const r = await openLoop({ port, rate: 500, durationMs: 200, connections: 4, request, newConnection: false });
     clearTimeout(timer);
-    expect(r.remeasured).toBe(1);
+    // At least once: the test runner's own collections may add one.
+    expect(r.remeasured).toBeGreaterThanOrEqual(1);
     // The result is the clean second attempt's alone, not the two added up.
     expect(r.histogram.totalCount).toBe(r.completed);
     expect(r.completed).toBeLessThan(150);
