@@ -224,14 +224,16 @@ async function main(): Promise<void> {
   const upstream = await startBenchUpstream(hasTaskset ? LOAD_CPU : undefined);
   const skipped: Record<string, string> = {};
   const running: Candidate[] = [];
+  /** Stops every proxy started so far and the upstream: on the way out, and on an interruption. */
+  const stopEverything = async () => {
+    for (const c of running) await c.stop();
+    upstream.stop();
+  };
   // Interrupted (Ctrl-C, or a timeout's SIGTERM), the run still stops every proxy and the upstream it started:
   // they are its children, and without this they outlive it.
   const interrupted = (signal: NodeJS.Signals) => {
     console.log(`\n${signal}: stopping the candidates`);
-    void Promise.all(running.map((c) => c.stop())).finally(() => {
-      upstream.stop();
-      process.exit(130);
-    });
+    void stopEverything().finally(() => process.exit(130));
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
@@ -290,8 +292,7 @@ async function main(): Promise<void> {
       if (flags.length > 0) process.exitCode = 3;
     }
   } finally {
-    for (const c of running) await c.stop();
-    upstream.stop();
+    await stopEverything();
   }
 }
 
