@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --compare <results.json>] [-- --scenarios a,b] [-- --candidates a,b]`
+// `npm run bench [-- --quick] [-- --rounds N] [-- --compare <results.json>] [-- --scenarios a,b] [-- --candidates a,b]`
 // Starts the upstream and every available candidate once, then for each scenario measures each candidate:
 // open-loop latency at fixed rates and maximum throughput (autocannon), several rounds each. Writes
 // bench/results/<date>-<commit>/{results.json, report.md, <scenario>.svg}.
@@ -23,11 +23,13 @@ const { values } = parseArgs({
     scenarios: { type: 'string' },
     candidates: { type: 'string' },
     render: { type: 'string' },
+    rounds: { type: 'string' },
   },
 });
 
 const QUICK = values.quick === true;
-const ROUNDS = QUICK ? 2 : 3;
+/** `--rounds N` measures more rounds per cell (a tighter median; the run takes longer). */
+const ROUNDS = values.rounds !== undefined ? Math.max(1, Number.parseInt(values.rounds, 10) || 1) : QUICK ? 2 : 3;
 const LATENCY_MS = 1500;
 /** Whole seconds: wrk accepts no fractions. */
 const THROUGHPUT_S = 1;
