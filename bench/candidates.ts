@@ -121,6 +121,21 @@ export function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
+/**
+ * Interrupted (Ctrl-C, or a timeout's SIGTERM), a bench script still stops what it started: its proxies, peers and
+ * upstreams are its children and would otherwise outlive it. Runs `stop` once, then exits 130.
+ */
+export function stopOnSignal(stop: () => Promise<void> | void): void {
+  const interrupted = (signal: NodeJS.Signals) => {
+    console.log(`\n${signal}: stopping what the bench started`);
+    void Promise.resolve()
+      .then(stop)
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+}
+
 /** The pid that does the work: the child itself, or taskset's exec'd program (same pid). */
 function pidOf(child: ChildProcess): number {
   return child.pid as number;

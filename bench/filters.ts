@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUILTIN_CHAIN, type Candidate, hasTaskset, LOAD_CPU, mantou, PROXY_CPU, pinnedSpawn } from './candidates.ts';
+import { BUILTIN_CHAIN, type Candidate, hasTaskset, LOAD_CPU, mantou, PROXY_CPU, pinnedSpawn, stopOnSignal } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { cpuSeconds } from './proc-stats.ts';
 import { startBenchUpstream } from './upstream.ts';
@@ -45,6 +45,11 @@ async function main(): Promise<void> {
   const upstreamPort = upstream.port;
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-filters-'));
   const variants: (Candidate & { label: string })[] = [];
+  const stopAll = async () => {
+    for (const v of variants) await v.stop();
+    upstream.stop();
+  };
+  stopOnSignal(stopAll);
   try {
     for (const [name, filters] of [
       ['0 filters', []],
@@ -93,8 +98,7 @@ async function main(): Promise<void> {
     const cb = median(stats.get('built-ins (5)')?.cpuUs ?? [0]);
     console.log(`\nper pass-through filter: ${((c10 - c0) / 10).toFixed(2)} µs CPU per request; built-in chain of 5: ${(cb - c0).toFixed(1)} µs`);
   } finally {
-    for (const v of variants) await v.stop();
-    upstream.stop();
+    await stopAll();
   }
 }
 

@@ -18,7 +18,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { hasTaskset, LOAD_CPU, PROXY_CPU, spawnUntil } from './candidates.ts';
+import { hasTaskset, LOAD_CPU, PROXY_CPU, spawnUntil, stopOnSignal } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { startBenchUpstream } from './upstream.ts';
 
@@ -80,6 +80,12 @@ async function main(): Promise<void> {
     `workers: 1\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${ENGINE_LINE}    filters: [{ name: body-scan, config: { patterns: [${PATTERNS}], maxBytes: 2097152, timeoutMs: 5000 } }]\n    routes:\n      - { match: { path: { prefix: /scan-inline } }, cluster: bulk, filters: { body-scan: { config: { patterns: [${PATTERNS}], maxBytes: 2097152, offload: false } } } }\n      - { match: { path: { prefix: /scan } }, cluster: bulk }\n      - { match: { path: { prefix: /upload } }, cluster: bulk, filters: { body-scan: { disabled: true } } }\n      - { cluster: up, filters: { body-scan: { disabled: true } } }\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.port} }]\n  - name: bulk\n    endpoints: [{ address: 127.0.0.1, port: ${bulkUpstream.port} }]\n`,
   );
   let proxy: Awaited<ReturnType<typeof spawnUntil>> | null = null;
+  const stopAll = () => {
+    proxy?.child.kill('SIGTERM');
+    upstream.stop();
+    bulkUpstream.stop();
+  };
+  stopOnSignal(stopAll);
   try {
     proxy = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/, hasTaskset ? PROXY_CPU : undefined);
     proxy.child.stdout?.resume();
@@ -149,9 +155,7 @@ async function main(): Promise<void> {
       `control, the GETs straight to their upstream: p99 ${dq} µs alone [${directQuiet.join(', ')}], ${db} µs beside the scanned uploads [${directBusy.join(', ')}]: ${(db / dq).toFixed(2)}`,
     );
   } finally {
-    proxy?.child.kill('SIGTERM');
-    upstream.stop();
-    bulkUpstream.stop();
+    stopAll();
   }
 }
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { hasTaskset, spawnUntil } from './candidates.ts';
+import { hasTaskset, spawnUntil, stopOnSignal } from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
 import { startBenchUpstream } from './upstream.ts';
 
@@ -75,6 +75,12 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 
 async function main(): Promise<void> {
   const upstream = await startBenchUpstream(hasTaskset ? '0' : undefined);
+  let proxy: Awaited<ReturnType<typeof spawnUntil>> | null = null;
+  const stopAll = () => {
+    proxy?.child.kill('SIGTERM');
+    upstream.stop();
+  };
+  stopOnSignal(stopAll);
   const upstreamPort = upstream.port;
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-'));
   const config = join(dir, 'mantou.yaml');
@@ -82,9 +88,9 @@ async function main(): Promise<void> {
     config,
     `listeners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${ENGINE_LINE}    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${upstreamPort} }]\n`,
   );
-  const proxy = await spawnUntil(['core/cli.ts', 'run', '-c', config], /"ports":\{"bench":(\d+)\}/, hasTaskset ? '1' : undefined);
-  const proxyPort = Number(proxy.match[1]);
   try {
+    proxy = await spawnUntil(['core/cli.ts', 'run', '-c', config], /"ports":\{"bench":(\d+)\}/, hasTaskset ? '1' : undefined);
+    const proxyPort = Number(proxy.match[1]);
     console.log(`placement: ${hasTaskset ? 'Mantou on CPU 1; upstream and load generator on CPU 0' : 'taskset not found: no pinning'}`);
     console.log(`load: autocannon, ${CONNECTIONS} keep-alive connections, ${DURATION_S}s per round, ${ROUNDS} rounds each, alternating`);
     await load(upstreamPort);
@@ -122,8 +128,7 @@ async function main(): Promise<void> {
     );
     console.log(`added per-hop latency: p50 ${(m50 - d50).toFixed(1)} µs, p99 ${(m99 - d99).toFixed(1)} µs`);
   } finally {
-    proxy.child.kill('SIGTERM');
-    upstream.stop();
+    stopAll();
   }
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { type Candidate, candidateSpecs, hasTaskset, LOAD_CPU, PROXY_CPU, pinnedSpawn } from './candidates.ts';
+import { type Candidate, candidateSpecs, hasTaskset, LOAD_CPU, PROXY_CPU, pinnedSpawn, stopOnSignal } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { busyShare, cpuSeconds, cpuTicks, rssBytes } from './proc-stats.ts';
 import { type CellResult, compareRuns, type LatencyRound, markdownReport, median, percentileSvg, type RunResults, type ThroughputRound } from './report.ts';
@@ -231,14 +231,7 @@ async function main(): Promise<void> {
     for (const c of running) await c.stop();
     upstream.stop();
   };
-  // Interrupted (Ctrl-C, or a timeout's SIGTERM), the run still stops every proxy and the upstream it started:
-  // they are its children, and without this they outlive it.
-  const interrupted = (signal: NodeJS.Signals) => {
-    console.log(`\n${signal}: stopping the candidates`);
-    void stopEverything().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  stopOnSignal(stopEverything);
   try {
     for (const spec of candidateSpecs) {
       if (wantCandidates ? !wantCandidates.includes(spec.name) : spec.optIn === true) continue;

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { spawnUntil } from './candidates.ts';
+import { spawnUntil, stopOnSignal } from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
 import { startBenchUpstream } from './upstream.ts';
 
@@ -27,6 +27,11 @@ async function main(): Promise<void> {
   const upstream = await startBenchUpstream();
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-'));
   const proxies: { workers: number; child: ChildProcess; port: number }[] = [];
+  const stopAll = () => {
+    for (const p of proxies) p.child.kill('SIGTERM');
+    upstream.stop();
+  };
+  stopOnSignal(stopAll);
   try {
     for (const workers of [1, 2]) {
       const file = join(dir, `w${workers}.yaml`);
@@ -50,8 +55,7 @@ async function main(): Promise<void> {
     const two = median(results.get(2)?.map((r) => r.rps) ?? [0]);
     console.log(`ratio 2 workers / 1 worker: ${(two / one).toFixed(2)}`);
   } finally {
-    for (const p of proxies) p.child.kill('SIGTERM');
-    upstream.stop();
+    stopAll();
   }
 }
 
