@@ -13,7 +13,7 @@
 // control row (the GETs straight to their upstream, beside the scanned uploads) shows the probe's core stays quiet.
 // `-- --shared` puts the upload peers on CPU 0 at normal priority instead, as earlier runs did.
 
-import { execFile, execFileSync } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,11 +52,17 @@ const PATTERNS = [
 const SMALL = Buffer.from('GET /size/13 HTTP/1.1\r\nhost: bench\r\n\r\n');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
+/** The upload load running now, if any: an interruption stops it with the rest. */
+let uploadLoad: ChildProcess | null = null;
+
 /** Runs the upload load for `ms` (placed as above) and resolves with its counts. */
 async function uploads(port: number, path: string, ms: number): Promise<{ ok: number; other: number }> {
   const args = ['bench/peers/upload-load.ts', '--port', String(port), '--path', path, '--per-second', String(UPLOADS_PER_S), '--ms', String(ms)];
   const [cmd, argv] = hasTaskset ? ['taskset', ['-c', UPLOAD_CPU, ...UPLOAD_PREFIX, process.execPath, ...args]] : [process.execPath, args];
-  const { stdout } = await promisify(execFile)(cmd, argv, { encoding: 'utf8' });
+  const running = promisify(execFile)(cmd, argv, { encoding: 'utf8' });
+  uploadLoad = running.child;
+  const { stdout } = await running;
+  uploadLoad = null;
   return JSON.parse(stdout.trim()) as { ok: number; other: number };
 }
 
@@ -81,6 +87,7 @@ async function main(): Promise<void> {
   );
   let proxy: Awaited<ReturnType<typeof spawnUntil>> | null = null;
   const stopAll = () => {
+    uploadLoad?.kill('SIGTERM');
     proxy?.child.kill('SIGTERM');
     upstream.stop();
     bulkUpstream.stop();
