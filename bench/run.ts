@@ -29,7 +29,11 @@ const { values } = parseArgs({
 
 const QUICK = values.quick === true;
 /** `--rounds N` measures more rounds per cell (a tighter median; the run takes longer). */
-const ROUNDS = values.rounds !== undefined ? Math.max(1, Number.parseInt(values.rounds, 10) || 1) : QUICK ? 2 : 3;
+const ROUNDS = values.rounds !== undefined ? Number(values.rounds) : QUICK ? 2 : 3;
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  console.error(`--rounds wants a whole number of rounds, at least 1 (got ${values.rounds})`);
+  process.exit(2);
+}
 const LATENCY_MS = 1500;
 /** Whole seconds: wrk accepts no fractions. */
 const THROUGHPUT_S = 1;
