@@ -3,7 +3,9 @@
 // and then with a background load of 1 MiB uploads (sent straight to their upstream, bypassing the proxy;
 // forwarded unscanned; scanned in the offload pool; scanned on the worker's own event loop), in alternating
 // rounds. Target: p99 with scanning within 20% of p99 without. The bypass row is the upload peers' own cost on
-// the proxy's core: what of the rise is not the proxy's doing.
+// the proxy's core: what of the rise is not the proxy's doing. When nginx is installed it runs beside, on the
+// proxy's core with the same routes unscanned, measured alone and beside the same uploads in the same rounds: what
+// forwarding them costs a C proxy's small GETs.
 //
 // Placement (two cores): the latency probe and the small GETs' upstream have CPU 0 to themselves; the proxy — its
 // worker and its offload thread — runs on CPU 1, so the scans compete with the very event loop they must not slow.
@@ -13,12 +15,12 @@
 // control row (the GETs straight to their upstream, beside the scanned uploads) shows the probe's core stays quiet.
 // `-- --shared` puts the upload peers on CPU 0 at normal priority instead, as earlier runs did.
 
-import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { hasTaskset, LOAD_CPU, PROXY_CPU, spawnUntil, stopOnSignal } from './candidates.ts';
+import { freePort, hasTaskset, LOAD_CPU, PROXY_CPU, pinnedSpawn, spawnUntil, stopOnSignal, stopper, template, waitForPort } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { startBenchUpstream } from './upstream.ts';
 
@@ -86,9 +88,11 @@ async function main(): Promise<void> {
     `workers: 1\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${ENGINE_LINE}    filters: [{ name: body-scan, config: { patterns: [${PATTERNS}], maxBytes: 2097152, timeoutMs: 5000 } }]\n    routes:\n      - { match: { path: { prefix: /scan-inline } }, cluster: bulk, filters: { body-scan: { config: { patterns: [${PATTERNS}], maxBytes: 2097152, offload: false } } } }\n      - { match: { path: { prefix: /scan } }, cluster: bulk }\n      - { match: { path: { prefix: /upload } }, cluster: bulk, filters: { body-scan: { disabled: true } } }\n      - { cluster: up, filters: { body-scan: { disabled: true } } }\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.port} }]\n  - name: bulk\n    endpoints: [{ address: 127.0.0.1, port: ${bulkUpstream.port} }]\n`,
   );
   let proxy: Awaited<ReturnType<typeof spawnUntil>> | null = null;
+  let nginx: ChildProcess | null = null;
   const stopAll = () => {
     uploadLoad?.kill('SIGTERM');
     proxy?.child.kill('SIGTERM');
+    if (nginx !== null) void stopper(nginx)();
     upstream.stop();
     bulkUpstream.stop();
   };
@@ -97,6 +101,18 @@ async function main(): Promise<void> {
     proxy = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/, hasTaskset ? PROXY_CPU : undefined);
     proxy.child.stdout?.resume();
     const port = Number(proxy.match[1]);
+    // nginx, when installed, on the proxy's core with the same routes (unscanned): what forwarding the same
+    // uploads costs a C proxy's small GETs, measured in the same rounds.
+    let nginxPort = 0;
+    if (spawnSync('sh', ['-c', 'command -v nginx']).status === 0) {
+      nginxPort = await freePort();
+      const conf = join(dir, 'nginx.conf');
+      writeFileSync(conf, template('nginx-offload.conf', { DIR: dir, PORT: nginxPort, UPSTREAM: upstream.port, BULK: bulkUpstream.port }));
+      nginx = hasTaskset ? pinnedSpawn(PROXY_CPU, 'nginx', ['-c', conf, '-p', dir]) : spawn('nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' });
+      await waitForPort(nginxPort, nginx, 'nginx');
+    }
+    const nginxQuiet: number[] = [];
+    const nginxForwarded: number[] = [];
     const quiet: number[] = [];
     const forwarded: number[] = [];
     const busy: number[] = [];
@@ -119,7 +135,7 @@ async function main(): Promise<void> {
     for (let round = 0; round <= ROUNDS; round++) {
       if (round === 1) {
         // Round 0 was the warm-up: its values go.
-        for (const xs of [quiet, bypassing, forwarded, busy, inline, directQuiet, directBusy]) xs.length = 0;
+        for (const xs of [quiet, bypassing, forwarded, busy, inline, directQuiet, directBusy, nginxQuiet, nginxForwarded]) xs.length = 0;
         scanned = 0;
         failed = 0;
       }
@@ -134,6 +150,10 @@ async function main(): Promise<void> {
       // here is the machine's, not the proxy's.
       directQuiet.push(await p99(upstreamPort));
       await under('/scan', directBusy, upstreamPort);
+      if (nginxPort !== 0) {
+        nginxQuiet.push(await p99(nginxPort));
+        await under('/upload', nginxForwarded, nginxPort, nginxPort);
+      }
     }
     const q = median(quiet);
     const p = median(bypassing);
@@ -156,6 +176,15 @@ async function main(): Promise<void> {
     console.log(
       `scanning vs no uploads: ${(b / q).toFixed(2)} (target ≤ 1.20); vs the uploads bypassing the proxy: ${(b / p).toFixed(2)}; vs forwarding them: ${(b / f).toFixed(2)}`,
     );
+    if (nginxPort !== 0) {
+      const nq = median(nginxQuiet);
+      const nf = median(nginxForwarded);
+      console.log(
+        `nginx on the proxy's core, the same routes unscanned: p99 ${nq} µs alone [${nginxQuiet.join(', ')}], ${nf} µs beside the same uploads forwarded [${nginxForwarded.join(', ')}]: ${(nf / nq).toFixed(2)} (Mantou forwarding them: ${(f / q).toFixed(2)})`,
+      );
+    } else {
+      console.log('nginx not installed (bench/setup-peers.sh): no nginx baseline');
+    }
     const dq = median(directQuiet);
     const db = median(directBusy);
     console.log(
