@@ -36,7 +36,8 @@ export const PROXY_CPU = '1';
 export const LOAD_CPU = '0';
 export const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 
-function onPath(cmd: string): boolean {
+/** Whether `cmd` is installed (on PATH). */
+export function onPath(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 

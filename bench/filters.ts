@@ -4,11 +4,10 @@
 // alternating between candidates, medians. The cost per filter is the CPU per request of 10 filters minus none,
 // divided by 10.
 
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUILTIN_CHAIN, type Candidate, hasTaskset, LOAD_CPU, mantou, PROXY_CPU, pinnedSpawn, stopOnSignal } from './candidates.ts';
+import { BUILTIN_CHAIN, type Candidate, hasTaskset, LOAD_CPU, mantou, onPath, PROXY_CPU, pinnedSpawn, stopOnSignal } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { cpuSeconds } from './proc-stats.ts';
 import { startBenchUpstream } from './upstream.ts';
@@ -37,7 +36,7 @@ function wrk(port: number): Promise<{ rps: number; total: number }> {
 }
 
 async function main(): Promise<void> {
-  if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) {
+  if (!onPath('wrk')) {
     console.error('bench:filters needs wrk (bash bench/setup-peers.sh)');
     process.exit(1);
   }

@@ -15,12 +15,12 @@
 // control row (the GETs straight to their upstream, beside the scanned uploads) shows the probe's core stays quiet.
 // `-- --shared` puts the upload peers on CPU 0 at normal priority instead, as earlier runs did.
 
-import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, hasTaskset, LOAD_CPU, PROXY_CPU, pinnedSpawn, spawnUntil, stopOnSignal, stopper, template, waitForPort } from './candidates.ts';
+import { freePort, hasTaskset, LOAD_CPU, onPath, PROXY_CPU, pinnedSpawn, spawnUntil, stopOnSignal, stopper, template, waitForPort } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { startBenchUpstream } from './upstream.ts';
 
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     // nginx, when installed, on the proxy's core with the same routes (unscanned): what forwarding the same
     // uploads costs a C proxy's small GETs, measured in the same rounds.
     let nginxPort = 0;
-    if (spawnSync('sh', ['-c', 'command -v nginx']).status === 0) {
+    if (onPath('nginx')) {
       nginxPort = await freePort();
       const conf = join(dir, 'nginx.conf');
       writeFileSync(conf, template('nginx-offload.conf', { DIR: dir, PORT: nginxPort, UPSTREAM: upstream.port, BULK: bulkUpstream.port }));

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { type Candidate, candidateSpecs, hasTaskset, LOAD_CPU, PROXY_CPU, pinnedSpawn, stopOnSignal } from './candidates.ts';
+import { type Candidate, candidateSpecs, hasTaskset, LOAD_CPU, onPath, PROXY_CPU, pinnedSpawn, stopOnSignal } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { busyShare, cpuSeconds, cpuTicks, rssBytes } from './proc-stats.ts';
 import { type CellResult, compareRuns, type LatencyRound, markdownReport, median, percentileSvg, type RunResults, type ThroughputRound } from './report.ts';
@@ -84,7 +84,7 @@ async function latencyRound(c: Candidate, s: Scenario, rate: number): Promise<La
 
 /** wrk (C, epoll) costs a fraction of autocannon's CPU per request: on a 2-core machine autocannon itself
  * saturates near 30k req/s, below what nginx or Mantou serve on one core. autocannon is the fallback. */
-const hasWrk = spawnSync('sh', ['-c', 'command -v wrk']).status === 0;
+const hasWrk = onPath('wrk');
 
 function wrkLua(s: Scenario, dir: string): string {
   const file = join(dir, `${s.name}.lua`);

@@ -10,11 +10,11 @@
 // Mantou runs twice: on its native relay (the default) and on node:net (MANTOU_NATIVE_L4=off, the fallback).
 // Results go to bench/results/<time>-tcp/ (results.json, report.md).
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, hasTaskset, LOAD_CPU, PROXY_CPU, pinnedSpawn, spawnUntil, stopper, template, waitForPort } from './candidates.ts';
+import { freePort, hasTaskset, LOAD_CPU, onPath, PROXY_CPU, pinnedSpawn, spawnUntil, stopper, template, waitForPort } from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -40,10 +40,6 @@ interface Sample {
   sessionsPerS: number;
   cpuPerGiB: number;
   cpuPer1kSessions: number;
-}
-
-function onPath(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
 function bulk(port: number, mode: 'up' | 'down'): number {
