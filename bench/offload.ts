@@ -15,7 +15,7 @@
 // control row (the GETs straight to their upstream, beside the scanned uploads) shows the probe's core stays quiet.
 // `-- --shared` puts the upload peers on CPU 0 at normal priority instead, as earlier runs did.
 
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
       nginxPort = await freePort();
       const conf = join(dir, 'nginx.conf');
       writeFileSync(conf, template('nginx-offload.conf', { DIR: dir, PORT: nginxPort, UPSTREAM: upstream.port, BULK: bulkUpstream.port }));
-      nginx = hasTaskset ? pinnedSpawn(PROXY_CPU, 'nginx', ['-c', conf, '-p', dir]) : spawn('nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' });
+      nginx = pinnedSpawn(PROXY_CPU, 'nginx', ['-c', conf, '-p', dir]);
       await waitForPort(nginxPort, nginx, 'nginx');
     }
     const nginxQuiet: number[] = [];
