@@ -47,13 +47,14 @@ const MAX_REMEASURES = 3;
 // without, even after 1 s of rest or 300 ms of traffic. So a round a major GC falls in is measured again.
 const majorGcs: [number, number][] = [];
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) {
-    const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
-    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR || kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL) {
-      majorGcs.push([e.startTime, e.startTime + e.duration]);
-    }
-  }
+  for (const e of list.getEntries()) if (isMajorGc(e)) majorGcs.push([e.startTime, e.startTime + e.duration]);
 }).observe({ entryTypes: ['gc'] });
+
+/** Whether a `gc` performance entry is a major collection (mark-compact, or its incremental marking). */
+export function isMajorGc(e: PerformanceEntry): boolean {
+  const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+  return kind === constants.NODE_PERFORMANCE_GC_MAJOR || kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL;
+}
 
 /** Whether a major GC of this process overlapped [from, to]; forgets every one seen so far. */
 function majorGcWithin(from: number, to: number): boolean {

@@ -1,10 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLoop } from '../../../bench/open-loop.ts';
+import { isMajorGc, openLoop } from '../../../bench/open-loop.ts';
 
 // The open-loop generator over a real loopback server: a round in which the generator's own process runs a major GC
 // is measured again, so the generator's collections do not read as the server's tail.
@@ -26,10 +26,7 @@ describe('open-loop generator', () => {
     // runner's heap can start one during this round, and then a re-measure is right.
     let majorGcs = 0;
     const observer = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
-        const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
-        if (kind === constants.NODE_PERFORMANCE_GC_MAJOR || kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL) majorGcs++;
-      }
+      for (const e of list.getEntries()) if (isMajorGc(e)) majorGcs++;
     });
     observer.observe({ entryTypes: ['gc'] });
     const r = await openLoop({ port, rate: 500, durationMs: 200, connections: 4, request, newConnection: false });
