@@ -8,15 +8,18 @@
 // (h1-cache.c); done() (counters, the generation's drain) is called once per turn of the event loop for every
 // exchange that ended in it.
 //
-// What stays native is the common case: a complete bodyless HTTP/1.1 request head (in one read) on a route with no
-// filters. Anything else — a body, an upgrade, Expect, HTTP/1.0, a head split across reads or over 8 KiB, an unusual
-// field, a route with filters or rewrites — is handed to the net engine: the connection's descriptor and the bytes
+// What stays native is the common case: an HTTP/1.1 request head complete in one read, with no body or a
+// Content-Length one, on a route with no filters. Anything else — a chunked body, an upgrade, Expect, HTTP/1.0, a
+// head split across reads or over 8 KiB, an unusual field, a route with filters or rewrites, any body when the
+// listener has a whole-request timeout — is handed to the net engine: the connection's descriptor and the bytes
 // read so far, at a request boundary, so it serves that request and the rest of the connection with everything it
 // does. Nothing is answered twice or lost: a handoff happens only with no exchange in flight and every response
 // byte written.
 //
 // An exchange: the request head is rewritten once (hop-by-hop fields out, X-Forwarded-*, x-request-id in) and sent
-// on an idle pooled connection or a new one (at most max_conns per target, then a bounded queue, then 503). The
+// on an idle pooled connection or a new one (at most max_conns per target, then a bounded queue, then 503). A
+// request body follows it as the client sends it, one read at a time: the client is not read again until the
+// upstream took the last one (backpressure), and a client silent for the listener's body timeout gets 408. The
 // response head is parsed and rewritten (HTTP/1.1, hop-by-hop out, Date added when missing), the body passed on as
 // it comes from one per-thread read buffer; only what the client's socket does not take is copied, and the
 // upstream is not read again until that is written (backpressure). A close-delimited body is sent chunked, so the
@@ -28,6 +31,8 @@
 static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
 static void process_input(dconn *d);
 static void d_close(dconn *d, int reset);
+static void relay_body(dconn *d, const char *buf, uint32_t len);
+static int keep_input(dconn *d, const char *buf, uint32_t len);
 
 /* ---- small things ---- */
 
@@ -103,6 +108,21 @@ static void on_client_written(uv_write_t *req, int status) {
   else if (d->state == D_HEAD) process_input(d);
 }
 
+size_t h1_gather(char *dst, const uv_buf_t *bufs, unsigned n, size_t skip) {
+  size_t o = 0;
+  for (unsigned i = 0; i < n; i++) {
+    size_t len = bufs[i].len;
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    memcpy(dst + o, bufs[i].base + skip, len - skip);
+    o += len - skip;
+    skip = 0;
+  }
+  return o;
+}
+
 /* Writes bufs to the client; what the socket does not take now is copied and queued. 0, or -1 if it failed. */
 int h1_client_write(dconn *d, uv_buf_t *bufs, unsigned n) {
   size_t total = 0;
@@ -114,18 +134,7 @@ int h1_client_write(dconn *d, uv_buf_t *bufs, unsigned n) {
   d_write *w = malloc(sizeof *w + total - skip);
   if (w == NULL) return -1;
   w->d = d;
-  size_t o = 0;
-  for (unsigned i = 0; i < n; i++) {
-    size_t len = bufs[i].len;
-    if (skip >= len) {
-      skip -= len;
-      continue;
-    }
-    memcpy(w->data + o, bufs[i].base + skip, len - skip);
-    o += len - skip;
-    skip = 0;
-  }
-  uv_buf_t rest = uv_buf_init(w->data, (unsigned)o);
+  uv_buf_t rest = uv_buf_init(w->data, (unsigned)h1_gather(w->data, bufs, n, skip));
   if (uv_write(&w->req, (uv_stream_t *)&d->tcp, &rest, 1, on_client_written) != 0) {
     free(w);
     return -1;
@@ -206,6 +215,18 @@ void h1_end_exchange(dconn *d, int failure, int upstream_reusable) {
   h1_listener *l = d->l;
   uconn *u = d->u;
   d->u = NULL;
+  if (d->body_left > 0) {
+    /* The request body was not all read (an early response, a failure): the upstream connection is mid-request,
+       and the rest of the client's bytes cannot be told from a next request. Both close. */
+    upstream_reusable = 0;
+    d->last = 1;
+    d->body_left = 0;
+    free(d->in);
+    d->in = NULL;
+    d->in_len = 0;
+  }
+  /* Request bytes still queued on it: it is not known to be at a request boundary. */
+  if (u != NULL && u->writes > 0) upstream_reusable = 0;
   if (u != NULL) {
     u->d = NULL;
     if (upstream_reusable && !d->upstream_close) h1_upstream_release(u);
@@ -240,6 +261,8 @@ void h1_fail(dconn *d, int failure) {
     return;
   }
   d->started = 1;
+  /* The rest of the request body will not be read: the reply says the connection closes. */
+  if (d->body_left > 0) d->last = 1;
   if (send_local_reply(d, failure) != 0) d->last = 1;
   h1_end_exchange(d, failure, 0);
 }
@@ -305,6 +328,56 @@ static void d_close_gracefully(dconn *d) {
   d_reading(d, 1);
 }
 
+/* ---- the request body: Content-Length bytes passed on as they come ---- */
+
+/* Keeps client bytes for their turn (after what is kept already) and stops reading until then: a pipelined
+   request waits for the exchange before it, body bytes for the upstream to take them. 0, or -1 (closed). */
+static int keep_input(dconn *d, const char *buf, uint32_t len) {
+  char *grown = realloc(d->in, d->in_len + (size_t)len);
+  if (grown == NULL) {
+    d_close(d, 1);
+    return -1;
+  }
+  memcpy(grown + d->in_len, buf, len);
+  d->in = grown;
+  d->in_len += len;
+  d_reading(d, 0);
+  return 0;
+}
+
+/* Client bytes while the upstream takes the body: its share goes upstream (copied only if the socket does not take
+   it at once, and then the client is not read until it is written); what follows it is a pipelined request, kept. */
+static void relay_body(dconn *d, const char *buf, uint32_t len) {
+  uconn *u = d->u;
+  uint32_t take = (uint64_t)len < d->body_left ? len : (uint32_t)d->body_left;
+  d->body_left -= take;
+  d->streamed = 1;
+  if (take < len && keep_input(d, buf + take, len - take) != 0) return;
+  uv_buf_t b = uv_buf_init((char *)buf, take);
+  if (h1_upstream_write(u, &b, 1) != 0) {
+    h1_upstream_write_failed(u, d);
+    return;
+  }
+  if (d->body_left > 0 && u->writes > 0) d_reading(d, 0);
+  d->body_deadline_ms = d->body_left > 0 && d->reading ? h1_now_ms(d->l) + d->l->body_timeout_ms : UINT64_MAX;
+}
+
+void h1_body_resume(dconn *d) {
+  uconn *u = d->u;
+  if (d->handle != HS_OPEN || d->state != D_EXCHANGE || d->body_left == 0 || u == NULL || u->state != U_BUSY || u->writes > 0) return;
+  if (d->in_len > 0) {
+    char *in = d->in;
+    uint32_t len = d->in_len;
+    d->in = NULL;
+    d->in_len = 0;
+    relay_body(d, in, len);
+    free(in);
+    if (d->handle != HS_OPEN || d->state != D_EXCHANGE || d->body_left == 0 || d->u != u || u->writes > 0) return;
+  }
+  d_reading(d, 1);
+  d->body_deadline_ms = h1_now_ms(d->l) + d->l->body_timeout_ms;
+}
+
 /* The connection goes to the net engine: its own descriptor, and the bytes read so far that it has not served. */
 static void handoff(dconn *d, const char *bytes, uint32_t len) {
   h1_listener *l = d->l;
@@ -337,11 +410,17 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
     handoff(d, data, len);
     return;
   }
-  /* What follows the head (a pipelined request) waits for this exchange to end. Its copy is made before the
-     request is counted (by decide() or a kept decision), so that nothing counted can fail to start. */
+  /* Body bytes read with the head go with it in d->req when they fit (so the request can still be sent again).
+     More of the body is passed on from this read after the head (below). A pipelined request behind a complete
+     request is kept for its turn: that copy is made before the request is counted (by decide() or a kept
+     decision), so that nothing counted can fail to start. */
   uint32_t rest = len - r.head_len;
+  uint32_t body_here = r.content_length < rest ? (uint32_t)r.content_length : rest;
+  uint32_t with_head = d->req_len + body_here <= H1_REQ_CAP ? body_here : 0;
+  rest -= with_head;
+  int body_follows = r.content_length > with_head; /* then the rest of this read starts with body bytes */
   char *keep = NULL;
-  if (rest > 0 && (keep = malloc(rest)) == NULL) {
+  if (!body_follows && rest > 0 && (keep = malloc(rest)) == NULL) {
     handoff(d, data, len);
     return;
   }
@@ -370,8 +449,13 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
     timeout_ms = l->io[0];
     if (l->io[H1_IO_CACHEABLE] != 0) h1_cache_store(l, &r, decision, timeout_ms);
   }
-  if (rest > 0) {
-    memcpy(keep, data + r.head_len, rest);
+  memcpy(d->req + d->req_len, data + r.head_len, with_head);
+  d->req_len += with_head;
+  d->body_left = r.content_length - with_head;
+  d->body_deadline_ms = UINT64_MAX;
+  d->streamed = 0;
+  if (keep != NULL) {
+    memcpy(keep, data + r.head_len + with_head, rest);
     free(d->in);
     d->in = keep;
     d->in_len = rest;
@@ -397,6 +481,12 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
     return;
   }
   h1_acquire(d, 0);
+  if (!body_follows || rest == 0 || d->handle != HS_OPEN || d->state != D_EXCHANGE) return;
+  /* The body bytes of this read: passed on from the read buffer when the request went out at once (a pooled
+     connection, the common case), else kept until it does. */
+  const char *more = data + r.head_len + with_head;
+  if (d->u != NULL && d->u->state == U_BUSY) relay_body(d, more, rest);
+  else keep_input(d, more, rest);
 }
 
 /* Serves what the client sent while its previous exchange ran, if anything. */
@@ -436,17 +526,13 @@ static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
     return;
   }
   if (d->state == D_CLOSING) return; /* lingering: what the client still sends is dropped */
+  if (d->state == D_EXCHANGE && d->body_left > 0 && d->in_len == 0 && d->u != NULL && d->u->state == U_BUSY && d->u->writes == 0) {
+    relay_body(d, buf->base, (uint32_t)n);
+    return;
+  }
   if (d->state == D_EXCHANGE || d->in_len > 0 || d->pending_writes > 0) {
-    /* Pipelined: kept (one read at most) until the exchange before it is done. */
-    char *grown = realloc(d->in, d->in_len + (size_t)n);
-    if (grown == NULL) {
-      d_close(d, 1);
-      return;
-    }
-    memcpy(grown + d->in_len, buf->base, (size_t)n);
-    d->in = grown;
-    d->in_len += (uint32_t)n;
-    d_reading(d, 0);
+    /* Pipelined, or body bytes the upstream cannot take yet: kept (one read at most) until their turn. */
+    keep_input(d, buf->base, (uint32_t)n);
     return;
   }
   start_exchange(d, buf->base, (uint32_t)n);
@@ -492,7 +578,15 @@ void h1_on_sweep(uv_timer_t *timer) {
   uint64_t now = h1_now_ms(l);
   for (dconn *d = l->dconns, *next; d != NULL; d = next) {
     next = d->next;
-    if (d->handle != HS_OPEN || now < d->deadline_ms) continue;
+    if (d->handle != HS_OPEN) continue;
+    if (d->state == D_EXCHANGE && d->body_left > 0 && d->reading && now >= d->body_deadline_ms) {
+      /* The client stopped sending its body (not paused by us: then it is not read): 408, and both sides close. */
+      d->last = 1;
+      if (d->u != NULL) h1_upstream_drop(d->u);
+      h1_fail(d, F_BODY_TIMEOUT);
+      continue;
+    }
+    if (now < d->deadline_ms) continue;
     if (d->state == D_EXCHANGE) {
       if (d->u != NULL) h1_upstream_drop(d->u);
       h1_fail(d, F_RESPONSE_TIMEOUT);

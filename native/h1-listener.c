@@ -69,7 +69,8 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   l->io = io;
   l->header_timeout_ms = 10000;
   l->idle_timeout_ms = 60000;
-  l->limits = (h1_limits){H1_MAX_REQUEST_HEAD, H1_MAX_REQUEST_HEAD, H1_MAX_HEADERS};
+  l->body_timeout_ms = 60000;
+  l->limits = (h1_limits){H1_MAX_REQUEST_HEAD, H1_MAX_REQUEST_HEAD, H1_MAX_HEADERS, 0};
   napi_value out = nl_open(env, &l->base, NL_HTTP, argv, h1_on_connection, "MantouHttpListener", argv + 3, H1_NREFS);
   if (out == NULL) return NULL;
   /* After nl_open, which frees the listener itself when it fails; release() frees this. */
@@ -87,14 +88,16 @@ static h1_listener *listener_call(napi_env env, napi_callback_info info, size_t 
 }
 
 /*
- * configure(handle, headerTimeoutMs, idleTimeoutMs, passHead, maxHeadBytes, maxTargetBytes, maxFields): for
- * connections from now on (and idle ones' next wait); passHead: decide() gets the request head too (a route
- * matches on header fields). Heads past the limits go to the net engine, which answers them 414/431. Kept
- * decisions are dropped: they were the previous generation's.
+ * configure(handle, headerTimeoutMs, idleTimeoutMs, passHead, maxHeadBytes, maxTargetBytes, maxFields,
+ * bodyTimeoutMs, relayBodies): for connections from now on (and idle ones' next wait); passHead: decide() gets the
+ * request head too (a route matches on header fields). Heads past the limits go to the net engine, which answers
+ * them 414/431; so do requests with a Content-Length body unless relayBodies. bodyTimeoutMs: the longest wait for
+ * the next bytes of a request body being read (then 408). Kept decisions are dropped: they were the previous
+ * generation's.
  */
 static napi_value Configure(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  h1_listener *l = listener_call(env, info, 7, argv);
+  napi_value argv[9];
+  h1_listener *l = listener_call(env, info, 9, argv);
   if (l == NULL) return NULL;
   l->header_timeout_ms = nl_u32(env, argv[1]);
   l->idle_timeout_ms = nl_u32(env, argv[2]);
@@ -105,6 +108,10 @@ static napi_value Configure(napi_env env, napi_callback_info info) {
   l->limits.max_head = head < H1_MAX_REQUEST_HEAD ? head : H1_MAX_REQUEST_HEAD;
   l->limits.max_target = target;
   l->limits.max_fields = fields < H1_MAX_HEADERS ? fields : H1_MAX_HEADERS;
+  l->body_timeout_ms = nl_u32(env, argv[7]);
+  bool bodies = false;
+  napi_get_value_bool(env, argv[8], &bodies);
+  l->limits.bodies = bodies;
   h1_cache_clear(l);
   return NULL;
 }

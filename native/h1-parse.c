@@ -184,8 +184,16 @@ int h1_parse_request(const char *buf, uint32_t len, const h1_limits *limits, h1_
     switch (lower((unsigned char)n[0])) {
       case 'c':
         if (name_is(n, nl, "content-length")) {
-          /* Only an empty body stays native; any other length is a body (net engine). */
-          if (seen_length || f.value_len != 1 || f.value[0] != '0') return P_UNSUPPORTED;
+          /* One plain decimal length. A list, a sign or a second field is the net engine's to judge (and
+             answer); so is any body when the listener keeps bodies there (limits->bodies == 0). */
+          if (seen_length || f.value_len == 0 || f.value_len > 15) return P_UNSUPPORTED;
+          uint64_t length = 0;
+          for (uint32_t k = 0; k < f.value_len; k++) {
+            if (f.value[k] < '0' || f.value[k] > '9') return P_UNSUPPORTED;
+            length = length * 10 + (uint64_t)(f.value[k] - '0');
+          }
+          if (length > 0 && !limits->bodies) return P_UNSUPPORTED;
+          r->content_length = length;
           seen_length = 1;
         } else if (name_is(n, nl, "connection")) {
           if (!connection_tokens(f.value, f.value_len, &r->close)) return P_UNSUPPORTED;

@@ -98,7 +98,8 @@ static int64_t on_response_head(dconn *d, const char *buf, uint32_t len, const h
     memcpy(extra + extra_len, "transfer-encoding: chunked\r\n", 28);
     extra_len += 28;
   }
-  if (d->last || l->stopping || d->client_eof) {
+  /* A response that starts before the request body is all here: the rest of it will not be read. */
+  if (d->last || l->stopping || d->client_eof || d->body_left > 0) {
     d->last = 1;
     memcpy(extra + extra_len, "connection: close\r\n", 19);
     extra_len += 19;

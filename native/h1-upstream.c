@@ -94,12 +94,14 @@ void h1_upstream_drop(uconn *u) {
 typedef struct u_write {
   uv_write_t req;
   uconn *u;
+  char data[];
 } u_write;
 
 /* The connection failed before any of the response came. A reused one the server had just closed gets one retry
-   on a fresh connection (the request has no body), as the other engines do; otherwise 502. */
+   on a fresh connection, as the other engines do, when the whole request is still here to send again (no body, or
+   one that fit with the head in d->req); otherwise 502. */
 static void no_response(uconn *u, dconn *d) {
-  if (u->requests > 1 && !d->retried) {
+  if (u->requests > 1 && !d->retried && !d->streamed) {
     d->retried = 1;
     h1_upstream_drop(u);
     h1_acquire(d, 1);
@@ -112,10 +114,44 @@ static void on_upstream_written(uv_write_t *req, int status) {
   u_write *w = (u_write *)req;
   uconn *u = w->u;
   free(w);
-  if (status < 0 && status != UV_ECANCELED && u->handle == HS_OPEN && u->d != NULL && !u->got_bytes) no_response(u, u->d);
+  u->writes--;
+  dconn *d = u->d;
+  if (u->handle != HS_OPEN || d == NULL) return;
+  if (status < 0) {
+    /* After response bytes, the read side reports what happened. */
+    if (status != UV_ECANCELED && !u->got_bytes) no_response(u, d);
+    return;
+  }
+  /* Everything queued went: the client's body is read again. */
+  if (u->writes == 0) h1_body_resume(d);
 }
 
-/* Sends the client's request on u (attached to d). */
+int h1_upstream_write(uconn *u, uv_buf_t *bufs, unsigned n) {
+  size_t total = 0;
+  for (unsigned i = 0; i < n; i++) total += bufs[i].len;
+  int done = u->writes > 0 ? UV_EAGAIN : uv_try_write((uv_stream_t *)&u->tcp, bufs, n);
+  if (done == (int)total) return 0;
+  if (done < 0 && done != UV_EAGAIN) return done;
+  size_t skip = done < 0 ? 0 : (size_t)done;
+  u_write *w = malloc(sizeof *w + total - skip);
+  if (w == NULL) return UV_ENOMEM;
+  w->u = u;
+  uv_buf_t rest = uv_buf_init(w->data, (unsigned)h1_gather(w->data, bufs, n, skip));
+  int err = uv_write(&w->req, (uv_stream_t *)&u->tcp, &rest, 1, on_upstream_written);
+  if (err != 0) {
+    free(w);
+    return err;
+  }
+  u->writes++;
+  return 0;
+}
+
+void h1_upstream_write_failed(uconn *u, dconn *d) {
+  if (!u->got_bytes) no_response(u, d);
+}
+
+/* Sends the client's request on u (attached to d): the head (with the body when it came whole with it), then what
+   is here of a longer body, then the client is read for the rest. */
 static void send_request(dconn *d, uconn *u) {
   d->u = u;
   u->d = d;
@@ -125,21 +161,11 @@ static void send_request(dconn *d, uconn *u) {
   u->requests++;
   h1_upstream_resume(u);
   uv_buf_t b = uv_buf_init(d->req, d->req_len);
-  int done = uv_try_write((uv_stream_t *)&u->tcp, &b, 1);
-  if (done == (int)d->req_len) return;
-  if (done < 0 && done != UV_EAGAIN) {
+  if (h1_upstream_write(u, &b, 1) != 0) {
     no_response(u, d);
     return;
   }
-  if (done < 0) done = 0;
-  /* d->req stays put until the exchange ends (and a closed connection cancels the write first). */
-  u_write *w = malloc(sizeof *w);
-  b = uv_buf_init(d->req + done, d->req_len - (unsigned)done);
-  if (w != NULL) w->u = u;
-  if (w == NULL || uv_write(&w->req, (uv_stream_t *)&u->tcp, &b, 1, on_upstream_written) != 0) {
-    free(w);
-    h1_fail(d, F_RESET_BEFORE_RESPONSE);
-  }
+  if (d->body_left > 0) h1_body_resume(d);
 }
 
 /* A connection is free: the first queued exchange takes it, or it waits in the pool. */

@@ -59,6 +59,7 @@ enum h1_failure {
   F_OVERFLOW,
   F_MID_RESPONSE,      /* the upstream failed after the response started: the client is reset */
   F_DOWNSTREAM_ABORTED,
+  F_BODY_TIMEOUT,      /* the client stopped sending its request body: 408, as the net engine answers */
 };
 
 enum h1_handle { HS_NONE = NL_NONE, HS_OPEN = NL_OPEN, HS_CLOSING = NL_CLOSING };
@@ -73,6 +74,7 @@ typedef struct h1_request {
   uint32_t path_len;
   const char *host;
   uint32_t host_len;
+  uint64_t content_length; /* the request body's length (0: none) */
   uint8_t close;      /* Connection: close */
   uint8_t is_head;
   uint8_t request_id; /* 0 absent, 1 empty, 2 present */
@@ -86,14 +88,16 @@ enum { P_INCOMPLETE = 0, P_DONE = 1, P_UNSUPPORTED = -1, P_BAD = -2 };
  * appended to X-Forwarded-For/-Proto/-Host and an x-request-id added when absent or empty: `rid` holds the id
  * to add (129 bytes); when the request has its own, it is copied there instead.
  * P_DONE (out_len set), or P_UNSUPPORTED for anything the native engine leaves to the net engine: a head not
- * complete in buf, a body, an upgrade, an Expect, HTTP/1.0, an unusual field, Host or target, a head past the
- * limits, a malformed head.
+ * complete in buf, a chunked body (or a Content-Length one when limits->bodies is 0), an upgrade, an Expect,
+ * HTTP/1.0, an unusual field, Host or target, a head past the limits, a malformed head. r->content_length says
+ * how many body bytes follow the head.
  */
 /* The listener's own limits (the net engine answers 414/431 past them, so the native path leaves such heads to it). */
 typedef struct h1_limits {
   uint32_t max_head;   /* request line plus fields, at most H1_MAX_REQUEST_HEAD */
   uint32_t max_target;
   uint32_t max_fields; /* at most H1_MAX_HEADERS */
+  uint8_t bodies;      /* Content-Length bodies are relayed here (else a request with one is the net engine's) */
 } h1_limits;
 
 int h1_parse_request(const char *buf, uint32_t len, const h1_limits *limits, h1_request *r, const char *client_addr, char *rid, char *out,
@@ -188,6 +192,11 @@ struct dconn {
   int status;
   uint64_t remaining;
   h1_chunks chunks;
+  /* The request body (Content-Length): bytes not yet read from the client, and when it counts as stalled (while
+     it is read). `streamed`: some of it went upstream from outside d->req, so the request cannot be sent again. */
+  uint64_t body_left;
+  uint64_t body_deadline_ms;
+  uint8_t streamed;
 };
 
 /* A kept decision (h1-cache.c). */
@@ -214,6 +223,7 @@ struct uconn {
   uint8_t reading;
   uint8_t got_bytes;            /* response bytes arrived for the current exchange */
   uint32_t requests;
+  int writes;                   /* writes queued on it (request bytes its socket did not take at once) */
   uint64_t deadline_ms;         /* connect timeout (U_CONNECTING) or idle expiry (U_IDLE) */
   char *head;                   /* a response head begun in one read, joined by the next (max + one read bytes) */
   uint32_t head_len;
@@ -226,7 +236,7 @@ struct h1_listener {
   nlistener base; /* first: the listen socket, the sweep, the JavaScript values, the handle */
   uint8_t stopping;  /* draining: no new requests after the ones in progress */
   uint8_t pass_head; /* decide() gets the head (routes match on fields) */
-  uint32_t header_timeout_ms, idle_timeout_ms;
+  uint32_t header_timeout_ms, idle_timeout_ms, body_timeout_ms;
   h1_limits limits;
   /* Shared with JavaScript: [0] the decided route's timeout (ms); [1 + 2i], [2 + 2i]: the ended exchanges not yet
      reported (decision, failure), `nends` of them; then H1_IO_CACHEABLE and H1_IO_CACHED_STARTS. */
@@ -250,6 +260,10 @@ void h1_on_connection(uv_stream_t *server, int status);
 uint64_t h1_now_ms(h1_listener *l);
 /* Writes bufs to the client; what its socket does not take now is copied and queued. 0, or -1 if it failed. */
 int h1_client_write(dconn *d, uv_buf_t *bufs, unsigned n);
+/* Copies bufs, minus their first `skip` bytes, to dst: the bytes copied. */
+size_t h1_gather(char *dst, const uv_buf_t *bufs, unsigned n, size_t skip);
+/* d's upstream takes request body bytes (again): what was kept of the body goes first, then the client is read. */
+void h1_body_resume(dconn *d);
 /* The exchange is over: its upstream connection goes back to the pool (when reusable) or away, JavaScript is told,
    and the client connection waits for its next request (or closes). */
 void h1_end_exchange(dconn *d, int failure, int upstream_reusable);
@@ -261,6 +275,12 @@ void h1_on_response_bytes(uconn *u, const char *buf, uint32_t len);
 /* Gets d a connection to its target (fresh: not a pooled one) and sends its request, or queues it, or answers 503. */
 void h1_acquire(dconn *d, int fresh);
 void h1_upstream_release(uconn *u);
+/* Writes bufs on u; what its socket does not take now is copied and queued (and the client's body is not read
+   until it is written). 0, or a libuv error: the caller calls h1_upstream_write_failed. */
+int h1_upstream_write(uconn *u, uv_buf_t *bufs, unsigned n);
+/* A write on u (serving d) failed: before any response byte that is a failed (or retried) exchange; after, the
+   read side reports what happened. */
+void h1_upstream_write_failed(uconn *u, dconn *d);
 void h1_upstream_close(uconn *u);
 /* Closes u, cut loose from the exchange it served: the exchange goes on without it (a retry, a failure). */
 void h1_upstream_drop(uconn *u);

@@ -1,5 +1,5 @@
-// An HTTP listener on the `native` engine: the native HTTP/1.1 path (native/h1-*.c) serves complete bodyless
-// requests on routes without filters, and hands every other connection, at a request boundary and with the bytes
+// An HTTP listener on the `native` engine: the native HTTP/1.1 path (native/h1-*.c) serves requests on routes
+// without filters (no body, or a Content-Length one relayed as it comes), and hands every other connection, at a request boundary and with the bytes
 // it read, to a NetListener of its own that never listens (the `net` engine then does everything it always does).
 // This file is the policy half: per request the addon calls decide() (router, load balancer, counters, the route's
 // timeout), unless it kept the decision (a route to a one-endpoint cluster: native/h1-cache.c); once per turn of
@@ -12,7 +12,7 @@ import { componentLogger } from '../logger.ts';
 import { loadNativeAddon } from '../native-addon.ts';
 import type { HttpListener } from './http-listener.ts';
 import type { HttpListenerContext } from './http-stream.ts';
-import { localReplyFor, reasonPhrase } from './local-reply.ts';
+import { ENGINE_REPLY_HEADERS, localReplyFor, reasonPhrase } from './local-reply.ts';
 import { NetListener } from './net-listener.ts';
 import { wholeResponseText } from './net-response-writer.ts';
 import type { RequestHead } from './request-head.ts';
@@ -40,6 +40,8 @@ interface NativeHttpAddon {
     maxHeadBytes: number,
     maxTargetBytes: number,
     maxFields: number,
+    bodyTimeoutMs: number,
+    relayBodies: boolean,
   ): void;
   addTarget(
     handle: object,
@@ -78,7 +80,10 @@ const FAILURES: readonly (ErrorKind | null)[] = [
   ErrorKinds.upstreamOverflow,
   ErrorKinds.upstreamResetMidResponse,
   null, // the client went away
+  null, // F_BODY_TIMEOUT: the client stalled in its request body (408, rendered by renderFailure)
 ];
+/** F_BODY_TIMEOUT in native/h1.h. */
+const BODY_TIMEOUT = 10;
 const LOCAL_REPLY_HEADERS_AFTER_ID = ['content-type', 'text/plain; charset=utf-8'];
 
 /** A decision is slot·2³² + target (the addon reads the target from the low 16 bits). */
@@ -185,8 +190,20 @@ export class NativeHttpListener implements HttpListener {
       return;
     }
     const matchesFields = context.router.routes.some((r) => r.match.headers !== undefined);
-    const { limits, headerTimeoutMs, idleTimeoutMs } = context.net;
-    this.addon.configure(handle, headerTimeoutMs, idleTimeoutMs, matchesFields, limits.maxHeadBytes, limits.maxUriBytes, limits.maxFields);
+    const { limits, headerTimeoutMs, idleTimeoutMs, bodyTimeoutMs, requestTimeoutMs } = context.net;
+    // Content-Length bodies are relayed natively unless a whole-request deadline applies (the net engine keeps it).
+    const relayBodies = requestTimeoutMs === 0;
+    this.addon.configure(
+      handle,
+      headerTimeoutMs,
+      idleTimeoutMs,
+      matchesFields,
+      limits.maxHeadBytes,
+      limits.maxUriBytes,
+      limits.maxFields,
+      bodyTimeoutMs,
+      relayBodies,
+    );
     const routes = context.router.routes;
     const targets = new Map<Route, readonly number[]>();
     for (const r of routes) {
@@ -251,7 +268,7 @@ export class NativeHttpListener implements HttpListener {
     return targets;
   }
 
-  /** A complete bodyless request head arrived: its target (and slot), or HANDOFF. */
+  /** A complete request head arrived (with no body, or a Content-Length one): its target (and slot), or HANDOFF. */
   private decide(method: string, path: string, host: string, rawHead?: string): number {
     const slot = this.current;
     const head = this.routing;
@@ -318,6 +335,8 @@ function countStarts(slot: Slot, n: number): void {
 
 /** The local reply for a failure, as the other engines send it (stream-base.ts sendLocalReply). */
 function renderFailure(kindIndex: number, requestId: string, headOnly: boolean, close: boolean): string {
+  // The net engine's answer to a stalled body (net-connection.ts timeout408), byte for byte.
+  if (kindIndex === BODY_TIMEOUT) return wholeResponseText(408, reasonPhrase(408), ENGINE_REPLY_HEADERS, 'request body timeout\n', false, false, true);
   const kind = FAILURES[kindIndex] ?? ErrorKinds.internal;
   const reply = localReplyFor(kind, 'upstream');
   const headers = ['x-mantou-local-reply', reply.component, 'x-request-id', requestId, ...LOCAL_REPLY_HEADERS_AFTER_ID];

@@ -19,6 +19,8 @@ export interface StreamStats {
   streams: number;
   nativeStreams: number;
   nativeHandoffs: number;
+  /** Streams in progress over all workers. */
+  inflight: number;
 }
 
 export async function streamStats(port: number): Promise<StreamStats> {

@@ -1,0 +1,227 @@
+// The `native` engine relays Content-Length request bodies itself (native/h1-exchange.c, "the request body"): the
+// body goes upstream as the client sends it, byte for byte, with backpressure both ways; what follows it on the
+// connection is the next request; a client that stalls gets the net engine's 408; an early response, a client
+// that leaves mid-body and an upstream that resets all end with both connections closed and nothing left
+// behind. Chunked bodies, and any body on a listener with a whole-request timeout, stay the net engine's.
+
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type StreamStats, settledStreamStats, streamStats } from '../helpers/admin.ts';
+import { edgeConfig } from '../helpers/configs.ts';
+import { json, request } from '../helpers/http-client.ts';
+import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
+import { rawExchange, statusOf } from '../helpers/raw-client.ts';
+import { type EchoReply, type Server, startEchoServer, startRawUpstream } from '../helpers/upstreams.ts';
+
+let echo: Server;
+let raw: Awaited<ReturnType<typeof startRawUpstream>>;
+/** Short body timeout; bodies relayed natively. */
+let proxy: ProxyProcess;
+/** A whole-request timeout: bodies go to the net engine. */
+let withRequestTimeout: ProxyProcess;
+let port: number;
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+const BODY_TIMEOUT_MS = 400;
+
+beforeAll(async () => {
+  echo = await startEchoServer();
+  raw = await startRawUpstream((socket, head) => {
+    const path = head.split(' ')[1] ?? '';
+    // Answers at once, without waiting for the body the head announced.
+    if (path.startsWith('/early')) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nearly');
+    else if (path.startsWith('/reset')) socket.resetAndDestroy();
+    // /hold: never answers.
+  });
+  const routes = ['{ match: { path: { prefix: /early } }, cluster: raw }', '{ match: { path: { prefix: /reset } }, cluster: raw }'];
+  routes.push('{ match: { path: { prefix: /hold } }, cluster: raw }', '{ match: { path: { prefix: / } }, cluster: echo }');
+  const clusters = { echo: echo.port, raw: raw.port };
+  proxy = await startProxy(edgeConfig(routes, clusters, 1, ['engine: native', `timeouts: { bodyMs: ${BODY_TIMEOUT_MS} }`]));
+  withRequestTimeout = await startProxy(edgeConfig(routes, clusters, 1, ['engine: native', 'timeouts: { requestMs: 5000 }']));
+  port = proxy.port('edge');
+});
+
+afterAll(async () => {
+  keepAlive.destroy();
+  await proxy?.stop();
+  await withRequestTimeout?.stop();
+  await echo?.close();
+  await raw?.close();
+});
+
+/** Waits for the stats to show `check` true (they lag by up to a second). */
+async function statsUntil(of: ProxyProcess, check: (s: StreamStats) => boolean): Promise<StreamStats> {
+  let s = await streamStats(of.adminPort);
+  for (let i = 0; i < 40 && !check(s); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    s = await streamStats(of.adminPort);
+  }
+  return s;
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A body whose every byte depends on its place, so a lost, repeated or reordered piece changes its hash. */
+function patterned(n: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >> 8)) & 0xff;
+  return b;
+}
+
+/** Connects, writes `parts` (buffers, or pauses in ms), and collects what comes back until the server closes. */
+function converse(to: number, parts: (string | Buffer | number)[], limitMs = 5000): Promise<{ data: string; closedAfterMs: number }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(to, '127.0.0.1');
+    const start = Date.now();
+    let data = '';
+    const limit = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`not closed within ${limitMs} ms; got: ${data.slice(0, 300)}`));
+    }, limitMs);
+    socket.on('data', (d: Buffer) => {
+      data += d.toString('latin1');
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(limit);
+      resolve({ data, closedAfterMs: Date.now() - start });
+    });
+    socket.once('connect', async () => {
+      for (const p of parts) {
+        if (typeof p === 'number') await new Promise((r) => setTimeout(r, p));
+        else if (!socket.destroyed) socket.write(p);
+      }
+    });
+  });
+}
+
+describe('the native engine relays Content-Length request bodies', () => {
+  it('passes small and large bodies on byte for byte, on its native path, reusing both connections', async () => {
+    const before = await settledStreamStats(proxy.adminPort);
+    const upstreamConnections = echo.connections;
+    for (const size of [5, 3000, 100_000, 3_000_000]) {
+      const body = patterned(size);
+      const res = await request({ port, method: 'POST', path: `/upload/${size}`, body, agent: keepAlive });
+      expect(res.status).toBe(200);
+      const e = json<EchoReply>(res);
+      expect(e.bodyBytes).toBe(size);
+      expect(e.bodySha256).toBe(sha256(body));
+      expect(e.headers['content-length']).toBe(String(size));
+      expect(e.headers['x-forwarded-for']).toBe('127.0.0.1');
+    }
+    const after = await statsUntil(proxy, (s) => s.nativeStreams >= before.nativeStreams + 4);
+    expect(after.nativeStreams - before.nativeStreams).toBe(4);
+    expect(after.nativeHandoffs).toBe(before.nativeHandoffs);
+    // One pooled upstream connection served them all.
+    expect(echo.connections - upstreamConnections).toBeLessThanOrEqual(1);
+  });
+
+  it('serves a request pipelined right behind a body, in order', async () => {
+    const body = patterned(70_000);
+    const first = Buffer.concat([Buffer.from(`POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+    const second = Buffer.from('POST /second HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /third HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    const r = await converse(port, [Buffer.concat([first, second])]);
+    const replies = r.data.split('HTTP/1.1 ').slice(1);
+    expect(replies.map((x) => x.slice(0, 3))).toEqual(['200', '200', '200']);
+    const bodies = replies.map((x) => JSON.parse(x.slice(x.indexOf('\r\n\r\n') + 4)) as EchoReply);
+    expect(bodies.map((b) => [b.url, b.bodyBytes])).toEqual([
+      ['/first', body.length],
+      ['/second', 3],
+      ['/third', 0],
+    ]);
+    expect(bodies[0]?.bodySha256).toBe(sha256(body));
+  });
+
+  it('waits for a body sent slowly, in pieces, without a timeout while it keeps coming', async () => {
+    const body = patterned(4000);
+    const parts: (Buffer | number)[] = [Buffer.from(`POST /slow-body HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`)];
+    // Five pieces 200 ms apart: over the body timeout in all, under it between any two.
+    for (let i = 0; i < 5; i++) parts.push(body.subarray(i * 800, (i + 1) * 800), 200);
+    const r = await converse(port, parts);
+    expect(statusOf(r.data)).toBe(200);
+    const e = JSON.parse(r.data.slice(r.data.indexOf('\r\n\r\n') + 4)) as EchoReply;
+    expect(e.bodySha256).toBe(sha256(body));
+  });
+
+  it("answers the net engine's 408 when the client stops sending its body, and closes the upstream connection", async () => {
+    const closedBefore = raw.closedSockets;
+    const r = await converse(port, [Buffer.from('POST /hold HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc')]);
+    expect(statusOf(r.data)).toBe(408);
+    expect(r.data).toMatch(/\r\nconnection: close\r\n/);
+    expect(r.data).toMatch(/\r\nx-mantou-local-reply: downstream\r\n/);
+    expect(r.data.endsWith('request body timeout\n')).toBe(true);
+    expect(r.closedAfterMs).toBeGreaterThanOrEqual(BODY_TIMEOUT_MS);
+    await expectUpstreamClosed(closedBefore);
+  });
+
+  it('closes both connections when the response comes before the body is all sent', async () => {
+    const closedBefore = raw.closedSockets;
+    const r = await converse(port, [Buffer.from('POST /early HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n'), patterned(1000), 300]);
+    expect(statusOf(r.data)).toBe(200);
+    expect(r.data).toMatch(/\r\nconnection: close\r\n/);
+    expect(r.data.endsWith('early')).toBe(true);
+    await expectUpstreamClosed(closedBefore);
+  });
+
+  it('closes the upstream connection when the client leaves mid-body, and serves on', async () => {
+    const closedBefore = raw.closedSockets;
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(Buffer.concat([Buffer.from('POST /hold HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n'), patterned(5000)]));
+    await new Promise((r) => setTimeout(r, 100));
+    socket.destroy();
+    await expectUpstreamClosed(closedBefore);
+    const res = await request({ port, method: 'POST', path: '/after', body: Buffer.from('still here') });
+    expect(json<EchoReply>(res).bodyBytes).toBe(10);
+    const s = await statsUntil(proxy, (x) => x.inflight === 0);
+    expect(s.inflight).toBe(0);
+  });
+
+  it('answers 502 when the upstream resets while the body is being sent, and closes (the rest of the body is unread)', async () => {
+    const head = Buffer.from('POST /reset HTTP/1.1\r\nHost: a\r\nContent-Length: 200000\r\n\r\n');
+    const r = await converse(port, [Buffer.concat([head, patterned(1000)]), 3000]);
+    expect(statusOf(r.data)).toBe(502);
+    expect(r.data).toMatch(/\r\nconnection: close\r\n/);
+    expect(r.closedAfterMs).toBeLessThan(2500);
+  });
+
+  it('applies backpressure: a body larger than any buffer reaches an upstream that reads it slowly, whole', async () => {
+    // The echo upstream reads as it hashes; 20 MB through one connection is far beyond the socket buffers.
+    const body = patterned(20_000_000);
+    const res = await request({ port, method: 'PUT', path: '/big', body });
+    expect(json<EchoReply>(res).bodySha256).toBe(sha256(body));
+  });
+});
+
+describe('what stays with the net engine', () => {
+  async function handoffsFor(of: ProxyProcess, send: () => Promise<unknown>): Promise<number> {
+    const before = await settledStreamStats(of.adminPort);
+    await send();
+    const after = await statsUntil(of, (s) => s.nativeHandoffs > before.nativeHandoffs);
+    return after.nativeHandoffs - before.nativeHandoffs;
+  }
+
+  it('a chunked body', async () => {
+    const n = await handoffsFor(proxy, async () => {
+      const r = await rawExchange(port, 'POST /chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+      expect(JSON.parse(r.data.slice(r.data.indexOf('\r\n\r\n') + 4)).bodyBytes).toBe(5);
+    });
+    expect(n).toBe(1);
+  });
+
+  it('a body on a listener with a whole-request timeout (the net engine keeps that deadline)', async () => {
+    const n = await handoffsFor(withRequestTimeout, async () => {
+      const res = await request({ port: withRequestTimeout.port('edge'), method: 'POST', path: '/timed', body: Buffer.from('abc') });
+      expect(json<EchoReply>(res).bodyBytes).toBe(3);
+    });
+    expect(n).toBe(1);
+  });
+});
+
+async function expectUpstreamClosed(closedBefore: number): Promise<void> {
+  for (let i = 0; i < 50 && raw.closedSockets === closedBefore; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(raw.closedSockets).toBeGreaterThan(closedBefore);
+}
