@@ -351,7 +351,6 @@ static void relay_body(dconn *d, const char *buf, uint32_t len) {
   uconn *u = d->u;
   uint32_t take = (uint64_t)len < d->body_left ? len : (uint32_t)d->body_left;
   d->body_left -= take;
-  d->streamed = 1;
   if (take < len && keep_input(d, buf + take, len - take) != 0) return;
   uv_buf_t b = uv_buf_init((char *)buf, take);
   if (h1_upstream_write(u, &b, 1) != 0) {
@@ -410,8 +409,8 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
     handoff(d, data, len);
     return;
   }
-  /* Body bytes read with the head go with it in d->req when they fit (so the request can still be sent again).
-     More of the body is passed on from this read after the head (below). A pipelined request behind a complete
+  /* Body bytes read with the head go with it in d->req when they fit (one write for both). More of the body is
+     passed on from this read after the head (below). A pipelined request behind a complete
      request is kept for its turn: that copy is made before the request is counted (by decide() or a kept
      decision), so that nothing counted can fail to start. */
   uint32_t rest = len - r.head_len;
@@ -453,7 +452,7 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
   d->req_len += with_head;
   d->body_left = r.content_length - with_head;
   d->body_deadline_ms = UINT64_MAX;
-  d->streamed = 0;
+  d->has_body = r.content_length > 0;
   if (keep != NULL) {
     memcpy(keep, data + r.head_len + with_head, rest);
     free(d->in);

@@ -98,10 +98,9 @@ typedef struct u_write {
 } u_write;
 
 /* The connection failed before any of the response came. A reused one the server had just closed gets one retry
-   on a fresh connection, as the other engines do, when the whole request is still here to send again (no body, or
-   one that fit with the head in d->req); otherwise 502. */
+   on a fresh connection, as the other engines do, for a request without a body; otherwise 502. */
 static void no_response(uconn *u, dconn *d) {
-  if (u->requests > 1 && !d->retried && !d->streamed) {
+  if (u->requests > 1 && !d->retried && !d->has_body) {
     d->retried = 1;
     h1_upstream_drop(u);
     h1_acquire(d, 1);

@@ -193,10 +193,11 @@ struct dconn {
   uint64_t remaining;
   h1_chunks chunks;
   /* The request body (Content-Length): bytes not yet read from the client, and when it counts as stalled (while
-     it is read). `streamed`: some of it went upstream from outside d->req, so the request cannot be sent again. */
+     it is read). A request with a body is never sent again on a fresh connection (as on the net engine): the
+     server may have consumed some of it. */
   uint64_t body_left;
   uint64_t body_deadline_ms;
-  uint8_t streamed;
+  uint8_t has_body;
 };
 
 /* A kept decision (h1-cache.c). */

@@ -28,14 +28,27 @@ const BODY_TIMEOUT_MS = 400;
 
 beforeAll(async () => {
   echo = await startEchoServer();
+  const served = new WeakMap<net.Socket, number>();
   raw = await startRawUpstream((socket, head) => {
     const path = head.split(' ')[1] ?? '';
+    const nth = (served.get(socket) ?? 0) + 1;
+    served.set(socket, nth);
+    // A keep-alive server that drops a connection as its second request comes (a close racing a reuse).
+    if (path.startsWith('/drop-second')) {
+      if (nth === 1) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      else socket.destroy();
+      return;
+    }
     // Answers at once, without waiting for the body the head announced.
     if (path.startsWith('/early')) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nearly');
     else if (path.startsWith('/reset')) socket.resetAndDestroy();
     // /hold: never answers.
   });
-  const routes = ['{ match: { path: { prefix: /early } }, cluster: raw }', '{ match: { path: { prefix: /reset } }, cluster: raw }'];
+  const routes = [
+    '{ match: { path: { prefix: /drop-second } }, cluster: raw }',
+    '{ match: { path: { prefix: /early } }, cluster: raw }',
+    '{ match: { path: { prefix: /reset } }, cluster: raw }',
+  ];
   routes.push('{ match: { path: { prefix: /hold } }, cluster: raw }', '{ match: { path: { prefix: / } }, cluster: echo }');
   const clusters = { echo: echo.port, raw: raw.port };
   proxy = await startProxy(edgeConfig(routes, clusters, 1, ['engine: native', `timeouts: { bodyMs: ${BODY_TIMEOUT_MS} }`]));
@@ -188,6 +201,23 @@ describe('the native engine relays Content-Length request bodies', () => {
     expect(r.closedAfterMs).toBeLessThan(2500);
   });
 
+  it('never sends a request with a body again when a reused connection fails (a bodyless one is retried)', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      expect((await request({ port, path: '/drop-second/1', agent })).status).toBe(200);
+      const post = await request({ port, method: 'POST', path: '/drop-second/2', body: Buffer.from('abc'), agent });
+      expect(post.status).toBe(502);
+      expect(post.body.toString()).toContain('upstream reset before response');
+      expect((await request({ port, path: '/drop-second/3', agent })).status).toBe(200);
+      const connections = raw.connections;
+      // Reuses the connection /3 opened, which drops it: retried on a fresh one.
+      expect((await request({ port, path: '/drop-second/4', agent })).status).toBe(200);
+      expect(raw.connections).toBe(connections + 1);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('applies backpressure: a body larger than any buffer reaches an upstream that reads it slowly, whole', async () => {
     // The echo upstream reads as it hashes; 20 MB through one connection is far beyond the socket buffers.
     const body = patterned(20_000_000);
@@ -210,6 +240,16 @@ describe('what stays with the net engine', () => {
       expect(JSON.parse(r.data.slice(r.data.indexOf('\r\n\r\n') + 4)).bodyBytes).toBe(5);
     });
     expect(n).toBe(1);
+  });
+
+  it('a Content-Length the native parser does not take as plain digits, answered 400 by the net engine', async () => {
+    for (const value of ['+5', '1, 2', '0x10']) {
+      const n = await handoffsFor(proxy, async () => {
+        const r = await rawExchange(port, `POST /odd-length HTTP/1.1\r\nHost: a\r\nContent-Length: ${value}\r\n\r\nhello`, 500);
+        expect(statusOf(r.data)).toBe(400);
+      });
+      expect(n).toBe(1);
+    }
   });
 
   it('a body on a listener with a whole-request timeout (the net engine keeps that deadline)', async () => {
