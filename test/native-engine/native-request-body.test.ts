@@ -49,8 +49,16 @@ beforeAll(async () => {
     '{ match: { path: { prefix: /early } }, cluster: raw }',
     '{ match: { path: { prefix: /reset } }, cluster: raw }',
   ];
-  routes.push('{ match: { path: { prefix: /hold } }, cluster: raw }', '{ match: { path: { prefix: / } }, cluster: echo }');
-  const clusters = { echo: echo.port, raw: raw.port };
+  routes.push('{ match: { path: { prefix: /hold } }, cluster: raw }', '{ match: { path: { prefix: /queued } }, cluster: echo-one }');
+  routes.push('{ match: { path: { prefix: /fresh } }, cluster: echo-fresh }', '{ match: { path: { prefix: / } }, cluster: echo }');
+  const clusters = {
+    echo: echo.port,
+    raw: raw.port,
+    // One connection: a second upload waits in the queue, its first read kept, its client not read meanwhile.
+    'echo-one': { port: echo.port, settings: ['maxConnectionsPerEndpoint: 1'] },
+    // Only ever used by one test: its first request opens the connection (the body waits for the connect).
+    'echo-fresh': { port: echo.port, settings: ['connectTimeoutMs: 2000'] },
+  };
   proxy = await startProxy(edgeConfig(routes, clusters, 1, ['engine: native', `timeouts: { bodyMs: ${BODY_TIMEOUT_MS} }`]));
   withRequestTimeout = await startProxy(edgeConfig(routes, clusters, 1, ['engine: native', 'timeouts: { requestMs: 5000 }']));
   port = proxy.port('edge');
@@ -74,6 +82,7 @@ async function statsUntil(of: ProxyProcess, check: (s: StreamStats) => boolean):
   return s;
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A body whose every byte depends on its place, so a lost, repeated or reordered piece changes its hash. */
@@ -216,6 +225,43 @@ describe('the native engine relays Content-Length request bodies', () => {
     } finally {
       agent.destroy();
     }
+  });
+
+  it('sends a body after the head on a connection still being opened', async () => {
+    const body = patterned(300_000);
+    const res = await request({ port, method: 'POST', path: '/fresh', body });
+    expect(json<EchoReply>(res).bodySha256).toBe(sha256(body));
+  });
+
+  it('queues uploads for a busy endpoint and sends each whole when its turn comes', async () => {
+    const bodies = [patterned(2_000_000), patterned(1_500_000).reverse(), patterned(700_000)];
+    const replies = await Promise.all(bodies.map((body, i) => request({ port, method: 'POST', path: `/queued/${i}`, body })));
+    expect(replies.map((r) => json<EchoReply>(r).bodySha256)).toEqual(bodies.map(sha256));
+  });
+
+  it('finishes an upload in progress across a reload (SIGHUP)', async () => {
+    const body = patterned(600_000);
+    const head = Buffer.from(`POST /reloaded HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`);
+    const reloadsBefore = proxy.output().split('config reloaded').length;
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let data = '';
+    socket.on('data', (d: Buffer) => {
+      data += d.toString('latin1');
+    });
+    const closed = new Promise((r) => socket.once('close', r));
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(Buffer.concat([head, body.subarray(0, 200_000)]));
+    await sleep(200);
+    proxy.child.kill('SIGHUP');
+    for (let i = 0; i < 50 && proxy.output().split('config reloaded').length === reloadsBefore; i++) await sleep(50);
+    expect(proxy.output().split('config reloaded').length).toBe(reloadsBefore + 1);
+    socket.write(body.subarray(200_000, 400_000));
+    await sleep(200);
+    socket.write(body.subarray(400_000));
+    await closed;
+    expect(statusOf(data)).toBe(200);
+    expect((JSON.parse(data.slice(data.indexOf('\r\n\r\n') + 4)) as EchoReply).bodySha256).toBe(sha256(body));
   });
 
   it('applies backpressure: a body larger than any buffer reaches an upstream that reads it slowly, whole', async () => {
