@@ -9,7 +9,7 @@
 // exchange that ended in it.
 //
 // What stays native is the common case: an HTTP/1.1 request head complete in one read, with no body or a
-// Content-Length one, on a route with no filters. Anything else — a chunked body, an upgrade, Expect, HTTP/1.0, a
+// Content-Length one, on a route with no filters. Anything else — a chunked body, an upgrade, HTTP/1.0, a
 // head split across reads or over 8 KiB, an unusual field, a route with filters or rewrites, any body when the
 // listener has a whole-request timeout — is handed to the net engine: the connection's descriptor and the bytes
 // read so far, at a request boundary, so it serves that request and the rest of the connection with everything it
@@ -478,6 +478,15 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
     /* Closed under us by JavaScript, or a target it never added: the stream it counted still ends. */
     h1_fail(d, d->handle != HS_OPEN ? F_DOWNSTREAM_ABORTED : F_CONNECT_FAILED);
     return;
+  }
+  if (r.expect_continue && body_here < r.content_length) {
+    /* Expect: 100-continue, answered here once the request goes upstream (as the net engine does), while the body
+       is not all here yet. */
+    uv_buf_t cont = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
+    if (h1_client_write(d, &cont, 1) != 0) {
+      h1_fail(d, F_DOWNSTREAM_ABORTED);
+      return;
+    }
   }
   h1_acquire(d, 0);
   if (!body_follows || rest == 0 || d->handle != HS_OPEN || d->state != D_EXCHANGE) return;

@@ -201,7 +201,12 @@ int h1_parse_request(const char *buf, uint32_t len, const h1_limits *limits, h1_
         }
         break;
       case 'e':
-        if (name_is(n, nl, "expect")) return P_UNSUPPORTED;
+        if (name_is(n, nl, "expect")) {
+          /* Hop-by-hop: the proxy answers it (as the net engine does), so it is not passed on; 100-continue is
+             noted, any other expectation ignored. The last field says. */
+          r->expect_continue = (uint8_t)token_is(f.value, f.value_len, "100-continue");
+          continue;
+        }
         break;
       case 'h':
         if (name_is(n, nl, "host")) {

@@ -78,6 +78,7 @@ typedef struct h1_request {
   uint8_t close;      /* Connection: close */
   uint8_t is_head;
   uint8_t request_id; /* 0 absent, 1 empty, 2 present */
+  uint8_t expect_continue; /* Expect: 100-continue (the field is not forwarded) */
 } h1_request;
 
 enum { P_INCOMPLETE = 0, P_DONE = 1, P_UNSUPPORTED = -1, P_BAD = -2 };
@@ -88,8 +89,7 @@ enum { P_INCOMPLETE = 0, P_DONE = 1, P_UNSUPPORTED = -1, P_BAD = -2 };
  * appended to X-Forwarded-For/-Proto/-Host and an x-request-id added when absent or empty: `rid` holds the id
  * to add (129 bytes); when the request has its own, it is copied there instead.
  * P_DONE (out_len set), or P_UNSUPPORTED for anything the native engine leaves to the net engine: a head not
- * complete in buf, a chunked body (or a Content-Length one when limits->bodies is 0), an upgrade, an Expect,
- * HTTP/1.0, an unusual field, Host or target, a head past the limits, a malformed head. r->content_length says
+ * complete in buf, a chunked body (or a Content-Length one when limits->bodies is 0), an upgrade, HTTP/1.0, an unusual field, Host or target, a head past the limits, a malformed head. r->content_length says
  * how many body bytes follow the head.
  */
 /* The listener's own limits (the net engine answers 414/431 past them, so the native path leaves such heads to it). */

@@ -264,6 +264,45 @@ describe('the native engine relays Content-Length request bodies', () => {
     expect((JSON.parse(data.slice(data.indexOf('\r\n\r\n') + 4)) as EchoReply).bodySha256).toBe(sha256(body));
   });
 
+  it('answers Expect: 100-continue itself, does not pass the field on, and then takes the body', async () => {
+    const before = await settledStreamStats(proxy.adminPort);
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let data = '';
+    const got = (text: string) =>
+      new Promise<void>((resolve, reject) => {
+        const limit = setTimeout(() => reject(new Error(`no ${JSON.stringify(text)}; got ${JSON.stringify(data)}`)), 3000);
+        const check = () => {
+          if (!data.includes(text)) return;
+          clearTimeout(limit);
+          socket.off('data', check);
+          resolve();
+        };
+        socket.on('data', check);
+        check();
+      });
+    socket.on('data', (d: Buffer) => {
+      data += d.toString('latin1');
+    });
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('POST /expecting HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\n');
+    await got('HTTP/1.1 100 Continue\r\n\r\n');
+    expect(data).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+    socket.write('hello');
+    await got('"bodyBytes":5');
+    const e = JSON.parse(data.slice(data.indexOf('\r\n\r\n', 25) + 4)) as EchoReply;
+    expect(e.headers.expect).toBeUndefined();
+    // A body sent with the head needs no 100.
+    data = '';
+    socket.write('POST /eager HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc');
+    await got('"bodyBytes":3');
+    expect(statusOf(data)).toBe(200);
+    socket.destroy();
+    const after = await statsUntil(proxy, (x) => x.nativeStreams >= before.nativeStreams + 2);
+    expect(after.nativeStreams - before.nativeStreams).toBe(2);
+    expect(after.nativeHandoffs).toBe(before.nativeHandoffs);
+  });
+
   it('applies backpressure: a body larger than any buffer reaches an upstream that reads it slowly, whole', async () => {
     // The echo upstream reads as it hashes; 20 MB through one connection is far beyond the socket buffers.
     const body = patterned(20_000_000);
