@@ -40,3 +40,39 @@ export function statusOf(raw: string): number {
   const m = /^HTTP\/1\.1 (\d{3})/.exec(raw);
   return m ? Number(m[1]) : 0;
 }
+
+export interface Conversation {
+  /** Everything received, latin1. */
+  data: string;
+  closedAfterMs: number;
+}
+
+/**
+ * Connects, writes `parts` in order (bytes, or pauses in ms), and collects what comes back until the server closes
+ * the connection; rejects if it has not within `limitMs`.
+ */
+export function closeAfter(port: number, parts: (string | Buffer | number)[], limitMs = 5000): Promise<Conversation> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const start = Date.now();
+    let data = '';
+    const limit = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`not closed within ${limitMs} ms; got: ${data.slice(0, 300)}`));
+    }, limitMs);
+    socket.on('data', (d: Buffer) => {
+      data += d.toString('latin1');
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(limit);
+      resolve({ data, closedAfterMs: Date.now() - start });
+    });
+    socket.once('connect', async () => {
+      for (const p of parts) {
+        if (typeof p === 'number') await new Promise((r) => setTimeout(r, p));
+        else if (!socket.destroyed) socket.write(p);
+      }
+    });
+  });
+}

@@ -12,7 +12,7 @@ import { type StreamStats, settledStreamStats, streamStats } from '../helpers/ad
 import { edgeConfig } from '../helpers/configs.ts';
 import { json, request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
-import { rawExchange, statusOf } from '../helpers/raw-client.ts';
+import { closeAfter, rawExchange, statusOf } from '../helpers/raw-client.ts';
 import { type EchoReply, type Server, startEchoServer, startRawUpstream } from '../helpers/upstreams.ts';
 
 let echo: Server;
@@ -92,33 +92,6 @@ function patterned(n: number): Buffer {
   return b;
 }
 
-/** Connects, writes `parts` (buffers, or pauses in ms), and collects what comes back until the server closes. */
-function converse(to: number, parts: (string | Buffer | number)[], limitMs = 5000): Promise<{ data: string; closedAfterMs: number }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(to, '127.0.0.1');
-    const start = Date.now();
-    let data = '';
-    const limit = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`not closed within ${limitMs} ms; got: ${data.slice(0, 300)}`));
-    }, limitMs);
-    socket.on('data', (d: Buffer) => {
-      data += d.toString('latin1');
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearTimeout(limit);
-      resolve({ data, closedAfterMs: Date.now() - start });
-    });
-    socket.once('connect', async () => {
-      for (const p of parts) {
-        if (typeof p === 'number') await new Promise((r) => setTimeout(r, p));
-        else if (!socket.destroyed) socket.write(p);
-      }
-    });
-  });
-}
-
 describe('the native engine relays Content-Length request bodies', () => {
   it('passes small and large bodies on byte for byte, on its native path, reusing both connections', async () => {
     const before = await settledStreamStats(proxy.adminPort);
@@ -144,7 +117,7 @@ describe('the native engine relays Content-Length request bodies', () => {
     const body = patterned(70_000);
     const first = Buffer.concat([Buffer.from(`POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
     const second = Buffer.from('POST /second HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /third HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
-    const r = await converse(port, [Buffer.concat([first, second])]);
+    const r = await closeAfter(port, [Buffer.concat([first, second])]);
     const replies = r.data.split('HTTP/1.1 ').slice(1);
     expect(replies.map((x) => x.slice(0, 3))).toEqual(['200', '200', '200']);
     const bodies = replies.map((x) => JSON.parse(x.slice(x.indexOf('\r\n\r\n') + 4)) as EchoReply);
@@ -161,7 +134,7 @@ describe('the native engine relays Content-Length request bodies', () => {
     const parts: (Buffer | number)[] = [Buffer.from(`POST /slow-body HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`)];
     // Five pieces 200 ms apart: over the body timeout in all, under it between any two.
     for (let i = 0; i < 5; i++) parts.push(body.subarray(i * 800, (i + 1) * 800), 200);
-    const r = await converse(port, parts);
+    const r = await closeAfter(port, parts);
     expect(statusOf(r.data)).toBe(200);
     const e = JSON.parse(r.data.slice(r.data.indexOf('\r\n\r\n') + 4)) as EchoReply;
     expect(e.bodySha256).toBe(sha256(body));
@@ -169,7 +142,7 @@ describe('the native engine relays Content-Length request bodies', () => {
 
   it("answers the net engine's 408 when the client stops sending its body, and closes the upstream connection", async () => {
     const closedBefore = raw.closedSockets;
-    const r = await converse(port, [Buffer.from('POST /hold HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc')]);
+    const r = await closeAfter(port, [Buffer.from('POST /hold HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc')]);
     expect(statusOf(r.data)).toBe(408);
     expect(r.data).toMatch(/\r\nconnection: close\r\n/);
     expect(r.data).toMatch(/\r\nx-mantou-local-reply: downstream\r\n/);
@@ -180,7 +153,7 @@ describe('the native engine relays Content-Length request bodies', () => {
 
   it('closes both connections when the response comes before the body is all sent', async () => {
     const closedBefore = raw.closedSockets;
-    const r = await converse(port, [Buffer.from('POST /early HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n'), patterned(1000), 300]);
+    const r = await closeAfter(port, [Buffer.from('POST /early HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n'), patterned(1000), 300]);
     expect(statusOf(r.data)).toBe(200);
     expect(r.data).toMatch(/\r\nconnection: close\r\n/);
     expect(r.data.endsWith('early')).toBe(true);
@@ -204,7 +177,7 @@ describe('the native engine relays Content-Length request bodies', () => {
 
   it('answers 502 when the upstream resets while the body is being sent, and closes (the rest of the body is unread)', async () => {
     const head = Buffer.from('POST /reset HTTP/1.1\r\nHost: a\r\nContent-Length: 200000\r\n\r\n');
-    const r = await converse(port, [Buffer.concat([head, patterned(1000)]), 3000]);
+    const r = await closeAfter(port, [Buffer.concat([head, patterned(1000)]), 3000]);
     expect(statusOf(r.data)).toBe(502);
     expect(r.data).toMatch(/\r\nconnection: close\r\n/);
     expect(r.closedAfterMs).toBeLessThan(2500);

@@ -1,11 +1,10 @@
 // The `net` engine's own timeouts, set per listener: a request head that never completes gets 408, a stalled
 // body gets 408, a keep-alive connection idle too long is closed, and the whole request has a deadline.
 
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { edgeConfig } from '../helpers/configs.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
-import { statusOf } from '../helpers/raw-client.ts';
+import { closeAfter, statusOf } from '../helpers/raw-client.ts';
 import { type Server, startEchoServer } from '../helpers/upstreams.ts';
 
 let echo: Server;
@@ -26,38 +25,6 @@ afterAll(async () => {
   await total?.stop();
   await echo?.close();
 });
-
-interface Timed {
-  data: string;
-  closedAfterMs: number;
-}
-
-/** Writes `parts` (strings, or pauses in ms), then waits for the server to close; reports when it did. */
-function closeAfter(port: number, parts: (string | number)[], limitMs = 5000): Promise<Timed> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const start = Date.now();
-    let data = '';
-    const limit = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`not closed within ${limitMs} ms; got: ${data}`));
-    }, limitMs);
-    socket.on('data', (d: Buffer) => {
-      data += d.toString('latin1');
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearTimeout(limit);
-      resolve({ data, closedAfterMs: Date.now() - start });
-    });
-    socket.once('connect', async () => {
-      for (const p of parts) {
-        if (typeof p === 'number') await new Promise((r) => setTimeout(r, p));
-        else if (!socket.destroyed) socket.write(p);
-      }
-    });
-  });
-}
 
 describe('net engine timeouts', () => {
   it('answers 408 and closes when a request head does not complete in time', async () => {
