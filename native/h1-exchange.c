@@ -505,10 +505,10 @@ static void process_input(dconn *d) {
     uint32_t len = d->in_len;
     d->in = NULL;
     d->in_len = 0;
-    /* Parsed from the thread's scratch buffer (no read is in progress here); start_exchange keeps its own tail. */
-    memcpy(d->l->base.inst->scratch, in, len);
+    /* Parsed where it was kept: it can be longer than a read (the rest of one read, then one more), so it does
+       not fit the thread's read buffer. start_exchange copies what it keeps, and writes or copies what it sends. */
+    start_exchange(d, in, len);
     free(in);
-    start_exchange(d, d->l->base.inst->scratch, len);
     return;
   }
   if (d->client_eof) d_close(d, 0);
