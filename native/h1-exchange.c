@@ -410,9 +410,9 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
     return;
   }
   /* Body bytes read with the head go with it in d->req when they fit (one write for both). More of the body is
-     passed on from this read after the head (below). A pipelined request behind a complete
-     request is kept for its turn: that copy is made before the request is counted (by decide() or a kept
-     decision), so that nothing counted can fail to start. */
+     passed on from this read after the head (below). A pipelined request behind a complete request is kept for
+     its turn: that copy is made before the request is counted (by decide() or a kept decision), so that nothing
+     counted can fail to start. */
   uint32_t rest = len - r.head_len;
   uint32_t body_here = r.content_length < rest ? (uint32_t)r.content_length : rest;
   uint32_t with_head = d->req_len + body_here <= H1_REQ_CAP ? body_here : 0;

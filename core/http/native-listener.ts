@@ -1,6 +1,7 @@
 // An HTTP listener on the `native` engine: the native HTTP/1.1 path (native/h1-*.c) serves requests on routes
-// without filters (no body, or a Content-Length one relayed as it comes), and hands every other connection, at a request boundary and with the bytes
-// it read, to a NetListener of its own that never listens (the `net` engine then does everything it always does).
+// without filters (no body, or a Content-Length one relayed as it comes), and hands every other connection, at a
+// request boundary and with the bytes it read, to a NetListener of its own that never listens (the `net` engine
+// then does everything it always does).
 // This file is the policy half: per request the addon calls decide() (router, load balancer, counters, the route's
 // timeout), unless it kept the decision (a route to a one-endpoint cluster: native/h1-cache.c); once per turn of
 // the event loop, done() for the exchanges that ended in it (counters, the generation's drain); failure() renders
