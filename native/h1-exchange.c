@@ -345,15 +345,63 @@ static int keep_input(dconn *d, const char *buf, uint32_t len) {
   return 0;
 }
 
+/* Size lines, data and CRLFs written in one go: up to this many chunks of a read, then another write. */
+#define H1_CHUNKS_PER_WRITE 32
+
+/* A read of a chunked body: its data goes upstream framed as the net engine frames it (a size line, the data, a
+   CRLF; at the end the last chunk alone: extensions and trailers are dropped). The bytes of buf that were body,
+   or -1 when the body is malformed (the exchange then failed with the net engine's 400). *write_failed: a write
+   failed (decoding went on, so a pipelined request after the body is still found). */
+static int64_t relay_chunks(dconn *d, uconn *u, const char *buf, uint32_t len, int *write_failed) {
+  uv_buf_t bufs[3 * H1_CHUNKS_PER_WRITE + 1];
+  char sizes[H1_CHUNKS_PER_WRITE][12];
+  unsigned n = 0, nsizes = 0;
+  uint32_t pos = 0;
+  *write_failed = 0;
+  for (;;) {
+    const char *data = NULL;
+    uint32_t data_len = 0;
+    int got = h1_req_chunks_feed(&d->rchunks, buf, len, &pos, &data, &data_len);
+    if (got == H1_CHUNKS_BAD) {
+      if (d->u != NULL) h1_upstream_drop(d->u);
+      h1_fail(d, F_BAD_CHUNK + d->rchunks.error - 1);
+      return -1;
+    }
+    if (got == H1_CHUNKS_DATA) {
+      int sl = snprintf(sizes[nsizes], sizeof sizes[nsizes], "%x\r\n", data_len);
+      bufs[n++] = uv_buf_init(sizes[nsizes++], (unsigned)sl);
+      bufs[n++] = uv_buf_init((char *)data, data_len);
+      bufs[n++] = uv_buf_init("\r\n", 2);
+    } else if (got == H1_CHUNKS_DONE) {
+      bufs[n++] = uv_buf_init("0\r\n\r\n", 5);
+      d->body_left = 0;
+    }
+    if (got != H1_CHUNKS_DATA || nsizes == H1_CHUNKS_PER_WRITE) {
+      if (n > 0 && !*write_failed && h1_upstream_write(u, bufs, n) != 0) *write_failed = 1;
+      n = nsizes = 0;
+      if (got != H1_CHUNKS_DATA) return pos;
+    }
+  }
+}
+
 /* Client bytes while the upstream takes the body: its share goes upstream (copied only if the socket does not take
    it at once, and then the client is not read until it is written); what follows it is a pipelined request, kept. */
 static void relay_body(dconn *d, const char *buf, uint32_t len) {
   uconn *u = d->u;
-  uint32_t take = (uint64_t)len < d->body_left ? len : (uint32_t)d->body_left;
-  d->body_left -= take;
+  uint32_t take;
+  int write_failed = 0;
+  if (d->body_chunked) {
+    int64_t body = relay_chunks(d, u, buf, len, &write_failed);
+    if (body < 0) return;
+    take = (uint32_t)body;
+  } else {
+    take = (uint64_t)len < d->body_left ? len : (uint32_t)d->body_left;
+    d->body_left -= take;
+    uv_buf_t b = uv_buf_init((char *)buf, take);
+    write_failed = h1_upstream_write(u, &b, 1) != 0;
+  }
   if (take < len && keep_input(d, buf + take, len - take) != 0) return;
-  uv_buf_t b = uv_buf_init((char *)buf, take);
-  if (h1_upstream_write(u, &b, 1) != 0) {
+  if (write_failed) {
     h1_upstream_write_failed(u, d);
     return;
   }
@@ -415,9 +463,10 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
      counted can fail to start. */
   uint32_t rest = len - r.head_len;
   uint32_t body_here = r.content_length < rest ? (uint32_t)r.content_length : rest;
-  uint32_t with_head = d->req_len + body_here <= H1_REQ_CAP ? body_here : 0;
+  uint32_t with_head = !r.chunked && d->req_len + body_here <= H1_REQ_CAP ? body_here : 0;
   rest -= with_head;
-  int body_follows = r.content_length > with_head; /* then the rest of this read starts with body bytes */
+  /* Then the rest of this read starts with body bytes. */
+  int body_follows = r.chunked || r.content_length > with_head;
   char *keep = NULL;
   if (!body_follows && rest > 0 && (keep = malloc(rest)) == NULL) {
     handoff(d, data, len);
@@ -450,9 +499,11 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
   }
   memcpy(d->req + d->req_len, data + r.head_len, with_head);
   d->req_len += with_head;
-  d->body_left = r.content_length - with_head;
+  d->body_left = r.chunked ? 1 : r.content_length - with_head;
   d->body_deadline_ms = UINT64_MAX;
-  d->has_body = r.content_length > 0;
+  d->has_body = r.chunked || r.content_length > 0;
+  d->body_chunked = r.chunked;
+  if (r.chunked) h1_req_chunks_reset(&d->rchunks, l->max_trailer_bytes);
   if (keep != NULL) {
     memcpy(keep, data + r.head_len + with_head, rest);
     free(d->in);
@@ -479,7 +530,7 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
     h1_fail(d, d->handle != HS_OPEN ? F_DOWNSTREAM_ABORTED : F_CONNECT_FAILED);
     return;
   }
-  if (r.expect_continue && body_here < r.content_length) {
+  if (r.expect_continue && (r.chunked || body_here < r.content_length)) {
     /* Expect: 100-continue, answered here once the request goes upstream (as the net engine does), while the body
        is not all here yet. */
     uv_buf_t cont = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);

@@ -70,6 +70,7 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   l->header_timeout_ms = 10000;
   l->idle_timeout_ms = 60000;
   l->body_timeout_ms = 60000;
+  l->max_trailer_bytes = H1_MAX_REQUEST_HEAD;
   l->limits = (h1_limits){H1_MAX_REQUEST_HEAD, H1_MAX_REQUEST_HEAD, H1_MAX_HEADERS, 0};
   napi_value out = nl_open(env, &l->base, NL_HTTP, argv, h1_on_connection, "MantouHttpListener", argv + 3, H1_NREFS);
   if (out == NULL) return NULL;
@@ -106,6 +107,7 @@ static napi_value Configure(napi_env env, napi_callback_info info) {
   l->pass_head = pass;
   uint32_t head = nl_u32(env, argv[4]), target = nl_u32(env, argv[5]), fields = nl_u32(env, argv[6]);
   l->limits.max_head = head < H1_MAX_REQUEST_HEAD ? head : H1_MAX_REQUEST_HEAD;
+  l->max_trailer_bytes = head;
   l->limits.max_target = target;
   l->limits.max_fields = fields < H1_MAX_HEADERS ? fields : H1_MAX_HEADERS;
   l->body_timeout_ms = nl_u32(env, argv[7]);

@@ -222,7 +222,12 @@ int h1_parse_request(const char *buf, uint32_t len, const h1_limits *limits, h1_
         if (name_is(n, nl, "proxy-connection")) continue;
         break;
       case 't':
-        if (name_is(n, nl, "transfer-encoding")) return P_UNSUPPORTED;
+        if (name_is(n, nl, "transfer-encoding")) {
+          /* Only chunked alone, once, and only where bodies are relayed; anything else is the net engine's (it
+             answers 400 for other codings and for Transfer-Encoding beside Content-Length). */
+          if (!limits->bodies || r->chunked || !token_is(f.value, f.value_len, "chunked")) return P_UNSUPPORTED;
+          r->chunked = 1;
+        }
         if (name_is(n, nl, "te") || name_is(n, nl, "trailer")) continue;
         break;
       case 'u':
@@ -261,6 +266,7 @@ int h1_parse_request(const char *buf, uint32_t len, const h1_limits *limits, h1_
     put(&w, f.line, f.line_len);
   }
   if (got < 0 || pos != end || host_count != 1 || !valid_host(r->host, r->host_len)) return P_UNSUPPORTED;
+  if (r->chunked && seen_length) return P_UNSUPPORTED;
   r->head_len = end;
   if (r->request_id != 2) {
     puts_(&w, "x-request-id: ");
@@ -472,4 +478,114 @@ int64_t h1_chunks_feed(h1_chunks *c, const char *buf, uint64_t len, int *done) {
     }
   }
   return (int64_t)len;
+}
+
+/* ---- a chunked request body ---- */
+
+enum { RC_SIZE, RC_EXT, RC_SIZE_LF, RC_DATA, RC_DATA_CR, RC_DATA_LF, RC_TRAILER_START, RC_TRAILER, RC_TRAILER_LF, RC_FINAL_LF, RC_DONE };
+
+#define RC_MAX_SIZE_DIGITS 13
+#define RC_MAX_EXTENSION_BYTES 4096
+
+/* field-vchar / obs-text / SP / HTAB (RFC 9110 §5.5). */
+static int field_value_byte(unsigned char c) {
+  return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+void h1_req_chunks_reset(h1_req_chunks *c, uint32_t max_trailer_bytes) {
+  memset(c, 0, sizeof *c);
+  c->max_trailer_bytes = max_trailer_bytes;
+}
+
+static int rc_fail(h1_req_chunks *c, uint8_t error) {
+  c->error = error;
+  return H1_CHUNKS_BAD;
+}
+
+int h1_req_chunks_feed(h1_req_chunks *c, const char *buf, uint32_t len, uint32_t *pos, const char **data, uint32_t *data_len) {
+  uint32_t i = *pos;
+  if (c->step == RC_DONE) return H1_CHUNKS_DONE;
+  while (i < len) {
+    unsigned char ch = (unsigned char)buf[i];
+    switch (c->step) {
+      case RC_SIZE: {
+        int h = hex(ch);
+        i++;
+        if (h >= 0) {
+          if (++c->digits > RC_MAX_SIZE_DIGITS) return rc_fail(c, CE_SIZE_TOO_LARGE);
+          c->remaining = c->remaining * 16 + (uint64_t)h;
+        } else if (c->digits == 0) {
+          return rc_fail(c, CE_INVALID_SIZE);
+        } else if (ch == '\r') {
+          c->step = RC_SIZE_LF;
+        } else if (ch == ';' || ch == ' ' || ch == '\t') {
+          c->ext_bytes = 0;
+          c->step = RC_EXT;
+        } else {
+          return rc_fail(c, CE_INVALID_SIZE);
+        }
+        break;
+      }
+      case RC_EXT:
+        i++;
+        if (ch == '\r') c->step = RC_SIZE_LF;
+        else if (!field_value_byte(ch)) return rc_fail(c, CE_EXTENSION_BYTE);
+        else if (++c->ext_bytes > RC_MAX_EXTENSION_BYTES) return rc_fail(c, CE_EXTENSION_TOO_LONG);
+        break;
+      case RC_SIZE_LF:
+        i++;
+        if (ch != '\n') return rc_fail(c, CE_CR_AFTER_SIZE);
+        c->step = c->remaining == 0 ? RC_TRAILER_START : RC_DATA;
+        break;
+      case RC_DATA: {
+        uint32_t n = (uint64_t)(len - i) < c->remaining ? len - i : (uint32_t)c->remaining;
+        c->remaining -= n;
+        if (c->remaining == 0) c->step = RC_DATA_CR;
+        *data = buf + i;
+        *data_len = n;
+        *pos = i + n;
+        return H1_CHUNKS_DATA;
+      }
+      case RC_DATA_CR:
+        i++;
+        if (ch != '\r') return rc_fail(c, CE_NO_CRLF_AFTER_DATA);
+        c->step = RC_DATA_LF;
+        break;
+      case RC_DATA_LF:
+        i++;
+        if (ch != '\n') return rc_fail(c, CE_NO_CRLF_AFTER_DATA);
+        c->step = RC_SIZE;
+        c->remaining = 0;
+        c->digits = 0;
+        break;
+      default:
+        /* Trailers: every byte counts against the limit, the last CRLF's too. */
+        i++;
+        if (++c->trailer_bytes > c->max_trailer_bytes) return rc_fail(c, CE_TRAILERS_TOO_LARGE);
+        switch (c->step) {
+          case RC_TRAILER_START:
+            if (ch == '\r') c->step = RC_FINAL_LF;
+            else if (is_tchar(ch)) c->step = RC_TRAILER;
+            else return rc_fail(c, CE_INVALID_TRAILER);
+            break;
+          case RC_TRAILER:
+            if (ch == '\r') c->step = RC_TRAILER_LF;
+            else if (!field_value_byte(ch)) return rc_fail(c, CE_TRAILER_BYTE);
+            break;
+          case RC_TRAILER_LF:
+            if (ch != '\n') return rc_fail(c, CE_CR_IN_TRAILERS);
+            c->step = RC_TRAILER_START;
+            break;
+          case RC_FINAL_LF:
+            if (ch != '\n') return rc_fail(c, CE_CR_IN_TRAILERS);
+            c->step = RC_DONE;
+            *pos = i;
+            return H1_CHUNKS_DONE;
+          default:
+            break;
+        }
+    }
+  }
+  *pos = i;
+  return H1_CHUNKS_MORE;
 }

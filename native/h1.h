@@ -60,6 +60,7 @@ enum h1_failure {
   F_MID_RESPONSE,      /* the upstream failed after the response started: the client is reset */
   F_DOWNSTREAM_ABORTED,
   F_BODY_TIMEOUT,      /* the client stopped sending its request body: 408, as the net engine answers */
+  F_BAD_CHUNK,         /* a malformed chunked request body: 400; F_BAD_CHUNK + error - 1 for each h1_chunk_error */
 };
 
 enum h1_handle { HS_NONE = NL_NONE, HS_OPEN = NL_OPEN, HS_CLOSING = NL_CLOSING };
@@ -79,6 +80,7 @@ typedef struct h1_request {
   uint8_t is_head;
   uint8_t request_id; /* 0 absent, 1 empty, 2 present */
   uint8_t expect_continue; /* Expect: 100-continue (the field is not forwarded) */
+  uint8_t chunked;         /* Transfer-Encoding: chunked (limits->bodies only; forwarded as it is) */
 } h1_request;
 
 enum { P_INCOMPLETE = 0, P_DONE = 1, P_UNSUPPORTED = -1, P_BAD = -2 };
@@ -134,6 +136,41 @@ typedef struct h1_chunks {
 
 /* Returns bytes of buf that belong to the body (all of them until the end); *done once it is complete; -1 if malformed. */
 int64_t h1_chunks_feed(h1_chunks *c, const char *buf, uint64_t len, int *done);
+
+/*
+ * A chunked request body, decoded as the net engine decodes one (core/http/chunked-decoder.ts): the same limits
+ * (13 size digits, 4 KiB of extension per chunk, trailers up to the listener's head limit) and the same errors, so
+ * a client gets the same 400 from either engine. Extensions and trailers are validated and dropped.
+ */
+typedef struct h1_req_chunks {
+  uint8_t step;
+  uint8_t digits;
+  uint8_t error; /* enum h1_chunk_error, once feed returned H1_CHUNKS_BAD */
+  uint64_t remaining;
+  uint32_t ext_bytes, trailer_bytes, max_trailer_bytes;
+} h1_req_chunks;
+
+enum { H1_CHUNKS_MORE, H1_CHUNKS_DATA, H1_CHUNKS_DONE, H1_CHUNKS_BAD };
+/* The net engine's details for them, in this order (CHUNK_ERRORS in core/http/native-listener.ts). */
+enum h1_chunk_error {
+  CE_NONE,
+  CE_SIZE_TOO_LARGE,
+  CE_INVALID_SIZE,
+  CE_EXTENSION_BYTE,
+  CE_EXTENSION_TOO_LONG,
+  CE_CR_AFTER_SIZE,
+  CE_NO_CRLF_AFTER_DATA,
+  CE_TRAILERS_TOO_LARGE,
+  CE_INVALID_TRAILER,
+  CE_TRAILER_BYTE,
+  CE_CR_IN_TRAILERS,
+};
+
+void h1_req_chunks_reset(h1_req_chunks *c, uint32_t max_trailer_bytes);
+/* Decodes from buf[*pos]: H1_CHUNKS_DATA with a run of body bytes in (*data, *data_len) and *pos past it;
+   H1_CHUNKS_DONE with *pos past the body's last CRLF; H1_CHUNKS_MORE when all of buf was taken; H1_CHUNKS_BAD
+   (c->error says why). */
+int h1_req_chunks_feed(h1_req_chunks *c, const char *buf, uint32_t len, uint32_t *pos, const char **data, uint32_t *data_len);
 
 /* ---- h1-exchange.c ---- */
 
@@ -195,9 +232,11 @@ struct dconn {
   /* The request body (Content-Length): bytes not yet read from the client, and when it counts as stalled (while
      it is read). A request with a body is never sent again on a fresh connection (as on the net engine): the
      server may have consumed some of it. */
-  uint64_t body_left;
+  uint64_t body_left;      /* a chunked body: 1 until its end is read */
   uint64_t body_deadline_ms;
   uint8_t has_body;
+  uint8_t body_chunked;
+  h1_req_chunks rchunks;
 };
 
 /* A kept decision (h1-cache.c). */
@@ -238,6 +277,7 @@ struct h1_listener {
   uint8_t stopping;  /* draining: no new requests after the ones in progress */
   uint8_t pass_head; /* decide() gets the head (routes match on fields) */
   uint32_t header_timeout_ms, idle_timeout_ms, body_timeout_ms;
+  uint32_t max_trailer_bytes; /* a chunked request body's trailers: the listener's head limit, as on net */
   h1_limits limits;
   /* Shared with JavaScript: [0] the decided route's timeout (ms); [1 + 2i], [2 + 2i]: the ended exchanges not yet
      reported (decision, failure), `nends` of them; then H1_IO_CACHEABLE and H1_IO_CACHED_STARTS. */

@@ -85,6 +85,21 @@ const FAILURES: readonly (ErrorKind | null)[] = [
 ];
 /** F_BODY_TIMEOUT in native/h1.h. */
 const BODY_TIMEOUT = 10;
+/** F_BAD_CHUNK in native/h1.h: F_BAD_CHUNK + i is a chunked request body malformed as CHUNK_ERRORS[i] says. */
+const BAD_CHUNK = 11;
+/** The net engine's details for a malformed chunked body (core/http/chunked-decoder.ts), in enum h1_chunk_error's order. */
+const CHUNK_ERRORS = [
+  'chunk size too large',
+  'invalid chunk size',
+  'invalid byte in chunk extension',
+  'chunk extension too long',
+  'bare CR after chunk size',
+  'missing CRLF after chunk data',
+  'trailers too large',
+  'invalid trailer field',
+  'invalid byte in trailers',
+  'bare CR in trailers',
+];
 const LOCAL_REPLY_HEADERS_AFTER_ID = ['content-type', 'text/plain; charset=utf-8'];
 
 /** A decision is slot·2³² + target (the addon reads the target from the low 16 bits). */
@@ -338,6 +353,9 @@ function countStarts(slot: Slot, n: number): void {
 function renderFailure(kindIndex: number, requestId: string, headOnly: boolean, close: boolean): string {
   // The net engine's answer to a stalled body (net-connection.ts timeout408), byte for byte.
   if (kindIndex === BODY_TIMEOUT) return wholeResponseText(408, reasonPhrase(408), ENGINE_REPLY_HEADERS, 'request body timeout\n', false, false, true);
+  // And to a malformed chunked body (request-parser.ts: 400 with the decoder's detail).
+  const chunkError = CHUNK_ERRORS[kindIndex - BAD_CHUNK];
+  if (chunkError !== undefined) return wholeResponseText(400, reasonPhrase(400), ENGINE_REPLY_HEADERS, `${chunkError}\n`, false, false, true);
   const kind = FAILURES[kindIndex] ?? ErrorKinds.internal;
   const reply = localReplyFor(kind, 'upstream');
   const headers = ['x-mantou-local-reply', reply.component, 'x-request-id', requestId, ...LOCAL_REPLY_HEADERS_AFTER_ID];
