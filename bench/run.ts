@@ -92,6 +92,15 @@ function wrkLua(s: Scenario, dir: string): string {
   const headers = Object.entries(s.headers)
     .map(([k, v]) => `wrk.headers["${k}"] = "${v}"`)
     .join('\n');
+  if (s.chunkBytes !== undefined && s.body !== undefined) {
+    // wrk.format() adds a Content-Length to any wrk.body: the chunked request is made whole here instead.
+    const n = Math.ceil(s.body.length / s.chunkBytes);
+    const framed = `string.rep(string.format("%x\\r\\n", ${s.chunkBytes}) .. string.rep("p", ${s.chunkBytes}) .. "\\r\\n", ${n}) .. "0\\r\\n\\r\\n"`;
+    const lines = [`wrk.method = "${s.method}"`, headers, 'wrk.headers["transfer-encoding"] = "chunked"', 'local raw'];
+    lines.push(`init = function(args) raw = wrk.format() .. ${framed} end`, 'request = function() return raw end');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return file;
+  }
   const body = s.body === undefined ? '' : `wrk.body = string.rep("p", ${s.body.length})`;
   writeFileSync(file, `wrk.method = "${s.method}"\n${headers}\n${body}\n`);
   return file;
@@ -126,6 +135,8 @@ async function throughputRound(c: Candidate, s: Scenario, dir: string): Promise<
 }
 
 async function autocannonRound(c: Candidate, s: Scenario): Promise<ThroughputRound> {
+  // autocannon gives every body a Content-Length.
+  if (s.chunkBytes !== undefined) throw new Error(`${s.name} needs wrk for its throughput rounds (bash bench/setup-peers.sh)`);
   const cpu0 = cpuOf(c);
   const r = await autocannon({
     url: `http://127.0.0.1:${c.port}${s.path}`,
@@ -223,7 +234,7 @@ async function main(): Promise<void> {
   }
   pinSelf();
   const started = performance.now();
-  const wantScenarios = values.scenarios?.split(',') ?? (QUICK ? ['small-get', 'get-64k'] : scenarios.map((s) => s.name));
+  const wantScenarios = values.scenarios?.split(',') ?? (QUICK ? ['small-get', 'get-64k'] : scenarios.filter((s) => s.optIn !== true).map((s) => s.name));
   const wantCandidates = values.candidates?.split(',');
   const chosen = scenarios.filter((s) => wantScenarios.includes(s.name));
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-'));
