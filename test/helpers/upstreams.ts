@@ -132,35 +132,24 @@ export function isPatternBody(body: Buffer): boolean {
 
 export type RawScript = (socket: net.Socket, request: string) => void;
 
-/** A TCP server that hands the socket to `script` for every request head that arrives (bodies are not read). */
-export async function startRawUpstream(script: RawScript): Promise<Server & { requests: string[]; closedSockets: number }> {
+/** A TCP server on loopback for `onSocket`: it counts connections made and closed, and closes them with itself. */
+async function tcpServer(onSocket: (socket: net.Socket) => void): Promise<Server & { readonly closedSockets: number }> {
   let connections = 0;
   let closedSockets = 0;
-  const requests: string[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     connections++;
     sockets.add(socket);
-    let buf = '';
-    socket.on('data', (d: Buffer) => {
-      buf += d.toString('latin1');
-      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
-        const head = buf.slice(0, end + 4);
-        buf = buf.slice(end + 4);
-        requests.push(head);
-        script(socket, head);
-      }
-    });
     socket.on('error', () => {});
     socket.on('close', () => {
       closedSockets++;
       sockets.delete(socket);
     });
+    onSocket(socket);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as net.AddressInfo).port,
-    requests,
     get connections() {
       return connections;
     },
@@ -173,4 +162,42 @@ export async function startRawUpstream(script: RawScript): Promise<Server & { re
         server.close(() => r());
       }),
   };
+}
+
+/** A TCP server that hands the socket to `script` for every request head that arrives (bodies are not read). */
+export async function startRawUpstream(script: RawScript): Promise<Server & { requests: string[]; closedSockets: number }> {
+  const requests: string[] = [];
+  const server = await tcpServer((socket) => {
+    let buf = '';
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        const head = buf.slice(0, end + 4);
+        buf = buf.slice(end + 4);
+        requests.push(head);
+        script(socket, head);
+      }
+    });
+  });
+  return Object.assign(server, { requests });
+}
+
+/**
+ * An upstream for chunked requests that records each one as it came, head and framed body up to its last chunk,
+ * and answers 200 "ok": what a proxy sent, byte for byte.
+ */
+export async function startChunkedCaptureUpstream(): Promise<Server & { requests: Buffer[] }> {
+  const requests: Buffer[] = [];
+  const server = await tcpServer((socket) => {
+    let got = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      const end = got.indexOf('\r\n0\r\n\r\n');
+      if (end < 0) return;
+      requests.push(got.subarray(0, end + 7));
+      got = got.subarray(end + 7);
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+  });
+  return Object.assign(server, { requests });
 }

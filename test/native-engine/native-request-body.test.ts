@@ -13,7 +13,7 @@ import { edgeConfig } from '../helpers/configs.ts';
 import { json, request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { closeAfter, rawExchange, statusOf } from '../helpers/raw-client.ts';
-import { type EchoReply, type Server, startEchoServer, startRawUpstream } from '../helpers/upstreams.ts';
+import { type EchoReply, type Server, startChunkedCaptureUpstream, startEchoServer, startRawUpstream } from '../helpers/upstreams.ts';
 
 let echo: Server;
 let raw: Awaited<ReturnType<typeof startRawUpstream>>;
@@ -55,7 +55,7 @@ beforeAll(async () => {
   ];
   routes.push('{ match: { path: { prefix: /hold } }, cluster: raw }', '{ match: { path: { prefix: /queued } }, cluster: echo-one }');
   routes.push('{ match: { path: { prefix: /fresh } }, cluster: echo-fresh }', '{ match: { path: { prefix: / } }, cluster: echo }');
-  capture = await startCaptureUpstream();
+  capture = await startChunkedCaptureUpstream();
   routes.unshift('{ match: { path: { prefix: /capture } }, cluster: capture }');
   const clusters = {
     capture: capture.port,
@@ -81,41 +81,6 @@ afterAll(async () => {
   await echo?.close();
   await raw?.close();
 });
-
-/** Records what each request on a connection brought, head and chunked body, up to the last chunk; answers 200. */
-async function startCaptureUpstream(): Promise<Server & { requests: Buffer[] }> {
-  const requests: Buffer[] = [];
-  let connections = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    connections++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    let got = Buffer.alloc(0);
-    socket.on('data', (d: Buffer) => {
-      got = Buffer.concat([got, d]);
-      const end = got.indexOf('\r\n0\r\n\r\n');
-      if (end < 0) return;
-      requests.push(got.subarray(0, end + 7));
-      got = got.subarray(end + 7);
-      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
-    });
-    socket.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    requests,
-    get connections() {
-      return connections;
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 /** Waits for the stats to show `check` true (they lag by up to a second). */
 async function statsUntil(of: ProxyProcess, check: (s: StreamStats) => boolean): Promise<StreamStats> {
