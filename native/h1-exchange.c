@@ -8,13 +8,13 @@
 // (h1-cache.c); done() (counters, the generation's drain) is called once per turn of the event loop for every
 // exchange that ended in it.
 //
-// What stays native is the common case: an HTTP/1.1 request head complete in one read, with no body or a
-// Content-Length one, on a route with no filters. Anything else — a chunked body, an upgrade, HTTP/1.0, a
-// head split across reads or over 8 KiB, an unusual field, a route with filters or rewrites, any body when the
-// listener has a whole-request timeout — is handed to the net engine: the connection's descriptor and the bytes
-// read so far, at a request boundary, so it serves that request and the rest of the connection with everything it
-// does. Nothing is answered twice or lost: a handoff happens only with no exchange in flight and every response
-// byte written.
+// What stays native is the common case: an HTTP/1.1 request head complete in one read, with no body, a
+// Content-Length one or a chunked one, on a route with no filters. Anything else — another transfer coding, an
+// upgrade, HTTP/1.0, a head split across reads or over 8 KiB, an unusual field, a route with filters or rewrites,
+// any body when the listener has a whole-request timeout — is handed to the net engine: the connection's
+// descriptor and the bytes read so far, at a request boundary, so it serves that request and the rest of the
+// connection with everything it does. Nothing is answered twice or lost: a handoff happens only with no exchange
+// in flight and every response byte written.
 //
 // An exchange: the request head is rewritten once (hop-by-hop fields out, X-Forwarded-*, x-request-id in) and sent
 // on an idle pooled connection or a new one (at most max_conns per target, then a bounded queue, then 503). A

@@ -91,15 +91,16 @@ enum { P_INCOMPLETE = 0, P_DONE = 1, P_UNSUPPORTED = -1, P_BAD = -2 };
  * appended to X-Forwarded-For/-Proto/-Host and an x-request-id added when absent or empty: `rid` holds the id
  * to add (129 bytes); when the request has its own, it is copied there instead.
  * P_DONE (out_len set), or P_UNSUPPORTED for anything the native engine leaves to the net engine: a head not
- * complete in buf, a chunked body (or a Content-Length one when limits->bodies is 0), an upgrade, HTTP/1.0, an unusual field, Host or target, a head past the limits, a malformed head. r->content_length says
- * how many body bytes follow the head.
+ * complete in buf, any body when limits->bodies is 0, a transfer coding other than chunked alone (or one beside a
+ * Content-Length), an upgrade, HTTP/1.0, an unusual field, Host or target, a head past the limits, a malformed
+ * head. r->content_length and r->chunked say what body follows the head.
  */
 /* The listener's own limits (the net engine answers 414/431 past them, so the native path leaves such heads to it). */
 typedef struct h1_limits {
   uint32_t max_head;   /* request line plus fields, at most H1_MAX_REQUEST_HEAD */
   uint32_t max_target;
   uint32_t max_fields; /* at most H1_MAX_HEADERS */
-  uint8_t bodies;      /* Content-Length bodies are relayed here (else a request with one is the net engine's) */
+  uint8_t bodies;      /* request bodies are relayed here (else a request with one is the net engine's) */
 } h1_limits;
 
 int h1_parse_request(const char *buf, uint32_t len, const h1_limits *limits, h1_request *r, const char *client_addr, char *rid, char *out,
