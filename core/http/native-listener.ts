@@ -1,5 +1,5 @@
 // An HTTP listener on the `native` engine: the native HTTP/1.1 path (native/h1-*.c) serves requests on routes
-// without filters (no body, or a Content-Length one relayed as it comes), and hands every other connection, at a
+// without filters (no body, or one relayed as it comes), and hands every other connection, at a
 // request boundary and with the bytes it read, to a NetListener of its own that never listens (the `net` engine
 // then does everything it always does).
 // This file is the policy half: per request the addon calls decide() (router, load balancer, counters, the route's
@@ -284,7 +284,7 @@ export class NativeHttpListener implements HttpListener {
     return targets;
   }
 
-  /** A complete request head arrived (with no body, or a Content-Length one): its target (and slot), or HANDOFF. */
+  /** A complete request head arrived (with or without a body): its target (and slot), or HANDOFF. */
   private decide(method: string, path: string, host: string, rawHead?: string): number {
     const slot = this.current;
     const head = this.routing;
