@@ -27,6 +27,16 @@ export async function streamStats(port: number): Promise<StreamStats> {
   return JSON.parse((await adminGet(port, '/stats')).body) as StreamStats;
 }
 
+/** /stats once `check` holds for it (they lag by up to a second), or the last read after 4 s. */
+export async function streamStatsUntil(port: number, check: (s: StreamStats) => boolean): Promise<StreamStats> {
+  let s = await streamStats(port);
+  for (let i = 0; i < 40 && !check(s); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    s = await streamStats(port);
+  }
+  return s;
+}
+
 /** /stats once every worker's report has caught up (workers report once a second): two reads a report apart that agree. */
 export async function settledStreamStats(port: number): Promise<StreamStats> {
   let s = await streamStats(port);

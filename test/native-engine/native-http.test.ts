@@ -6,7 +6,7 @@
 
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StreamStats, settledStreamStats, streamStats } from '../helpers/admin.ts';
+import { type StreamStats, settledStreamStats, streamStats, streamStatsUntil } from '../helpers/admin.ts';
 import { edgeConfig } from '../helpers/configs.ts';
 import { type ClientResponse, json, request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
@@ -18,18 +18,9 @@ let raw: Awaited<ReturnType<typeof startRawUpstream>>;
 let proxy: ProxyProcess;
 let port: number;
 
-const stats = () => streamStats(proxy.adminPort);
 const settled = () => settledStreamStats(proxy.adminPort);
 
-/** Waits for the stats to show `check` true (they lag by up to a second). */
-async function statsUntil(check: (s: StreamStats) => boolean): Promise<StreamStats> {
-  let s = await stats();
-  for (let i = 0; i < 40 && !check(s); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    s = await stats();
-  }
-  return s;
-}
+const statsUntil = (check: (s: StreamStats) => boolean) => streamStatsUntil(proxy.adminPort, check);
 
 beforeAll(async () => {
   echo = await startEchoServer();

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StreamStats, settledStreamStats, streamStats } from '../helpers/admin.ts';
+import { type StreamStats, settledStreamStats, streamStatsUntil } from '../helpers/admin.ts';
 import { edgeConfig } from '../helpers/configs.ts';
 import { json, request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
@@ -82,15 +82,7 @@ afterAll(async () => {
   await raw?.close();
 });
 
-/** Waits for the stats to show `check` true (they lag by up to a second). */
-async function statsUntil(of: ProxyProcess, check: (s: StreamStats) => boolean): Promise<StreamStats> {
-  let s = await streamStats(of.adminPort);
-  for (let i = 0; i < 40 && !check(s); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    s = await streamStats(of.adminPort);
-  }
-  return s;
-}
+const statsUntil = (of: ProxyProcess, check: (s: StreamStats) => boolean) => streamStatsUntil(of.adminPort, check);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
