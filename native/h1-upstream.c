@@ -117,8 +117,7 @@ static void on_upstream_written(uv_write_t *req, int status) {
   dconn *d = u->d;
   if (u->handle != HS_OPEN || d == NULL) return;
   if (status < 0) {
-    /* After response bytes, the read side reports what happened. */
-    if (status != UV_ECANCELED && !u->got_bytes) no_response(u, d);
+    if (status != UV_ECANCELED) h1_upstream_write_failed(u, d);
     return;
   }
   /* Everything queued went: the client's body is read again. */
@@ -146,6 +145,7 @@ int h1_upstream_write(uconn *u, uv_buf_t *bufs, unsigned n) {
 }
 
 void h1_upstream_write_failed(uconn *u, dconn *d) {
+  /* After response bytes, the read side reports what happened. */
   if (!u->got_bytes) no_response(u, d);
 }
 
@@ -161,7 +161,7 @@ static void send_request(dconn *d, uconn *u) {
   h1_upstream_resume(u);
   uv_buf_t b = uv_buf_init(d->req, d->req_len);
   if (h1_upstream_write(u, &b, 1) != 0) {
-    no_response(u, d);
+    h1_upstream_write_failed(u, d);
     return;
   }
   if (d->body_left > 0) h1_body_resume(d);
