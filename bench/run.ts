@@ -92,13 +92,10 @@ function wrkLua(s: Scenario, dir: string): string {
   const headers = Object.entries(s.headers)
     .map(([k, v]) => `wrk.headers["${k}"] = "${v}"`)
     .join('\n');
-  if (s.chunkBytes !== undefined && s.body !== undefined) {
-    // wrk.format() adds a Content-Length to any wrk.body: the chunked request is made whole here instead.
-    const n = Math.ceil(s.body.length / s.chunkBytes);
-    const framed = `string.rep(string.format("%x\\r\\n", ${s.chunkBytes}) .. string.rep("p", ${s.chunkBytes}) .. "\\r\\n", ${n}) .. "0\\r\\n\\r\\n"`;
-    const lines = [`wrk.method = "${s.method}"`, headers, 'wrk.headers["transfer-encoding"] = "chunked"', 'local raw'];
-    lines.push(`init = function(args) raw = wrk.format() .. ${framed} end`, 'request = function() return raw end');
-    writeFileSync(file, `${lines.join('\n')}\n`);
+  if (s.chunkBytes !== undefined) {
+    // wrk.format() adds a Content-Length to any wrk.body: wrk sends the open-loop generator's own bytes instead.
+    const raw = requestBytes(s).toString('latin1').replace(/[\\"]/g, '\\$&').replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+    writeFileSync(file, `local raw = "${raw}"\nrequest = function() return raw end\n`);
     return file;
   }
   const body = s.body === undefined ? '' : `wrk.body = string.rep("p", ${s.body.length})`;
