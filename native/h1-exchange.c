@@ -80,20 +80,14 @@ void h1_refresh_date(h1_listener *l) {
            g.tm_hour, g.tm_min, g.tm_sec);
 }
 
-/* ---- writes to the client ---- */
-
-typedef struct d_write {
-  uv_write_t req;
-  dconn *d;
-  char data[];
-} d_write;
+/* ---- writes (h1_write serves both directions) and the client's ---- */
 
 static void d_reading(dconn *d, int on);
 static void d_close_gracefully(dconn *d);
 
 static void on_client_written(uv_write_t *req, int status) {
-  d_write *w = (d_write *)req;
-  dconn *d = w->d;
+  h1_queued_write *w = (h1_queued_write *)req;
+  dconn *d = w->owner;
   free(w);
   d->pending_writes--;
   if (d->handle != HS_OPEN) return;
@@ -108,7 +102,8 @@ static void on_client_written(uv_write_t *req, int status) {
   else if (d->state == D_HEAD) process_input(d);
 }
 
-size_t h1_gather(char *dst, const uv_buf_t *bufs, unsigned n, size_t skip) {
+/* Copies bufs, minus their first `skip` bytes, to dst: the bytes copied. */
+static size_t gather(char *dst, const uv_buf_t *bufs, unsigned n, size_t skip) {
   size_t o = 0;
   for (unsigned i = 0; i < n; i++) {
     size_t len = bufs[i].len;
@@ -123,22 +118,31 @@ size_t h1_gather(char *dst, const uv_buf_t *bufs, unsigned n, size_t skip) {
   return o;
 }
 
-/* Writes bufs to the client; what the socket does not take now is copied and queued. 0, or -1 if it failed. */
-int h1_client_write(dconn *d, uv_buf_t *bufs, unsigned n) {
+int h1_write(uv_stream_t *s, int queued, uv_buf_t *bufs, unsigned n, void *owner, uv_write_cb cb) {
   size_t total = 0;
   for (unsigned i = 0; i < n; i++) total += bufs[i].len;
-  int done = d->pending_writes > 0 ? UV_EAGAIN : uv_try_write((uv_stream_t *)&d->tcp, bufs, n);
+  /* Behind queued writes nothing may go first (libuv would refuse anyway). */
+  int done = queued > 0 ? UV_EAGAIN : uv_try_write(s, bufs, n);
   if (done == (int)total) return 0;
-  if (done < 0 && done != UV_EAGAIN) return -1;
+  if (done < 0 && done != UV_EAGAIN) return done;
   size_t skip = done < 0 ? 0 : (size_t)done;
-  d_write *w = malloc(sizeof *w + total - skip);
-  if (w == NULL) return -1;
-  w->d = d;
-  uv_buf_t rest = uv_buf_init(w->data, (unsigned)h1_gather(w->data, bufs, n, skip));
-  if (uv_write(&w->req, (uv_stream_t *)&d->tcp, &rest, 1, on_client_written) != 0) {
+  h1_queued_write *w = malloc(sizeof *w + total - skip);
+  if (w == NULL) return UV_ENOMEM;
+  w->owner = owner;
+  uv_buf_t rest = uv_buf_init(w->data, (unsigned)gather(w->data, bufs, n, skip));
+  int err = uv_write(&w->req, s, &rest, 1, cb);
+  if (err != 0) {
     free(w);
-    return -1;
+    return err;
   }
+  return 1;
+}
+
+/* Writes bufs to the client; what the socket does not take now is copied and queued. 0, or -1 if it failed. */
+int h1_client_write(dconn *d, uv_buf_t *bufs, unsigned n) {
+  int queued = h1_write((uv_stream_t *)&d->tcp, d->pending_writes, bufs, n, d, on_client_written);
+  if (queued < 0) return -1;
+  if (queued == 0) return 0;
   d->pending_writes++;
   /* Backpressure: the upstream is read again once this is written. */
   if (d->u != NULL && d->u->reading) {

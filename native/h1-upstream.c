@@ -91,11 +91,6 @@ void h1_upstream_drop(uconn *u) {
   h1_upstream_close(u);
 }
 
-typedef struct u_write {
-  uv_write_t req;
-  uconn *u;
-  char data[];
-} u_write;
 
 /* The connection failed before any of the response came. A reused one the server had just closed gets one retry
    on a fresh connection, as the other engines do, for a request without a body; otherwise 502. */
@@ -110,8 +105,8 @@ static void no_response(uconn *u, dconn *d) {
 }
 
 static void on_upstream_written(uv_write_t *req, int status) {
-  u_write *w = (u_write *)req;
-  uconn *u = w->u;
+  h1_queued_write *w = (h1_queued_write *)req;
+  uconn *u = w->owner;
   free(w);
   u->writes--;
   dconn *d = u->d;
@@ -125,22 +120,9 @@ static void on_upstream_written(uv_write_t *req, int status) {
 }
 
 int h1_upstream_write(uconn *u, uv_buf_t *bufs, unsigned n) {
-  size_t total = 0;
-  for (unsigned i = 0; i < n; i++) total += bufs[i].len;
-  int done = u->writes > 0 ? UV_EAGAIN : uv_try_write((uv_stream_t *)&u->tcp, bufs, n);
-  if (done == (int)total) return 0;
-  if (done < 0 && done != UV_EAGAIN) return done;
-  size_t skip = done < 0 ? 0 : (size_t)done;
-  u_write *w = malloc(sizeof *w + total - skip);
-  if (w == NULL) return UV_ENOMEM;
-  w->u = u;
-  uv_buf_t rest = uv_buf_init(w->data, (unsigned)h1_gather(w->data, bufs, n, skip));
-  int err = uv_write(&w->req, (uv_stream_t *)&u->tcp, &rest, 1, on_upstream_written);
-  if (err != 0) {
-    free(w);
-    return err;
-  }
-  u->writes++;
+  int queued = h1_write((uv_stream_t *)&u->tcp, u->writes, bufs, n, u, on_upstream_written);
+  if (queued < 0) return queued;
+  u->writes += queued;
   return 0;
 }
 

@@ -300,10 +300,18 @@ struct h1_listener {
 /* h1-exchange.c */
 void h1_on_connection(uv_stream_t *server, int status);
 uint64_t h1_now_ms(h1_listener *l);
+/* A write the socket did not take at once: its own copy of the bytes left, and the connection it is for. */
+typedef struct h1_queued_write {
+  uv_write_t req;
+  void *owner;
+  char data[];
+} h1_queued_write;
+/* Writes bufs on s at once when nothing is queued on it (`queued`: writes still pending); what it does not take is
+   copied into an h1_queued_write for `owner` and queued, `cb` called when written. 0 (all written), 1 (queued), or
+   a libuv error. Both directions write this way: h1_client_write, h1_upstream_write. */
+int h1_write(uv_stream_t *s, int queued, uv_buf_t *bufs, unsigned n, void *owner, uv_write_cb cb);
 /* Writes bufs to the client; what its socket does not take now is copied and queued. 0, or -1 if it failed. */
 int h1_client_write(dconn *d, uv_buf_t *bufs, unsigned n);
-/* Copies bufs, minus their first `skip` bytes, to dst: the bytes copied. */
-size_t h1_gather(char *dst, const uv_buf_t *bufs, unsigned n, size_t skip);
 /* d's upstream takes request body bytes (again): what was kept of the body goes first, then the client is read. */
 void h1_body_resume(dconn *d);
 /* The exchange is over: its upstream connection goes back to the pool (when reusable) or away, JavaScript is told,
