@@ -28,7 +28,8 @@ export interface ThroughputRound {
 
 export interface CellResult {
   candidate: string;
-  latency: { rate: number; rounds: LatencyRound[] }[];
+  /** `saturatedAtRps`: the candidate's maximum was below `rate`, so no rounds were measured there. */
+  latency: { rate: number; rounds: LatencyRound[]; saturatedAtRps?: number }[];
   throughput: ThroughputRound[];
   peakRssBytes: number | null;
 }
@@ -63,7 +64,7 @@ export function markdownReport(r: RunResults): string {
   for (const [name, why] of Object.entries(r.skipped)) out.push(`- skipped **${name}**: ${why}`);
   out.push(
     '',
-    'Latency: open-loop at a fixed rate, measured from when each request came due (no coordinated omission); medians of rounds, min–max in brackets. "added" is the median minus direct\'s median in the same run. CPU per 10k requests is the proxy process\'s user+system time. "load CPU busy" is how busy the load generator and upstream\'s CPU was in the throughput rounds: near 100% the load side, not the proxy, set the rate.',
+    'Latency: open-loop at a fixed rate, measured from when each request came due (no coordinated omission); medians of rounds, min–max in brackets. "added" is the median minus direct\'s median in the same run. CPU per 10k requests is the proxy process\'s user+system time. "load CPU busy" is how busy the load generator and upstream\'s CPU was in the throughput rounds: near 100% the load side, not the proxy, set the rate. A candidate whose maximum was below a rate is "saturated" there: open-loop, its requests would pile up for the whole round, and its latency would measure the round\'s length.',
     '',
   );
   const remeasured = r.scenarios.flatMap((s) =>
@@ -104,6 +105,10 @@ export function markdownReport(r: RunResults): string {
       for (const c of s.cells) {
         const l = c.latency.find((x) => x.rate === rate);
         if (!l) continue;
+        if (l.saturatedAtRps !== undefined) {
+          out.push(`| ${c.candidate} | saturated: at most ${l.saturatedAtRps} req/s, not measured | | | | | | | |`);
+          continue;
+        }
         const m = (k: keyof LatencyRound) => median(l.rounds.map((x) => x[k] as number));
         const errors = l.rounds.reduce((a, x) => a + x.errors + x.non2xx, 0);
         const cpu = l.rounds.map((x) => x.cpuPer10k).filter((x): x is number => x !== null);

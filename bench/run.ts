@@ -168,6 +168,9 @@ async function warmUp(c: Candidate, s: Scenario): Promise<void> {
  * One scenario for every candidate. Rounds go round-robin over the candidates (the first round of each, then the
  * second…): this VM's noise comes in bursts of seconds (direct itself shows multi-millisecond p99s in some rounds
  * and not others), and one candidate's rounds measured back to back let a burst take that candidate's whole cell.
+ * Throughput comes first: a candidate's maximum says which of the scenario's rates it cannot sustain. Open-loop
+ * above it, requests pile up for the whole round and the latency measures the round's length, not the proxy: such
+ * a cell is reported as saturated instead of measured (and its time goes to the rounds that mean something).
  */
 async function measureScenario(running: Candidate[], s: Scenario, dir: string): Promise<CellResult[]> {
   const peaks = running.map(() => 0);
@@ -175,27 +178,34 @@ async function measureScenario(running: Candidate[], s: Scenario, dir: string): 
     peaks[k] = Math.max(peaks[k] as number, rssOf(running[k] as Candidate));
   };
   for (const c of running) await warmUp(c, s);
-  const latency = running.map((): CellResult['latency'] => []);
-  for (const rate of s.rates) {
-    const rounds = running.map((): LatencyRound[] => []);
-    for (let i = 0; i < ROUNDS; i++) {
-      for (const [k, c] of running.entries()) {
-        rounds[k]?.push(await latencyRound(c, s, rate));
-        sample(k);
-      }
-    }
-    for (const [k, rs] of rounds.entries()) {
-      // Keep one curve per rate (the median round's) to keep results.json small.
-      const mid = median(rs.map((r) => r.p99));
-      for (const r of rs) if (r.p99 !== mid) delete r.curve;
-      latency[k]?.push({ rate, rounds: rs });
-    }
-  }
   const throughput = running.map((): ThroughputRound[] => []);
   for (let i = 0; i < ROUNDS; i++) {
     for (const [k, c] of running.entries()) {
       throughput[k]?.push(await throughputRound(c, s, dir));
       sample(k);
+    }
+  }
+  const maxRps = throughput.map((ts) => median(ts.map((t) => t.rps)));
+  const latencyRounds = latencyRoundsOf(s);
+  const latency = running.map((): CellResult['latency'] => []);
+  for (const rate of s.rates) {
+    const rounds = running.map((): LatencyRound[] => []);
+    for (let i = 0; i < latencyRounds; i++) {
+      for (const [k, c] of running.entries()) {
+        if ((maxRps[k] as number) < rate) continue;
+        rounds[k]?.push(await latencyRound(c, s, rate));
+        sample(k);
+      }
+    }
+    for (const [k, rs] of rounds.entries()) {
+      if ((maxRps[k] as number) < rate) {
+        latency[k]?.push({ rate, rounds: [], saturatedAtRps: Math.round(maxRps[k] as number) });
+        continue;
+      }
+      // Keep one curve per rate (the median round's) to keep results.json small.
+      const mid = median(rs.map((r) => r.p99));
+      for (const r of rs) if (r.p99 !== mid) delete r.curve;
+      latency[k]?.push({ rate, rounds: rs });
     }
   }
   return running.map((c, k) => ({
@@ -204,6 +214,11 @@ async function measureScenario(running: Candidate[], s: Scenario, dir: string): 
     throughput: throughput[k] ?? [],
     peakRssBytes: c.pids.length ? (peaks[k] ?? 0) : null,
   }));
+}
+
+/** Latency rounds per cell in `s`: ROUNDS, or the scenario's own larger number (not with --quick). */
+function latencyRoundsOf(s: Scenario): number {
+  return QUICK ? ROUNDS : Math.max(ROUNDS, s.latencyRounds ?? 0);
 }
 
 function commit(): string {
@@ -238,6 +253,8 @@ async function main(): Promise<void> {
   const upstream = await startBenchUpstream(hasTaskset ? LOAD_CPU : undefined);
   const skipped: Record<string, string> = {};
   const running: Candidate[] = [];
+  /** Candidates measured in some scenarios only: their names and those scenarios. */
+  const onlyIn = new Map(candidateSpecs.flatMap((c) => (c.scenarios === undefined ? [] : [[c.name, c.scenarios] as const])));
   /** Stops every proxy started so far and the upstream: on the way out, and on an interruption. */
   const stopEverything = async () => {
     for (const c of running) await c.stop();
@@ -268,20 +285,31 @@ async function main(): Promise<void> {
         ? `each proxy pinned to CPU ${PROXY_CPU} (Mantou N workers: all CPUs); load generator and upstream on CPU ${LOAD_CPU}`
         : 'taskset not found: no pinning',
       upstream: upstream.kind,
-      load: `latency: open-loop generator (${ROUNDS} × ${LATENCY_MS} ms per rate, 50 connections); throughput: ${hasWrk ? 'wrk (1 thread' : 'autocannon (wrk not installed'}, ${ROUNDS} × ${THROUGHPUT_S} s, ${THROUGHPUT_CONNECTIONS} connections)`,
+      load: `latency: open-loop generator (${ROUNDS} × ${LATENCY_MS} ms per rate, 50 connections${chosen
+        .filter((s) => latencyRoundsOf(s) > ROUNDS)
+        .map((s) => `; ${latencyRoundsOf(s)} rounds in ${s.name}`)
+        .join(
+          '',
+        )}); throughput: ${hasWrk ? 'wrk (1 thread' : 'autocannon (wrk not installed'}, ${ROUNDS} × ${THROUGHPUT_S} s, ${THROUGHPUT_CONNECTIONS} connections)`,
       skipped,
       scenarios: [],
     };
     for (const s of chosen) {
-      const cells = await measureScenario(running, s, dir);
+      const cells = await measureScenario(
+        running.filter((c) => onlyIn.get(c.name)?.includes(s.name) ?? true),
+        s,
+        dir,
+      );
       for (const cell of cells) {
         const l = cell.latency[0];
+        const at =
+          l?.saturatedAtRps === undefined
+            ? `p50 ${median(l?.rounds.map((r) => r.p50) ?? []).toFixed(0)} µs  p99 ${median(l?.rounds.map((r) => r.p99) ?? []).toFixed(0)} µs`
+            : 'saturated';
         console.log(
           `${s.name.padEnd(15)} ${cell.candidate.padEnd(11)} ${median(cell.throughput.map((t) => t.rps))
             .toFixed(0)
-            .padStart(
-              7,
-            )} req/s   p50 ${median(l?.rounds.map((r) => r.p50) ?? []).toFixed(0)} µs  p99 ${median(l?.rounds.map((r) => r.p99) ?? []).toFixed(0)} µs @ ${l?.rate}/s`,
+            .padStart(7)} req/s   ${at} @ ${l?.rate}/s`,
         );
       }
       results.scenarios.push({ name: s.name, question: s.question, cells });

@@ -53,6 +53,15 @@ describe('bench report', () => {
     expect(md).toMatch(/\| mantou-1w \| 300 µs \(290–310\) \|.*\| 200 µs \|/);
   });
 
+  it("reports a cell above the candidate's maximum as saturated, and leaves it out of the plot and the comparison", () => {
+    const slow = cell('http-proxy', [3_500], []);
+    slow.latency = [{ rate: 1000, rounds: [], saturatedAtRps: 3_500 }];
+    const cells = [cell('direct', [100_000], [100]), slow];
+    expect(markdownReport(run(cells))).toContain('| http-proxy | saturated: at most 3500 req/s, not measured |');
+    expect(percentileSvg('t', cells, 1000)).not.toContain('http-proxy');
+    expect(compareRuns(run([cell('direct', [100_000], [100]), cell('http-proxy', [3_500], [900])]), run(cells))).toEqual([]);
+  });
+
   it('says what served as the upstream and how busy the load CPU was', () => {
     const md = markdownReport(run([cell('direct', [100_000], [100]), cell('nginx', [40_000], [200])]));
     expect(md).toContain('Upstream: fixed-upstream.c.');
