@@ -36,7 +36,7 @@ export const scenarios: Scenario[] = [
     newConnection: false,
     rates: [1000, 5000],
     connections: 50,
-    latencyRounds: 5,
+    latencyRounds: 7,
   },
   {
     name: 'get-64k',
