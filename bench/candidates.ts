@@ -38,6 +38,18 @@ export const PROXY_CPU = '1';
 export const LOAD_CPU = '0';
 export const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 
+/** `--rounds N` (or `--rounds=N`) from the command line, a whole number of at least 1, else `fallback`; anything else exits 2. */
+export function roundsArg(fallback: number): number {
+  const at = process.argv.findIndex((a) => a === '--rounds' || a.startsWith('--rounds='));
+  if (at < 0) return fallback;
+  const arg = process.argv[at] as string;
+  const given = arg === '--rounds' ? process.argv[at + 1] : arg.slice('--rounds='.length);
+  const rounds = Number(given);
+  if (Number.isInteger(rounds) && rounds >= 1) return rounds;
+  console.error(`--rounds wants a whole number of rounds, at least 1 (got ${given})`);
+  process.exit(2);
+}
+
 /** Whether `cmd` is installed (on PATH). */
 export function onPath(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;

@@ -3,17 +3,19 @@
 // all in one run: wrk rounds (throughput, proxy CPU per request) and open-loop rounds at 1,000 req/s (p50/p99),
 // alternating between candidates, medians. A listener with filters serves on the `net` engine, one without on
 // the default `native` one: so "0 filters" runs twice, on each, and the cost per filter is the CPU per request of
-// 10 filters minus none on `net`, divided by 10; the step from `native` to `net` is reported apart.
+// 10 filters minus none on `net`, divided by 10; the step from `native` to `net` is reported apart. `-- --rounds N`
+// measures N rounds instead of 3.
 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUILTIN_CHAIN, type Candidate, hasTaskset, LOAD_CPU, mantou, onPath, PROXY_CPU, pinnedSpawn, stopOnSignal } from './candidates.ts';
+import { BUILTIN_CHAIN, type Candidate, hasTaskset, LOAD_CPU, mantou, onPath, PROXY_CPU, pinnedSpawn, roundsArg, stopOnSignal } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { cpuSeconds } from './proc-stats.ts';
 import { startBenchUpstream } from './upstream.ts';
 
-const ROUNDS = 3;
+/** Alternating rounds (`-- --rounds N`, default 3): the cost of one filter is below the noise of three. */
+const ROUNDS = roundsArg(3);
 const WRK_S = 3;
 const LATENCY_MS = 1500;
 const PASS = new URL('./peers/pass-through-filter.ts', import.meta.url).pathname;

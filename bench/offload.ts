@@ -21,7 +21,20 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, hasTaskset, LOAD_CPU, onPath, PROXY_CPU, pinnedSpawn, spawnUntil, stopOnSignal, stopper, template, waitForPort } from './candidates.ts';
+import {
+  freePort,
+  hasTaskset,
+  LOAD_CPU,
+  onPath,
+  PROXY_CPU,
+  pinnedSpawn,
+  roundsArg,
+  spawnUntil,
+  stopOnSignal,
+  stopper,
+  template,
+  waitForPort,
+} from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { startBenchUpstream } from './upstream.ts';
 
@@ -30,11 +43,7 @@ import { startBenchUpstream } from './upstream.ts';
  * offload thread) and is dropped. A p99 over 3,000 requests is the 30th slowest: one burst of this VM's noise
  * decides a round, so more rounds give a median a burst cannot move.
  */
-const ROUNDS = process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : 5;
-if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
-  console.error('--rounds wants a whole number of rounds, at least 1');
-  process.exit(2);
-}
+const ROUNDS = roundsArg(5);
 /** `-- --shared`: the upload peers on the probe's core at normal priority. */
 const SHARED = process.argv.includes('--shared');
 const UPLOAD_CPU = SHARED ? LOAD_CPU : PROXY_CPU;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { type Candidate, candidateSpecs, hasTaskset, LOAD_CPU, onPath, PROXY_CPU, pinnedSpawn, stopOnSignal } from './candidates.ts';
+import { type Candidate, candidateSpecs, hasTaskset, LOAD_CPU, onPath, PROXY_CPU, pinnedSpawn, roundsArg, stopOnSignal } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { busyShare, cpuSeconds, cpuTicks, rssBytes } from './proc-stats.ts';
 import { type CellResult, compareRuns, type LatencyRound, markdownReport, median, percentileSvg, type RunResults, type ThroughputRound } from './report.ts';
@@ -29,11 +29,7 @@ const { values } = parseArgs({
 
 const QUICK = values.quick === true;
 /** `--rounds N` measures more rounds per cell (a tighter median; the run takes longer). */
-const ROUNDS = values.rounds !== undefined ? Number(values.rounds) : QUICK ? 2 : 3;
-if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
-  console.error(`--rounds wants a whole number of rounds, at least 1 (got ${values.rounds})`);
-  process.exit(2);
-}
+const ROUNDS = roundsArg(QUICK ? 2 : 3);
 const LATENCY_MS = 1500;
 /** Whole seconds: wrk accepts no fractions. */
 const THROUGHPUT_S = 1;

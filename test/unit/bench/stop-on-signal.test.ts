@@ -64,10 +64,18 @@ describe('bench interruption', () => {
   });
 
   it('refuses a --rounds that is not a whole number of at least 1', async () => {
-    for (const bad of ['0', 'x', '1.5']) {
-      const r = await spawnAndWait([RUN, '--rounds', bad]);
+    for (const bad of [['--rounds', '0'], ['--rounds', 'x'], ['--rounds=1.5']]) {
+      const r = await spawnAndWait([RUN, ...bad]);
       expect(r.code).toBe(2);
       expect(r.out).toContain('--rounds wants a whole number');
+    }
+  });
+
+  it('so do bench:filters and bench:offload, before they start anything', async () => {
+    for (const script of ['filters.ts', 'offload.ts']) {
+      const r = await spawnAndWait([new URL(`../../../bench/${script}`, import.meta.url).pathname, '--rounds', '0']);
+      expect(r.code).toBe(2);
+      expect(r.out).toContain('--rounds wants a whole number of rounds, at least 1 (got 0)');
     }
   });
 });
