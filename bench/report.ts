@@ -45,6 +45,13 @@ export interface RunResults {
   scenarios: { name: string; question: string; cells: CellResult[] }[];
 }
 
+/**
+ * Whether a candidate whose throughput rounds reached `maxRps` (their median) is saturated at `rate`: open-loop
+ * latency there would measure the round's length. A candidate that served nothing (0) is not: its latency rounds
+ * are measured and show its errors.
+ */
+export const saturatedAt = (maxRps: number, rate: number): boolean => maxRps > 0 && maxRps < rate;
+
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number);

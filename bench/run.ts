@@ -12,7 +12,17 @@ import autocannon from 'autocannon';
 import { type Candidate, candidateSpecs, hasTaskset, LOAD_CPU, onPath, PROXY_CPU, pinnedSpawn, roundsArg, stopOnSignal } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { busyShare, cpuSeconds, cpuTicks, rssBytes } from './proc-stats.ts';
-import { type CellResult, compareRuns, type LatencyRound, markdownReport, median, percentileSvg, type RunResults, type ThroughputRound } from './report.ts';
+import {
+  type CellResult,
+  compareRuns,
+  type LatencyRound,
+  markdownReport,
+  median,
+  percentileSvg,
+  type RunResults,
+  saturatedAt,
+  type ThroughputRound,
+} from './report.ts';
 import { requestBytes, type Scenario, scenarios } from './scenarios.ts';
 import { startBenchUpstream } from './upstream.ts';
 
@@ -188,13 +198,13 @@ async function measureScenario(running: Candidate[], s: Scenario, dir: string): 
     const rounds = running.map((): LatencyRound[] => []);
     for (let i = 0; i < latencyRounds; i++) {
       for (const [k, c] of running.entries()) {
-        if ((maxRps[k] as number) < rate) continue;
+        if (saturatedAt(maxRps[k] as number, rate)) continue;
         rounds[k]?.push(await latencyRound(c, s, rate));
         sample(k);
       }
     }
     for (const [k, rs] of rounds.entries()) {
-      if ((maxRps[k] as number) < rate) {
+      if (saturatedAt(maxRps[k] as number, rate)) {
         latency[k]?.push({ rate, rounds: [], saturatedAtRps: Math.round(maxRps[k] as number) });
         continue;
       }

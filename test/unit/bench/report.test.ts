@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type CellResult, compareRuns, markdownReport, median, percentileSvg, type RunResults } from '../../../bench/report.ts';
+import { type CellResult, compareRuns, markdownReport, median, percentileSvg, type RunResults, saturatedAt } from '../../../bench/report.ts';
 
 function cell(candidate: string, rps: number[], p50: number[]): CellResult {
   return {
@@ -60,6 +60,14 @@ describe('bench report', () => {
     expect(markdownReport(run(cells))).toContain('| http-proxy | saturated: at most 3500 req/s, not measured |');
     expect(percentileSvg('t', cells, 1000)).not.toContain('http-proxy');
     expect(compareRuns(run([cell('direct', [100_000], [100]), cell('http-proxy', [3_500], [900])]), run(cells))).toEqual([]);
+  });
+
+  it('counts a candidate as saturated only below a rate it served some of', () => {
+    expect(saturatedAt(3_500, 5_000)).toBe(true);
+    expect(saturatedAt(5_000, 5_000)).toBe(false);
+    expect(saturatedAt(52_000, 5_000)).toBe(false);
+    // Served nothing (it failed): measured, so its errors show.
+    expect(saturatedAt(0, 1_000)).toBe(false);
   });
 
   it('says what served as the upstream and how busy the load CPU was', () => {
