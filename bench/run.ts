@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --rounds N] [-- --compare <results.json>] [-- --scenarios a,b] [-- --candidates a,b]`
+// `npm run bench [-- --quick] [-- --rounds N] [-- --latency-first] [-- --compare <results.json>] [-- --scenarios a,b] [-- --candidates a,b]`
 // Starts the upstream and every available candidate once, then for each scenario measures each candidate:
 // open-loop latency at fixed rates and maximum throughput (autocannon), several rounds each. Writes
 // bench/results/<date>-<commit>/{results.json, report.md, <scenario>.svg}.
@@ -34,12 +34,19 @@ const { values } = parseArgs({
     candidates: { type: 'string' },
     render: { type: 'string' },
     rounds: { type: 'string' },
+    'latency-first': { type: 'boolean', default: false },
   },
 });
 
 const QUICK = values.quick === true;
 /** `--rounds N` measures more rounds per cell (a tighter median; the run takes longer). */
 const ROUNDS = roundsArg(QUICK ? 2 : 3);
+/**
+ * `--latency-first`: each scenario's latency rounds straight after the warm-up and its throughput rounds last, as
+ * before 2026-11-30 07:41, and nothing left out as saturated. To compare the two orders: a JIT-compiled proxy's
+ * latency rounds right after full-load throughput rounds may measure the aftermath of that load (README).
+ */
+const LATENCY_FIRST = values['latency-first'] === true;
 const LATENCY_MS = 1500;
 /** Whole seconds: wrk accepts no fractions. */
 const THROUGHPUT_S = 1;
@@ -185,13 +192,16 @@ async function measureScenario(running: Candidate[], s: Scenario, dir: string): 
   };
   for (const c of running) await warmUp(c, s);
   const throughput = running.map((): ThroughputRound[] => []);
-  for (let i = 0; i < ROUNDS; i++) {
-    for (const [k, c] of running.entries()) {
-      throughput[k]?.push(await throughputRound(c, s, dir));
-      sample(k);
+  const measureThroughput = async () => {
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const [k, c] of running.entries()) {
+        throughput[k]?.push(await throughputRound(c, s, dir));
+        sample(k);
+      }
     }
-  }
-  const maxRps = throughput.map((ts) => median(ts.map((t) => t.rps)));
+  };
+  if (!LATENCY_FIRST) await measureThroughput();
+  const maxRps = LATENCY_FIRST ? running.map(() => Number.POSITIVE_INFINITY) : throughput.map((ts) => median(ts.map((t) => t.rps)));
   const latencyRounds = latencyRoundsOf(s);
   const latency = running.map((): CellResult['latency'] => []);
   for (const rate of s.rates) {
@@ -214,6 +224,7 @@ async function measureScenario(running: Candidate[], s: Scenario, dir: string): 
       latency[k]?.push({ rate, rounds: rs });
     }
   }
+  if (LATENCY_FIRST) await measureThroughput();
   return running.map((c, k) => ({
     candidate: c.name,
     latency: latency[k] ?? [],
@@ -291,7 +302,7 @@ async function main(): Promise<void> {
         ? `each proxy pinned to CPU ${PROXY_CPU} (Mantou N workers: all CPUs); load generator and upstream on CPU ${LOAD_CPU}`
         : 'taskset not found: no pinning',
       upstream: upstream.kind,
-      load: `latency: open-loop generator (${ROUNDS} × ${LATENCY_MS} ms per rate, 50 connections${chosen
+      load: `${LATENCY_FIRST ? 'latency rounds first (--latency-first); ' : ''}latency: open-loop generator (${ROUNDS} × ${LATENCY_MS} ms per rate, 50 connections${chosen
         .filter((s) => latencyRoundsOf(s) > ROUNDS)
         .map((s) => `; ${latencyRoundsOf(s)} rounds in ${s.name}`)
         .join(
