@@ -2,6 +2,8 @@
 // go as fast as the server answers. 1 MiB responses use lower rates: at 5,000/s they would need 5 GB/s of
 // loopback bandwidth through two hops, which measures the machine, not the proxy.
 
+import { CHUNK_TRAILER_CRLF, encodeChunkHeader, LAST_CHUNK } from '../core/upstream/request-encoder.ts';
+
 export interface Scenario {
   name: string;
   question: string;
@@ -123,13 +125,13 @@ export function requestBytes(s: Scenario): Buffer {
   return Buffer.concat([Buffer.from(head, 'latin1'), s.chunkBytes === undefined ? s.body : chunkedBody(s.body, s.chunkBytes)]);
 }
 
-/** `body` framed in chunks of `size` bytes, then the last chunk. */
+/** `body` framed in chunks of `size` bytes, then the last chunk (the framing the proxy itself sends upstream). */
 export function chunkedBody(body: Buffer, size: number): Buffer {
   const parts: Buffer[] = [];
   for (let at = 0; at < body.length; at += size) {
     const piece = body.subarray(at, at + size);
-    parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n'));
+    parts.push(encodeChunkHeader(piece.length), piece, CHUNK_TRAILER_CRLF);
   }
-  parts.push(Buffer.from('0\r\n\r\n'));
+  parts.push(LAST_CHUNK);
   return Buffer.concat(parts);
 }
