@@ -205,16 +205,17 @@ async function measureScenario(running: Candidate[], s: Scenario, dir: string): 
   const latencyRounds = latencyRoundsOf(s);
   const latency = running.map((): CellResult['latency'] => []);
   for (const rate of s.rates) {
+    const saturated = maxRps.map((m) => saturatedAt(m, rate));
     const rounds = running.map((): LatencyRound[] => []);
     for (let i = 0; i < latencyRounds; i++) {
       for (const [k, c] of running.entries()) {
-        if (saturatedAt(maxRps[k] as number, rate)) continue;
+        if (saturated[k]) continue;
         rounds[k]?.push(await latencyRound(c, s, rate));
         sample(k);
       }
     }
     for (const [k, rs] of rounds.entries()) {
-      if (saturatedAt(maxRps[k] as number, rate)) {
+      if (saturated[k]) {
         latency[k]?.push({ rate, rounds: [], saturatedAtRps: Math.round(maxRps[k] as number) });
         continue;
       }

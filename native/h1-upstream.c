@@ -91,7 +91,6 @@ void h1_upstream_drop(uconn *u) {
   h1_upstream_close(u);
 }
 
-
 /* The connection failed before any of the response came. A reused one the server had just closed gets one retry
    on a fresh connection, as the other engines do, for a request without a body; otherwise 502. */
 static void no_response(uconn *u, dconn *d) {
