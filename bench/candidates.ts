@@ -8,6 +8,7 @@ import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { HttpEngine } from '../core/http/http-listener.ts';
+import { MANTOU_NODE_FLAGS } from '../core/node-flags.ts';
 
 export interface Candidate {
   readonly name: string;
@@ -58,6 +59,11 @@ export function onPath(cmd: string): boolean {
 export function pinnedSpawn(cpus: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const [c, a] = hasTaskset ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args];
   return spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], env });
+}
+
+/** Node's arguments to run Mantou on config `file` as `npm start` does (with MANTOU_NODE_FLAGS: core/node-flags.ts). */
+export function mantouArgs(file: string): string[] {
+  return [...MANTOU_NODE_FLAGS, 'core/cli.ts', 'run', '-c', file];
 }
 
 /** Spawns a Node script (pinned when `cpus` is given) and resolves once its stdout matches `ready`. */
@@ -187,7 +193,7 @@ export function mantou(workers: number, cpus: string, engine?: HttpEngine, filte
         file,
         `workers: ${workers}\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${engineLine}${chain}    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${ctx.upstreamPort} }]\n`,
       );
-      const { child, match } = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/, cpus);
+      const { child, match } = await spawnUntil(mantouArgs(file), /"ports":\{"bench":(\d+)\}/, cpus);
       child.stdout?.resume();
       return { name, port: Number(match[1]), pids: [pidOf(child)], stop: stopper(child) };
     },

@@ -25,6 +25,7 @@ import {
   freePort,
   hasTaskset,
   LOAD_CPU,
+  mantouArgs,
   onPath,
   PROXY_CPU,
   pinnedSpawn,
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
   };
   stopOnSignal(stopAll);
   try {
-    proxy = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/, hasTaskset ? PROXY_CPU : undefined);
+    proxy = await spawnUntil(mantouArgs(file), /"ports":\{"bench":(\d+)\}/, hasTaskset ? PROXY_CPU : undefined);
     proxy.child.stdout?.resume();
     const port = Number(proxy.match[1]);
     // nginx, when installed, on the proxy's core with the same routes (unscanned): what forwarding the same

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { hasTaskset, spawnUntil, stopOnSignal } from './candidates.ts';
+import { hasTaskset, mantouArgs, spawnUntil, stopOnSignal } from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
 import { startBenchUpstream } from './upstream.ts';
 
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     `listeners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${ENGINE_LINE}    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${upstreamPort} }]\n`,
   );
   try {
-    proxy = await spawnUntil(['core/cli.ts', 'run', '-c', config], /"ports":\{"bench":(\d+)\}/, hasTaskset ? '1' : undefined);
+    proxy = await spawnUntil(mantouArgs(config), /"ports":\{"bench":(\d+)\}/, hasTaskset ? '1' : undefined);
     const proxyPort = Number(proxy.match[1]);
     console.log(`placement: ${hasTaskset ? 'Mantou on CPU 1; upstream and load generator on CPU 0' : 'taskset not found: no pinning'}`);
     console.log(`load: autocannon, ${CONNECTIONS} keep-alive connections, ${DURATION_S}s per round, ${ROUNDS} rounds each, alternating`);

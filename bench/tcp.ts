@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, hasTaskset, LOAD_CPU, onPath, PROXY_CPU, pinnedSpawn, spawnUntil, stopper, template, waitForPort } from './candidates.ts';
+import { freePort, hasTaskset, LOAD_CPU, mantouArgs, onPath, PROXY_CPU, pinnedSpawn, spawnUntil, stopper, template, waitForPort } from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -82,7 +82,7 @@ async function startMantou(dir: string, bulkUpstream: number, httpUpstream: numb
     ].join('\n'),
   );
   const env = relay === 'native' ? process.env : { ...process.env, MANTOU_NATIVE_L4: 'off' };
-  const { child, match } = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":(\{[^}]*\})/, hasTaskset ? PROXY_CPU : undefined, env);
+  const { child, match } = await spawnUntil(mantouArgs(file), /"ports":(\{[^}]*\})/, hasTaskset ? PROXY_CPU : undefined, env);
   child.stdout?.resume();
   const ports = JSON.parse(match[1] as string) as { bulk: number; http: number };
   const name = relay === 'native' ? 'mantou-tcp-1w' : 'mantou-tcp-1w-nodenet';

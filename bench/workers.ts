@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { spawnUntil, stopOnSignal } from './candidates.ts';
+import { mantouArgs, spawnUntil, stopOnSignal } from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
 import { startBenchUpstream } from './upstream.ts';
 
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
         file,
         `workers: ${workers}\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n    routes: [{ cluster: up }]\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.port} }]\n`,
       );
-      const p = await spawnUntil(['core/cli.ts', 'run', '-c', file], /"ports":\{"bench":(\d+)\}/);
+      const p = await spawnUntil(mantouArgs(file), /"ports":\{"bench":(\d+)\}/);
       proxies.push({ workers, child: p.child, port: Number(p.match[1]) });
     }
     for (const p of proxies) await measure(p.port, p.child.pid as number);

@@ -14,6 +14,7 @@ import { ConfigError } from './errors.ts';
 import { addStreamCounters, newStreamCounters } from './http/stream-counters.ts';
 import { type HeldPort, holdFreePort, probePort } from './listen-probe.ts';
 import { componentLogger, rootLogger } from './logger.ts';
+import { MANTOU_NODE_FLAGS, missingNodeFlags } from './node-flags.ts';
 import { installSignalHandlers } from './process-signals.ts';
 import { createSessionCountsBuffer, forgetWorkerSessions, SessionSlotTable } from './tcp/shared-session-counts.ts';
 import { addTcpCounters, newTcpCounters, type TcpCounters } from './tcp/tcp-counters.ts';
@@ -116,8 +117,17 @@ export class Supervisor {
   private async boot(): Promise<void> {
     // V8's memory reducer runs full GCs whenever an isolate looks idle-ish, which on a proxy at moderate load
     // means latency spikes for a few MB of heap (measured: p99 at 5k req/s 4.4 ms → 1.6 ms without it). Set before
-    // the workers' isolates are created, so they start without it.
+    // the workers' isolates are created, so they start without it. This thread's own isolate exists already: for it
+    // the flag must come from the command line (core/node-flags.ts).
     v8.setFlagsFromString('--no-memory-reducer');
+    const missing = missingNodeFlags();
+    if (missing.length > 0) {
+      // Too late for this thread's own isolate (core/node-flags.ts): say so, once, with the fix.
+      log.warn(
+        { missing },
+        `node was started without ${missing.join(' ')}: the main thread keeps V8's memory reducer, whose full GCs pause the workers sharing its core (start with "node ${MANTOU_NODE_FLAGS.join(' ')} …", as npm start and bin/mantou.js do)`,
+      );
+    }
     const resolved = await this.resolveListenAddresses(this.config);
     // uWS reads its header limit once, when it loads (in each worker): set it before any worker starts.
     process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(maxHeaderBytes(this.config));

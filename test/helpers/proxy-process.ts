@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { defaults } from '../../config/schema.ts';
 import type { HttpEngine } from '../../core/http/http-listener.ts';
+import { MANTOU_NODE_FLAGS } from '../../core/node-flags.ts';
 
 const CLI = new URL('../../core/cli.ts', import.meta.url).pathname;
 
@@ -54,7 +55,8 @@ export async function startProxy(yamlText: string, env: NodeJS.ProcessEnv = {}):
   const file = join(dir, 'mantou.yaml');
   // Parallel test files must not fight over the default admin port.
   writeFileSync(file, /^admin:/m.test(yaml) ? yaml : `${yaml}\nadmin: { port: 0 }\n`);
-  const child = spawn(process.execPath, [CLI, 'run', '-c', file], {
+  // Started as `npm start` starts it (core/node-flags.ts).
+  const child = spawn(process.execPath, [...MANTOU_NODE_FLAGS, CLI, 'run', '-c', file], {
     env: { ...process.env, MANTOU_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
