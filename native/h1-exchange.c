@@ -12,9 +12,10 @@
 // Content-Length one or a chunked one, on a route with no filters. Anything else — another transfer coding, an
 // upgrade, HTTP/1.0, a head split across reads or over 8 KiB, an unusual field, a route with filters or rewrites,
 // any body when the listener has a whole-request timeout — is handed to the net engine: the connection's
-// descriptor and the bytes read so far, at a request boundary, so it serves that request and the rest of the
-// connection with everything it does. Nothing is answered twice or lost: a handoff happens only with no exchange
-// in flight and every response byte written.
+// descriptor and the bytes read so far, at a request boundary, so it serves that request with everything it does;
+// it hands the connection back between requests (h1_adopt; core/http/net-connection.ts says when). Nothing is
+// answered twice or lost: a handoff happens only with no exchange in flight and every response byte written, a
+// handback only with the response in the kernel and nothing of the next request parsed.
 //
 // An exchange: the request head is rewritten once (hop-by-hop fields out, X-Forwarded-*, x-request-id in) and sent
 // on an idle pooled connection or a new one (at most max_conns per target, then a bounded queue, then 503). A
@@ -439,8 +440,10 @@ static void handoff(dconn *d, const char *bytes, uint32_t len) {
     napi_value data;
     void *dst = NULL;
     napi_create_buffer_copy(l->base.env, len, bytes, &dst, &data);
-    napi_value argv[2] = {addon_num(l->base.env, copy), data};
-    addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_HANDOFF], 2, argv, 0, NULL);
+    /* A connection handed back and handed over again before serving anything here bounced once more. */
+    uint32_t bounces = d->adopted ? (uint32_t)d->bounces + 1 : 0;
+    napi_value argv[3] = {addon_num(l->base.env, copy), data, addon_num(l->base.env, bounces)};
+    addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_HANDOFF], 3, argv, 0, NULL);
     napi_close_handle_scope(l->base.env, scope);
   } else if (copy >= 0) {
     close(copy);
@@ -519,6 +522,7 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
     d->in_len = 0;
   }
   d->state = D_EXCHANGE;
+  d->adopted = 0;
   d->decision = decision;
   d->target = (int)((uint64_t)decision & 0xffff);
   /* The route's timeout (0: none). */
@@ -601,17 +605,8 @@ static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   start_exchange(d, buf->base, (uint32_t)n);
 }
 
-void h1_on_connection(uv_stream_t *server, int status) {
-  h1_listener *l = server->data;
-  if (status < 0 || l->base.closed || !l->base.inst->alive) return;
-  dconn *d = calloc(1, sizeof *d);
-  if (d == NULL) return;
-  d->l = l;
-  uv_tcp_init(server->loop, &d->tcp);
-  if (uv_accept(server, (uv_stream_t *)&d->tcp) != 0) {
-    uv_close((uv_handle_t *)&d->tcp, (uv_close_cb)free);
-    return;
-  }
+/* A client connection whose handle is open (accepted, or adopted): on the listener's list, its address known. */
+static void d_open(h1_listener *l, dconn *d) {
   d->handle = HS_OPEN;
   d->state = D_HEAD;
   d->next = l->dconns;
@@ -627,7 +622,59 @@ void h1_on_connection(uv_stream_t *server, int status) {
   uv_tcp_nodelay(&d->tcp, 1);
   d->deadline_ms = h1_now_ms(l) + l->header_timeout_ms;
   if (!uv_is_active((uv_handle_t *)&l->base.sweep)) uv_timer_start(&l->base.sweep, h1_on_sweep, H1_SWEEP_MS, H1_SWEEP_MS);
+}
+
+void h1_on_connection(uv_stream_t *server, int status) {
+  h1_listener *l = server->data;
+  if (status < 0 || l->base.closed || !l->base.inst->alive) return;
+  dconn *d = calloc(1, sizeof *d);
+  if (d == NULL) return;
+  d->l = l;
+  uv_tcp_init(server->loop, &d->tcp);
+  if (uv_accept(server, (uv_stream_t *)&d->tcp) != 0) {
+    uv_close((uv_handle_t *)&d->tcp, (uv_close_cb)free);
+    return;
+  }
+  d_open(l, d);
   d_reading(d, 1);
+}
+
+/* The mirror of handoff(): the net engine closes its descriptor once this returns 0; ours is a copy of it. */
+int h1_adopt(h1_listener *l, int fd, const char *bytes, uint32_t len, uint32_t bounces) {
+  if (l->base.closed || l->stopping || !l->base.inst->alive) return ECANCELED;
+  dconn *d = calloc(1, sizeof *d);
+  char *in = len > 0 ? malloc(len) : NULL;
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (d == NULL || (len > 0 && in == NULL) || copy < 0) {
+    int err = copy < 0 ? errno : ENOMEM;
+    if (copy >= 0) close(copy);
+    free(d);
+    free(in);
+    return err;
+  }
+  d->l = l;
+  uv_tcp_init(l->base.server.loop, &d->tcp);
+  int rc = uv_tcp_open(&d->tcp, copy);
+  if (rc != 0) {
+    close(copy);
+    free(in);
+    uv_close((uv_handle_t *)&d->tcp, (uv_close_cb)free);
+    return -rc;
+  }
+  d_open(l, d);
+  /* Between requests of a keep-alive connection: idle, as after an exchange served here. */
+  d->served = 1;
+  d->adopted = 1;
+  d->bounces = bounces > 250 ? 250 : (uint8_t)bounces;
+  d->deadline_ms = h1_now_ms(l) + l->idle_timeout_ms;
+  if (in != NULL) {
+    memcpy(in, bytes, len);
+    d->in = in;
+    d->in_len = len;
+  }
+  /* Serves the pipelined request (which may hand the connection over again at once), or reads. */
+  process_input(d);
+  return 0;
 }
 
 /* ---- deadlines, draining, closing ---- */

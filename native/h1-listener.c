@@ -52,7 +52,8 @@ static void close_listener(nlistener *b) {
  *   done(count): `count` exchanges are over, each a (decision, failure) pair in io[1..] (reported once per turn
  *     of the loop, or every H1_ENDS_BATCH);
  *   failure(kind, requestId, isHead, close) → the local reply's bytes (latin1);
- *   handoff(fd, bytes): the connection, and what was read of it, go to the net engine.
+ *   handoff(fd, bytes, bounces): the connection, and what was read of it, go to the net engine; bounces: how many
+ *     times in a row it came back (adopt()) and was handed over again before serving a request here.
  */
 static napi_value Listen(napi_env env, napi_callback_info info) {
   size_t argc = 8;
@@ -147,6 +148,23 @@ static napi_value AddTarget(napi_env env, napi_callback_info info) {
   return addon_num(env, l->ntargets++);
 }
 
+/*
+ * adopt(handle, fd, bytes, bounces) → 0, or an errno: the net engine hands back a connection it took over, between
+ * two requests (bytes: what it read of the next one). The engine serves it from a copy of fd; the caller closes
+ * its own. bounces: what handoff() passed for it.
+ */
+static napi_value Adopt(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  h1_listener *l = listener_call(env, info, 4, argv);
+  if (l == NULL) return NULL;
+  void *data = NULL;
+  size_t len = 0;
+  bool is_buffer = false;
+  napi_is_buffer(env, argv[2], &is_buffer);
+  if (!is_buffer || napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok || len > UINT32_MAX) return addon_num(env, EINVAL);
+  return addon_num(env, h1_adopt(l, (int)nl_u32(env, argv[1]), data, (uint32_t)len, nl_u32(env, argv[3])));
+}
+
 /* stopAccepting(handle): no new connections; idle ones close now, busy ones after their response. */
 static napi_value StopAccepting(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -171,6 +189,7 @@ napi_value h1_define(napi_env env, napi_value exports) {
     {"listen", NULL, Listen, NULL, NULL, NULL, napi_default, NULL},
     {"configure", NULL, Configure, NULL, NULL, NULL, napi_default, NULL},
     {"addTarget", NULL, AddTarget, NULL, NULL, NULL, napi_default, NULL},
+    {"adopt", NULL, Adopt, NULL, NULL, NULL, napi_default, NULL},
     {"stopAccepting", NULL, StopAccepting, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, Close, NULL, NULL, NULL, napi_default, NULL},
   };

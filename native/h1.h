@@ -215,6 +215,10 @@ struct dconn {
   uint8_t waiting;     /* in its target's queue */
   int pending_writes;
   uint32_t served;        /* exchanges done on it */
+  /* Handed back by the net engine (h1_adopt) and no exchange served here since: a handoff now bounces. */
+  uint8_t adopted;
+  /* Handbacks of this connection in a row that bounced (the net engine waits 2^bounces requests before the next). */
+  uint8_t bounces;
   uint64_t deadline_ms;   /* head or keep-alive idle (D_HEAD), the response timeout (D_EXCHANGE) */
   char addr[INET6_ADDRSTRLEN];
   /* The exchange. */
@@ -299,6 +303,9 @@ struct h1_listener {
 
 /* h1-exchange.c */
 void h1_on_connection(uv_stream_t *server, int status);
+/* A connection the net engine hands back between requests: a copy of its descriptor, and the bytes it read of the
+   next request (pipelined) if any. 0, or an errno (the net engine then keeps it). */
+int h1_adopt(h1_listener *l, int fd, const char *bytes, uint32_t len, uint32_t bounces);
 uint64_t h1_now_ms(h1_listener *l);
 /* A write the socket did not take at once: its own copy of the bytes left, and the connection it is for. */
 typedef struct h1_queued_write {

@@ -2,6 +2,7 @@
 // without filters (no body, or one relayed as it comes), and hands every other connection, at a
 // request boundary and with the bytes it read, to a NetListener of its own that never listens (the `net` engine
 // then does everything it always does).
+// A connection comes back once the net engine has served what it was handed (net-connection.ts says when).
 // This file is the policy half: per request the addon calls decide() (router, load balancer, counters, the route's
 // timeout), unless it kept the decision (a route to a one-endpoint cluster: native/h1-cache.c); once per turn of
 // the event loop, done() for the exchanges that ended in it (counters, the generation's drain); failure() renders
@@ -31,8 +32,9 @@ interface NativeHttpAddon {
     decide: (method: string, path: string, host: string, rawHead?: string) => number,
     done: (count: number) => void,
     failure: (kind: number, requestId: string, isHead: number, close: number) => string,
-    handoff: (fd: number, bytes: Buffer) => void,
+    handoff: (fd: number, bytes: Buffer, bounces: number) => void,
   ): { handle: object; port: number };
+  adopt(handle: object, fd: number, bytes: Buffer, bounces: number): number;
   configure(
     handle: object,
     headerTimeoutMs: number,
@@ -172,7 +174,7 @@ export class NativeHttpListener implements HttpListener {
   private constructor(name: string, context: HttpListenerContext, native: NativeHttpAddon) {
     this.name = name;
     this.addon = native;
-    this.handoffs = new NetListener(name, context);
+    this.handoffs = new NetListener(name, context, (fd, pending, bounces) => this.handBack(fd, pending, bounces));
     this.current = { id: 0, context, targets: new Map(), live: 0 };
   }
 
@@ -187,7 +189,7 @@ export class NativeHttpListener implements HttpListener {
         (method, path, host, rawHead) => this.decide(method, path, host, rawHead),
         (count) => this.done(count),
         (kind, requestId, isHead, close) => renderFailure(kind, requestId, isHead === 1, close === 1),
-        (fd, bytes) => this.handoff(fd, bytes),
+        (fd, bytes, bounces) => this.handoff(fd, bytes, bounces),
       );
       this.handle = r.handle;
       this.port = r.port;
@@ -249,9 +251,17 @@ export class NativeHttpListener implements HttpListener {
     this.handoffs.close();
   }
 
-  private handoff(fd: number, bytes: Buffer): void {
+  private handoff(fd: number, bytes: Buffer, bounces: number): void {
     this.current.context.counters.nativeHandoffs++;
-    this.handoffs.adoptDescriptor(fd, bytes);
+    this.handoffs.adoptDescriptor(fd, bytes, bounces);
+  }
+
+  /** A connection the net engine served a request of comes back between requests (net-connection.ts). */
+  private handBack(fd: number, pending: Buffer, bounces: number): boolean {
+    const handle = this.handle;
+    if (handle === null || this.addon.adopt(handle, fd, pending, bounces) !== 0) return false;
+    this.current.context.counters.nativeHandbacks++;
+    return true;
   }
 
   /** The addon's targets for a route's endpoints, or null when the route needs what only the net engine does. */

@@ -1,7 +1,8 @@
 // One client connection of the `net` engine: bytes in through the strict request parser, one HttpStream at a time
 // (pipelined requests wait, unparsed, until the response before them is complete), responses out through the
 // writer, and the connection's own deadlines (head, body stall, whole request, keep-alive idle, tunnel idle),
-// checked by the listener's sweep. It is the Downstream of the stream it serves.
+// checked by the listener's sweep. It is the Downstream of the stream it serves. A connection the native engine
+// handed over goes back to it between requests (tryHandBack), after 2^bounces of them.
 
 import type net from 'node:net';
 import { componentLogger } from '../logger.ts';
@@ -19,8 +20,24 @@ import { type ParsedRequest, RequestParser, type RequestParserHandler } from './
 
 const log = componentLogger('net-engine');
 
+/**
+ * Gives a connection back to the native engine between two requests: its descriptor (the engine serves a copy; the
+ * caller closes its own), the bytes read of the next request, and `bounces` as the engine passed it. False: refused
+ * (the listener is draining or closed), the connection stays.
+ */
+export type HandBack = (fd: number, pending: Buffer, bounces: number) => boolean;
+
+/**
+ * A connection handed over `bounces` times in a row at its first request back gets handed back after 2^bounces
+ * requests (capped): a client whose requests all need this engine costs a handover for each doubling, not for each
+ * request, and one that needed it once (a route with filters, then plain ones) is back on the C path after it.
+ */
+const MAX_BOUNCE_EXPONENT = 16;
+
 /** What a connection needs of its listener. */
 export interface NetConnectionOwner {
+  /** Set when the native engine owns the port and takes connections back. */
+  readonly handBack: HandBack | null;
   /** The current generation's context: each new request takes it at its head. */
   readonly context: HttpListenerContext;
   /** Coarse clock (ms), advanced by the listener's sweep: deadlines need no syscall per read. */
@@ -61,6 +78,11 @@ export class NetConnection implements Downstream, RequestParserHandler {
   private closeWhenDone = false;
   private requestsServed = 0;
   private clientEnded = false;
+  /** From the native engine: what it said in the handoff, and after how many requests it gets the connection back (0: never). */
+  private readonly bounces: number;
+  private handBackAt: number;
+  /** A response completed with the hand-back count reached: tried once the response is out (corked writes flushed). */
+  private handBackDue = false;
 
   // The request being served.
   private active = false;
@@ -82,12 +104,14 @@ export class NetConnection implements Downstream, RequestParserHandler {
    * `accepted` comes paused from the listener, or is a descriptor the native engine handed over with `initial`, the
    * bytes it read and did not serve. Reads arrive as views of a shared buffer (accepted-socket.ts).
    */
-  constructor(accepted: net.Socket | number, owner: NetConnectionOwner, initial?: Buffer) {
+  constructor(accepted: net.Socket | number, owner: NetConnectionOwner, initial?: Buffer, bounces = 0) {
     const onRead = (chunk: Buffer) => this.onData(chunk);
     const socket = typeof accepted === 'number' ? descriptorWithSharedReadBuffer(accepted, onRead) : adoptWithSharedReadBuffer(accepted, true, onRead);
     this.socket = socket;
     this.reads = new ReadGate(socket, READ_BUFFER_BYTES);
     this.owner = owner;
+    this.bounces = bounces;
+    this.handBackAt = typeof accepted === 'number' && owner.handBack !== null ? 2 ** Math.min(bounces, MAX_BOUNCE_EXPONENT) : 0;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.writer = new NetResponseWriter(socket);
     const settings = owner.context.net;
@@ -161,7 +185,10 @@ export class NetConnection implements Downstream, RequestParserHandler {
       if (this.tunnel) this.deliverTunnelPending();
     }
     this.corkDepth--;
-    if (this.corkDepth === 0) this.writer.flush();
+    if (this.corkDepth === 0) {
+      this.writer.flush();
+      if (this.handBackDue) this.tryHandBack();
+    }
   }
 
   private hold(buf: Buffer): void {
@@ -307,7 +334,10 @@ export class NetConnection implements Downstream, RequestParserHandler {
       work.runCorked();
     } finally {
       this.corkDepth--;
-      if (this.corkDepth === 0 && !this.closed) this.writer.flush();
+      if (this.corkDepth === 0 && !this.closed) {
+        this.writer.flush();
+        if (this.handBackDue && !this.inExecute) this.tryHandBack();
+      }
     }
   }
 
@@ -417,8 +447,37 @@ export class NetConnection implements Downstream, RequestParserHandler {
       if (this.inExecute) this.parser.pause();
       return;
     }
+    if (this.handBackAt > 0 && this.requestsServed >= this.handBackAt) {
+      this.handBackDue = true;
+      if (this.corkDepth === 0 && !this.inExecute && this.tryHandBack()) return;
+    }
     // Inside the parser the loop goes on by itself; otherwise the held pipelined bytes are parsed next.
     if (!this.inExecute) this.continueAfterResponse();
+  }
+
+  /**
+   * Back to the native engine, between requests: only with the response written to the kernel, the request read to
+   * its end, and nothing of a next request parsed (bytes held unparsed go along). True when it went.
+   */
+  private tryHandBack(): boolean {
+    const handBack = this.owner.handBack;
+    if (this.closed || this.closing || handBack === null) return false;
+    if (this.socket.writableLength > 0) return false; // due still: tried again on 'drain'
+    this.handBackDue = false;
+    if (this.active || !this.requestComplete || this.tunnel || this.bodyPaused || this.inputAwaitsDrain || !this.parser.idle) return false;
+    const fd = (this.socket as unknown as SocketInternals)._handle?.fd;
+    if (typeof fd !== 'number' || fd < 0) return false;
+    if (!handBack(fd, this.pending ?? EMPTY, this.bounces)) {
+      this.handBackAt = 0;
+      return false;
+    }
+    // Ours closes; the connection lives on in the native engine's copy of the descriptor.
+    this.closed = true;
+    this.pending = null;
+    this.handler = null;
+    this.writer.discard();
+    this.socket.destroy();
+    return true;
   }
 
   private continueAfterResponse(): void {
@@ -427,6 +486,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
   }
 
   private onDrain(): void {
+    if (this.handBackDue && this.tryHandBack()) return;
     if (this.inputAwaitsDrain) {
       this.inputAwaitsDrain = false;
       if (!this.closed && !this.closing) this.continueAfterResponse();
@@ -564,6 +624,11 @@ export class NetConnection implements Downstream, RequestParserHandler {
     const host = a.includes(':') ? `[${a}]` : a;
     return `${host}:${this.socket.localPort ?? 80}`;
   }
+}
+
+/** The part of Node's TCP handle read here (a descriptor on Unix). */
+interface SocketInternals {
+  _handle?: { fd?: number };
 }
 
 function continueInputOf(conn: NetConnection): void {

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { listenServer } from '../util/listen-server.ts';
 import { Sweeper } from '../util/sweeper.ts';
 import type { HttpListenerContext } from './http-stream.ts';
-import { Deadline, NetConnection, type NetConnectionOwner } from './net-connection.ts';
+import { Deadline, type HandBack, NetConnection, type NetConnectionOwner } from './net-connection.ts';
 
 /** Deadline resolution: timeouts fire up to this much late. */
 const SWEEP_MS = 250;
@@ -20,9 +20,13 @@ export class NetListener implements NetConnectionOwner {
   nowMs = Date.now();
   port = 0;
 
-  constructor(name: string, context: HttpListenerContext) {
+  /** Set when the native engine owns the port: it takes connections back between requests (net-connection.ts). */
+  readonly handBack: HandBack | null;
+
+  constructor(name: string, context: HttpListenerContext, handBack: HandBack | null = null) {
     this.name = name;
     this.context = context;
+    this.handBack = handBack;
     // allowHalfOpen: a client's FIN must not end our side (a response or a tunnel may still be flowing).
     // pauseOnConnect: nothing is read before the connection moves to the shared read buffer.
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => this.onConnection(socket));
@@ -62,10 +66,13 @@ export class NetListener implements NetConnectionOwner {
     this.sweeper.start();
   }
 
-  /** A connection the native engine handed over: its own descriptor, and the bytes it read and did not serve. */
-  adoptDescriptor(fd: number, initial: Buffer): void {
+  /**
+   * A connection the native engine handed over: its own descriptor, the bytes it read and did not serve, and how
+   * many times in a row it came back to the native engine only to be handed over again at its next request.
+   */
+  adoptDescriptor(fd: number, initial: Buffer, bounces: number): void {
     this.nowMs = Date.now();
-    this.connections.add(new NetConnection(fd, this, initial));
+    this.connections.add(new NetConnection(fd, this, initial, bounces));
     this.sweeper.start();
   }
 

@@ -10,10 +10,21 @@ export interface StreamCounters {
   nativeStreams: number;
   /** `native` engine: connections it handed to the net engine (see core/http/native-listener.ts). */
   nativeHandoffs: number;
+  /** `native` engine: connections the net engine handed back to it between requests (net-connection.ts). */
+  nativeHandbacks: number;
 }
 
 export function newStreamCounters(): StreamCounters {
-  return { streams: 0, localReplies: 0, upstreamFailures: 0, filterFailures: 0, filterFailuresByFilter: {}, nativeStreams: 0, nativeHandoffs: 0 };
+  return {
+    streams: 0,
+    localReplies: 0,
+    upstreamFailures: 0,
+    filterFailures: 0,
+    filterFailuresByFilter: {},
+    nativeStreams: 0,
+    nativeHandoffs: 0,
+    nativeHandbacks: 0,
+  };
 }
 
 /** Adds `c` into `total` (fields a worker of an older version did not send count as 0). */
@@ -24,6 +35,7 @@ export function addStreamCounters(total: StreamCounters, c: Partial<StreamCounte
   total.filterFailures += c.filterFailures ?? 0;
   total.nativeStreams += c.nativeStreams ?? 0;
   total.nativeHandoffs += c.nativeHandoffs ?? 0;
+  total.nativeHandbacks += c.nativeHandbacks ?? 0;
   for (const [name, n] of Object.entries(c.filterFailuresByFilter ?? {})) {
     total.filterFailuresByFilter[name] = (total.filterFailuresByFilter[name] ?? 0) + n;
   }

@@ -19,6 +19,7 @@ export interface StreamStats {
   streams: number;
   nativeStreams: number;
   nativeHandoffs: number;
+  nativeHandbacks: number;
   /** Streams in progress over all workers. */
   inflight: number;
 }
@@ -43,7 +44,7 @@ export async function settledStreamStats(port: number): Promise<StreamStats> {
   for (let i = 0; i < 10; i++) {
     await new Promise((r) => setTimeout(r, 1100));
     const next = await streamStats(port);
-    if (next.streams === s.streams && next.nativeHandoffs === s.nativeHandoffs) return next;
+    if (next.streams === s.streams && next.nativeHandoffs === s.nativeHandoffs && next.nativeHandbacks === s.nativeHandbacks) return next;
     s = next;
   }
   return s;

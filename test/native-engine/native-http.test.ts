@@ -4,6 +4,7 @@
 // Connection: close, HEAD, a header-matching route, a split request head. The shared integration suite also runs
 // whole on this engine (vitest.config.ts).
 
+import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StreamStats, settledStreamStats, streamStats, streamStatsUntil } from '../helpers/admin.ts';
@@ -254,6 +255,53 @@ describe('the native engine hands the rest to the net engine', () => {
   it("a head past the listener's limits, answered 414 by the net engine", async () => {
     const long = (await handedOff(() => rawExchange(port, `GET /${'x'.repeat(300)} HTTP/1.1\r\nHost: a\r\n\r\n`, 500).then((r) => r.data))) as string;
     expect(statusOf(long)).toBe(414);
+  });
+});
+
+describe('connections come back from the net engine', () => {
+  /** `paths` in order on one keep-alive connection. */
+  async function onOneConnection(paths: string[]): Promise<ClientResponse[]> {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const out: ClientResponse[] = [];
+    try {
+      for (const path of paths) out.push(await request({ port, path, agent }));
+    } finally {
+      agent.destroy();
+    }
+    return out;
+  }
+
+  it('after the request it had to hand over, the next ones on that connection are native again', async () => {
+    const before = await settled();
+    const [filtered, ...plain] = await onOneConnection(['/filtered', '/a', '/b', '/c']);
+    expect(json<EchoReply>(filtered as ClientResponse).headers['x-filtered']).toBe('yes');
+    expect(plain.map((r) => json<EchoReply>(r).url)).toEqual(['/a', '/b', '/c']);
+    expect(plain.every((r) => json<EchoReply>(r).headers['x-filtered'] === undefined)).toBe(true);
+    const after = await statsUntil((s) => s.nativeStreams >= before.nativeStreams + 3);
+    expect(after.nativeStreams - before.nativeStreams).toBe(3);
+    expect(after.nativeHandoffs - before.nativeHandoffs).toBe(1);
+    expect(after.nativeHandbacks - before.nativeHandbacks).toBe(1);
+  });
+
+  it('a connection whose every request needs the net engine is handed back after 1, then 2, then 4 requests', async () => {
+    const before = await settled();
+    const res = await onOneConnection(Array.from({ length: 7 }, (_, i) => `/filtered/${i}`));
+    expect(res.map((r) => json<EchoReply>(r).url)).toEqual(Array.from({ length: 7 }, (_, i) => `/filtered/${i}`));
+    const after = await statsUntil((s) => s.nativeHandbacks >= before.nativeHandbacks + 3);
+    // Handed over at requests 1, 2 and 4; back after requests 1, 3 and 7.
+    expect(after.nativeHandoffs - before.nativeHandoffs).toBe(3);
+    expect(after.nativeHandbacks - before.nativeHandbacks).toBe(3);
+    expect(after.nativeStreams).toBe(before.nativeStreams);
+  });
+
+  it('a request pipelined behind a handed-over one goes back with the connection, answered in order', async () => {
+    const before = await settled();
+    const r = await rawExchange(port, 'GET /filtered/one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\n\r\n', 500);
+    expect([...r.data.matchAll(/"url":"([^"]+)"/g)].map((m) => m[1])).toEqual(['/filtered/one', '/two']);
+    expect(r.data.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(2);
+    const after = await statsUntil((s) => s.nativeStreams > before.nativeStreams);
+    expect(after.nativeStreams - before.nativeStreams).toBe(1);
+    expect(after.nativeHandbacks - before.nativeHandbacks).toBe(1);
   });
 });
 
