@@ -15,10 +15,13 @@
 /** The options, as they are written on a node command line. */
 export const MANTOU_NODE_FLAGS: readonly string[] = ['--no-memory-reducer'];
 
-/** V8 accepts `--no-memory-reducer`, `--nomemory-reducer` and underscores for dashes. */
-const NO_MEMORY_REDUCER = /^--no-?memory-reducer$/;
+/** A V8 flag as written on a command line, in one spelling (V8 also takes `--nofoo` and underscores for dashes). */
+function canonicalFlag(arg: string): string {
+  return arg.replaceAll('_', '-').replace(/^--no(?!-)/, '--no-');
+}
 
 /** The flags of MANTOU_NODE_FLAGS missing from how this process was started. */
 export function missingNodeFlags(execArgv: readonly string[] = process.execArgv): string[] {
-  return execArgv.some((a) => NO_MEMORY_REDUCER.test(a.replaceAll('_', '-'))) ? [] : ['--no-memory-reducer'];
+  const given = new Set(execArgv.map(canonicalFlag));
+  return MANTOU_NODE_FLAGS.filter((flag) => !given.has(flag));
 }
