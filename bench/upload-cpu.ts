@@ -72,14 +72,15 @@ writeFileSync(
     '',
   ].join('\n'),
 );
-const proxy = await spawnUntil(mantouArgs(file), /"ports":\{"bench":(\d+)\}/, hasTaskset ? PROXY_CPU : undefined);
-proxy.child.stdout?.resume();
-stopOnSignal(() => {
-  proxy.child.kill('SIGTERM');
+// Started before anything can throw, and stopped however the run ends (a proxy that fails to start included).
+let proxy: Awaited<ReturnType<typeof spawnUntil>> | null = null;
+const stopAll = () => {
+  proxy?.child.kill('SIGTERM');
   upstream.stop();
-});
-const port = Number(proxy.match[1]);
-const pid = proxy.child.pid as number;
+};
+stopOnSignal(stopAll);
+let port = 0;
+let pid = 0;
 
 /** The upload client of bench:offload, on the load core, for `ms`; resolves with how many uploads got a 200. */
 async function uploads(path: string, ms: number): Promise<number> {
@@ -90,6 +91,10 @@ async function uploads(path: string, ms: number): Promise<number> {
 }
 
 try {
+  proxy = await spawnUntil(mantouArgs(file), /"ports":\{"bench":(\d+)\}/, hasTaskset ? PROXY_CPU : undefined);
+  proxy.child.stdout?.resume();
+  port = Number(proxy.match[1]);
+  pid = proxy.child.pid as number;
   console.log(`one worker on CPU ${PROXY_CPU}; ${PER_SECOND} uploads of 1 MiB a second for ${MEASURED_MS / 1000} s a route, ${ROUNDS} rounds`);
   console.log('CPU ms per upload: the worker thread (user/system), the busiest other threads');
   for (let round = 1; round <= ROUNDS; round++) {
@@ -113,6 +118,5 @@ try {
     }
   }
 } finally {
-  proxy.child.kill('SIGTERM');
-  upstream.stop();
+  stopAll();
 }
