@@ -19,6 +19,9 @@ let raw: Awaited<ReturnType<typeof startRawUpstream>>;
 let proxy: ProxyProcess;
 let port: number;
 
+/** A response body larger than the client's socket takes while the client does not read. */
+const BIG = 4_000_000;
+
 const settled = () => settledStreamStats(proxy.adminPort);
 
 const statsUntil = (check: (s: StreamStats) => boolean) => streamStatsUntil(proxy.adminPort, check);
@@ -38,6 +41,8 @@ beforeAll(async () => {
       setTimeout(() => socket.write(Buffer.concat([Buffer.from('ent-length: 200000\r\n\r\n'), Buffer.alloc(200_000, 0x61)])), 30);
     } else if (path.startsWith('/big-head')) socket.write(`HTTP/1.1 200 OK\r\nx-big: ${'b'.repeat(2000)}\r\ncontent-length: 2\r\n\r\nok`);
     else if (path.startsWith('/slow')) setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nslow'), 300);
+    else if (path.startsWith('/filtered-big'))
+      socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${BIG}\r\n\r\n`), Buffer.alloc(BIG, 0x62)]));
     else if (path.startsWith('/upstream-close')) socket.end('HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 3\r\n\r\nbye');
     else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
   });
@@ -54,6 +59,7 @@ beforeAll(async () => {
         '{ match: { path: { prefix: /hints } }, cluster: raw }',
         '{ match: { path: { prefix: /upstream-close } }, cluster: raw }',
         '{ match: { path: { prefix: /canary }, headers: [{ name: x-canary, exact: "1" }] }, directResponse: { status: 200, body: canary } }',
+        '{ match: { path: { prefix: /filtered-big } }, cluster: raw, requestHeaders: { set: { x-filtered: yes } } }',
         '{ match: { path: { prefix: /filtered } }, cluster: echo, requestHeaders: { set: { x-filtered: yes } } }',
         '{ match: { path: { prefix: / } }, cluster: echo }',
       ],
@@ -292,6 +298,52 @@ describe('connections come back from the net engine', () => {
     expect(after.nativeHandoffs - before.nativeHandoffs).toBe(3);
     expect(after.nativeHandbacks - before.nativeHandbacks).toBe(3);
     expect(after.nativeStreams).toBe(before.nativeStreams);
+  });
+
+  it('after a large response the client read slowly (backpressure on net), the next request is native', async () => {
+    const before = await settled();
+    const socket = net.connect(port, '127.0.0.1');
+    let got = Buffer.alloc(0);
+    /** Resolves once `total` bytes (head and body) have arrived since the last call. */
+    const readAll = (total: (head: string) => number) =>
+      new Promise<Buffer>((resolve, reject) => {
+        const onData = (d: Buffer) => {
+          got = Buffer.concat([got, d]);
+          const headEnd = got.indexOf('\r\n\r\n');
+          if (headEnd < 0) return;
+          const n = total(got.subarray(0, headEnd + 4).toString('latin1'));
+          if (got.length < n) return;
+          socket.off('data', onData);
+          const one = got.subarray(0, n);
+          got = got.subarray(n);
+          resolve(one);
+        };
+        socket.on('data', onData);
+        socket.once('error', reject);
+      });
+    const lengthOf = (head: string) => head.length + Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+    try {
+      await new Promise<void>((r) => socket.once('connect', () => r()));
+      // Not read for a while: the net engine's writes back up and the response crosses its backpressure (paused
+      // upstream, 'drain') before it completes and the connection can go back.
+      socket.pause();
+      socket.write('GET /filtered-big HTTP/1.1\r\nHost: a\r\n\r\n');
+      await new Promise((r) => setTimeout(r, 300));
+      const big = readAll(lengthOf);
+      socket.resume();
+      const first = await big;
+      expect(first.toString('latin1', 0, 15)).toBe('HTTP/1.1 200 OK');
+      expect(first.length - (first.indexOf('\r\n\r\n') + 4)).toBe(BIG);
+      const next = readAll(lengthOf);
+      socket.write('GET /after-big HTTP/1.1\r\nHost: a\r\n\r\n');
+      expect((await next).toString()).toContain('"url":"/after-big"');
+    } finally {
+      socket.destroy();
+    }
+    const after = await statsUntil((s) => s.nativeStreams > before.nativeStreams);
+    expect(after.nativeStreams - before.nativeStreams).toBe(1);
+    expect(after.nativeHandoffs - before.nativeHandoffs).toBe(1);
+    expect(after.nativeHandbacks - before.nativeHandbacks).toBe(1);
   });
 
   it('a request pipelined behind a handed-over one goes back with the connection, answered in order', async () => {
