@@ -346,6 +346,61 @@ describe('connections come back from the net engine', () => {
     expect(after.nativeHandbacks - before.nativeHandbacks).toBe(1);
   });
 
+  it('a response still queued in Node when it completes goes back on drain, and the next request is native', async () => {
+    // A direct response is written whole in one call: 12 MB the client does not read yet stay queued past the end of
+    // the response, so the connection can only go back on 'drain'.
+    const size = 12_000_000;
+    const own = await startProxy(
+      edgeConfig(
+        [`{ match: { path: { prefix: /direct-big } }, directResponse: { status: 200, body: "${'d'.repeat(size)}" } }`, '{ cluster: echo }'],
+        {
+          echo: echo.port,
+        },
+        1,
+        ['engine: native'],
+      ),
+    );
+    const ownPort = own.port('edge');
+    const before = await settledStreamStats(own.adminPort);
+    const socket = net.connect(ownPort, '127.0.0.1');
+    let got = Buffer.alloc(0);
+    const until = (done: (all: Buffer) => boolean) =>
+      new Promise<void>((resolve, reject) => {
+        const onData = (d: Buffer) => {
+          got = Buffer.concat([got, d]);
+          if (!done(got)) return;
+          socket.off('data', onData);
+          resolve();
+        };
+        socket.on('data', onData);
+        socket.once('error', reject);
+      });
+    try {
+      await new Promise<void>((r) => socket.once('connect', () => r()));
+      socket.pause();
+      socket.write('GET /direct-big HTTP/1.1\r\nHost: a\r\n\r\n');
+      await new Promise((r) => setTimeout(r, 300));
+      const whole = until((all) => {
+        const headEnd = all.indexOf('\r\n\r\n');
+        return headEnd >= 0 && all.length >= headEnd + 4 + size;
+      });
+      socket.resume();
+      await whole;
+      const headEnd = got.indexOf('\r\n\r\n');
+      expect(got.length).toBe(headEnd + 4 + size);
+      got = Buffer.alloc(0);
+      const next = until((all) => all.includes('"url":"/after-direct"'));
+      socket.write('GET /after-direct HTTP/1.1\r\nHost: a\r\n\r\n');
+      await next;
+      const after = await streamStatsUntil(own.adminPort, (s) => s.nativeStreams > before.nativeStreams);
+      expect(after.nativeStreams - before.nativeStreams).toBe(1);
+      expect(after.nativeHandbacks - before.nativeHandbacks).toBe(1);
+    } finally {
+      socket.destroy();
+      await own.stop();
+    }
+  });
+
   it('a request pipelined behind a handed-over one goes back with the connection, answered in order', async () => {
     const before = await settled();
     const r = await rawExchange(port, 'GET /filtered/one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\n\r\n', 500);
