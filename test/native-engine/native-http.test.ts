@@ -300,45 +300,57 @@ describe('connections come back from the net engine', () => {
     expect(after.nativeStreams).toBe(before.nativeStreams);
   });
 
-  it('after a large response the client read slowly (backpressure on net), the next request is native', async () => {
-    const before = await settled();
-    const socket = net.connect(port, '127.0.0.1');
-    let got = Buffer.alloc(0);
-    /** Resolves once `total` bytes (head and body) have arrived since the last call. */
-    const readAll = (total: (head: string) => number) =>
-      new Promise<Buffer>((resolve, reject) => {
+  /**
+   * One raw keep-alive connection. get(path, pauseMs) sends a GET, reads nothing for pauseMs, and resolves with the
+   * response's head and the length of its (Content-Length) body, once all of it arrived.
+   */
+  async function rawConnection(to: number) {
+    const socket = net.connect(to, '127.0.0.1');
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    const get = (path: string, pauseMs = 0) =>
+      new Promise<{ head: string; bodyBytes: number; body: string }>((resolve, reject) => {
+        const parts: Buffer[] = [];
+        let received = 0;
+        let head = '';
+        let want = -1;
         const onData = (d: Buffer) => {
-          got = Buffer.concat([got, d]);
-          const headEnd = got.indexOf('\r\n\r\n');
-          if (headEnd < 0) return;
-          const n = total(got.subarray(0, headEnd + 4).toString('latin1'));
-          if (got.length < n) return;
+          parts.push(d);
+          received += d.length;
+          if (want < 0) {
+            const all = Buffer.concat(parts);
+            const headEnd = all.indexOf('\r\n\r\n');
+            if (headEnd < 0) return;
+            head = all.toString('latin1', 0, headEnd + 4);
+            want = head.length + Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+          }
+          if (received < want) return;
           socket.off('data', onData);
-          const one = got.subarray(0, n);
-          got = got.subarray(n);
-          resolve(one);
+          const small = received < 65536 ? Buffer.concat(parts).toString('latin1', head.length) : '';
+          resolve({ head, bodyBytes: received - head.length, body: small });
         };
         socket.on('data', onData);
         socket.once('error', reject);
+        if (pauseMs > 0) {
+          socket.pause();
+          setTimeout(() => socket.resume(), pauseMs);
+        }
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`);
       });
-    const lengthOf = (head: string) => head.length + Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+    return { get, close: () => socket.destroy() };
+  }
+
+  it('after a large response the client read slowly (backpressure on net), the next request is native', async () => {
+    const before = await settled();
+    const c = await rawConnection(port);
     try {
-      await new Promise<void>((r) => socket.once('connect', () => r()));
       // Not read for a while: the net engine's writes back up and the response crosses its backpressure (paused
       // upstream, 'drain') before it completes and the connection can go back.
-      socket.pause();
-      socket.write('GET /filtered-big HTTP/1.1\r\nHost: a\r\n\r\n');
-      await new Promise((r) => setTimeout(r, 300));
-      const big = readAll(lengthOf);
-      socket.resume();
-      const first = await big;
-      expect(first.toString('latin1', 0, 15)).toBe('HTTP/1.1 200 OK');
-      expect(first.length - (first.indexOf('\r\n\r\n') + 4)).toBe(BIG);
-      const next = readAll(lengthOf);
-      socket.write('GET /after-big HTTP/1.1\r\nHost: a\r\n\r\n');
-      expect((await next).toString()).toContain('"url":"/after-big"');
+      const big = await c.get('/filtered-big', 300);
+      expect(big.head.startsWith('HTTP/1.1 200 OK')).toBe(true);
+      expect(big.bodyBytes).toBe(BIG);
+      expect((await c.get('/after-big')).body).toContain('"url":"/after-big"');
     } finally {
-      socket.destroy();
+      c.close();
     }
     const after = await statsUntil((s) => s.nativeStreams > before.nativeStreams);
     expect(after.nativeStreams - before.nativeStreams).toBe(1);
@@ -348,55 +360,26 @@ describe('connections come back from the net engine', () => {
 
   it('a response still queued in Node when it completes goes back on drain, and the next request is native', async () => {
     // A direct response is written whole in one call: 12 MB the client does not read yet stay queued past the end of
-    // the response, so the connection can only go back on 'drain'.
+    // the response (the kernel took 3 MB whole), so the connection can only go back on 'drain'.
     const size = 12_000_000;
     const own = await startProxy(
       edgeConfig(
         [`{ match: { path: { prefix: /direct-big } }, directResponse: { status: 200, body: "${'d'.repeat(size)}" } }`, '{ cluster: echo }'],
-        {
-          echo: echo.port,
-        },
+        { echo: echo.port },
         1,
         ['engine: native'],
       ),
     );
-    const ownPort = own.port('edge');
     const before = await settledStreamStats(own.adminPort);
-    const socket = net.connect(ownPort, '127.0.0.1');
-    let got = Buffer.alloc(0);
-    const until = (done: (all: Buffer) => boolean) =>
-      new Promise<void>((resolve, reject) => {
-        const onData = (d: Buffer) => {
-          got = Buffer.concat([got, d]);
-          if (!done(got)) return;
-          socket.off('data', onData);
-          resolve();
-        };
-        socket.on('data', onData);
-        socket.once('error', reject);
-      });
+    const c = await rawConnection(own.port('edge'));
     try {
-      await new Promise<void>((r) => socket.once('connect', () => r()));
-      socket.pause();
-      socket.write('GET /direct-big HTTP/1.1\r\nHost: a\r\n\r\n');
-      await new Promise((r) => setTimeout(r, 300));
-      const whole = until((all) => {
-        const headEnd = all.indexOf('\r\n\r\n');
-        return headEnd >= 0 && all.length >= headEnd + 4 + size;
-      });
-      socket.resume();
-      await whole;
-      const headEnd = got.indexOf('\r\n\r\n');
-      expect(got.length).toBe(headEnd + 4 + size);
-      got = Buffer.alloc(0);
-      const next = until((all) => all.includes('"url":"/after-direct"'));
-      socket.write('GET /after-direct HTTP/1.1\r\nHost: a\r\n\r\n');
-      await next;
+      expect((await c.get('/direct-big', 300)).bodyBytes).toBe(size);
+      expect((await c.get('/after-direct')).body).toContain('"url":"/after-direct"');
       const after = await streamStatsUntil(own.adminPort, (s) => s.nativeStreams > before.nativeStreams);
       expect(after.nativeStreams - before.nativeStreams).toBe(1);
       expect(after.nativeHandbacks - before.nativeHandbacks).toBe(1);
     } finally {
-      socket.destroy();
+      c.close();
       await own.stop();
     }
   });
