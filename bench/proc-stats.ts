@@ -1,15 +1,45 @@
-// Per-process CPU time and memory from /proc (Linux), for CPU per request and peak RSS.
+// Per-process (and per-thread) CPU time and memory from /proc (Linux), for CPU per request and peak RSS.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
-/** User + system CPU seconds of a process (all its threads), from /proc/<pid>/stat (10 ms clock ticks). */
+/** Linux's USER_HZ: the clock ticks /proc counts CPU time in. */
+export const CLOCK_TICKS_PER_S = 100;
+
+/** A process's or a thread's name and CPU clock ticks (user, system), from its /proc stat line. */
+export interface StatTimes {
+  name: string;
+  user: number;
+  system: number;
+}
+
+/** Parses a /proc/<pid>/stat (or task/<tid>/stat) line; the name may contain spaces and parentheses. */
+function statTimes(text: string): StatTimes {
+  const close = text.lastIndexOf(')');
+  const f = text.slice(close + 2).split(' ');
+  return { name: text.slice(text.indexOf('(') + 1, close), user: Number(f[11]), system: Number(f[12]) };
+}
+
+/** User + system CPU seconds of a process (all its threads), from /proc/<pid>/stat. */
 export function cpuSeconds(pid: number): number {
   try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(f[11]) + Number(f[12])) / 100;
+    const t = statTimes(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return (t.user + t.system) / CLOCK_TICKS_PER_S;
   } catch {
     return 0;
   }
+}
+
+/** Every thread of a process by thread id, with its name and CPU clock ticks so far. */
+export function threadTimes(pid: number): Map<string, StatTimes> {
+  const out = new Map<string, StatTimes>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      out.set(tid, statTimes(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
 }
 
 /** Resident set size in bytes. */

@@ -11,42 +11,21 @@
 //   /scan-inline    the same on the worker's own event loop (offload: false)
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { hasTaskset, LOAD_CPU, mantouArgs, PROXY_CPU, roundsArg, spawnUntil, stopOnSignal } from './candidates.ts';
+import { CLOCK_TICKS_PER_S, threadTimes } from './proc-stats.ts';
 import { startBenchUpstream } from './upstream.ts';
 
 const ROUNDS = roundsArg(2);
 const PER_SECOND = 20;
 const WARM_MS = 1500;
 const MEASURED_MS = 5000;
-/** Linux's USER_HZ: /proc times are in these. */
-const TICK_MS = 10;
+const TICK_MS = 1000 / CLOCK_TICKS_PER_S;
 const ROUTES = ['/upload', '/scan', '/scan-trivial', '/scan-inline'];
 const PATTERNS = ['secret-token-[0-9a-f]{16}', 'drop\\s+table', '<script[^>]*>', 'union\\s+select'].map((p) => JSON.stringify(p)).join(', ');
-
-interface ThreadTimes {
-  name: string;
-  user: number;
-  system: number;
-}
-
-/** Every thread of `pid`, by thread id: its name and CPU ticks so far. */
-function threadTimes(pid: number): Map<string, ThreadTimes> {
-  const out = new Map<string, ThreadTimes>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), user: Number(fields[11]), system: Number(fields[12]) });
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return out;
-}
 
 const upstream = await startBenchUpstream(hasTaskset ? LOAD_CPU : undefined);
 const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-upload-cpu-'));
