@@ -1,52 +1,28 @@
 // The main thread's V8 flags can only come from the command line (core/node-flags.ts): every way we start the
 // process passes them, and a start without them says so in its log instead of pausing workers unannounced.
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MANTOU_NODE_FLAGS, missingNodeFlags } from '../../core/node-flags.ts';
+import { type Launch, startProxy } from '../helpers/proxy-process.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CLI = join(ROOT, 'core/cli.ts');
 const BIN = join(ROOT, 'bin/mantou.js');
 const WARNING = 'node was started without --no-memory-reducer';
+const CONFIG = 'workers: 1\nlisteners:\n  - name: a\n    address: 127.0.0.1\n    port: 0\n    routes: [{ directResponse: { status: 200 } }]\n';
+// The shebang's `node` is this test's Node (the pinned one), as under `npm start`.
+const PINNED_NODE_FIRST = { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` };
 
-let running: ChildProcess | null = null;
-afterEach(() => {
-  running?.kill('SIGKILL');
-  running = null;
-});
-
-/** Runs `cmd args` on a one-route config until its start-up line; resolves with everything it logged by then. */
-function startAndRead(cmd: string, args: string[]): Promise<string> {
-  const file = join(mkdtempSync(join(tmpdir(), 'mantou-flags-')), 'mantou.yaml');
-  writeFileSync(
-    file,
-    'workers: 1\nadmin: { port: 0 }\nlisteners:\n  - name: a\n    address: 127.0.0.1\n    port: 0\n    routes: [{ directResponse: { status: 200 } }]\n',
-  );
-  // The shebang's `node` is this test's Node (the pinned one), as under `npm start`.
-  const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` };
-  const child = spawn(cmd, [...args, 'run', '-c', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running = child;
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`did not start:\n${out}`)), 10_000);
-    const read = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('"mantou started"')) {
-        clearTimeout(timer);
-        resolve(out);
-      }
-    };
-    child.stdout?.on('data', read);
-    child.stderr?.on('data', read);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code}:\n${out}`));
-    });
-  });
+/** Everything the proxy logged by its start-up line when started by `launch`; then it is stopped. */
+async function startUpLog(launch: Launch): Promise<string> {
+  const proxy = await startProxy(CONFIG, PINNED_NODE_FIRST, launch);
+  try {
+    return proxy.output();
+  } finally {
+    await proxy.stop();
+  }
 }
 
 describe('node flags', () => {
@@ -70,12 +46,12 @@ describe('node flags', () => {
   });
 
   it('bin/mantou.js run directly starts with them: no warning', async () => {
-    const out = await startAndRead(BIN, []);
+    const out = await startUpLog({ command: BIN, args: [] });
     expect(out).not.toContain(WARNING);
   });
 
   it('a start without them says so in its log, once', async () => {
-    const out = await startAndRead(process.execPath, [CLI]);
+    const out = await startUpLog({ command: process.execPath, args: [CLI] });
     expect(out.split(WARNING).length - 1).toBe(1);
   });
 });

@@ -49,14 +49,22 @@ function withTestEngine(yaml: string): string {
   return doc.toString();
 }
 
-export async function startProxy(yamlText: string, env: NodeJS.ProcessEnv = {}): Promise<ProxyProcess> {
+/** How the proxy is started: `command` with `args` before `run -c FILE`. */
+export interface Launch {
+  command: string;
+  args: readonly string[];
+}
+
+/** As `npm start` starts it (core/node-flags.ts). */
+const NPM_START: Launch = { command: process.execPath, args: [...MANTOU_NODE_FLAGS, CLI] };
+
+export async function startProxy(yamlText: string, env: NodeJS.ProcessEnv = {}, launch: Launch = NPM_START): Promise<ProxyProcess> {
   const yaml = withTestEngine(yamlText);
   const dir = mkdtempSync(join(tmpdir(), 'mantou-test-'));
   const file = join(dir, 'mantou.yaml');
   // Parallel test files must not fight over the default admin port.
   writeFileSync(file, /^admin:/m.test(yaml) ? yaml : `${yaml}\nadmin: { port: 0 }\n`);
-  // Started as `npm start` starts it (core/node-flags.ts).
-  const child = spawn(process.execPath, [...MANTOU_NODE_FLAGS, CLI, 'run', '-c', file], {
+  const child = spawn(launch.command, [...launch.args, 'run', '-c', file], {
     env: { ...process.env, MANTOU_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
