@@ -23,7 +23,8 @@
 // upstream took the last one (backpressure), and a client silent for the listener's body timeout gets 408. The
 // response head is parsed and rewritten (HTTP/1.1, hop-by-hop out, Date added when missing), the body passed on as
 // it comes from one per-thread read buffer; only what the client's socket does not take is copied, and the
-// upstream is not read again until that is written (backpressure). A close-delimited body is sent chunked, so the
+// upstream is not read again until that is written (backpressure). A body is relayed at most one full read per
+// connection per turn of the loop (h1-yield.c), so a large one never holds up the thread's other connections. A close-delimited body is sent chunked, so the
 // client can tell a complete response from a cut one. Failures before the response starts become the same local
 // replies the other engines send (JavaScript renders them); after it starts, the client is reset.
 
@@ -171,6 +172,7 @@ void h1_report_ends(h1_listener *l) {
 void h1_on_ends_check(uv_check_t *check) {
   h1_listener *l = check->data;
   uv_check_stop(check);
+  h1_resume_yielded(l);
   h1_report_ends(l);
 }
 
@@ -286,6 +288,11 @@ static void d_reading(dconn *d, int on) {
   d->reading = (uint8_t)on;
   if (on) uv_read_start((uv_stream_t *)&d->tcp, d_alloc, d_on_read);
   else uv_read_stop((uv_stream_t *)&d->tcp);
+}
+
+/* Reads d again after a yield (h1-yield.c), unless backpressure stopped it meanwhile. */
+void h1_client_read_again(dconn *d) {
+  if (d->handle == HS_OPEN && d->reading) uv_read_start((uv_stream_t *)&d->tcp, d_alloc, d_on_read);
 }
 
 static void d_on_closed(uv_handle_t *h) {
@@ -595,6 +602,7 @@ static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   if (d->state == D_CLOSING) return; /* lingering: what the client still sends is dropped */
   if (d->state == D_EXCHANGE && d->body_left > 0 && d->in_len == 0 && d->u != NULL && d->u->state == U_BUSY && d->u->writes == 0) {
     relay_body(d, buf->base, (uint32_t)n);
+    if (n == H1_READ_BYTES) h1_yield_client(d);
     return;
   }
   if (d->state == D_EXCHANGE || d->in_len > 0 || d->pending_writes > 0) {

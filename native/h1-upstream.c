@@ -197,6 +197,7 @@ static void u_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   if (n > 0) {
     u->got_bytes = 1;
     h1_on_response_bytes(u, buf->base, (uint32_t)n);
+    if (n == H1_READ_BYTES) h1_yield_upstream(u);
     return;
   }
   if (!u->got_bytes) {
@@ -261,6 +262,11 @@ void h1_acquire(dconn *d, int fresh) {
     h1_upstream_drop(u);
     h1_fail(d, F_CONNECT_FAILED);
   }
+}
+
+/* Reads u again after a yield (h1-yield.c), unless backpressure stopped it meanwhile. */
+void h1_upstream_read_again(uconn *u) {
+  if (u->handle == HS_OPEN && u->reading) uv_read_start((uv_stream_t *)&u->tcp, u_alloc, u_on_read);
 }
 
 /* Reads u (again): when it starts serving or waiting in the pool, and when the client took what was queued for it

@@ -13,7 +13,7 @@ import { edgeConfig } from '../helpers/configs.ts';
 import { json, request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { closeAfter, rawExchange, statusOf } from '../helpers/raw-client.ts';
-import { type EchoReply, type Server, startChunkedCaptureUpstream, startEchoServer, startRawUpstream } from '../helpers/upstreams.ts';
+import { type EchoReply, isPatternBody, type Server, startChunkedCaptureUpstream, startEchoServer, startRawUpstream } from '../helpers/upstreams.ts';
 
 let echo: Server;
 let raw: Awaited<ReturnType<typeof startRawUpstream>>;
@@ -113,6 +113,33 @@ describe('the native engine relays Content-Length request bodies', () => {
     expect(after.nativeHandoffs).toBe(before.nativeHandoffs);
     // One pooled upstream connection served them all.
     expect(echo.connections - upstreamConnections).toBeLessThanOrEqual(1);
+  });
+
+  it('relays large bodies and responses on several connections at once, each byte for byte', async () => {
+    // Each connection relays one full read per turn of the loop and then yields to the others (native/h1-yield.c):
+    // uploads and downloads interleave read by read, meeting backpressure on both sides, and nothing of one may
+    // end up in another or be lost when a yield and a pause cross.
+    const before = await settledStreamStats(proxy.adminPort);
+    const size = 2_500_000;
+    const bodies = [0, 1, 2, 3].map((k) => patterned(size + k * 7919));
+    const [uploads, downloads] = await Promise.all([
+      Promise.all(bodies.map((body, k) => request({ port, method: 'POST', path: `/upload/many/${k}`, body }))),
+      Promise.all([0, 1, 2, 3].map((k) => request({ port, path: `/bytes/${size + k * 4099}` }))),
+    ]);
+    uploads.forEach((res, k) => {
+      expect(res.status).toBe(200);
+      const e = json<EchoReply>(res);
+      expect(e.bodyBytes).toBe(bodies[k]?.length);
+      expect(e.bodySha256).toBe(sha256(bodies[k] as Buffer));
+    });
+    downloads.forEach((res, k) => {
+      expect(res.status).toBe(200);
+      expect(res.body.length).toBe(size + k * 4099);
+      expect(isPatternBody(res.body)).toBe(true);
+    });
+    const after = await statsUntil(proxy, (s) => s.nativeStreams >= before.nativeStreams + 8);
+    expect(after.nativeStreams - before.nativeStreams).toBe(8);
+    expect(after.nativeHandoffs).toBe(before.nativeHandoffs);
   });
 
   it('serves a request pipelined right behind a body, in order', async () => {
