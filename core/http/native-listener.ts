@@ -15,6 +15,7 @@ import { loadNativeAddon } from '../native-addon.ts';
 import type { HttpListener } from './http-listener.ts';
 import type { HttpListenerContext } from './http-stream.ts';
 import { ENGINE_REPLY_HEADERS, localReplyFor, reasonPhrase } from './local-reply.ts';
+import type { HandBack } from './net-connection.ts';
 import { NetListener } from './net-listener.ts';
 import { wholeResponseText } from './net-response-writer.ts';
 import type { RequestHead } from './request-head.ts';
@@ -174,7 +175,7 @@ export class NativeHttpListener implements HttpListener {
   private constructor(name: string, context: HttpListenerContext, native: NativeHttpAddon) {
     this.name = name;
     this.addon = native;
-    this.handoffs = new NetListener(name, context, (fd, pending, bounces) => this.handBack(fd, pending, bounces));
+    this.handoffs = new NetListener(name, context);
     this.current = { id: 0, context, targets: new Map(), live: 0 };
   }
 
@@ -228,6 +229,10 @@ export class NativeHttpListener implements HttpListener {
       const t = this.targetsOf(handle, r);
       if (t !== null) targets.set(r, t);
     }
+    // A connection goes back from the net engine only when something here could serve its next request: with
+    // every route needing the net engine (filters on the listener), each hand-back would be a handover again, and
+    // at 5,000 req/s on fresh connections those handovers (a net.Socket each) held up the loop for milliseconds.
+    this.handoffs.handBack = targets.size > 0 ? this.handBackToNative : null;
     // Exchanges started on the previous generation's kept decisions (configure() above dropped them) are its own.
     this.countCachedStarts();
     const slot: Slot = { id: ++this.slotIds, context, targets, live: 0 };
@@ -255,6 +260,8 @@ export class NativeHttpListener implements HttpListener {
     this.current.context.counters.nativeHandoffs++;
     this.handoffs.adoptDescriptor(fd, bytes, bounces);
   }
+
+  private readonly handBackToNative: HandBack = (fd, pending, bounces) => this.handBack(fd, pending, bounces);
 
   /** A connection the net engine served a request of comes back between requests (net-connection.ts). */
   private handBack(fd: number, pending: Buffer, bounces: number): boolean {

@@ -36,7 +36,7 @@ const MAX_BOUNCE_EXPONENT = 16;
 
 /** What a connection needs of its listener. */
 export interface NetConnectionOwner {
-  /** Set when the native engine owns the port and takes connections back. */
+  /** Set when the native engine owns the port and has a route of its own to serve: it takes connections back. */
   readonly handBack: HandBack | null;
   /** The current generation's context: each new request takes it at its head. */
   readonly context: HttpListenerContext;
@@ -461,7 +461,13 @@ export class NetConnection implements Downstream, RequestParserHandler {
    */
   private tryHandBack(): boolean {
     const handBack = this.owner.handBack;
-    if (this.closed || this.closing || handBack === null) return false;
+    if (handBack === null) {
+      // Since a reload, the native engine has no route of its own: nothing to go back for.
+      this.handBackAt = 0;
+      this.handBackDue = false;
+      return false;
+    }
+    if (this.closed || this.closing) return false;
     if (this.socket.writableLength > 0) return false; // due still: tried again on 'drain'
     this.handBackDue = false;
     if (this.active || !this.requestComplete || this.tunnel || this.bodyPaused || this.inputAwaitsDrain || !this.parser.idle) return false;

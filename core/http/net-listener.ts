@@ -20,8 +20,11 @@ export class NetListener implements NetConnectionOwner {
   nowMs = Date.now();
   port = 0;
 
-  /** Set when the native engine owns the port: it takes connections back between requests (net-connection.ts). */
-  readonly handBack: HandBack | null;
+  /**
+   * Set when the native engine owns the port and the generation has a route it serves: it takes connections back
+   * between requests (net-connection.ts). The native listener sets it on each generation.
+   */
+  handBack: HandBack | null;
 
   constructor(name: string, context: HttpListenerContext, handBack: HandBack | null = null) {
     this.name = name;

@@ -384,6 +384,33 @@ describe('connections come back from the net engine', () => {
     }
   });
 
+  it('with every route needing the net engine (a filter on the listener), a connection is handed over once and stays', async () => {
+    const own = await startProxy(
+      edgeConfig(['{ cluster: echo }'], { echo: echo.port }, 1, [
+        'engine: native',
+        'filters: [{ name: headers, config: { request: { set: { x-filtered: "yes" } } } }]',
+      ]),
+    );
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const before = await settledStreamStats(own.adminPort);
+      const urls: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        const e = json<EchoReply>(await request({ port: own.port('edge'), path: `/all/${i}`, agent }));
+        expect(e.headers['x-filtered']).toBe('yes');
+        urls.push(e.url);
+      }
+      expect(urls).toEqual(Array.from({ length: 7 }, (_, i) => `/all/${i}`));
+      const after = await streamStatsUntil(own.adminPort, (s) => s.nativeHandoffs > before.nativeHandoffs);
+      // Nothing on this listener is the native engine's to serve: back and over again would only cost handovers.
+      expect(after.nativeHandoffs - before.nativeHandoffs).toBe(1);
+      expect(after.nativeHandbacks).toBe(before.nativeHandbacks);
+    } finally {
+      agent.destroy();
+      await own.stop();
+    }
+  });
+
   it('a request pipelined behind a handed-over one goes back with the connection, answered in order', async () => {
     const before = await settled();
     const r = await rawExchange(port, 'GET /filtered/one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\n\r\n', 500);
