@@ -60,6 +60,9 @@ typedef struct side {
   uint8_t eof;     /* its FIN arrived */
   uint8_t shut;    /* our FIN to it was asked for */
   uint8_t reading;
+  /* Stopped reading for the rest of this turn of the loop after a full read (yield_side in l4-session.c). */
+  uint8_t yielded;
+  struct side *next_yielded;
 } side;
 
 struct session {
@@ -104,12 +107,17 @@ struct listener {
   int ntargets, captargets;
   session *sessions;
   int nsessions;
+  /* Once per turn of the loop, after the poll phase: the sides that yielded read again. */
+  uv_check_t yield_check;
+  uint8_t check_state; /* enum handle_state */
+  side *yielded;
 };
 
 /* l4-session.c */
 void on_connection(uv_stream_t *server, int status);
 void on_sweep(uv_timer_t *timer);
 void close_session(session *s, int reason, int reset);
+void on_yield_check(uv_check_t *check);
 
 /* l4-listener.c */
 void maybe_free_listener(listener *l);

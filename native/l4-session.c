@@ -190,6 +190,35 @@ static void on_eof(side *from) {
   s->pending++;
 }
 
+/* Fairness, as in the HTTP engine (h1-yield.c): libuv reads a ready socket up to 32 times in a row while reads come
+   back full, so one bulk stream would be relayed 2 MiB at a time while every other connection of the thread
+   waits. After a full read relayed at once, the side stops reading until the check phase of this turn (after
+   the poll phase served every socket that was ready); `reading` stays as it was, so a pause for backpressure
+   and a yield never undo each other. A session closed meanwhile is freed only in the closing phase, after it. */
+static void yield_side(side *from) {
+  listener *l = from->s->l;
+  if (from->yielded || !from->reading || from->state != H_OPEN || l->check_state != H_OPEN) return;
+  uv_read_stop((uv_stream_t *)&from->tcp);
+  from->yielded = 1;
+  from->next_yielded = l->yielded;
+  l->yielded = from;
+  if (!uv_is_active((uv_handle_t *)&l->yield_check)) uv_check_start(&l->yield_check, on_yield_check);
+}
+
+void on_yield_check(uv_check_t *check) {
+  listener *l = check->data;
+  uv_check_stop(check);
+  side *x = l->yielded;
+  l->yielded = NULL;
+  while (x != NULL) {
+    side *next = x->next_yielded;
+    x->yielded = 0;
+    x->next_yielded = NULL;
+    if (x->state == H_OPEN && x->reading && x->s->stage == S_RELAYING) uv_read_start((uv_stream_t *)&x->tcp, on_alloc, on_read);
+    x = next;
+  }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   side *from = (side *)stream;
   session *s = from->s;
@@ -207,7 +236,10 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
     }
     uv_buf_t b = uv_buf_init(buf->base, (unsigned)n);
     int done = uv_try_write((uv_stream_t *)&to->tcp, &b, 1);
-    if (done == n) return;
+    if (done == n) {
+      if (n == READ_BYTES) yield_side(from);
+      return;
+    }
     if (done < 0 && done != UV_EAGAIN) {
       close_session(s, side_error(s, to, done), 1);
       return;
