@@ -24,7 +24,7 @@
 // response head is parsed and rewritten (HTTP/1.1, hop-by-hop out, Date added when missing), the body passed on as
 // it comes from one per-thread read buffer; only what the client's socket does not take is copied, and the
 // upstream is not read again until that is written (backpressure). A body is relayed at most one full read per
-// connection per turn of the loop (h1-yield.c), so a large one never holds up the thread's other connections. A close-delimited body is sent chunked, so the
+// connection per turn of the loop (h1-yield.c, listener-base.h), so a large one never holds up the thread's other connections. A close-delimited body is sent chunked, so the
 // client can tell a complete response from a cut one. Failures before the response starts become the same local
 // replies the other engines send (JavaScript renders them); after it starts, the client is reset.
 
@@ -172,7 +172,7 @@ void h1_report_ends(h1_listener *l) {
 void h1_on_ends_check(uv_check_t *check) {
   h1_listener *l = check->data;
   uv_check_stop(check);
-  h1_resume_yielded(l);
+  nl_resume_yielded(&l->yielded);
   h1_report_ends(l);
 }
 

@@ -219,9 +219,7 @@ struct dconn {
   uint8_t adopted;
   /* Handbacks of this connection in a row that bounced (the net engine waits 2^bounces requests before the next). */
   uint8_t bounces;
-  /* Stopped reading for the rest of this turn of the loop after a full read of a body (h1-yield.c). */
-  uint8_t yielded;
-  dconn *next_yielded;
+  nl_yield yield; /* stopped reading for the rest of this turn after a full read of a body (h1-yield.c) */
   uint64_t deadline_ms;   /* head or keep-alive idle (D_HEAD), the response timeout (D_EXCHANGE) */
   char addr[INET6_ADDRSTRLEN];
   /* The exchange. */
@@ -270,8 +268,7 @@ struct uconn {
   uint8_t handle;
   uint8_t reading;
   uint8_t got_bytes;            /* response bytes arrived for the current exchange */
-  uint8_t yielded;              /* as dconn's */
-  uconn *next_yielded;
+  nl_yield yield; /* as dconn's */
   uint32_t requests;
   int writes;                   /* writes queued on it (request bytes its socket did not take at once) */
   uint64_t deadline_ms;         /* connect timeout (U_CONNECTING) or idle expiry (U_IDLE) */
@@ -295,8 +292,7 @@ struct h1_listener {
   h1_cached *cache; /* H1_CACHE_SLOTS entries (NULL if the allocation failed: nothing is kept) */
   int nends;
   uv_check_t ends_check; /* once per turn of the loop: resumes the yielded, reports the ended exchanges */
-  dconn *yielded_clients;
-  uconn *yielded_upstreams;
+  nl_yield *yielded;
   uint8_t check_state;
   h1_target *targets;
   int ntargets, captargets;
@@ -358,7 +354,6 @@ void h1_on_ends_check(uv_check_t *check);
 /* h1-yield.c: after a full read of a body, the rest of the turn belongs to the other connections. */
 void h1_yield_client(dconn *d);
 void h1_yield_upstream(uconn *u);
-void h1_resume_yielded(h1_listener *l);
 void h1_client_read_again(dconn *d);
 void h1_upstream_read_again(uconn *u);
 void h1_refresh_date(h1_listener *l);

@@ -60,9 +60,7 @@ typedef struct side {
   uint8_t eof;     /* its FIN arrived */
   uint8_t shut;    /* our FIN to it was asked for */
   uint8_t reading;
-  /* Stopped reading for the rest of this turn of the loop after a full read (yield_side in l4-session.c). */
-  uint8_t yielded;
-  struct side *next_yielded;
+  nl_yield yield; /* stopped reading for the rest of this turn after a full read (listener-base.h) */
 } side;
 
 struct session {
@@ -110,7 +108,7 @@ struct listener {
   /* Once per turn of the loop, after the poll phase: the sides that yielded read again. */
   uv_check_t yield_check;
   uint8_t check_state; /* enum handle_state */
-  side *yielded;
+  nl_yield *yielded;
 };
 
 /* l4-session.c */

@@ -11,8 +11,11 @@
 // Connect failures and timeouts ask JavaScript for another endpoint. Then each read is written on at once from
 // one scratch buffer per thread (no copy); only what the kernel does not take is copied into a queued write, and
 // the side that produced it stops being read until that write is done (backpressure: at most one read's worth
-// held per direction). A FIN is passed on with shutdown() (half-close); when both sides have sent theirs and
+// held per direction); after a full read a side lets the thread's other connections go first for the rest of the
+// turn of the loop (listener-base.h, "fairness"). A FIN is passed on with shutdown() (half-close); when both sides have sent theirs and
 // every write is done, both sockets are closed. Failures reset both sides, so a cut stream never looks complete.
+
+#include <stddef.h>
 
 #include "l4-relay.h"
 
@@ -190,33 +193,24 @@ static void on_eof(side *from) {
   s->pending++;
 }
 
-/* Fairness, as in the HTTP engine (h1-yield.c): libuv reads a ready socket up to 32 times in a row while reads come
-   back full, so one bulk stream would be relayed 2 MiB at a time while every other connection of the thread
-   waits. After a full read relayed at once, the side stops reading until the check phase of this turn (after
-   the poll phase served every socket that was ready); `reading` stays as it was, so a pause for backpressure
-   and a yield never undo each other. A session closed meanwhile is freed only in the closing phase, after it. */
+/* A side that yielded (listener-base.h) reads again, unless it stopped for backpressure or closed meanwhile. */
+static void side_again(nl_yield *node) {
+  side *x = (side *)((char *)node - offsetof(side, yield));
+  if (x->state == H_OPEN && x->reading && x->s->stage == S_RELAYING) uv_read_start((uv_stream_t *)&x->tcp, on_alloc, on_read);
+}
+
 static void yield_side(side *from) {
   listener *l = from->s->l;
-  if (from->yielded || !from->reading || from->state != H_OPEN || l->check_state != H_OPEN) return;
-  uv_read_stop((uv_stream_t *)&from->tcp);
-  from->yielded = 1;
-  from->next_yielded = l->yielded;
-  l->yielded = from;
+  if (!from->reading || from->state != H_OPEN || l->check_state != H_OPEN) return;
+  from->yield.again = side_again;
+  nl_yield_turn(&l->yielded, &from->yield, (uv_stream_t *)&from->tcp);
   if (!uv_is_active((uv_handle_t *)&l->yield_check)) uv_check_start(&l->yield_check, on_yield_check);
 }
 
 void on_yield_check(uv_check_t *check) {
   listener *l = check->data;
   uv_check_stop(check);
-  side *x = l->yielded;
-  l->yielded = NULL;
-  while (x != NULL) {
-    side *next = x->next_yielded;
-    x->yielded = 0;
-    x->next_yielded = NULL;
-    if (x->state == H_OPEN && x->reading && x->s->stage == S_RELAYING) uv_read_start((uv_stream_t *)&x->tcp, on_alloc, on_read);
-    x = next;
-  }
+  nl_resume_yielded(&l->yielded);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {

@@ -60,4 +60,25 @@ void nl_close_handles(nlistener *b);
 void nl_maybe_free(nlistener *b);
 uint32_t nl_u32(napi_env env, napi_value v);
 
+/*
+ * Fairness between the connections of one thread, for both kinds. libuv reads a ready socket up to 32 times in a
+ * row while reads come back full, so one large body or bulk stream would be relayed 2 MiB at a time — a millisecond
+ * of this VM's time — while every other connection of the thread waits. After a full read relayed, a connection
+ * stops reading and goes on its listener's list; the listener's check handle, in the check phase of the same turn
+ * (after the poll phase served every socket that was ready), empties the list and each node's `again` starts its
+ * reads once more, unless backpressure stopped them meanwhile (the owner's `reading` flag is never touched here, so
+ * a pause and a yield never undo each other). The check phase comes before the closing phase, so a connection
+ * closed after it yielded is still in memory when the list is walked.
+ */
+typedef struct nl_yield nl_yield;
+struct nl_yield {
+  nl_yield *next;
+  uint8_t yielded;
+  void (*again)(nl_yield *);
+};
+/* Stops `stream` reading and lists `node` on `list` (once); the caller arms its check. */
+void nl_yield_turn(nl_yield **list, nl_yield *node, uv_stream_t *stream);
+/* Empties `list`, each node's `again` called in turn. */
+void nl_resume_yielded(nl_yield **list);
+
 #endif
