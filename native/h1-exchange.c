@@ -24,7 +24,7 @@
 // response head is parsed and rewritten (HTTP/1.1, hop-by-hop out, Date added when missing), the body passed on as
 // it comes from one per-thread read buffer; only what the client's socket does not take is copied, and the
 // upstream is not read again until that is written (backpressure). A body is relayed at most one full read per
-// connection per turn of the loop (h1-yield.c, listener-base.h), so a large one never holds up the thread's other connections. A close-delimited body is sent chunked, so the
+// connection per turn of the loop (listener-base.h), so a large one never holds up the thread's other connections. A close-delimited body is sent chunked, so the
 // client can tell a complete response from a cut one. Failures before the response starts become the same local
 // replies the other engines send (JavaScript renders them); after it starts, the client is reset.
 
@@ -172,8 +172,14 @@ void h1_report_ends(h1_listener *l) {
 void h1_on_ends_check(uv_check_t *check) {
   h1_listener *l = check->data;
   uv_check_stop(check);
-  nl_resume_yielded(&l->yielded);
+  l->base.turn++;
   h1_report_ends(l);
+}
+
+void h1_full_read(h1_listener *l, uint32_t *mark) {
+  if (l->check_state != HS_OPEN) return;
+  nl_mark_full_read(&l->base, mark);
+  if (!uv_is_active((uv_handle_t *)&l->ends_check)) uv_check_start(&l->ends_check, h1_on_ends_check);
 }
 
 /* An exchange is over: JavaScript hears of it after this turn of the loop, with the others that ended in it (one
@@ -279,6 +285,10 @@ void h1_fail(dconn *d, int failure) {
 static void d_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   dconn *d = (dconn *)h;
+  if (nl_yields(&d->l->base, d->full_turn)) {
+    *buf = uv_buf_init(NULL, 0);
+    return;
+  }
   buf->base = d->l->base.inst->scratch;
   buf->len = H1_READ_BYTES;
 }
@@ -288,11 +298,6 @@ static void d_reading(dconn *d, int on) {
   d->reading = (uint8_t)on;
   if (on) uv_read_start((uv_stream_t *)&d->tcp, d_alloc, d_on_read);
   else uv_read_stop((uv_stream_t *)&d->tcp);
-}
-
-/* Reads d again after a yield (h1-yield.c), unless backpressure stopped it meanwhile. */
-void h1_client_read_again(dconn *d) {
-  if (d->handle == HS_OPEN && d->reading) uv_read_start((uv_stream_t *)&d->tcp, d_alloc, d_on_read);
 }
 
 static void d_on_closed(uv_handle_t *h) {
@@ -583,7 +588,8 @@ static void process_input(dconn *d) {
 
 static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   dconn *d = (dconn *)stream;
-  if (d->handle != HS_OPEN || n == 0) return;
+  /* UV_ENOBUFS: d_alloc gave no buffer, its full read of this turn done (fairness): read on in the next. */
+  if (d->handle != HS_OPEN || n == 0 || n == UV_ENOBUFS) return;
   if (n < 0) {
     d_reading(d, 0);
     if (n != UV_EOF) {
@@ -602,7 +608,7 @@ static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   if (d->state == D_CLOSING) return; /* lingering: what the client still sends is dropped */
   if (d->state == D_EXCHANGE && d->body_left > 0 && d->in_len == 0 && d->u != NULL && d->u->state == U_BUSY && d->u->writes == 0) {
     relay_body(d, buf->base, (uint32_t)n);
-    if (n == H1_READ_BYTES) h1_yield_client(d);
+    if (n == H1_READ_BYTES) h1_full_read(d->l, &d->full_turn);
     return;
   }
   if (d->state == D_EXCHANGE || d->in_len > 0 || d->pending_writes > 0) {

@@ -48,6 +48,10 @@ void h1_queue_remove(h1_listener *l, dconn *d) {
 static void u_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   uconn *u = (uconn *)h;
+  if (nl_yields(&u->l->base, u->full_turn)) {
+    *buf = uv_buf_init(NULL, 0);
+    return;
+  }
   buf->base = u->l->base.inst->scratch;
   buf->len = H1_READ_BYTES;
 }
@@ -186,8 +190,8 @@ static void on_upstream_connected(uv_connect_t *req, int status) {
 
 static void u_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   uconn *u = (uconn *)stream;
-  if (u->handle != HS_OPEN) return;
-  if (n == 0) return;
+  /* UV_ENOBUFS: u_alloc gave no buffer, its full read of this turn done (fairness): read on in the next. */
+  if (u->handle != HS_OPEN || n == 0 || n == UV_ENOBUFS) return;
   dconn *d = u->d;
   if (u->state != U_BUSY || d == NULL) {
     /* Idle: the server closed it, or said something unasked. Either way it is done. */
@@ -197,7 +201,7 @@ static void u_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   if (n > 0) {
     u->got_bytes = 1;
     h1_on_response_bytes(u, buf->base, (uint32_t)n);
-    if (n == H1_READ_BYTES) h1_yield_upstream(u);
+    if (n == H1_READ_BYTES) h1_full_read(u->l, &u->full_turn);
     return;
   }
   if (!u->got_bytes) {
@@ -262,11 +266,6 @@ void h1_acquire(dconn *d, int fresh) {
     h1_upstream_drop(u);
     h1_fail(d, F_CONNECT_FAILED);
   }
-}
-
-/* Reads u again after a yield (h1-yield.c), unless backpressure stopped it meanwhile. */
-void h1_upstream_read_again(uconn *u) {
-  if (u->handle == HS_OPEN && u->reading) uv_read_start((uv_stream_t *)&u->tcp, u_alloc, u_on_read);
 }
 
 /* Reads u (again): when it starts serving or waiting in the pool, and when the client took what was queued for it

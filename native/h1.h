@@ -219,7 +219,7 @@ struct dconn {
   uint8_t adopted;
   /* Handbacks of this connection in a row that bounced (the net engine waits 2^bounces requests before the next). */
   uint8_t bounces;
-  nl_yield yield; /* stopped reading for the rest of this turn after a full read of a body (h1-yield.c) */
+  uint32_t full_turn; /* fairness (listener-base.h): the turn of the loop it had a full read of a body in */
   uint64_t deadline_ms;   /* head or keep-alive idle (D_HEAD), the response timeout (D_EXCHANGE) */
   char addr[INET6_ADDRSTRLEN];
   /* The exchange. */
@@ -268,7 +268,7 @@ struct uconn {
   uint8_t handle;
   uint8_t reading;
   uint8_t got_bytes;            /* response bytes arrived for the current exchange */
-  nl_yield yield; /* as dconn's */
+  uint32_t full_turn;           /* as dconn's */
   uint32_t requests;
   int writes;                   /* writes queued on it (request bytes its socket did not take at once) */
   uint64_t deadline_ms;         /* connect timeout (U_CONNECTING) or idle expiry (U_IDLE) */
@@ -291,8 +291,7 @@ struct h1_listener {
   double *io;
   h1_cached *cache; /* H1_CACHE_SLOTS entries (NULL if the allocation failed: nothing is kept) */
   int nends;
-  uv_check_t ends_check; /* once per turn of the loop: resumes the yielded, reports the ended exchanges */
-  nl_yield *yielded;
+  uv_check_t ends_check; /* once per turn of the loop: the next turn for fairness, the ended exchanges reported */
   uint8_t check_state;
   h1_target *targets;
   int ntargets, captargets;
@@ -351,11 +350,8 @@ void h1_on_sweep(uv_timer_t *timer);
 /* Tells JavaScript of the exchanges ended since the last report (one call for all of them). */
 void h1_report_ends(h1_listener *l);
 void h1_on_ends_check(uv_check_t *check);
-/* h1-yield.c: after a full read of a body, the rest of the turn belongs to the other connections. */
-void h1_yield_client(dconn *d);
-void h1_yield_upstream(uconn *u);
-void h1_client_read_again(dconn *d);
-void h1_upstream_read_again(uconn *u);
+/* After a full read of a body, the rest of this turn of the loop belongs to the other connections (listener-base.h). */
+void h1_full_read(h1_listener *l, uint32_t *mark);
 void h1_refresh_date(h1_listener *l);
 /* Stops new requests: idle client connections close now, busy ones after their response. */
 void h1_drain(h1_listener *l);

@@ -60,7 +60,7 @@ typedef struct side {
   uint8_t eof;     /* its FIN arrived */
   uint8_t shut;    /* our FIN to it was asked for */
   uint8_t reading;
-  nl_yield yield; /* stopped reading for the rest of this turn after a full read (listener-base.h) */
+  uint32_t full_turn; /* fairness (listener-base.h): the turn of the loop it had a full read in */
 } side;
 
 struct session {
@@ -105,10 +105,9 @@ struct listener {
   int ntargets, captargets;
   session *sessions;
   int nsessions;
-  /* Once per turn of the loop, after the poll phase: the sides that yielded read again. */
+  /* After the poll phase of a turn with a full read: the next turn (fairness, listener-base.h). */
   uv_check_t yield_check;
   uint8_t check_state; /* enum handle_state */
-  nl_yield *yielded;
 };
 
 /* l4-session.c */

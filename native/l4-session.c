@@ -15,8 +15,6 @@
 // turn of the loop (listener-base.h, "fairness"). A FIN is passed on with shutdown() (half-close); when both sides have sent theirs and
 // every write is done, both sockets are closed. Failures reset both sides, so a cut stream never looks complete.
 
-#include <stddef.h>
-
 #include "l4-relay.h"
 
 static void start_attempt(session *s);
@@ -122,6 +120,10 @@ static int side_error(session *s, side *x, int err) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   side *x = (side *)h;
+  if (nl_yields(&x->s->l->base, x->full_turn)) {
+    *buf = uv_buf_init(NULL, 0);
+    return;
+  }
   /* Every read is written on (or copied) before the next read: one buffer serves the whole thread. */
   buf->base = x->s->l->base.inst->scratch;
   buf->len = READ_BYTES;
@@ -193,24 +195,18 @@ static void on_eof(side *from) {
   s->pending++;
 }
 
-/* A side that yielded (listener-base.h) reads again, unless it stopped for backpressure or closed meanwhile. */
-static void side_again(nl_yield *node) {
-  side *x = (side *)((char *)node - offsetof(side, yield));
-  if (x->state == H_OPEN && x->reading && x->s->stage == S_RELAYING) uv_read_start((uv_stream_t *)&x->tcp, on_alloc, on_read);
-}
-
-static void yield_side(side *from) {
+/* After a full read relayed: the rest of this turn of the loop belongs to the thread's other connections. */
+static void full_read(side *from) {
   listener *l = from->s->l;
-  if (!from->reading || from->state != H_OPEN || l->check_state != H_OPEN) return;
-  from->yield.again = side_again;
-  nl_yield_turn(&l->yielded, &from->yield, (uv_stream_t *)&from->tcp);
+  if (l->check_state != H_OPEN) return;
+  nl_mark_full_read(&l->base, &from->full_turn);
   if (!uv_is_active((uv_handle_t *)&l->yield_check)) uv_check_start(&l->yield_check, on_yield_check);
 }
 
 void on_yield_check(uv_check_t *check) {
   listener *l = check->data;
   uv_check_stop(check);
-  nl_resume_yielded(&l->yielded);
+  l->base.turn++;
 }
 
 static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
@@ -231,7 +227,7 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
     uv_buf_t b = uv_buf_init(buf->base, (unsigned)n);
     int done = uv_try_write((uv_stream_t *)&to->tcp, &b, 1);
     if (done == n) {
-      if (n == READ_BYTES) yield_side(from);
+      if (n == READ_BYTES) full_read(from);
       return;
     }
     if (done < 0 && done != UV_EAGAIN) {
@@ -256,7 +252,8 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
     uv_read_stop(stream);
     return;
   }
-  if (n == 0) return;
+  /* UV_ENOBUFS: on_alloc gave no buffer, this side's full read of the turn done (fairness): read on in the next. */
+  if (n == 0 || n == UV_ENOBUFS) return;
   if (n == UV_EOF) on_eof(from);
   else close_session(s, side_error(s, from, (int)n), 1);
 }

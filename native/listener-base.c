@@ -146,23 +146,3 @@ uint32_t nl_u32(napi_env env, napi_value v) {
   napi_get_value_double(env, v, &d);
   return d <= 0 ? 0 : d >= 4294967295.0 ? 4294967295u : (uint32_t)d;
 }
-
-void nl_yield_turn(nl_yield **list, nl_yield *node, uv_stream_t *stream) {
-  if (node->yielded) return;
-  uv_read_stop(stream);
-  node->yielded = 1;
-  node->next = *list;
-  *list = node;
-}
-
-void nl_resume_yielded(nl_yield **list) {
-  nl_yield *node = *list;
-  *list = NULL;
-  while (node != NULL) {
-    nl_yield *next = node->next;
-    node->yielded = 0;
-    node->next = NULL;
-    node->again(node);
-    node = next;
-  }
-}

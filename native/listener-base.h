@@ -27,6 +27,7 @@ struct nlistener {
   napi_ref refs[NL_MAX_REFS]; /* the callbacks and shared arrays JavaScript gave */
   int nrefs;
   uint8_t server_state, sweep_state; /* enum nl_handle */
+  uint32_t turn;                     /* turns of the loop with a full read, counted by the kind's check (fairness) */
   uint8_t closed;                    /* close() was called: new work is refused */
   uint8_t js_released;               /* JavaScript dropped its handle (finalizer ran) */
   uint8_t dropped;                   /* released: out of the instance's list, references deleted */
@@ -63,22 +64,20 @@ uint32_t nl_u32(napi_env env, napi_value v);
 /*
  * Fairness between the connections of one thread, for both kinds. libuv reads a ready socket up to 32 times in a
  * row while reads come back full, so one large body or bulk stream would be relayed 2 MiB at a time — a millisecond
- * of this VM's time — while every other connection of the thread waits. After a full read relayed, a connection
- * stops reading and goes on its listener's list; the listener's check handle, in the check phase of the same turn
- * (after the poll phase served every socket that was ready), empties the list and each node's `again` starts its
- * reads once more, unless backpressure stopped them meanwhile (the owner's `reading` flag is never touched here, so
- * a pause and a yield never undo each other). The check phase comes before the closing phase, so a connection
- * closed after it yielded is still in memory when the list is walked.
+ * of this VM's time — while every other connection of the thread waits. So after a full read a connection is
+ * marked with the listener's turn of the loop, and its alloc callback gives libuv no buffer for the rest of that
+ * turn: libuv then stops reading that socket for now (the read callback gets UV_ENOBUFS, which the kinds ignore),
+ * without a system call, and the next poll reports it again (level-triggered), after every other socket that was
+ * ready has been served. The kind's check handle, armed by the mark, advances the listener's turn after the poll
+ * phase. Backpressure (reads stopped by the owner) is untouched by this.
  */
-typedef struct nl_yield nl_yield;
-struct nl_yield {
-  nl_yield *next;
-  uint8_t yielded;
-  void (*again)(nl_yield *);
-};
-/* Stops `stream` reading and lists `node` on `list` (once); the caller arms its check. */
-void nl_yield_turn(nl_yield **list, nl_yield *node, uv_stream_t *stream);
-/* Empties `list`, each node's `again` called in turn. */
-void nl_resume_yielded(nl_yield **list);
+/* In the alloc callback: the connection had its full read this turn (give libuv no buffer). */
+static inline int nl_yields(const nlistener *b, uint32_t mark) {
+  return mark == b->turn + 1;
+}
+/* After a full read: no more reads of this connection in this turn. The caller arms its check. */
+static inline void nl_mark_full_read(const nlistener *b, uint32_t *mark) {
+  *mark = b->turn + 1;
+}
 
 #endif
