@@ -12,8 +12,9 @@
 // one scratch buffer per thread (no copy); only what the kernel does not take is copied into a queued write, and
 // the side that produced it stops being read until that write is done (backpressure: at most one read's worth
 // held per direction); after a full read a side lets the thread's other connections go first for the rest of the
-// turn of the loop (listener-base.h, "fairness"). A FIN is passed on with shutdown() (half-close); when both sides have sent theirs and
-// every write is done, both sockets are closed. Failures reset both sides, so a cut stream never looks complete.
+// turn of the loop (listener-base.h, "fairness"). A FIN is passed on with shutdown() (half-close); when both sides
+// have sent theirs and every write is done, both sockets are closed. Failures reset both sides, so a cut stream
+// never looks complete.
 
 #include "l4-relay.h"
 
