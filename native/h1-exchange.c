@@ -177,7 +177,7 @@ void h1_on_ends_check(uv_check_t *check) {
   h1_report_ends(l);
 }
 
-void h1_full_read(h1_listener *l, uint32_t *mark) {
+void h1_full_read(h1_listener *l, nl_turn_mark *mark) {
   if (l->check_state != HS_OPEN) return;
   nl_mark_full_read(&l->base, mark);
   if (!uv_is_active((uv_handle_t *)&l->ends_check)) uv_check_start(&l->ends_check, h1_on_ends_check);
@@ -286,7 +286,7 @@ void h1_fail(dconn *d, int failure) {
 static void d_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   dconn *d = (dconn *)h;
-  if (nl_yields(&d->l->base, d->full_turn)) {
+  if (nl_yields(&d->l->base, &d->full_reads)) {
     *buf = uv_buf_init(NULL, 0);
     return;
   }
@@ -609,7 +609,7 @@ static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   if (d->state == D_CLOSING) return; /* lingering: what the client still sends is dropped */
   if (d->state == D_EXCHANGE && d->body_left > 0 && d->in_len == 0 && d->u != NULL && d->u->state == U_BUSY && d->u->writes == 0) {
     relay_body(d, buf->base, (uint32_t)n);
-    if (n == H1_READ_BYTES) h1_full_read(d->l, &d->full_turn);
+    if (n == H1_READ_BYTES) h1_full_read(d->l, &d->full_reads);
     return;
   }
   if (d->state == D_EXCHANGE || d->in_len > 0 || d->pending_writes > 0) {

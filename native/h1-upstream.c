@@ -48,7 +48,7 @@ void h1_queue_remove(h1_listener *l, dconn *d) {
 static void u_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   uconn *u = (uconn *)h;
-  if (nl_yields(&u->l->base, u->full_turn)) {
+  if (nl_yields(&u->l->base, &u->full_reads)) {
     *buf = uv_buf_init(NULL, 0);
     return;
   }
@@ -201,7 +201,7 @@ static void u_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   if (n > 0) {
     u->got_bytes = 1;
     h1_on_response_bytes(u, buf->base, (uint32_t)n);
-    if (n == H1_READ_BYTES) h1_full_read(u->l, &u->full_turn);
+    if (n == H1_READ_BYTES) h1_full_read(u->l, &u->full_reads);
     return;
   }
   if (!u->got_bytes) {

@@ -219,7 +219,7 @@ struct dconn {
   uint8_t adopted;
   /* Handbacks of this connection in a row that bounced (the net engine waits 2^bounces requests before the next). */
   uint8_t bounces;
-  uint32_t full_turn; /* fairness (listener-base.h): the turn of the loop it had a full read of a body in */
+  nl_turn_mark full_reads; /* fairness (listener-base.h): its full reads of a body in this turn of the loop */
   uint64_t deadline_ms;   /* head or keep-alive idle (D_HEAD), the response timeout (D_EXCHANGE) */
   char addr[INET6_ADDRSTRLEN];
   /* The exchange. */
@@ -268,7 +268,7 @@ struct uconn {
   uint8_t handle;
   uint8_t reading;
   uint8_t got_bytes;            /* response bytes arrived for the current exchange */
-  uint32_t full_turn;           /* as dconn's */
+  nl_turn_mark full_reads;      /* as dconn's */
   uint32_t requests;
   int writes;                   /* writes queued on it (request bytes its socket did not take at once) */
   uint64_t deadline_ms;         /* connect timeout (U_CONNECTING) or idle expiry (U_IDLE) */
@@ -351,7 +351,7 @@ void h1_on_sweep(uv_timer_t *timer);
 void h1_report_ends(h1_listener *l);
 void h1_on_ends_check(uv_check_t *check);
 /* After a full read of a body, the rest of this turn of the loop belongs to the other connections (listener-base.h). */
-void h1_full_read(h1_listener *l, uint32_t *mark);
+void h1_full_read(h1_listener *l, nl_turn_mark *mark);
 void h1_refresh_date(h1_listener *l);
 /* Stops new requests: idle client connections close now, busy ones after their response. */
 void h1_drain(h1_listener *l);

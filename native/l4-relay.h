@@ -60,7 +60,7 @@ typedef struct side {
   uint8_t eof;     /* its FIN arrived */
   uint8_t shut;    /* our FIN to it was asked for */
   uint8_t reading;
-  uint32_t full_turn; /* fairness (listener-base.h): the turn of the loop it had a full read in */
+  nl_turn_mark full_reads; /* fairness (listener-base.h): its full reads in this turn of the loop */
 } side;
 
 struct session {

@@ -121,7 +121,7 @@ static int side_error(session *s, side *x, int err) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   side *x = (side *)h;
-  if (nl_yields(&x->s->l->base, x->full_turn)) {
+  if (nl_yields(&x->s->l->base, &x->full_reads)) {
     *buf = uv_buf_init(NULL, 0);
     return;
   }
@@ -200,7 +200,7 @@ static void on_eof(side *from) {
 static void full_read(side *from) {
   listener *l = from->s->l;
   if (l->check_state != H_OPEN) return;
-  nl_mark_full_read(&l->base, &from->full_turn);
+  nl_mark_full_read(&l->base, &from->full_reads);
   if (!uv_is_active((uv_handle_t *)&l->yield_check)) uv_check_start(&l->yield_check, on_yield_check);
 }
 

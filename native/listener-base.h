@@ -64,20 +64,39 @@ uint32_t nl_u32(napi_env env, napi_value v);
 /*
  * Fairness between the connections of one thread, for both kinds. libuv reads a ready socket up to 32 times in a
  * row while reads come back full, so one large body or bulk stream would be relayed 2 MiB at a time — a millisecond
- * of this VM's time — while every other connection of the thread waits. So after a full read a connection is
- * marked with the listener's turn of the loop, and its alloc callback gives libuv no buffer for the rest of that
- * turn: libuv then stops reading that socket for now (the read callback gets UV_ENOBUFS, which the kinds ignore),
+ * of this VM's time — while every other connection of the thread waits. So a connection's full reads are counted
+ * per turn of the loop (its listener's turn number), and after NL_FULL_READS_PER_TURN of them its alloc callback
+ * gives libuv no buffer for the rest of that turn: libuv then stops reading that socket for now (the read callback gets UV_ENOBUFS, which the kinds ignore),
  * without a system call, and the next poll reports it again (level-triggered), after every other socket that was
  * ready has been served. The kind's check handle, armed by the mark, advances the listener's turn after the poll
  * phase. Backpressure (reads stopped by the owner) is untouched by this.
  */
-/* In the alloc callback: the connection had its full read this turn (give libuv no buffer). */
-static inline int nl_yields(const nlistener *b, uint32_t mark) {
-  return mark == b->turn + 1;
+/*
+ * Full reads a connection may do in one turn before the others get theirs. One read (64 KiB) took small GETs' p99
+ * beside ten 1 MiB uploads a second from 935 to 530 µs, but 50 streams of 1 MiB responses then cost twice the CPU
+ * per response (847 against 453 µs, `npm run bench`): the sockets were drained in small steps. Two: 862 → 557 µs
+ * beside the uploads (7 rounds) and 540 µs per 1 MiB response, 1,459 req/s (1.56× nginx). Four kept the throughput
+ * but the p99 barely moved (619 → 585 µs).
+ */
+#ifndef NL_FULL_READS_PER_TURN
+#define NL_FULL_READS_PER_TURN 2
+#endif
+/* A connection's full reads in the turn numbered `turn - 1` (0: none yet). */
+typedef struct nl_turn_mark {
+  uint32_t turn;
+  uint32_t reads;
+} nl_turn_mark;
+/* In the alloc callback: the connection had its full reads this turn (give libuv no buffer). */
+static inline int nl_yields(const nlistener *b, const nl_turn_mark *m) {
+  return m->turn == b->turn + 1 && m->reads >= NL_FULL_READS_PER_TURN;
 }
-/* After a full read: no more reads of this connection in this turn. The caller arms its check. */
-static inline void nl_mark_full_read(const nlistener *b, uint32_t *mark) {
-  *mark = b->turn + 1;
+/* After a full read: counted for this turn. The caller arms its check (every time: only the check moves the turn). */
+static inline void nl_mark_full_read(const nlistener *b, nl_turn_mark *m) {
+  if (m->turn != b->turn + 1) {
+    m->turn = b->turn + 1;
+    m->reads = 0;
+  }
+  m->reads++;
 }
 
 #endif
