@@ -23,7 +23,7 @@
 // upstream took the last one (backpressure), and a client silent for the listener's body timeout gets 408. The
 // response head is parsed and rewritten (HTTP/1.1, hop-by-hop out, Date added when missing), the body passed on as
 // it comes from one per-thread read buffer; only what the client's socket does not take is copied, and the
-// upstream is not read again until that is written (backpressure). A body is relayed at most one full read per
+// upstream is not read again until that is written (backpressure). A body is relayed at most two full reads per
 // connection per turn of the loop (listener-base.h), so a large one never holds up the thread's other
 // connections. A close-delimited body is sent chunked, so the client can tell a complete response from a cut one.
 // Failures before the response starts become the same local replies the other engines send (JavaScript renders
@@ -589,7 +589,7 @@ static void process_input(dconn *d) {
 
 static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   dconn *d = (dconn *)stream;
-  /* UV_ENOBUFS: d_alloc gave no buffer, its full read of this turn done (fairness): read on in the next. */
+  /* UV_ENOBUFS: d_alloc gave no buffer, its full reads of this turn done (fairness): read on in the next. */
   if (d->handle != HS_OPEN || n == 0 || n == UV_ENOBUFS) return;
   if (n < 0) {
     d_reading(d, 0);

@@ -190,7 +190,7 @@ static void on_upstream_connected(uv_connect_t *req, int status) {
 
 static void u_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   uconn *u = (uconn *)stream;
-  /* UV_ENOBUFS: u_alloc gave no buffer, its full read of this turn done (fairness): read on in the next. */
+  /* UV_ENOBUFS: u_alloc gave no buffer, its full reads of this turn done (fairness): read on in the next. */
   if (u->handle != HS_OPEN || n == 0 || n == UV_ENOBUFS) return;
   dconn *d = u->d;
   if (u->state != U_BUSY || d == NULL) {

@@ -11,10 +11,10 @@
 // Connect failures and timeouts ask JavaScript for another endpoint. Then each read is written on at once from
 // one scratch buffer per thread (no copy); only what the kernel does not take is copied into a queued write, and
 // the side that produced it stops being read until that write is done (backpressure: at most one read's worth
-// held per direction); after a full read a side lets the thread's other connections go first for the rest of the
-// turn of the loop (listener-base.h, "fairness"). A FIN is passed on with shutdown() (half-close); when both sides
-// have sent theirs and every write is done, both sockets are closed. Failures reset both sides, so a cut stream
-// never looks complete.
+// held per direction); after two full reads a side lets the thread's other connections go first for the rest of
+// the turn of the loop (listener-base.h, "fairness"). A FIN is passed on with shutdown() (half-close); when both
+// sides have sent theirs and every write is done, both sockets are closed. Failures reset both sides, so a cut
+// stream never looks complete.
 
 #include "l4-relay.h"
 
@@ -253,7 +253,7 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
     uv_read_stop(stream);
     return;
   }
-  /* UV_ENOBUFS: on_alloc gave no buffer, this side's full read of the turn done (fairness): read on in the next. */
+  /* UV_ENOBUFS: on_alloc gave no buffer, this side's full reads of the turn done (fairness): read on in the next. */
   if (n == 0 || n == UV_ENOBUFS) return;
   if (n == UV_EOF) on_eof(from);
   else close_session(s, side_error(s, from, (int)n), 1);

@@ -66,9 +66,9 @@ uint32_t nl_u32(napi_env env, napi_value v);
  * row while reads come back full, so one large body or bulk stream would be relayed 2 MiB at a time — a millisecond
  * of this VM's time — while every other connection of the thread waits. So a connection's full reads are counted
  * per turn of the loop (its listener's turn number), and after NL_FULL_READS_PER_TURN of them its alloc callback
- * gives libuv no buffer for the rest of that turn: libuv then stops reading that socket for now (the read callback gets UV_ENOBUFS, which the kinds ignore),
- * without a system call, and the next poll reports it again (level-triggered), after every other socket that was
- * ready has been served. The kind's check handle, armed by the mark, advances the listener's turn after the poll
+ * gives libuv no buffer for the rest of that turn: libuv then stops reading that socket for now (the read callback
+ * gets UV_ENOBUFS, which the kinds ignore), without a system call, and the next poll reports it again
+ * (level-triggered), after every other socket that was ready has been served. The kind's check handle, armed by the mark, advances the listener's turn after the poll
  * phase. Backpressure (reads stopped by the owner) is untouched by this.
  */
 /*
@@ -78,9 +78,7 @@ uint32_t nl_u32(napi_env env, napi_value v);
  * beside the uploads (7 rounds) and 540 µs per 1 MiB response, 1,459 req/s (1.56× nginx). Four kept the throughput
  * but the p99 barely moved (619 → 585 µs).
  */
-#ifndef NL_FULL_READS_PER_TURN
 #define NL_FULL_READS_PER_TURN 2
-#endif
 /* A connection's full reads in the turn numbered `turn - 1` (0: none yet). */
 typedef struct nl_turn_mark {
   uint32_t turn;
