@@ -5,8 +5,8 @@
 // rounds. Target: p99 with scanning within 20% of p99 without. The bypass row is the upload peers' own cost on
 // the proxy's core: what of the rise is not the proxy's doing. The body-blind row sends the same uploads through a
 // filter that never looks at the body (`headers`): the route goes to the net engine as a scanned one does, so
-// what it costs beside the forwarded row is the net engine's, and what the scanned row adds to it is the scan's. When nginx is installed it runs beside, on the
-// proxy's core with the same routes unscanned, measured alone and beside the same uploads in the same rounds: what
+// what it costs beside the forwarded row is the net engine's, and what the scanned row adds to it is the scan's.
+// When nginx is installed it runs beside, on the proxy's core with the same routes unscanned, measured alone and beside the same uploads in the same rounds: what
 // forwarding them costs a C proxy's small GETs.
 //
 // Placement (two cores): the latency probe and the small GETs' upstream have CPU 0 to themselves; the proxy — its

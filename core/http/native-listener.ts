@@ -232,7 +232,7 @@ export class NativeHttpListener implements HttpListener {
     // A connection goes back from the net engine only when something here could serve its next request: with
     // every route needing the net engine (filters on the listener), each hand-back would be a handover again, and
     // at 5,000 req/s on fresh connections those handovers (a net.Socket each) held up the loop for milliseconds.
-    this.handoffs.handBack = targets.size > 0 ? this.handBackToNative : null;
+    this.handoffs.handBack = targets.size > 0 ? this.handBack : null;
     // Exchanges started on the previous generation's kept decisions (configure() above dropped them) are its own.
     this.countCachedStarts();
     const slot: Slot = { id: ++this.slotIds, context, targets, live: 0 };
@@ -261,15 +261,13 @@ export class NativeHttpListener implements HttpListener {
     this.handoffs.adoptDescriptor(fd, bytes, bounces);
   }
 
-  private readonly handBackToNative: HandBack = (fd, pending, bounces) => this.handBack(fd, pending, bounces);
-
   /** A connection the net engine served a request of comes back between requests (net-connection.ts). */
-  private handBack(fd: number, pending: Buffer, bounces: number): boolean {
+  private readonly handBack: HandBack = (fd, pending, bounces) => {
     const handle = this.handle;
     if (handle === null || this.addon.adopt(handle, fd, pending, bounces) !== 0) return false;
     this.current.context.counters.nativeHandbacks++;
     return true;
-  }
+  };
 
   /** The addon's targets for a route's endpoints, or null when the route needs what only the net engine does. */
   private targetsOf(handle: object, route: Route): number[] | null {

@@ -24,12 +24,11 @@ export class NetListener implements NetConnectionOwner {
    * Set when the native engine owns the port and the generation has a route it serves: it takes connections back
    * between requests (net-connection.ts). The native listener sets it on each generation.
    */
-  handBack: HandBack | null;
+  handBack: HandBack | null = null;
 
-  constructor(name: string, context: HttpListenerContext, handBack: HandBack | null = null) {
+  constructor(name: string, context: HttpListenerContext) {
     this.name = name;
     this.context = context;
-    this.handBack = handBack;
     // allowHalfOpen: a client's FIN must not end our side (a response or a tunnel may still be flowing).
     // pauseOnConnect: nothing is read before the connection moves to the shared read buffer.
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => this.onConnection(socket));
