@@ -170,18 +170,6 @@ void h1_report_ends(h1_listener *l) {
   napi_close_handle_scope(l->base.env, scope);
 }
 
-void h1_on_ends_check(uv_check_t *check) {
-  h1_listener *l = check->data;
-  uv_check_stop(check);
-  l->base.turn++;
-  h1_report_ends(l);
-}
-
-void h1_full_read(h1_listener *l, nl_turn_mark *mark) {
-  if (l->check_state != HS_OPEN) return;
-  nl_mark_full_read(&l->base, mark);
-  if (!uv_is_active((uv_handle_t *)&l->ends_check)) uv_check_start(&l->ends_check, h1_on_ends_check);
-}
 
 /* An exchange is over: JavaScript hears of it after this turn of the loop, with the others that ended in it (one
    call instead of one per request; nothing waits on it but counters and a reloaded generation's drain). */
@@ -190,7 +178,7 @@ static void report_done(dconn *d, int failure) {
   l->io[1 + 2 * l->nends] = d->decision;
   l->io[2 + 2 * l->nends] = failure;
   if (++l->nends == H1_ENDS_BATCH) h1_report_ends(l);
-  else if (l->check_state == HS_OPEN && !uv_is_active((uv_handle_t *)&l->ends_check)) uv_check_start(&l->ends_check, h1_on_ends_check);
+  else nl_end_of_turn(&l->base);
 }
 
 /* The local reply for a failure, as JavaScript renders it (the same bytes the other engines send); sent, or not. */
@@ -609,7 +597,7 @@ static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   if (d->state == D_CLOSING) return; /* lingering: what the client still sends is dropped */
   if (d->state == D_EXCHANGE && d->body_left > 0 && d->in_len == 0 && d->u != NULL && d->u->state == U_BUSY && d->u->writes == 0) {
     relay_body(d, buf->base, (uint32_t)n);
-    if (n == H1_READ_BYTES) h1_full_read(d->l, &d->full_reads);
+    if (n == H1_READ_BYTES) nl_full_read(&d->l->base, &d->full_reads);
     return;
   }
   if (d->state == D_EXCHANGE || d->in_len > 0 || d->pending_writes > 0) {

@@ -8,13 +8,12 @@
 
 static int has_connections(nlistener *b) {
   h1_listener *l = (h1_listener *)b;
-  return l->ndconns != 0 || l->nuconns != 0 || l->check_state != HS_NONE;
+  return l->ndconns != 0 || l->nuconns != 0;
 }
 
-static void on_check_closed(uv_handle_t *h) {
-  h1_listener *l = h->data;
-  l->check_state = HS_NONE;
-  h1_maybe_free_listener(l);
+/* The end of a turn with ended exchanges: JavaScript hears of them in one call. */
+static void report_ends(nlistener *b) {
+  h1_report_ends((h1_listener *)b);
 }
 
 static void release(nlistener *b) {
@@ -34,10 +33,6 @@ static void close_listener(nlistener *b) {
   nl_close_handles(b);
   h1_close_all(l);
   h1_report_ends(l);
-  if (l->check_state == HS_OPEN) {
-    l->check_state = HS_CLOSING;
-    uv_close((uv_handle_t *)&l->ends_check, on_check_closed);
-  }
 }
 
 /* ---- Node-API ---- */
@@ -67,6 +62,7 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   l->base.has_work = has_connections;
   l->base.close = close_listener;
   l->base.release = release;
+  l->base.turn_end = report_ends;
   l->io = io;
   l->header_timeout_ms = 10000;
   l->idle_timeout_ms = 60000;
@@ -77,10 +73,6 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   if (out == NULL) return NULL;
   /* After nl_open, which frees the listener itself when it fails; release() frees this. */
   l->cache = calloc(H1_CACHE_SLOTS, sizeof *l->cache);
-  uv_check_init(l->base.server.loop, &l->ends_check);
-  l->ends_check.data = l;
-  uv_unref((uv_handle_t *)&l->ends_check);
-  l->check_state = HS_OPEN;
   h1_refresh_date(l);
   return out;
 }

@@ -201,7 +201,7 @@ static void u_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   if (n > 0) {
     u->got_bytes = 1;
     h1_on_response_bytes(u, buf->base, (uint32_t)n);
-    if (n == H1_READ_BYTES) h1_full_read(u->l, &u->full_reads);
+    if (n == H1_READ_BYTES) nl_full_read(&u->l->base, &u->full_reads);
     return;
   }
   if (!u->got_bytes) {

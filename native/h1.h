@@ -291,8 +291,6 @@ struct h1_listener {
   double *io;
   h1_cached *cache; /* H1_CACHE_SLOTS entries (NULL if the allocation failed: nothing is kept) */
   int nends;
-  uv_check_t ends_check; /* once per turn of the loop: the next turn for fairness, the ended exchanges reported */
-  uint8_t check_state;
   h1_target *targets;
   int ntargets, captargets;
   dconn *dconns;
@@ -349,9 +347,6 @@ void h1_queue_remove(h1_listener *l, dconn *d);
 void h1_on_sweep(uv_timer_t *timer);
 /* Tells JavaScript of the exchanges ended since the last report (one call for all of them). */
 void h1_report_ends(h1_listener *l);
-void h1_on_ends_check(uv_check_t *check);
-/* After a full read of a body, the rest of this turn of the loop belongs to the other connections (listener-base.h). */
-void h1_full_read(h1_listener *l, nl_turn_mark *mark);
 void h1_refresh_date(h1_listener *l);
 /* Stops new requests: idle client connections close now, busy ones after their response. */
 void h1_drain(h1_listener *l);

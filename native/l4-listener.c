@@ -7,14 +7,7 @@
 /* ---- the listener's life (the shared part is listener-base.c) ---- */
 
 static int has_sessions(nlistener *b) {
-  listener *l = (listener *)b;
-  return l->nsessions != 0 || l->check_state != H_NONE;
-}
-
-static void on_check_closed(uv_handle_t *h) {
-  listener *l = h->data;
-  l->check_state = H_NONE;
-  maybe_free_listener(l);
+  return ((listener *)b)->nsessions != 0;
 }
 
 static void release(nlistener *b) {
@@ -34,10 +27,6 @@ static void close_listener(nlistener *b) {
   for (session *s = l->sessions, *next; s != NULL; s = next) {
     next = s->next;
     close_session(s, R_LISTENER_CLOSED, 0);
-  }
-  if (l->check_state == H_OPEN) {
-    l->check_state = H_CLOSING;
-    uv_close((uv_handle_t *)&l->yield_check, on_check_closed);
   }
 }
 
@@ -63,14 +52,7 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   l->totals = totals;
   l->session_ids = session_ids;
   l->idle_ms = 300000;
-  napi_value out = nl_open(env, &l->base, NL_TCP, argv, on_connection, "MantouTcpListener", argv + 3, L4_NREFS);
-  if (out == NULL) return NULL;
-  /* After nl_open, which frees the listener itself when it fails. */
-  uv_check_init(l->base.server.loop, &l->yield_check);
-  l->yield_check.data = l;
-  uv_unref((uv_handle_t *)&l->yield_check);
-  l->check_state = H_OPEN;
-  return out;
+  return nl_open(env, &l->base, NL_TCP, argv, on_connection, "MantouTcpListener", argv + 3, L4_NREFS);
 }
 
 static listener *listener_call(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {

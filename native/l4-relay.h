@@ -105,16 +105,12 @@ struct listener {
   int ntargets, captargets;
   session *sessions;
   int nsessions;
-  /* After the poll phase of a turn with a full read: the next turn (fairness, listener-base.h). */
-  uv_check_t yield_check;
-  uint8_t check_state; /* enum handle_state */
 };
 
 /* l4-session.c */
 void on_connection(uv_stream_t *server, int status);
 void on_sweep(uv_timer_t *timer);
 void close_session(session *s, int reason, int reset);
-void on_yield_check(uv_check_t *check);
 
 /* l4-listener.c */
 void maybe_free_listener(listener *l);

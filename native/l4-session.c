@@ -196,20 +196,6 @@ static void on_eof(side *from) {
   s->pending++;
 }
 
-/* After a full read relayed: the rest of this turn of the loop belongs to the thread's other connections. */
-static void full_read(side *from) {
-  listener *l = from->s->l;
-  if (l->check_state != H_OPEN) return;
-  nl_mark_full_read(&l->base, &from->full_reads);
-  if (!uv_is_active((uv_handle_t *)&l->yield_check)) uv_check_start(&l->yield_check, on_yield_check);
-}
-
-void on_yield_check(uv_check_t *check) {
-  listener *l = check->data;
-  uv_check_stop(check);
-  l->base.turn++;
-}
-
 static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   side *from = (side *)stream;
   session *s = from->s;
@@ -228,7 +214,7 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
     uv_buf_t b = uv_buf_init(buf->base, (unsigned)n);
     int done = uv_try_write((uv_stream_t *)&to->tcp, &b, 1);
     if (done == n) {
-      if (n == READ_BYTES) full_read(from);
+      if (n == READ_BYTES) nl_full_read(&s->l->base, &from->full_reads);
       return;
     }
     if (done < 0 && done != UV_EAGAIN) {

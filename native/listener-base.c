@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 void nl_maybe_free(nlistener *b) {
-  if (b->server_state != NL_NONE || b->sweep_state != NL_NONE || b->has_work(b)) return;
+  if (b->server_state != NL_NONE || b->sweep_state != NL_NONE || b->check_state != NL_NONE || b->has_work(b)) return;
   int alive = b->inst->alive;
   if (!b->js_released && alive) return;
   if (!b->dropped) {
@@ -50,6 +50,34 @@ static void on_sweep_closed(uv_handle_t *h) {
   nl_maybe_free(b);
 }
 
+static void on_check_closed(uv_handle_t *h) {
+  nlistener *b = h->data;
+  b->check_state = NL_NONE;
+  nl_maybe_free(b);
+}
+
+static void on_turn_check(uv_check_t *check) {
+  nlistener *b = check->data;
+  uv_check_stop(check);
+  b->turn++;
+  if (b->turn_end != NULL) b->turn_end(b);
+}
+
+void nl_end_of_turn(nlistener *b) {
+  if (b->check_state == NL_OPEN && !uv_is_active((uv_handle_t *)&b->turn_check)) uv_check_start(&b->turn_check, on_turn_check);
+}
+
+void nl_full_read(nlistener *b, nl_turn_mark *m) {
+  /* Without the check (a closing listener) the turn never moves on: no mark, or the connection would wait forever. */
+  if (b->check_state != NL_OPEN) return;
+  if (m->turn != b->turn + 1) {
+    m->turn = b->turn + 1;
+    m->reads = 0;
+  }
+  m->reads++;
+  nl_end_of_turn(b);
+}
+
 void nl_stop_accepting(nlistener *b) {
   if (b->server_state != NL_OPEN) return;
   b->server_state = NL_CLOSING;
@@ -62,6 +90,10 @@ void nl_close_handles(nlistener *b) {
   if (b->sweep_state == NL_OPEN) {
     b->sweep_state = NL_CLOSING;
     uv_close((uv_handle_t *)&b->sweep, on_sweep_closed);
+  }
+  if (b->check_state == NL_OPEN) {
+    b->check_state = NL_CLOSING;
+    uv_close((uv_handle_t *)&b->turn_check, on_check_closed);
   }
 }
 
@@ -112,6 +144,10 @@ napi_value nl_open(napi_env env, nlistener *b, int kind, napi_value *argv, uv_co
   /* The sweep never keeps the thread alive by itself. */
   uv_unref((uv_handle_t *)&b->sweep);
   b->sweep_state = NL_OPEN;
+  uv_check_init(loop, &b->turn_check);
+  b->turn_check.data = b;
+  uv_unref((uv_handle_t *)&b->turn_check);
+  b->check_state = NL_OPEN;
   for (int i = 0; i < nrefs; i++) napi_create_reference(env, refs[i], 1, &b->refs[i]);
   b->nrefs = nrefs;
   napi_value resource_object, name;

@@ -23,11 +23,12 @@ struct nlistener {
   addon_instance *inst;
   uv_tcp_t server;
   uv_timer_t sweep;
+  uv_check_t turn_check; /* after the poll phase of a turn that asked for it (nl_end_of_turn): turn_end, fairness */
   napi_async_context async;
   napi_ref refs[NL_MAX_REFS]; /* the callbacks and shared arrays JavaScript gave */
   int nrefs;
-  uint8_t server_state, sweep_state; /* enum nl_handle */
-  uint32_t turn;                     /* turns of the loop with a full read, counted by the kind's check (fairness) */
+  uint8_t server_state, sweep_state, check_state; /* enum nl_handle */
+  uint32_t turn;                     /* turns of the loop that ran the turn check (fairness) */
   uint8_t closed;                    /* close() was called: new work is refused */
   uint8_t js_released;               /* JavaScript dropped its handle (finalizer ran) */
   uint8_t dropped;                   /* released: out of the instance's list, references deleted */
@@ -36,6 +37,8 @@ struct nlistener {
   int (*has_work)(nlistener *);
   void (*close)(nlistener *);
   void (*release)(nlistener *);
+  /* The kind's work at the end of a turn it asked for with nl_end_of_turn (NULL: none). */
+  void (*turn_end)(nlistener *);
 };
 
 #define NL_THROW(env, code, msg)            \
@@ -68,8 +71,8 @@ uint32_t nl_u32(napi_env env, napi_value v);
  * per turn of the loop (its listener's turn number), and after NL_FULL_READS_PER_TURN of them its alloc callback
  * gives libuv no buffer for the rest of that turn: libuv then stops reading that socket for now (the read callback
  * gets UV_ENOBUFS, which the kinds ignore), without a system call, and the next poll reports it again
- * (level-triggered), after every other socket that was ready has been served. The kind's check handle, armed by the mark, advances the listener's turn after the poll
- * phase. Backpressure (reads stopped by the owner) is untouched by this.
+ * (level-triggered), after every other socket that was ready has been served. The listener's turn check, armed by the mark, advances the turn after the poll phase.
+ * Backpressure (reads stopped by the owner) is untouched by this.
  */
 /*
  * Full reads a connection may do in one turn before the others get theirs. One read (64 KiB) took small GETs' p99
@@ -88,13 +91,9 @@ typedef struct nl_turn_mark {
 static inline int nl_yields(const nlistener *b, const nl_turn_mark *m) {
   return m->turn == b->turn + 1 && m->reads >= NL_FULL_READS_PER_TURN;
 }
-/* After a full read: counted for this turn. The caller arms its check (every time: only the check moves the turn). */
-static inline void nl_mark_full_read(const nlistener *b, nl_turn_mark *m) {
-  if (m->turn != b->turn + 1) {
-    m->turn = b->turn + 1;
-    m->reads = 0;
-  }
-  m->reads++;
-}
+/* Runs the listener's turn check after this turn's poll phase (turn_end, and the next turn for fairness). */
+void nl_end_of_turn(nlistener *b);
+/* After a full read: counted for this turn (the turn check, armed here each time, is what moves the turn on). */
+void nl_full_read(nlistener *b, nl_turn_mark *m);
 
 #endif
