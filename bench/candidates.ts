@@ -39,6 +39,15 @@ export const PROXY_CPU = '1';
 export const LOAD_CPU = '0';
 export const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 
+/**
+ * Pins this process (every thread) to LOAD_CPU. A bench whose load generator runs in its own process (the
+ * open-loop probe, autocannon) calls it first: unpinned, the scheduler puts the generator on the proxy's core
+ * whenever it likes, and the proxy's latency then includes waiting for its own client.
+ */
+export function pinSelfToLoadCpu(): void {
+  if (hasTaskset) spawnSync('taskset', ['-a', '-p', '-c', LOAD_CPU, String(process.pid)], { stdio: 'ignore' });
+}
+
 /** `--rounds N` (or `--rounds=N`) from the command line, a whole number of at least 1, else `fallback`; anything else exits 2. */
 export function roundsArg(fallback: number): number {
   const at = process.argv.findIndex((a) => a === '--rounds' || a.startsWith('--rounds='));

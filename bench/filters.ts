@@ -9,7 +9,19 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUILTIN_CHAIN, type Candidate, hasTaskset, LOAD_CPU, mantou, onPath, PROXY_CPU, pinnedSpawn, roundsArg, stopOnSignal } from './candidates.ts';
+import {
+  BUILTIN_CHAIN,
+  type Candidate,
+  hasTaskset,
+  LOAD_CPU,
+  mantou,
+  onPath,
+  PROXY_CPU,
+  pinnedSpawn,
+  pinSelfToLoadCpu,
+  roundsArg,
+  stopOnSignal,
+} from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { cpuSeconds } from './proc-stats.ts';
 import { startBenchUpstream } from './upstream.ts';
@@ -43,6 +55,7 @@ async function main(): Promise<void> {
     console.error('bench:filters needs wrk (bash bench/setup-peers.sh)');
     process.exit(1);
   }
+  pinSelfToLoadCpu();
   const upstream = await startBenchUpstream(hasTaskset ? LOAD_CPU : undefined);
   const upstreamPort = upstream.port;
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-filters-'));

@@ -31,6 +31,7 @@ import {
   onPath,
   PROXY_CPU,
   pinnedSpawn,
+  pinSelfToLoadCpu,
   roundsArg,
   spawnUntil,
   stopOnSignal,
@@ -97,6 +98,8 @@ async function p99(port: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  // The probe (openLoop, in this process) belongs on CPU 0 with the GETs' upstream, not beside the proxy.
+  pinSelfToLoadCpu();
   const pinned = hasTaskset ? LOAD_CPU : undefined;
   const upstream = await startBenchUpstream(pinned);
   const bulkUpstream = await startBenchUpstream(hasTaskset ? UPLOAD_CPU : undefined);

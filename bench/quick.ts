@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { hasTaskset, mantouArgs, spawnUntil, stopOnSignal } from './candidates.ts';
+import { hasTaskset, LOAD_CPU, mantouArgs, PROXY_CPU, pinSelfToLoadCpu, spawnUntil, stopOnSignal } from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
 import { startBenchUpstream } from './upstream.ts';
 
@@ -74,7 +74,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] as number;
 
 async function main(): Promise<void> {
-  const upstream = await startBenchUpstream(hasTaskset ? '0' : undefined);
+  pinSelfToLoadCpu();
+  const upstream = await startBenchUpstream(hasTaskset ? LOAD_CPU : undefined);
   let proxy: Awaited<ReturnType<typeof spawnUntil>> | null = null;
   const stopAll = () => {
     proxy?.child.kill('SIGTERM');
@@ -89,9 +90,9 @@ async function main(): Promise<void> {
     `listeners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${ENGINE_LINE}    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${upstreamPort} }]\n`,
   );
   try {
-    proxy = await spawnUntil(mantouArgs(config), /"ports":\{"bench":(\d+)\}/, hasTaskset ? '1' : undefined);
+    proxy = await spawnUntil(mantouArgs(config), /"ports":\{"bench":(\d+)\}/, hasTaskset ? PROXY_CPU : undefined);
     const proxyPort = Number(proxy.match[1]);
-    console.log(`placement: ${hasTaskset ? 'Mantou on CPU 1; upstream and load generator on CPU 0' : 'taskset not found: no pinning'}`);
+    console.log(`placement: ${hasTaskset ? `Mantou on CPU ${PROXY_CPU}; upstream and load generator on CPU ${LOAD_CPU}` : 'taskset not found: no pinning'}`);
     console.log(`load: autocannon, ${CONNECTIONS} keep-alive connections, ${DURATION_S}s per round, ${ROUNDS} rounds each, alternating`);
     await load(upstreamPort);
     await load(proxyPort);

@@ -3,13 +3,24 @@
 // open-loop latency at fixed rates and maximum throughput (autocannon), several rounds each. Writes
 // bench/results/<date>-<commit>/{results.json, report.md, <scenario>.svg}.
 
-import { execSync, spawnSync } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { type Candidate, candidateSpecs, hasTaskset, LOAD_CPU, onPath, PROXY_CPU, pinnedSpawn, roundsArg, stopOnSignal } from './candidates.ts';
+import {
+  type Candidate,
+  candidateSpecs,
+  hasTaskset,
+  LOAD_CPU,
+  onPath,
+  PROXY_CPU,
+  pinnedSpawn,
+  pinSelfToLoadCpu,
+  roundsArg,
+  stopOnSignal,
+} from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { busyShare, cpuSeconds, cpuTicks, rssBytes } from './proc-stats.ts';
 import {
@@ -53,11 +64,6 @@ const THROUGHPUT_S = 1;
 const THROUGHPUT_CONNECTIONS = 50;
 const WARMUP_MS = 1500;
 const PERCENTILES = [50, 60, 70, 75, 80, 85, 90, 92.5, 95, 97.5, 98.75, 99, 99.375, 99.5, 99.6875, 99.8, 99.9, 99.95, 99.97, 99.99];
-
-function pinSelf(): void {
-  // The load generator shares CPU 0 with the upstream; the proxy under test gets CPU 1 to itself.
-  if (hasTaskset) spawnSync('taskset', ['-a', '-p', '-c', LOAD_CPU, String(process.pid)], { stdio: 'ignore' });
-}
 
 function cpuOf(c: Candidate): number {
   return c.pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
@@ -262,7 +268,7 @@ async function main(): Promise<void> {
     console.log(`rendered ${join(dirname(values.render), 'report.md')}`);
     return;
   }
-  pinSelf();
+  pinSelfToLoadCpu();
   const started = performance.now();
   const wantScenarios = values.scenarios?.split(',') ?? (QUICK ? ['small-get', 'get-64k'] : scenarios.filter((s) => s.optIn !== true).map((s) => s.name));
   const wantCandidates = values.candidates?.split(',');
