@@ -90,6 +90,20 @@ async function uploads(port: number, path: string, ms: number): Promise<{ ok: nu
   return JSON.parse(stdout.trim()) as { ok: number; other: number };
 }
 
+/**
+ * Past this, a row that should not move did: the uploads bypassing the proxy (only the upload peers' own work on
+ * the proxy's core) or the control (the GETs straight to their upstream). Quiet runs of this VM stay at 0.7–1.25×.
+ */
+const DISTURBED_RATIO = 1.3;
+
+/** Why the run's conditions were not steady enough to read its ratios, or null when they were. */
+function disturbance(bypassRatio: number, controlRatio: number): string | null {
+  const why: string[] = [];
+  if (bypassRatio > DISTURBED_RATIO) why.push(`the uploads bypassing the proxy raised the p99 ${bypassRatio.toFixed(2)}×`);
+  if (controlRatio > DISTURBED_RATIO) why.push(`the control rose ${controlRatio.toFixed(2)}×`);
+  return why.length === 0 ? null : `${why.join(' and ')} (more than ${DISTURBED_RATIO}×)`;
+}
+
 async function p99(port: number): Promise<number> {
   const r = await openLoop({ port, rate: 1000, durationMs: LATENCY_MS, connections: 50, request: SMALL, newConnection: false });
   const v = r.histogram.getValueAtPercentile(99);
@@ -218,6 +232,8 @@ async function main(): Promise<void> {
     console.log(
       `control, the GETs straight to their upstream: p99 ${dq} µs alone [${directQuiet.join(', ')}], ${db} µs beside the scanned uploads [${directBusy.join(', ')}]: ${(db / dq).toFixed(2)}`,
     );
+    const disturbed = disturbance(p / q, db / dq);
+    if (disturbed !== null) console.log(`DISTURBED RUN: ${disturbed}; the ratios above say more about this VM than about the proxy: run it again`);
   } finally {
     stopAll();
   }
