@@ -5,7 +5,8 @@ import v8 from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { compileGeneration } from '../config/compile-generation.ts';
 import { type FilterModuleUrls, importFilterModules } from '../config/filter-resolution.ts';
-import type { Config } from '../config/schema.ts';
+import { type Config, defaults } from '../config/schema.ts';
+import { applyBusyPoll } from './busy-poll.ts';
 import { DataPlane } from './data-plane.ts';
 import { closeClustersNotIn, type Generation } from './generation.ts';
 import { addStreamCounters, newStreamCounters } from './http/stream-counters.ts';
@@ -72,6 +73,7 @@ async function applyGeneration(
   }
   try {
     const ports = await plane.apply(next);
+    applyBusyPoll(config.busyPollUs ?? defaults.busyPollUs);
     lifecycle.draining ||= draining;
     send({ t: 'applied', id, ports });
   } catch (err) {

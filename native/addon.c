@@ -18,12 +18,14 @@ addon_instance *addon_instance_of(napi_env env) {
 static void on_environment_teardown(napi_async_cleanup_hook_handle handle, void *data) {
   addon_instance *inst = data;
   inst->alive = 0;
-  if (inst->listeners == NULL) {
+  /* Busy polling's handles close first; the last close callback releases the hook if no listener holds it. */
+  busy_poll_close(inst);
+  if (inst->listeners == NULL && inst->busy_open == 0) {
     inst->cleanup = NULL;
     napi_remove_async_cleanup_hook(handle);
     return;
   }
-  /* The last listener freed releases the hook (addon_release_teardown_if_unused). */
+  /* The last listener freed (or busy handle closed) releases the hook (addon_release_teardown_if_unused). */
   nl_teardown(inst);
 }
 
@@ -32,7 +34,7 @@ void addon_hold_teardown(napi_env env, addon_instance *inst) {
 }
 
 void addon_release_teardown_if_unused(addon_instance *inst) {
-  if (inst->listeners != NULL || inst->cleanup == NULL) return;
+  if (inst->listeners != NULL || inst->busy_open != 0 || inst->cleanup == NULL) return;
   napi_async_cleanup_hook_handle h = inst->cleanup;
   inst->cleanup = NULL;
   napi_remove_async_cleanup_hook(h);
@@ -113,7 +115,7 @@ static void finalize_instance(napi_env env, void *data, void *hint) {
   (void)hint;
   addon_instance *inst = data;
   /* Listeners still listed belong to a torn-down environment; their memory goes with the thread. */
-  if (inst->listeners == NULL) free(inst);
+  if (inst->listeners == NULL && inst->busy_open == 0) free(inst);
 }
 
 NAPI_MODULE_INIT() {
@@ -126,5 +128,6 @@ NAPI_MODULE_INIT() {
   l4_define(env, exports);
   h1_define(env, exports);
   thread_priority_define(env, exports);
+  busy_poll_define(env, exports);
   return exports;
 }

@@ -25,6 +25,11 @@ typedef struct addon_instance {
   napi_async_cleanup_hook_handle cleanup;
   uint8_t random[4096];
   uint32_t random_used;
+  /* Busy polling (busy-poll.c): its two handles, once opened, until closed by the teardown. */
+  uv_idle_t busy_idle;
+  uv_check_t busy_check;
+  int busy_open; /* handles open: 2 from the first setBusyPoll(>0), 0 once both closed */
+  uint64_t busy_ns, busy_events, busy_since, busy_spins;
 } addon_instance;
 
 addon_instance *addon_instance_of(napi_env env);
@@ -49,6 +54,9 @@ void nl_teardown(addon_instance *inst);
 napi_value l4_define(napi_env env, napi_value exports);
 /* h1-listener.c: the native HTTP/1.1 engine (core/http/native-listener.ts). */
 napi_value h1_define(napi_env env, napi_value exports);
+/* busy-poll.c: a worker's busy polling (core/busy-poll.ts); its handles close with the environment. */
+napi_value busy_poll_define(napi_env env, napi_value exports);
+void busy_poll_close(addon_instance *inst);
 /* thread-priority.c: the offload pool's thread scheduling (core/offload/offload-thread.ts). */
 napi_value thread_priority_define(napi_env env, napi_value exports);
 

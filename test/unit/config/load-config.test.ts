@@ -83,6 +83,7 @@ describe('parseConfig reports every broken config with file:line:col, path and a
       'listeners[0].routes[0].responseHeaders.set.x-a: header value contains CR, LF',
     ],
     ['workers of the wrong kind', `workers: many\n${base}`, 'm.yaml:1:10 workers: expected "auto" or integer 1..256, got "many"'],
+    ['a busy poll past a millisecond', `busyPollUs: 5000\n${base}`, 'm.yaml:1:13 busyPollUs: expected integer 0..1000, got 5000'],
     [
       'an empty route list',
       base.replace(/ {4}routes:\n.*\n.*\n/, '    routes: []\n'),
