@@ -1,6 +1,6 @@
 // The addon's parts (native/build/mantou.node): each file adds its functions to the exports. What they share is
-// here and in addon.c: the per-thread instance (one read buffer, the teardown hook, kernel randomness), calling into
-// JavaScript, and the Node-API argument and socket helpers both listeners use.
+// here and in addon.c: the per-thread instance (one read buffer, the teardown hook, kernel randomness, busy polling's
+// handles), calling into JavaScript, and the Node-API argument and socket helpers both listeners use.
 
 #ifndef MANTOU_ADDON_H
 #define MANTOU_ADDON_H
