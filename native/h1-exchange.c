@@ -170,7 +170,6 @@ void h1_report_ends(h1_listener *l) {
   napi_close_handle_scope(l->base.env, scope);
 }
 
-
 /* An exchange is over: JavaScript hears of it after this turn of the loop, with the others that ended in it (one
    call instead of one per request; nothing waits on it but counters and a reloaded generation's drain). */
 static void report_done(dconn *d, int failure) {
@@ -274,12 +273,7 @@ void h1_fail(dconn *d, int failure) {
 static void d_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   dconn *d = (dconn *)h;
-  if (nl_yields(&d->l->base, &d->full_reads)) {
-    *buf = uv_buf_init(NULL, 0);
-    return;
-  }
-  buf->base = d->l->base.inst->scratch;
-  buf->len = H1_READ_BYTES;
+  nl_read_buffer(&d->l->base, &d->full_reads, buf);
 }
 
 static void d_reading(dconn *d, int on) {

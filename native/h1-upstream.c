@@ -48,12 +48,7 @@ void h1_queue_remove(h1_listener *l, dconn *d) {
 static void u_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   uconn *u = (uconn *)h;
-  if (nl_yields(&u->l->base, &u->full_reads)) {
-    *buf = uv_buf_init(NULL, 0);
-    return;
-  }
-  buf->base = u->l->base.inst->scratch;
-  buf->len = H1_READ_BYTES;
+  nl_read_buffer(&u->l->base, &u->full_reads, buf);
 }
 
 static void u_on_closed(uv_handle_t *h) {

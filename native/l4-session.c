@@ -121,13 +121,7 @@ static int side_error(session *s, side *x, int err) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   side *x = (side *)h;
-  if (nl_yields(&x->s->l->base, &x->full_reads)) {
-    *buf = uv_buf_init(NULL, 0);
-    return;
-  }
-  /* Every read is written on (or copied) before the next read: one buffer serves the whole thread. */
-  buf->base = x->s->l->base.inst->scratch;
-  buf->len = READ_BYTES;
+  nl_read_buffer(&x->s->l->base, &x->full_reads, buf);
 }
 
 static void both_done_if_flushed(session *s) {
