@@ -4,8 +4,10 @@
 // forwarded unscanned; scanned in the offload pool; scanned on the worker's own event loop), in alternating
 // rounds. Target: p99 with scanning within 20% of p99 without. The bypass row is the upload peers' own cost on
 // the proxy's core: what of the rise is not the proxy's doing. The body-blind row sends the same uploads through a
-// filter that never looks at the body (`headers`): the route goes to the net engine as a scanned one does, so
-// what it costs beside the forwarded row is the net engine's, and what the scanned row adds to it is the scan's.
+// filter that never looks at the body and acts on the response (`headers`, a response header): the route goes to
+// the net engine, as every filtered route did until 2026-11-30 evening, so what it costs beside the forwarded row is the
+// net engine's. Since then a route whose filters are request-side only (body-scan) is served natively, the body
+// gathered in C (core/http/native-filtered.ts): the scanned row against the body-blind one is what that saves.
 // When nginx is installed it runs beside, on the proxy's core with the same routes unscanned, measured alone and beside the same uploads in the same rounds: what
 // forwarding them costs a C proxy's small GETs.
 //
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
   const file = join(dir, 'offload.yaml');
   writeFileSync(
     file,
-    `workers: 1\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${ENGINE_LINE}    filters: [{ name: body-scan, config: { patterns: [${PATTERNS}], maxBytes: 2097152, timeoutMs: 5000 } }, { name: headers, config: { request: { set: { x-upload: blind } } } }]\n    routes:\n      - { match: { path: { prefix: /scan-inline } }, cluster: bulk, filters: { headers: { disabled: true }, body-scan: { config: { patterns: [${PATTERNS}], maxBytes: 2097152, offload: false } } } }\n      - { match: { path: { prefix: /scan } }, cluster: bulk, filters: { headers: { disabled: true } } }\n      - { match: { path: { prefix: /upload } }, cluster: bulk, filters: { body-scan: { disabled: true }, headers: { disabled: true } } }\n      - { match: { path: { prefix: /blind } }, cluster: bulk, filters: { body-scan: { disabled: true } } }\n      - { cluster: up, filters: { body-scan: { disabled: true }, headers: { disabled: true } } }\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.port} }]\n  - name: bulk\n    endpoints: [{ address: 127.0.0.1, port: ${bulkUpstream.port} }]\n`,
+    `workers: 1\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${ENGINE_LINE}    filters: [{ name: body-scan, config: { patterns: [${PATTERNS}], maxBytes: 2097152, timeoutMs: 5000 } }, { name: headers, config: { response: { set: { x-upload: blind } } } }]\n    routes:\n      - { match: { path: { prefix: /scan-inline } }, cluster: bulk, filters: { headers: { disabled: true }, body-scan: { config: { patterns: [${PATTERNS}], maxBytes: 2097152, offload: false } } } }\n      - { match: { path: { prefix: /scan } }, cluster: bulk, filters: { headers: { disabled: true } } }\n      - { match: { path: { prefix: /upload } }, cluster: bulk, filters: { body-scan: { disabled: true }, headers: { disabled: true } } }\n      - { match: { path: { prefix: /blind } }, cluster: bulk, filters: { body-scan: { disabled: true } } }\n      - { cluster: up, filters: { body-scan: { disabled: true }, headers: { disabled: true } } }\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.port} }]\n  - name: bulk\n    endpoints: [{ address: 127.0.0.1, port: ${bulkUpstream.port} }]\n`,
   );
   let proxy: Awaited<ReturnType<typeof spawnUntil>> | null = null;
   let nginx: ChildProcess | null = null;

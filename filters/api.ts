@@ -73,6 +73,13 @@ export interface FilterDefinition<S extends TSchema = TSchema, St = undefined> {
    * (throwing refuses the config, with the message), prepare what every request needs, return the hooks.
    */
   readonly create: (options: Static<S>, env: FilterEnv) => HttpFilterHooks<St>;
+  /**
+   * Set it when the filter's onRequestBody only ever sees bodies it asked for whole: its onRequest calls
+   * `ctx.bufferRequestBody` for every request with a body. On the `native` engine a route whose filters have only
+   * request-side hooks (onRequest, and onRequestBody of filters that set this) is then served natively, with the
+   * body gathered in C (docs/filters.md); without it such a route is served by the `net` engine. Nothing else changes.
+   */
+  readonly wholeRequestBody?: boolean;
 }
 
 /** Declares a filter; a module's default export. */
@@ -89,7 +96,7 @@ export function instantiateFilter<S extends TSchema, St>(
   instanceName = d.name,
 ): HttpFilterInstance {
   const hooks = d.create(options, env) as HttpFilterHooks<unknown>;
-  return { name: instanceName, hooks, newState: d.state };
+  return { name: instanceName, hooks, newState: d.state, wholeRequestBody: d.wholeRequestBody === true };
 }
 
 /** A local reply: status, a text body, and headers as a flat [name, value, …] list (checked like any header). */

@@ -24,6 +24,8 @@ const Options = T.Object(
 export default defineFilter({
   name: 'body-scan',
   config: Options,
+  // onRequest buffers every body: the native engine can gather it and keep the connection (api.ts).
+  wholeRequestBody: true,
   create(o) {
     // Compiled here too, so a pattern that does not compile refuses the config instead of failing requests.
     const regexes = o.patterns.map((p) => new RegExp(p, o.flags));

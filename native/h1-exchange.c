@@ -9,8 +9,9 @@
 // exchange that ended in it.
 //
 // What stays native is the common case: an HTTP/1.1 request head complete in one read, with no body, a
-// Content-Length one or a chunked one, on a route with no filters. Anything else — another transfer coding, an
-// upgrade, HTTP/1.0, a head split across reads or over 8 KiB, an unusual field, a route with filters or rewrites,
+// Content-Length one or a chunked one, on a route with no filters (or request-side ones only: JavaScript runs them
+// while the exchange is held here, h1-park.c). Anything else — another transfer coding, an upgrade, HTTP/1.0, a
+// head split across reads or over 8 KiB, an unusual field, a route with response-side filters or rewrites,
 // any body when the listener has a whole-request timeout — is handed to the net engine: the connection's
 // descriptor and the bytes read so far, at a request boundary, so it serves that request with everything it does;
 // it hands the connection back between requests (h1_adopt; core/http/net-connection.ts says when). Nothing is
@@ -85,7 +86,6 @@ void h1_refresh_date(h1_listener *l) {
 
 /* ---- writes (h1_write serves both directions) and the client's ---- */
 
-static void d_reading(dconn *d, int on);
 static void d_close_gracefully(dconn *d);
 
 static void on_client_written(uv_write_t *req, int status) {
@@ -133,6 +133,23 @@ int h1_write(uv_stream_t *s, int queued, uv_buf_t *bufs, unsigned n, void *owner
   if (w == NULL) return UV_ENOMEM;
   w->owner = owner;
   uv_buf_t rest = uv_buf_init(w->data, (unsigned)gather(w->data, bufs, n, skip));
+  int err = uv_write(&w->req, s, &rest, 1, cb);
+  if (err != 0) {
+    free(w);
+    return err;
+  }
+  return 1;
+}
+
+int h1_write_borrowed(uv_stream_t *s, int queued, uv_buf_t buf, void *owner, uv_write_cb cb) {
+  int done = queued > 0 ? UV_EAGAIN : uv_try_write(s, &buf, 1);
+  if (done == (int)buf.len) return 0;
+  if (done < 0 && done != UV_EAGAIN) return done;
+  size_t skip = done < 0 ? 0 : (size_t)done;
+  h1_queued_write *w = malloc(sizeof *w);
+  if (w == NULL) return UV_ENOMEM;
+  w->owner = owner;
+  uv_buf_t rest = uv_buf_init(buf.base + skip, (unsigned)(buf.len - skip));
   int err = uv_write(&w->req, s, &rest, 1, cb);
   if (err != 0) {
     free(w);
@@ -216,6 +233,9 @@ void h1_end_exchange(dconn *d, int failure, int upstream_reusable) {
   h1_listener *l = d->l;
   uconn *u = d->u;
   d->u = NULL;
+  h1_unpark(d);
+  d->gbody = NULL;
+  h1_stop_pacing(d);
   if (d->body_left > 0) {
     /* The request body was not all read (an early response, a failure): the upstream connection is mid-request,
        and the rest of the client's bytes cannot be told from a next request. Both close. */
@@ -273,10 +293,11 @@ void h1_fail(dconn *d, int failure) {
 static void d_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   dconn *d = (dconn *)h;
-  nl_read_buffer(&d->l->base, &d->full_reads, buf);
+  if (d->parked == P_GATHERING) h1_gather_alloc(d, buf);
+  else nl_read_buffer(&d->l->base, &d->full_reads, buf);
 }
 
-static void d_reading(dconn *d, int on) {
+void h1_client_reading(dconn *d, int on) {
   if (d->handle != HS_OPEN || d->reading == on) return;
   d->reading = (uint8_t)on;
   if (on) uv_read_start((uv_stream_t *)&d->tcp, d_alloc, d_on_read);
@@ -290,6 +311,7 @@ static void d_on_closed(uv_handle_t *h) {
   else l->dconns = d->next;
   if (d->next) d->next->prev = d->prev;
   l->ndconns--;
+  h1_stop_pacing(d);
   free(d->in);
   free(d->req);
   free(d);
@@ -325,7 +347,7 @@ static void d_close_gracefully(dconn *d) {
     return;
   }
   d->shut = 1;
-  d_reading(d, 1);
+  h1_client_reading(d, 1);
 }
 
 /* ---- the request body: Content-Length bytes passed on as they come ---- */
@@ -341,7 +363,7 @@ static int keep_input(dconn *d, const char *buf, uint32_t len) {
   memcpy(grown + d->in_len, buf, len);
   d->in = grown;
   d->in_len += len;
-  d_reading(d, 0);
+  h1_client_reading(d, 0);
   return 0;
 }
 
@@ -405,11 +427,15 @@ static void relay_body(dconn *d, const char *buf, uint32_t len) {
     h1_upstream_write_failed(u, d);
     return;
   }
-  if (d->body_left > 0 && u->writes > 0) d_reading(d, 0);
+  if (d->body_left > 0 && u->writes > 0) h1_client_reading(d, 0);
   d->body_deadline_ms = d->body_left > 0 && d->reading ? h1_now_ms(d->l) + d->l->body_timeout_ms : UINT64_MAX;
 }
 
 void h1_body_resume(dconn *d) {
+  if (d->gbody != NULL) {
+    h1_send_gathered(d);
+    return;
+  }
   uconn *u = d->u;
   if (d->handle != HS_OPEN || d->state != D_EXCHANGE || d->body_left == 0 || u == NULL || u->state != U_BUSY || u->writes > 0) return;
   if (d->in_len > 0) {
@@ -421,7 +447,7 @@ void h1_body_resume(dconn *d) {
     free(in);
     if (d->handle != HS_OPEN || d->state != D_EXCHANGE || d->body_left == 0 || d->u != u || u->writes > 0) return;
   }
-  d_reading(d, 1);
+  h1_client_reading(d, 1);
   d->body_deadline_ms = h1_now_ms(d->l) + d->l->body_timeout_ms;
 }
 
@@ -446,6 +472,49 @@ static void handoff(dconn *d, const char *bytes, uint32_t len) {
   /* Our descriptor closes; the connection lives on in the copy (libuv takes ours out of epoll first). */
   d->handle = HS_CLOSING;
   uv_close((uv_handle_t *)&d->tcp, d_on_closed);
+}
+
+/* The exchange's state for request r, from decision (its target, when it is not held for JavaScript). */
+static void begin_exchange(dconn *d, const h1_request *r, double decision) {
+  d->state = D_EXCHANGE;
+  d->adopted = 0;
+  d->decision = decision;
+  d->target = (int)((uint64_t)decision & 0xffff);
+  d->body_left = r->chunked ? 1 : r->content_length;
+  d->body_deadline_ms = UINT64_MAX;
+  d->has_body = r->chunked || r->content_length > 0;
+  d->body_chunked = r->chunked;
+  if (r->chunked) h1_req_chunks_reset(&d->rchunks, d->l->max_trailer_bytes);
+  d->is_head = r->is_head;
+  /* Once set (by the client, or by draining) it stays: the connection closes after this exchange. */
+  if (r->close) d->last = 1;
+  d->retried = d->started = 0;
+  d->status = 0;
+  d->upstream_close = 0;
+}
+
+/* decide() holds the exchange for the route's filters (h1-park.c): everything after the head is kept (body bytes,
+   a pipelined request), the client is not read, and JavaScript says what comes next. */
+static void park_request(dconn *d, const h1_request *r, const char *data, uint32_t len, double decision) {
+  if (d->in != NULL) {
+    free(d->in);
+    d->in = NULL;
+    d->in_len = 0;
+  }
+  begin_exchange(d, r, decision);
+  d->deadline_ms = UINT64_MAX;
+  d->expect_continue = r->expect_continue;
+  h1_client_reading(d, 0);
+  if (d->handle != HS_OPEN) {
+    h1_fail(d, F_DOWNSTREAM_ABORTED);
+    return;
+  }
+  if (h1_park(d, decision) != 0) {
+    h1_fail(d, F_OVERFLOW);
+    return;
+  }
+  /* On failure keep_input closed the connection, which ended the exchange. */
+  if (len > r->head_len) keep_input(d, data + r->head_len, len - r->head_len);
 }
 
 /* Starts the exchange for the request whose head is at the start of data (len bytes). */
@@ -484,15 +553,24 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
       handoff(d, data, len);
       return;
     }
-    napi_value argv[4] = {js_latin1(l->base.env, r.method, r.method_len), js_latin1(l->base.env, r.path, r.path_len),
-                          js_latin1(l->base.env, r.host, r.host_len), NULL};
-    if (l->pass_head) argv[3] = js_latin1(l->base.env, data, r.head_len);
+    napi_value argv[6] = {js_latin1(l->base.env, r.method, r.method_len), js_latin1(l->base.env, r.path, r.path_len),
+                          js_latin1(l->base.env, r.host, r.host_len), NULL, NULL, NULL};
+    if (l->pass_head) {
+      argv[3] = js_latin1(l->base.env, data, r.head_len);
+      argv[4] = js_latin1(l->base.env, d->rid, strlen(d->rid));
+      argv[5] = js_latin1(l->base.env, d->addr, strlen(d->addr));
+    }
     l->io[H1_IO_CACHEABLE] = 0;
-    decision = addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_DECIDE], l->pass_head ? 4 : 3, argv, H1_HANDOFF, NULL);
+    decision = addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_DECIDE], l->pass_head ? 6 : 3, argv, H1_HANDOFF, NULL);
     napi_close_handle_scope(l->base.env, scope);
     if (decision < 0) {
       free(keep);
       if (d->handle == HS_OPEN) handoff(d, data, len);
+      return;
+    }
+    if (((uint64_t)decision & 0xffff) == H1_PARKED_TARGET) {
+      free(keep);
+      park_request(d, &r, data, len, decision);
       return;
     }
     /* The route's timeout, put where we read it by decide(). */
@@ -501,11 +579,8 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
   }
   memcpy(d->req + d->req_len, data + r.head_len, with_head);
   d->req_len += with_head;
-  d->body_left = r.chunked ? 1 : r.content_length - with_head;
-  d->body_deadline_ms = UINT64_MAX;
-  d->has_body = r.chunked || r.content_length > 0;
-  d->body_chunked = r.chunked;
-  if (r.chunked) h1_req_chunks_reset(&d->rchunks, l->max_trailer_bytes);
+  begin_exchange(d, &r, decision);
+  d->body_left -= with_head;
   if (keep != NULL) {
     memcpy(keep, data + r.head_len + with_head, rest);
     free(d->in);
@@ -516,18 +591,8 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
     d->in = NULL;
     d->in_len = 0;
   }
-  d->state = D_EXCHANGE;
-  d->adopted = 0;
-  d->decision = decision;
-  d->target = (int)((uint64_t)decision & 0xffff);
   /* The route's timeout (0: none). */
   d->deadline_ms = timeout_ms > 0 ? h1_now_ms(l) + (uint64_t)timeout_ms : UINT64_MAX;
-  d->is_head = r.is_head;
-  /* Once set (by the client, or by draining) it stays: the connection closes after this exchange. */
-  if (r.close) d->last = 1;
-  d->retried = d->started = 0;
-  d->status = 0;
-  d->upstream_close = 0;
   if (d->handle != HS_OPEN || d->target >= l->ntargets) {
     /* Closed under us by JavaScript, or a target it never added: the stream it counted still ends. */
     h1_fail(d, d->handle != HS_OPEN ? F_DOWNSTREAM_ABORTED : F_CONNECT_FAILED);
@@ -566,7 +631,7 @@ static void process_input(dconn *d) {
     return;
   }
   if (d->client_eof) d_close(d, 0);
-  else d_reading(d, 1);
+  else h1_client_reading(d, 1);
 }
 
 static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
@@ -574,7 +639,7 @@ static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
   /* UV_ENOBUFS: d_alloc gave no buffer, its full reads of this turn done (fairness): read on in the next. */
   if (d->handle != HS_OPEN || n == 0 || n == UV_ENOBUFS) return;
   if (n < 0) {
-    d_reading(d, 0);
+    h1_client_reading(d, 0);
     if (n != UV_EOF) {
       d_close(d, 1);
       return;
@@ -589,6 +654,10 @@ static void d_on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
     return;
   }
   if (d->state == D_CLOSING) return; /* lingering: what the client still sends is dropped */
+  if (d->parked == P_GATHERING) {
+    h1_gather_read(d, n);
+    return;
+  }
   if (d->state == D_EXCHANGE && d->body_left > 0 && d->in_len == 0 && d->u != NULL && d->u->state == U_BUSY && d->u->writes == 0) {
     relay_body(d, buf->base, (uint32_t)n);
     if (n == H1_READ_BYTES) nl_full_read(&d->l->base, &d->full_reads);
@@ -633,7 +702,7 @@ void h1_on_connection(uv_stream_t *server, int status) {
     return;
   }
   d_open(l, d);
-  d_reading(d, 1);
+  h1_client_reading(d, 1);
 }
 
 /* The mirror of handoff(): the net engine closes its descriptor once this returns 0; ours is a copy of it. */

@@ -8,7 +8,7 @@
 
 static int has_connections(nlistener *b) {
   h1_listener *l = (h1_listener *)b;
-  return l->ndconns != 0 || l->nuconns != 0;
+  return l->ndconns != 0 || l->nuconns != 0 || l->pace_state != HS_NONE;
 }
 
 /* The end of a turn with ended exchanges: JavaScript hears of them in one call. */
@@ -22,6 +22,8 @@ static void release(nlistener *b) {
   l->targets = NULL;
   free(l->cache);
   l->cache = NULL;
+  free(l->parked);
+  l->parked = NULL;
 }
 
 void h1_maybe_free_listener(h1_listener *l) {
@@ -31,6 +33,7 @@ void h1_maybe_free_listener(h1_listener *l) {
 static void close_listener(nlistener *b) {
   h1_listener *l = (h1_listener *)b;
   nl_close_handles(b);
+  h1_pace_close(l);
   h1_close_all(l);
   h1_report_ends(l);
 }
@@ -48,13 +51,15 @@ static void close_listener(nlistener *b) {
  *     of the loop, or every H1_ENDS_BATCH);
  *   failure(kind, requestId, isHead, close) → the local reply's bytes (latin1);
  *   handoff(fd, bytes, bounces): the connection, and what was read of it, go to the net engine; bounces: how many
- *     times in a row it came back (adopt()) and was handed over again before serving a request here.
+ *     times in a row it came back (adopt()) and was handed over again before serving a request here;
+ *   gathered(id): the body of held exchange `id` is all in the memory gather() was given (h1-park.c).
+ * With `head`, decide() also gets the request id and the client's address (a route with filters needs them).
  */
 static napi_value Listen(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 8) NL_THROW(env, "ERR_INVALID_ARG", "listen: 8 arguments");
+  if (argc < 9) NL_THROW(env, "ERR_INVALID_ARG", "listen: 9 arguments");
   double *io = addon_float64s(env, argv[3], H1_IO_LENGTH);
   if (io == NULL) NL_THROW(env, "ERR_INVALID_ARG", "listen: io must be a Float64Array of 3 + 2·H1_ENDS_BATCH");
   h1_listener *l = calloc(1, sizeof *l);
@@ -73,6 +78,7 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   if (out == NULL) return NULL;
   /* After nl_open, which frees the listener itself when it fails; release() frees this. */
   l->cache = calloc(H1_CACHE_SLOTS, sizeof *l->cache);
+  h1_pace_open(l);
   h1_refresh_date(l);
   return out;
 }
@@ -157,6 +163,65 @@ static napi_value Adopt(napi_env env, napi_callback_info info) {
   return addon_num(env, h1_adopt(l, (int)nl_u32(env, argv[1]), data, (uint32_t)len, nl_u32(env, argv[3])));
 }
 
+/* ---- exchanges held for their route's filters (h1-park.c): each call answers 0, or -1 when the exchange is gone ---- */
+
+static dconn *parked_call(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  h1_listener *l = listener_call(env, info, n, argv);
+  if (l == NULL) return NULL;
+  double id = -1;
+  napi_get_value_double(env, argv[1], &id);
+  return h1_parked(l, id);
+}
+
+/* gather(handle, id, buffer) → 1 (the body was all here), 0 (gathered(id) will say), -1: the body (exactly its
+   Content-Length) is read into buffer, which JavaScript keeps until the exchange's end is reported. */
+static napi_value Gather(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  dconn *d = parked_call(env, info, 3, argv);
+  void *data = NULL;
+  size_t len = 0;
+  if (d == NULL || napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok || len > UINT32_MAX) return addon_num(env, -1);
+  return addon_num(env, h1_gather(d, data, (uint32_t)len));
+}
+
+/* forward(handle, id, decision, timeoutMs, head, body?) → 0 or -1: head (latin1) goes to the decision's target,
+   then body (a Buffer, kept by JavaScript until the end is reported) or the client's body as it comes. */
+static napi_value Forward(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  dconn *d = parked_call(env, info, 6, argv);
+  if (d == NULL) return addon_num(env, -1);
+  double decision = -1, timeout_ms = 0;
+  napi_get_value_double(env, argv[2], &decision);
+  napi_get_value_double(env, argv[3], &timeout_ms);
+  size_t len = 0;
+  if (napi_get_value_string_latin1(env, argv[4], NULL, 0, &len) != napi_ok || len == 0 || len > UINT32_MAX - 1) return addon_num(env, -1);
+  char *head = h1_request_buffer(d, (uint32_t)len);
+  if (head == NULL) return addon_num(env, -1);
+  napi_get_value_string_latin1(env, argv[4], head, len + 1, &len);
+  void *body = NULL;
+  size_t body_len = 0;
+  bool is_buffer = false;
+  napi_is_buffer(env, argv[5], &is_buffer);
+  if (is_buffer && (napi_get_buffer_info(env, argv[5], &body, &body_len) != napi_ok || body_len > UINT32_MAX)) return addon_num(env, -1);
+  return addon_num(env, h1_forward(d, decision, timeout_ms, (uint32_t)len, is_buffer ? body : NULL, (uint32_t)body_len));
+}
+
+/* respond(handle, id, response, close) → 0 or -1: a whole response (latin1, "HTTP/1.1 NNN …"), then the end. */
+static napi_value Respond(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  dconn *d = parked_call(env, info, 4, argv);
+  size_t len = 0;
+  if (d == NULL || napi_get_value_string_latin1(env, argv[2], NULL, 0, &len) != napi_ok || len > UINT32_MAX - 1) return addon_num(env, -1);
+  char *bytes = malloc(len + 1);
+  if (bytes == NULL) return addon_num(env, -1);
+  napi_get_value_string_latin1(env, argv[2], bytes, len + 1, &len);
+  bool close = false;
+  napi_get_value_bool(env, argv[3], &close);
+  int rc = h1_respond(d, bytes, (uint32_t)len, close);
+  free(bytes);
+  return addon_num(env, rc);
+}
+
 /* stopAccepting(handle): no new connections; idle ones close now, busy ones after their response. */
 static napi_value StopAccepting(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -182,6 +247,9 @@ napi_value h1_define(napi_env env, napi_value exports) {
     {"configure", NULL, Configure, NULL, NULL, NULL, napi_default, NULL},
     {"addTarget", NULL, AddTarget, NULL, NULL, NULL, napi_default, NULL},
     {"adopt", NULL, Adopt, NULL, NULL, NULL, napi_default, NULL},
+    {"gather", NULL, Gather, NULL, NULL, NULL, napi_default, NULL},
+    {"forward", NULL, Forward, NULL, NULL, NULL, napi_default, NULL},
+    {"respond", NULL, Respond, NULL, NULL, NULL, napi_default, NULL},
     {"stopAccepting", NULL, StopAccepting, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, Close, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -124,6 +124,13 @@ int h1_upstream_write(uconn *u, uv_buf_t *bufs, unsigned n) {
   return 0;
 }
 
+int h1_upstream_write_borrowed(uconn *u, uv_buf_t buf) {
+  int queued = h1_write_borrowed((uv_stream_t *)&u->tcp, u->writes, buf, u, on_upstream_written);
+  if (queued < 0) return queued;
+  u->writes += queued;
+  return 0;
+}
+
 void h1_upstream_write_failed(uconn *u, dconn *d) {
   /* After response bytes, the read side reports what happened. */
   if (!u->got_bytes) no_response(u, d);
@@ -142,6 +149,13 @@ static void send_request(dconn *d, uconn *u) {
   uv_buf_t b = uv_buf_init(d->req, d->req_len);
   if (h1_upstream_write(u, &b, 1) != 0) {
     h1_upstream_write_failed(u, d);
+    return;
+  }
+  /* A body gathered for the route's filters follows from its own memory, in slices (JavaScript keeps it until the
+     end is reported; a write still queued then is on a connection that closes, as it is not at a boundary). */
+  if (d->gbody != NULL) {
+    d->gbody_sent = 0;
+    h1_send_gathered(d);
     return;
   }
   if (d->body_left > 0) h1_body_resume(d);

@@ -4,6 +4,7 @@
 //   h1-response.c  an exchange's response, from the upstream's bytes to the client;
 //   h1-upstream.c  upstream connections and their pool;
 //   h1-cache.c     kept decisions: decide() is not called again for a route that always decides the same;
+//   h1-park.c      exchanges held while JavaScript runs a route's request-side filters, and bodies gathered for them;
 //   h1-listener.c  a listener's life and the Node-API functions core/http/native-listener.ts calls.
 // What it is for, and what it leaves to the `net` engine, is in h1-exchange.c.
 
@@ -35,6 +36,10 @@
 #define H1_SWEEP_MS 250
 /* decide()'s answer when the request must be served by the net engine. */
 #define H1_HANDOFF (-1)
+/* A decision's target bits when JavaScript holds the exchange (a route with filters, h1-park.c); its exchange id is
+   bits 16..31 of the decision. */
+#define H1_PARKED_TARGET 0xffff
+#define H1_EXCHANGE_IDS 0x10000
 /* Ended exchanges reported to JavaScript in one call (io[1..]: decision, failure pairs). */
 #define H1_ENDS_BATCH 256
 /* The rest of io (core/http/native-listener.ts): decide() sets io[H1_IO_CACHEABLE] to 1 when its decision may be
@@ -243,7 +248,22 @@ struct dconn {
   uint8_t has_body;
   uint8_t body_chunked;
   h1_req_chunks rchunks;
+  /* Held for JavaScript (h1-park.c): 0 not, P_WAITING while its filters run, P_GATHERING while its body is read into
+     gbuf (JavaScript's memory, kept alive there until the exchange's end is reported). */
+  uint8_t parked;
+  uint8_t expect_continue; /* a parked request's Expect: 100-continue, answered when its body is first wanted */
+  uint16_t exid;
+  char *gbuf;
+  uint32_t glen, gfill;
+  /* A gathered (or replaced) body to send after the head, from JavaScript's memory: at most two slices of
+     H1_READ_BYTES a turn (h1_send_gathered), as a relayed body is read, so one megabyte is not one long write. */
+  const char *gbody;
+  uint32_t gbody_len, gbody_sent;
+  uint8_t pacing; /* on the listener's list of bodies to go on with in the next turn */
+  dconn *next_pacing;
 };
+
+enum { P_NOT, P_WAITING, P_GATHERING };
 
 /* A kept decision (h1-cache.c). */
 typedef struct h1_cached {
@@ -277,7 +297,7 @@ struct uconn {
 };
 
 /* The JavaScript values a listener holds, by their place in its base's refs (listen()'s arguments 3..7). */
-enum h1_ref { H1_REF_IO, H1_REF_DECIDE, H1_REF_DONE, H1_REF_FAILURE, H1_REF_HANDOFF, H1_NREFS };
+enum h1_ref { H1_REF_IO, H1_REF_DECIDE, H1_REF_DONE, H1_REF_FAILURE, H1_REF_HANDOFF, H1_REF_GATHERED, H1_NREFS };
 
 struct h1_listener {
   nlistener base; /* first: the listen socket, the sweep, the JavaScript values, the handle */
@@ -290,6 +310,11 @@ struct h1_listener {
      reported (decision, failure), `nends` of them; then H1_IO_CACHEABLE and H1_IO_CACHED_STARTS. */
   double *io;
   h1_cached *cache; /* H1_CACHE_SLOTS entries (NULL if the allocation failed: nothing is kept) */
+  dconn **parked;   /* by exchange id (H1_EXCHANGE_IDS entries, made on the first park) */
+  /* Gathered bodies with slices left for the next turn, and the zero-delay timer that runs that turn (h1-park.c). */
+  dconn *pacing;
+  uv_timer_t pace;
+  uint8_t pace_state;
   int nends;
   h1_target *targets;
   int ntargets, captargets;
@@ -317,8 +342,13 @@ typedef struct h1_queued_write {
    copied into an h1_queued_write for `owner` and queued, `cb` called when written. 0 (all written), 1 (queued), or
    a libuv error. Both directions write this way: h1_client_write, h1_upstream_write. */
 int h1_write(uv_stream_t *s, int queued, uv_buf_t *bufs, unsigned n, void *owner, uv_write_cb cb);
+/* As h1_write for one buffer, but what the socket does not take is written from buf's own memory, which the caller
+   keeps until the exchange's end is reported (a gathered body, h1-park.c): a slice of it is not copied again. */
+int h1_write_borrowed(uv_stream_t *s, int queued, uv_buf_t buf, void *owner, uv_write_cb cb);
 /* Writes bufs to the client; what its socket does not take now is copied and queued. 0, or -1 if it failed. */
 int h1_client_write(dconn *d, uv_buf_t *bufs, unsigned n);
+/* Starts or stops reading the client. */
+void h1_client_reading(dconn *d, int on);
 /* d's upstream takes request body bytes (again): what was kept of the body goes first, then the client is read. */
 void h1_body_resume(dconn *d);
 /* The exchange is over: its upstream connection goes back to the pool (when reusable) or away, JavaScript is told,
@@ -335,6 +365,8 @@ void h1_upstream_release(uconn *u);
 /* Writes bufs on u; what its socket does not take now is copied and queued (and the client's body is not read
    until it is written). 0, or a libuv error: the caller calls h1_upstream_write_failed. */
 int h1_upstream_write(uconn *u, uv_buf_t *bufs, unsigned n);
+/* The same for a gathered body: written from its own memory (h1_write_borrowed). */
+int h1_upstream_write_borrowed(uconn *u, uv_buf_t buf);
 /* A write on u (serving d) failed: before any response byte that is a failed (or retried) exchange; after, the
    read side reports what happened. */
 void h1_upstream_write_failed(uconn *u, dconn *d);
@@ -352,6 +384,34 @@ void h1_refresh_date(h1_listener *l);
 void h1_drain(h1_listener *l);
 /* Closes every connection (in flight ones are reset). */
 void h1_close_all(h1_listener *l);
+
+/* h1-park.c: exchanges held while JavaScript runs their route's filters. */
+/* Holds d (its head parsed, nothing sent upstream) under the id in `decision`: 0, or -1 (the id is taken). */
+int h1_park(dconn *d, double decision);
+/* The exchange is over: its id is free. */
+void h1_unpark(dconn *d);
+dconn *h1_parked(h1_listener *l, double exid);
+/* Reads the request body into buf (len: the whole body): 1 when it was all here already, 0 when reading, -1. */
+int h1_gather(dconn *d, char *buf, uint32_t len);
+/* Sends the next slices of d's gathered body (after its head): two a turn, the rest in the next turn or once the
+   upstream took what is queued (h1_body_resume). */
+void h1_send_gathered(dconn *d);
+/* d is closing: off the list of bodies to go on with. */
+void h1_stop_pacing(dconn *d);
+/* The pace timer: opened with the listener, closed with its handles. */
+void h1_pace_open(h1_listener *l);
+void h1_pace_close(h1_listener *l);
+/* While gathering: the read lands in the body's memory (or nowhere, for fairness). */
+void h1_gather_alloc(dconn *d, uv_buf_t *buf);
+/* n bytes landed; JavaScript hears when the body is complete. */
+void h1_gather_read(dconn *d, ssize_t n);
+/* Room for an upstream request head of len bytes (and a NUL) in d->req: it, or NULL. */
+char *h1_request_buffer(dconn *d, uint32_t len);
+/* The filters let the request go: to the decision's target, with the head now in d->req (head_len bytes), then
+   `body` (the gathered or replaced body; NULL: the body, if any, relayed from the client). 0, or -1. */
+int h1_forward(dconn *d, double decision, double timeout_ms, uint32_t head_len, const char *body, uint32_t body_len);
+/* A filter answered: the whole response, then the exchange ends (the connection closes after it when `close`). */
+int h1_respond(dconn *d, const char *bytes, uint32_t len, int close);
 
 /* h1-cache.c */
 /* A kept decision for r's method, host and path: 1 (decision and timeout set), or 0. */

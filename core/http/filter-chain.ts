@@ -30,6 +30,8 @@ export interface HttpFilterInstance {
   readonly name: string;
   readonly hooks: HttpFilterHooks<unknown>;
   readonly newState?: () => unknown;
+  /** Its onRequestBody sees only bodies it buffered whole (FilterDefinition.wholeRequestBody). */
+  readonly wholeRequestBody?: boolean;
 }
 
 type HeadPhase = 'onRequest' | 'onUpstreamRequest' | 'onResponse';
@@ -65,6 +67,11 @@ export class FilterChain {
   readonly hasRequestBody: boolean;
   readonly hasResponseBody: boolean;
   readonly hasDone: boolean;
+  /**
+   * Only request-side hooks (onRequest, and onRequestBody of filters that see bodies whole): the native engine runs
+   * such a chain itself (core/http/native-filtered.ts), holding the exchange in C.
+   */
+  readonly requestSideOnly: boolean;
 
   constructor(filters: readonly HttpFilterInstance[]) {
     this.filters = filters;
@@ -72,6 +79,11 @@ export class FilterChain {
     this.hasRequestBody = filters.some((f) => f.hooks.onRequestBody !== undefined);
     this.hasResponseBody = filters.some((f) => f.hooks.onResponseBody !== undefined);
     this.hasDone = filters.some((f) => f.hooks.onDone !== undefined);
+    this.requestSideOnly = filters.every((f) => {
+      const h = f.hooks;
+      const responseSide = h.onUpstreamRequest !== undefined || h.onResponse !== undefined || h.onResponseBody !== undefined || h.onDone !== undefined;
+      return !responseSide && (h.onRequestBody === undefined || f.wholeRequestBody === true);
+    });
   }
 
   get isEmpty(): boolean {

@@ -1,5 +1,6 @@
 // An HTTP listener on the `native` engine: the native HTTP/1.1 path (native/h1-*.c) serves requests on routes
-// without filters (no body, or one relayed as it comes), and hands every other connection, at a
+// without filters (no body, or one relayed as it comes) and on routes whose filters are request-side only (the
+// addon holds the exchange while native-filtered.ts runs the chain), and hands every other connection, at a
 // request boundary and with the bytes it read, to a NetListener of its own that never listens (the `net` engine
 // then does everything it always does).
 // A connection comes back once the net engine has served what it was handed (net-connection.ts says when).
@@ -15,6 +16,7 @@ import { loadNativeAddon } from '../native-addon.ts';
 import type { HttpListener } from './http-listener.ts';
 import type { HttpListenerContext } from './http-stream.ts';
 import { ENGINE_REPLY_HEADERS, localReplyFor, reasonPhrase } from './local-reply.ts';
+import { heldRequestHead, NativeFilteredExchange, type ParkedExchangeAddon, type ParkedExchangeOwner } from './native-filtered.ts';
 import type { HandBack } from './net-connection.ts';
 import { NetListener } from './net-listener.ts';
 import { wholeResponseText } from './net-response-writer.ts';
@@ -24,16 +26,17 @@ import type { Route } from './router.ts';
 const log = componentLogger('native-http');
 
 /** The addon's `http` exports (native/h1-listener.c). */
-interface NativeHttpAddon {
+interface NativeHttpAddon extends ParkedExchangeAddon {
   listen(
     address: string,
     port: number,
     exclusive: boolean,
     io: Float64Array,
-    decide: (method: string, path: string, host: string, rawHead?: string) => number,
+    decide: (method: string, path: string, host: string, rawHead?: string, requestId?: string, remoteAddress?: string) => number,
     done: (count: number) => void,
     failure: (kind: number, requestId: string, isHead: number, close: number) => string,
     handoff: (fd: number, bytes: Buffer, bounces: number) => void,
+    gathered: (id: number) => void,
   ): { handle: object; port: number };
   adopt(handle: object, fd: number, bytes: Buffer, bounces: number): number;
   configure(
@@ -114,6 +117,8 @@ interface Slot {
   readonly context: HttpListenerContext;
   /** Per route served natively: the addon's target for each endpoint of its cluster. */
   readonly targets: ReadonlyMap<Route, readonly number[]>;
+  /** Those of them with filters (request-side only): the addon holds their exchanges while the chain runs. */
+  readonly filtered: ReadonlySet<Route>;
   live: number;
 }
 
@@ -146,12 +151,19 @@ class RawHeadFields {
   }
 }
 
-export class NativeHttpListener implements HttpListener {
+/** Exchange ids are 16 bits (0: none). */
+const MAX_HELD = 0xffff;
+
+export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
   readonly name: string;
   port = 0;
-  private readonly addon: NativeHttpAddon;
+  readonly addon: NativeHttpAddon;
   private readonly handoffs: NetListener;
-  private handle: object | null = null;
+  handle: object | null = null;
+  /** Exchanges the addon holds for their filters, by id; the ids free; those whose chain starts after this turn. */
+  private readonly held: (NativeFilteredExchange | undefined)[] = [];
+  private readonly freeIds: number[] = [];
+  private readonly toStart: NativeFilteredExchange[] = [];
   /**
    * Shared with the addon: [0] the decided route's timeout, read right after decide(); [1 + 2i], [2 + 2i] the
    * (decision, failure) of each exchange a done() call reports; IO_CACHEABLE and IO_CACHED_STARTS. An ArrayBuffer
@@ -176,7 +188,7 @@ export class NativeHttpListener implements HttpListener {
     this.name = name;
     this.addon = native;
     this.handoffs = new NetListener(name, context);
-    this.current = { id: 0, context, targets: new Map(), live: 0 };
+    this.current = { id: 0, context, targets: new Map(), filtered: new Set(), live: 0 };
   }
 
   async listen(address: string, port: number, exclusive: boolean): Promise<number> {
@@ -187,10 +199,11 @@ export class NativeHttpListener implements HttpListener {
         port,
         exclusive,
         this.io,
-        (method, path, host, rawHead) => this.decide(method, path, host, rawHead),
+        (method, path, host, rawHead, requestId, remoteAddress) => this.decide(method, path, host, rawHead, requestId, remoteAddress),
         (count) => this.done(count),
         (kind, requestId, isHead, close) => renderFailure(kind, requestId, isHead === 1, close === 1),
         (fd, bytes, bounces) => this.handoff(fd, bytes, bounces),
+        (id) => this.held[id]?.gathered(),
       );
       this.handle = r.handle;
       this.port = r.port;
@@ -208,7 +221,10 @@ export class NativeHttpListener implements HttpListener {
       this.current = { ...this.current, context };
       return;
     }
-    const matchesFields = context.router.routes.some((r) => r.match.headers !== undefined);
+    const routes = context.router.routes;
+    const filtered = new Set(routes.filter((r) => !r.chain.isEmpty && r.chain.requestSideOnly));
+    // decide() gets the head when a route matches on header fields, or runs filters (they see the whole head).
+    const passHead = filtered.size > 0 || routes.some((r) => r.match.headers !== undefined);
     const { limits, headerTimeoutMs, idleTimeoutMs, bodyTimeoutMs, requestTimeoutMs } = context.net;
     // Content-Length bodies are relayed natively unless a whole-request deadline applies (the net engine keeps it).
     const relayBodies = requestTimeoutMs === 0;
@@ -216,18 +232,18 @@ export class NativeHttpListener implements HttpListener {
       handle,
       headerTimeoutMs,
       idleTimeoutMs,
-      matchesFields,
+      passHead,
       limits.maxHeadBytes,
       limits.maxUriBytes,
       limits.maxFields,
       bodyTimeoutMs,
       relayBodies,
     );
-    const routes = context.router.routes;
     const targets = new Map<Route, readonly number[]>();
     for (const r of routes) {
-      const t = this.targetsOf(handle, r);
+      const t = this.targetsOf(handle, r, filtered.has(r));
       if (t !== null) targets.set(r, t);
+      else filtered.delete(r);
     }
     // A connection goes back from the net engine only when something here could serve its next request: with
     // every route needing the net engine (filters on the listener), each hand-back would be a handover again, and
@@ -235,7 +251,7 @@ export class NativeHttpListener implements HttpListener {
     this.handoffs.handBack = targets.size > 0 ? this.handBack : null;
     // Exchanges started on the previous generation's kept decisions (configure() above dropped them) are its own.
     this.countCachedStarts();
-    const slot: Slot = { id: ++this.slotIds, context, targets, live: 0 };
+    const slot: Slot = { id: ++this.slotIds, context, targets, filtered, live: 0 };
     const previous = this.current;
     this.current = slot;
     this.slots.set(slot.id, slot);
@@ -270,9 +286,9 @@ export class NativeHttpListener implements HttpListener {
   };
 
   /** The addon's targets for a route's endpoints, or null when the route needs what only the net engine does. */
-  private targetsOf(handle: object, route: Route): number[] | null {
+  private targetsOf(handle: object, route: Route, filtered: boolean): number[] | null {
     const cluster = route.cluster;
-    if (cluster === null || !route.chain.isEmpty || route.directResponse !== null) return null;
+    if (cluster === null || (!route.chain.isEmpty && !filtered) || route.directResponse !== null) return null;
     if (route.prefixRewrite !== undefined || route.hostRewrite !== undefined) return null;
     const spec = cluster.spec;
     const targets: number[] = [];
@@ -300,7 +316,7 @@ export class NativeHttpListener implements HttpListener {
   }
 
   /** A complete request head arrived (with or without a body): its target (and slot), or HANDOFF. */
-  private decide(method: string, path: string, host: string, rawHead?: string): number {
+  private decide(method: string, path: string, host: string, rawHead?: string, requestId?: string, remoteAddress?: string): number {
     const slot = this.current;
     const head = this.routing;
     head.method = method;
@@ -312,6 +328,7 @@ export class NativeHttpListener implements HttpListener {
     if (route === null) return HANDOFF;
     const targets = slot.targets.get(route);
     if (targets === undefined) return HANDOFF;
+    if (slot.filtered.has(route)) return this.hold(slot, route, targets, rawHead ?? '', requestId ?? '', remoteAddress ?? '');
     const target = targets[(route.cluster as NonNullable<Route['cluster']>).pickEndpoint()] as number;
     this.io[0] = route.timeoutMs;
     // One endpoint: the same route means the same decision, which the addon may keep and reuse for this method,
@@ -322,10 +339,42 @@ export class NativeHttpListener implements HttpListener {
   }
 
   /**
+   * A request on a route with filters: the addon holds the exchange under an id, and its chain runs once decide()
+   * has returned (a filter may answer at once, and the addon must hold the exchange before it is answered).
+   * Requests the native chain cannot take (a chunked body for a filter that reads bodies) go to the net engine.
+   */
+  private hold(slot: Slot, route: Route, targets: readonly number[], rawHead: string, requestId: string, remoteAddress: string): number {
+    const head = heldRequestHead(rawHead, slot.context.net.limits);
+    if (head === null || (head.chunked && route.chain.hasRequestBody)) return HANDOFF;
+    const id = this.freeIds.pop() ?? (this.held.length < MAX_HELD ? Math.max(1, this.held.length) : 0);
+    if (id === 0) return HANDOFF;
+    const base = slot.id * SLOT;
+    const exchange = new NativeFilteredExchange(this, id, base + id * EXCHANGE_ID, slot.context, route, targets, head, requestId, remoteAddress);
+    this.held[id] = exchange;
+    if (this.toStart.push(exchange) === 1) setImmediate(this.startHeld);
+    countStarts(slot, 1);
+    return NativeFilteredExchange.heldDecision(base, id);
+  }
+
+  private readonly startHeld = (): void => {
+    const list = this.toStart.splice(0);
+    for (const exchange of list) exchange.start();
+  };
+
+  /**
    * Counts the exchanges the addon started on kept decisions since the last call, as decide() counts its own.
    * They are the current slot's: setContext() counts them before it changes slots, and the addon drops its kept
    * decisions then.
    */
+  /** A held exchange ended: its id is free again. */
+  private release(id: number): void {
+    const exchange = this.held[id];
+    if (exchange === undefined) return;
+    exchange.end();
+    this.held[id] = undefined;
+    this.freeIds.push(id);
+  }
+
   private countCachedStarts(): void {
     const n = this.io[IO_CACHED_STARTS] as number;
     if (n === 0) return;
@@ -339,7 +388,10 @@ export class NativeHttpListener implements HttpListener {
     this.countCachedStarts();
     const io = this.io;
     for (let i = 0; i < count; i++) {
-      const id = Math.floor((io[1 + 2 * i] as number) / SLOT);
+      const decision = io[1 + 2 * i] as number;
+      const id = Math.floor(decision / SLOT);
+      const held = Math.floor(decision / EXCHANGE_ID) % EXCHANGE_ID;
+      if (held !== 0) this.release(held);
       const slot = this.slots.get(id);
       if (slot === undefined) continue;
       const context = slot.context;
@@ -354,6 +406,9 @@ export class NativeHttpListener implements HttpListener {
     }
   }
 }
+
+/** A decision's exchange id is bits 16..31 (native/h1.h). */
+const EXCHANGE_ID = 2 ** 16;
 
 /** `n` exchanges of `slot` started natively: the request counters, the generation's in-flight count, the slot's. */
 function countStarts(slot: Slot, n: number): void {

@@ -59,8 +59,9 @@ beforeAll(async () => {
         '{ match: { path: { prefix: /hints } }, cluster: raw }',
         '{ match: { path: { prefix: /upstream-close } }, cluster: raw }',
         '{ match: { path: { prefix: /canary }, headers: [{ name: x-canary, exact: "1" }] }, directResponse: { status: 200, body: canary } }',
-        '{ match: { path: { prefix: /filtered-big } }, cluster: raw, requestHeaders: { set: { x-filtered: yes } } }',
-        '{ match: { path: { prefix: /filtered } }, cluster: echo, requestHeaders: { set: { x-filtered: yes } } }',
+        // Response-side filters (a response header): the net engine's (request-side ones run natively, native-filters.test.ts).
+        '{ match: { path: { prefix: /filtered-big } }, cluster: raw, requestHeaders: { set: { x-filtered: yes } }, responseHeaders: { set: { x-net: yes } } }',
+        '{ match: { path: { prefix: /filtered } }, cluster: echo, requestHeaders: { set: { x-filtered: yes } }, responseHeaders: { set: { x-net: yes } } }',
         '{ match: { path: { prefix: / } }, cluster: echo }',
       ],
       {
@@ -217,7 +218,7 @@ describe('the native engine hands the rest to the net engine', () => {
 
   // Request bodies: native-request-body.test.ts (Content-Length ones stay native, chunked ones are handed off).
 
-  it('a route with filters, and one with a rewrite', async () => {
+  it('a route with response-side filters, and one with a rewrite', async () => {
     const filtered = (await handedOff(() => request({ port, path: '/filtered' }))) as ClientResponse;
     expect(json<EchoReply>(filtered).headers['x-filtered']).toBe('yes');
     // The net engine has the client's address from the descriptor it was given.
@@ -388,7 +389,7 @@ describe('connections come back from the net engine', () => {
     const own = await startProxy(
       edgeConfig(['{ cluster: echo }'], { echo: echo.port }, 1, [
         'engine: native',
-        'filters: [{ name: headers, config: { request: { set: { x-filtered: "yes" } } } }]',
+        'filters: [{ name: headers, config: { request: { set: { x-filtered: "yes" } }, response: { set: { x-net: "yes" } } } }]',
       ]),
     );
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

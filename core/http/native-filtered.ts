@@ -1,0 +1,269 @@
+// A request on a route whose filters are request-side only (FilterChain.requestSideOnly), served by the native
+// engine: C keeps the client's connection and holds the exchange (native/h1-park.c) while this runs the chain;
+// then C gathers the body (into pooled shared memory, for filters that want it whole), forwards the request with
+// the head the filters left, or writes a filter's reply. Nothing of it goes through the `net` engine, whose
+// per-request and per-chunk work on a 1 MiB upload cost the worker's other requests their p99
+// (docs/offload-measurements.md). The chain's semantics are the net engine's: the same head edits, the same
+// X-Forwarded-* and x-request-id, the same local replies, 413 over a filter's body limit, 500 naming a failed filter.
+
+import { ErrorKinds } from '../errors.ts';
+import { offload } from '../offload/offload-pool.ts';
+import { requestHeadText } from '../upstream/request-encoder.ts';
+import { allocBodyBuffer, releaseBodyBuffer } from '../util/body-buffer-pool.ts';
+import { type BodyDirection, BodyFlow, type BodyFlowSink } from './body-flow.ts';
+import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } from './filter-chain.ts';
+import type { HttpListenerContext } from './http-stream.ts';
+import { type LocalReply, localReplyFor, reasonPhrase } from './local-reply.ts';
+import { wholeResponseText } from './net-response-writer.ts';
+import { requestHeadFromParsed } from './parsed-request-head.ts';
+import type { RequestHead } from './request-head.ts';
+import { type ParsedRequest, RequestParser, type RequestParserHandler, type RequestParserLimits } from './request-parser.ts';
+import type { Route } from './router.ts';
+import { log } from './stream-base.ts';
+import type { StreamContext } from './stream-context.ts';
+
+/** The addon's calls for held exchanges (native/h1-listener.c); each answers -1 when the exchange is gone. */
+export interface ParkedExchangeAddon {
+  gather(handle: object, id: number, body: Buffer): number;
+  forward(handle: object, id: number, decision: number, timeoutMs: number, head: string, body: Buffer | undefined): number;
+  respond(handle: object, id: number, response: string, close: boolean): number;
+}
+
+/** What an exchange needs of its listener. */
+export interface ParkedExchangeOwner {
+  readonly addon: ParkedExchangeAddon;
+  readonly handle: object | null;
+}
+
+const DEFAULT_OFFLOAD_TIMEOUT_MS = 5000;
+const DEFAULT_OFFLOAD_QUEUE = 64;
+/** A decision's exchange id is bits 16..31 (native/h1.h). */
+const EXCHANGE_ID = 2 ** 16;
+
+const NO_UPGRADES: ReadonlySet<string> = new Set();
+
+/** Catches the one head a parser is given. */
+class HeadCatcher implements RequestParserHandler {
+  req: ParsedRequest | null = null;
+  onRequestHead(req: ParsedRequest): void {
+    this.req = req;
+  }
+  onRequestBody(): void {}
+  onRequestComplete(): void {}
+}
+
+/**
+ * The RequestHead filters see, from the head the addon passed (as received; it already passed the addon's strict
+ * parse, and has a Host: HTTP/1.0 and upgrades are the net engine's). null if the net engine's parser refuses it.
+ */
+export function heldRequestHead(rawHead: string, limits: RequestParserLimits): RequestHead | null {
+  const catcher = new HeadCatcher();
+  const error = new RequestParser(catcher, limits).execute(Buffer.from(rawHead, 'latin1'));
+  return error !== null || catcher.req === null ? null : requestHeadFromParsed(catcher.req, '', NO_UPGRADES);
+}
+
+export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlowSink {
+  readonly requestId: string;
+  readonly remoteAddress: string;
+  readonly startMs = performance.now();
+  currentFilter = '';
+  currentFilterIndex = 0;
+  filterStates: unknown[] | null = null;
+  /** Its end was reported (done()): nothing more is asked of the addon, whatever a filter's promise does later. */
+  ended = false;
+  private readonly owner: ParkedExchangeOwner;
+  private readonly id: number;
+  /** slot·2³² + id·2¹⁶: the decision without its target. */
+  private readonly base: number;
+  private readonly context: HttpListenerContext;
+  private readonly route: Route;
+  private readonly chain: FilterChain;
+  private readonly targets: readonly number[];
+  private readonly head: RequestHead;
+  private attributeMap: Map<string, unknown> | null = null;
+  private bodyLimit = -1;
+  private bufferingFilter = '';
+  /** The gathered body, and a filter's replacement of it: the addon reads them until the end is reported. */
+  private body: Buffer | null = null;
+  private sentBody: Buffer | null = null;
+  private flow: BodyFlow | null = null;
+  private replied = false;
+
+  constructor(
+    owner: ParkedExchangeOwner,
+    id: number,
+    decisionBase: number,
+    context: HttpListenerContext,
+    route: Route,
+    targets: readonly number[],
+    head: RequestHead,
+    requestId: string,
+    remoteAddress: string,
+  ) {
+    this.owner = owner;
+    this.id = id;
+    this.base = decisionBase;
+    this.context = context;
+    this.route = route;
+    this.chain = route.chain;
+    this.targets = targets;
+    this.head = head;
+    this.requestId = requestId;
+    this.remoteAddress = remoteAddress;
+  }
+
+  /** The decision decide() answers: held, with this exchange's id. */
+  static heldDecision(slotBase: number, id: number): number {
+    return slotBase + id * EXCHANGE_ID + 0xffff;
+  }
+
+  get ctx(): StreamContext {
+    return this;
+  }
+
+  get listenerName(): string {
+    return this.context.name;
+  }
+
+  get routeName(): string {
+    return this.route.name;
+  }
+
+  get clusterName(): string {
+    return this.route.cluster?.name ?? '';
+  }
+
+  get attributes(): Map<string, unknown> {
+    this.attributeMap ??= new Map();
+    return this.attributeMap;
+  }
+
+  /** Runs the chain's onRequest phases (after decide() returned: the addon holds the exchange by then). */
+  start(): void {
+    if (this.ended) return;
+    const head = this.head;
+    const headers = head.headers;
+    // As stream-request-path.ts: the id the proxy logs goes upstream; the client's address and scheme are added.
+    const incoming = headers.get('x-request-id');
+    if (incoming === undefined || incoming === '') {
+      if (incoming === '') headers.remove('x-request-id');
+      headers.pushTrusted('x-request-id', this.requestId);
+    }
+    headers.appendTrusted('x-forwarded-for', this.remoteAddress);
+    headers.appendTrusted('x-forwarded-proto', 'http');
+    const host = head.host;
+    if (host !== '') headers.appendTrusted('x-forwarded-host', host);
+    this.filterStates = this.chain.newStates();
+    if (this.chain.runHead('onRequest', head, this) === ChainResult.Continue) this.afterRequestFilters();
+  }
+
+  onPhaseResumed(): void {
+    this.afterRequestFilters();
+  }
+
+  private afterRequestFilters(): void {
+    if (this.ended || this.replied) return;
+    const route = this.route;
+    const head = this.head;
+    if (route.prefixRewrite !== undefined && route.match.pathPrefix !== undefined) {
+      head.path = route.prefixRewrite + head.path.slice(route.match.pathPrefix.length);
+      if (head.path === '' || head.path.charCodeAt(0) !== 0x2f) head.path = `/${head.path}`;
+    }
+    if (route.hostRewrite !== undefined) head.headers.set('host', route.hostRewrite);
+    const length = head.contentLength;
+    if (this.bodyLimit < 0 || length <= 0) {
+      this.forward(undefined);
+      return;
+    }
+    if (length > this.bodyLimit) {
+      this.sendLocalReply(localReplyFor(ErrorKinds.requestBodyTooLarge, this.bufferingFilter || 'filter'));
+      return;
+    }
+    const body = allocBodyBuffer(length) ?? Buffer.allocUnsafeSlow(length);
+    this.body = body;
+    const got = this.owner.handle === null ? -1 : this.owner.addon.gather(this.owner.handle, this.id, body);
+    if (got === 1) this.gathered();
+  }
+
+  /** The whole body is in `body`: the body phases see it once, with `end`. */
+  gathered(): void {
+    if (this.ended || this.body === null) return;
+    this.flow = new BodyFlow(this.chain, 'request', this, this);
+    this.flow.push(this.body, true);
+  }
+
+  deliverBody(_direction: BodyDirection, chunk: Buffer): void {
+    if (chunk !== this.body) {
+      // A filter replaced the body: it goes out framed by its own length.
+      this.sentBody = chunk;
+      this.head.contentLength = chunk.length;
+    }
+    this.forward(chunk);
+  }
+
+  // The client is not read while a body phase is pending (the body is all here by then).
+  pauseBodySource(): void {}
+  resumeBodySource(): void {}
+
+  private forward(body: Buffer | undefined): void {
+    const handle = this.owner.handle;
+    if (this.ended || this.replied || handle === null) return;
+    const cluster = this.route.cluster as NonNullable<Route['cluster']>;
+    const decision = this.base + (this.targets[cluster.pickEndpoint()] as number);
+    this.owner.addon.forward(handle, this.id, decision, this.route.timeoutMs, requestHeadText(this.head), body);
+  }
+
+  bufferRequestBody(maxBytes: number): void {
+    if (!this.head.hasBody || this.flow !== null) return;
+    if (this.bodyLimit < 0 || maxBytes < this.bodyLimit) {
+      this.bodyLimit = maxBytes;
+      this.bufferingFilter = this.currentFilter;
+    }
+  }
+
+  offload<T>(taskUrl: string, input: unknown, transfer: ArrayBuffer[] = [], options: { timeoutMs?: number; maxQueue?: number } = {}): Promise<T> {
+    return offload<T>(taskUrl, input, transfer, {
+      timeoutMs: options.timeoutMs ?? DEFAULT_OFFLOAD_TIMEOUT_MS,
+      maxQueue: options.maxQueue ?? DEFAULT_OFFLOAD_QUEUE,
+    });
+  }
+
+  onFilterReply(reply: LocalReply): void {
+    this.sendLocalReply(reply);
+  }
+
+  onFilterFailure(f: FilterFailure): void {
+    const counters = this.context.counters;
+    counters.filterFailures++;
+    counters.filterFailuresByFilter[f.filter] = (counters.filterFailuresByFilter[f.filter] ?? 0) + 1;
+    log.error({ requestId: this.requestId, filter: f.filter, err: f.error }, 'filter failed');
+    this.sendLocalReply(localReplyFor(ErrorKinds.filterError, f.filter));
+  }
+
+  /** As the net engine answers (stream-base.ts): the component, the request id, a text body. */
+  private sendLocalReply(reply: LocalReply): void {
+    const handle = this.owner.handle;
+    if (this.ended || this.replied || handle === null) return;
+    this.replied = true;
+    this.flow?.stop();
+    const headers = ['x-mantou-local-reply', reply.component, 'x-request-id', this.requestId];
+    if (reply.headers !== undefined) headers.push(...reply.headers);
+    if (!reply.headers?.includes('content-type')) headers.push('content-type', 'text/plain; charset=utf-8');
+    // A body not read (a reply before it was wanted or gathered) cannot be told from a next request: the addon
+    // closes the connection after the reply, which says so.
+    const bodyUnread = this.head.hasBody && this.flow === null;
+    const close = reply.closeConnection === true || this.context.lifecycle.draining || bodyUnread;
+    const text = wholeResponseText(reply.status, reasonPhrase(reply.status), headers, reply.body, this.head.method === 'HEAD', false, close);
+    this.context.counters.localReplies++;
+    this.owner.addon.respond(handle, this.id, text, close);
+  }
+
+  /** The addon reported its end: the body's memory goes back to the pool. */
+  end(): void {
+    this.ended = true;
+    this.flow?.stop();
+    if (this.body !== null) releaseBodyBuffer(this.body);
+    if (this.sentBody !== null) releaseBodyBuffer(this.sentBody);
+    this.body = this.sentBody = null;
+  }
+}
