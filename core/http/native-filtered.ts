@@ -12,12 +12,12 @@ import { requestHeadText } from '../upstream/request-encoder.ts';
 import { allocBodyBuffer, releaseBodyBuffer } from '../util/body-buffer-pool.ts';
 import { type BodyDirection, BodyFlow, type BodyFlowSink } from './body-flow.ts';
 import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } from './filter-chain.ts';
+import { HeaderList } from './header-list.ts';
+import { heldRequestHead } from './held-request-head.ts';
 import type { HttpListenerContext } from './http-stream.ts';
 import { type LocalReply, localReplyFor, reasonPhrase } from './local-reply.ts';
 import { wholeResponseText } from './net-response-writer.ts';
-import { requestHeadFromParsed } from './parsed-request-head.ts';
-import type { RequestHead } from './request-head.ts';
-import { type ParsedRequest, RequestParser, type RequestParserHandler, type RequestParserLimits } from './request-parser.ts';
+import { RequestHead } from './request-head.ts';
 import type { Route } from './router.ts';
 import { log } from './stream-base.ts';
 import type { StreamContext } from './stream-context.ts';
@@ -40,27 +40,12 @@ const DEFAULT_OFFLOAD_QUEUE = 64;
 /** A decision's exchange id is bits 16..31 (native/h1.h). */
 const EXCHANGE_ID = 2 ** 16;
 
-const NO_UPGRADES: ReadonlySet<string> = new Set();
+/** An exchange's head until start() parsed it. */
+const UNPARSED = new RequestHead('GET', '/', '', new HeaderList(), -1, false);
 
-/** Catches the one head a parser is given. */
-class HeadCatcher implements RequestParserHandler {
-  req: ParsedRequest | null = null;
-  onRequestHead(req: ParsedRequest): void {
-    this.req = req;
-  }
-  onRequestBody(): void {}
-  onRequestComplete(): void {}
-}
-
-/**
- * The RequestHead filters see, from the head the addon passed (as received; it already passed the addon's strict
- * parse, and has a Host: HTTP/1.0 and upgrades are the net engine's). null if the net engine's parser refuses it.
- */
-export function heldRequestHead(rawHead: string, limits: RequestParserLimits): RequestHead | null {
-  const catcher = new HeadCatcher();
-  const error = new RequestParser(catcher, limits).execute(Buffer.from(rawHead, 'latin1'));
-  return error !== null || catcher.req === null ? null : requestHeadFromParsed(catcher.req, '', NO_UPGRADES);
-}
+/** What an exchange does in its next turn. */
+export const Due = { Nothing: 0, Start: 1, Body: 2 } as const;
+export type Due = (typeof Due)[keyof typeof Due];
 
 export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlowSink {
   readonly requestId: string;
@@ -79,7 +64,9 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
   private readonly route: Route;
   private readonly chain: FilterChain;
   private readonly targets: readonly number[];
-  private readonly head: RequestHead;
+  /** The head as received, parsed in start() (not in decide(): that turn of the loop stays short). */
+  private readonly rawHead: string;
+  private head: RequestHead = UNPARSED;
   private attributeMap: Map<string, unknown> | null = null;
   private bodyLimit = -1;
   private bufferingFilter = '';
@@ -96,7 +83,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     context: HttpListenerContext,
     route: Route,
     targets: readonly number[],
-    head: RequestHead,
+    rawHead: string,
     requestId: string,
     remoteAddress: string,
   ) {
@@ -107,7 +94,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     this.route = route;
     this.chain = route.chain;
     this.targets = targets;
-    this.head = head;
+    this.rawHead = rawHead;
     this.requestId = requestId;
     this.remoteAddress = remoteAddress;
   }
@@ -138,10 +125,25 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     return this.attributeMap;
   }
 
-  /** Runs the chain's onRequest phases (after decide() returned: the addon holds the exchange by then). */
-  start(): void {
+  /**
+   * Runs what is due in a turn of its own (after decide() returned: the addon holds the exchange by then): the
+   * chain's onRequest phases, or the body phases once the body is gathered. Each is kept out of the addon's
+   * callback, so no turn of the loop carries both the addon's reads and a filter's work.
+   */
+  runDue(): void {
+    const due = this.due;
+    this.due = Due.Nothing;
+    if (due === Due.Start) this.start();
+    else if (due === Due.Body) this.runBodyPhases();
+  }
+
+  /** What runDue() does next; the listener queues the exchange when it sets it. */
+  due: Due = Due.Start;
+
+  private start(): void {
     if (this.ended) return;
-    const head = this.head;
+    const head = heldRequestHead(this.rawHead);
+    this.head = head;
     const headers = head.headers;
     // As stream-request-path.ts: the id the proxy logs goes upstream; the client's address and scheme are added.
     const incoming = headers.get('x-request-id');
@@ -182,12 +184,12 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     const body = allocBodyBuffer(length) ?? Buffer.allocUnsafeSlow(length);
     this.body = body;
     const got = this.owner.handle === null ? -1 : this.owner.addon.gather(this.owner.handle, this.id, body);
-    if (got === 1) this.gathered();
+    if (got === 1) this.runBodyPhases();
   }
 
   /** The whole body is in `body`: the body phases see it once, with `end`. */
-  gathered(): void {
-    if (this.ended || this.body === null) return;
+  private runBodyPhases(): void {
+    if (this.ended || this.body === null || this.flow !== null) return;
     this.flow = new BodyFlow(this.chain, 'request', this, this);
     this.flow.push(this.body, true);
   }
@@ -251,7 +253,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     if (!reply.headers?.includes('content-type')) headers.push('content-type', 'text/plain; charset=utf-8');
     // A body not read (a reply before it was wanted or gathered) cannot be told from a next request: the addon
     // closes the connection after the reply, which says so.
-    const bodyUnread = this.head.hasBody && this.flow === null;
+    const bodyUnread = this.head === UNPARSED || (this.head.hasBody && this.flow === null);
     const close = reply.closeConnection === true || this.context.lifecycle.draining || bodyUnread;
     const text = wholeResponseText(reply.status, reasonPhrase(reply.status), headers, reply.body, this.head.method === 'HEAD', false, close);
     this.context.counters.localReplies++;

@@ -16,7 +16,7 @@ import { loadNativeAddon } from '../native-addon.ts';
 import type { HttpListener } from './http-listener.ts';
 import type { HttpListenerContext } from './http-stream.ts';
 import { ENGINE_REPLY_HEADERS, localReplyFor, reasonPhrase } from './local-reply.ts';
-import { heldRequestHead, NativeFilteredExchange, type ParkedExchangeAddon, type ParkedExchangeOwner } from './native-filtered.ts';
+import { Due, NativeFilteredExchange, type ParkedExchangeAddon, type ParkedExchangeOwner } from './native-filtered.ts';
 import type { HandBack } from './net-connection.ts';
 import { NetListener } from './net-listener.ts';
 import { wholeResponseText } from './net-response-writer.ts';
@@ -151,6 +151,8 @@ class RawHeadFields {
   }
 }
 
+/** A Transfer-Encoding field in a head as the addon passes it (strict: `name:` at a line's start). */
+const TRANSFER_ENCODING = /\r\ntransfer-encoding:/i;
 /** Exchange ids are 16 bits (0: none). */
 const MAX_HELD = 0xffff;
 
@@ -163,7 +165,7 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
   /** Exchanges the addon holds for their filters, by id; the ids free; those whose chain starts after this turn. */
   private readonly held: (NativeFilteredExchange | undefined)[] = [];
   private readonly freeIds: number[] = [];
-  private readonly toStart: NativeFilteredExchange[] = [];
+  private readonly due: NativeFilteredExchange[] = [];
   /**
    * Shared with the addon: [0] the decided route's timeout, read right after decide(); [1 + 2i], [2 + 2i] the
    * (decision, failure) of each exchange a done() call reports; IO_CACHEABLE and IO_CACHED_STARTS. An ArrayBuffer
@@ -203,7 +205,7 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
         (count) => this.done(count),
         (kind, requestId, isHead, close) => renderFailure(kind, requestId, isHead === 1, close === 1),
         (fd, bytes, bounces) => this.handoff(fd, bytes, bounces),
-        (id) => this.held[id]?.gathered(),
+        (id) => this.gathered(id),
       );
       this.handle = r.handle;
       this.port = r.port;
@@ -344,21 +346,34 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
    * Requests the native chain cannot take (a chunked body for a filter that reads bodies) go to the net engine.
    */
   private hold(slot: Slot, route: Route, targets: readonly number[], rawHead: string, requestId: string, remoteAddress: string): number {
-    const head = heldRequestHead(rawHead, slot.context.net.limits);
-    if (head === null || (head.chunked && route.chain.hasRequestBody)) return HANDOFF;
+    // The addon passes a Transfer-Encoding only as `chunked` alone.
+    if (route.chain.hasRequestBody && TRANSFER_ENCODING.test(rawHead)) return HANDOFF;
     const id = this.freeIds.pop() ?? (this.held.length < MAX_HELD ? Math.max(1, this.held.length) : 0);
     if (id === 0) return HANDOFF;
     const base = slot.id * SLOT;
-    const exchange = new NativeFilteredExchange(this, id, base + id * EXCHANGE_ID, slot.context, route, targets, head, requestId, remoteAddress);
+    const { context } = slot;
+    const exchange = new NativeFilteredExchange(this, id, base + id * EXCHANGE_ID, context, route, targets, rawHead, requestId, remoteAddress);
     this.held[id] = exchange;
-    if (this.toStart.push(exchange) === 1) setImmediate(this.startHeld);
+    this.queue(exchange);
     countStarts(slot, 1);
     return NativeFilteredExchange.heldDecision(base, id);
   }
 
-  private readonly startHeld = (): void => {
-    const list = this.toStart.splice(0);
-    for (const exchange of list) exchange.start();
+  /** The held exchange's body is all gathered: its body phases run in a turn of their own. */
+  private gathered(id: number): void {
+    const exchange = this.held[id];
+    if (exchange === undefined) return;
+    exchange.due = Due.Body;
+    this.queue(exchange);
+  }
+
+  private queue(exchange: NativeFilteredExchange): void {
+    if (this.due.push(exchange) === 1) setImmediate(this.runDue);
+  }
+
+  private readonly runDue = (): void => {
+    const list = this.due.splice(0);
+    for (const exchange of list) exchange.runDue();
   };
 
   /**

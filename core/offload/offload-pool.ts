@@ -61,7 +61,7 @@ function thePool(): Piscina {
 export async function offload<T>(taskUrl: string, input: unknown, transfer: ArrayBuffer[], options: OffloadOptions): Promise<T> {
   const p = thePool();
   if (inFlight >= THREADS + options.maxQueue) throw new OffloadError(OffloadErrors.Saturated, `offload pool saturated (${inFlight} tasks in flight)`);
-  const signal = AbortSignal.timeout(options.timeoutMs);
+  const signal = new Deadline(options.timeoutMs);
   inFlight++;
   try {
     const task: OffloadTask = { task: taskUrl, input };
@@ -71,8 +71,56 @@ export async function offload<T>(taskUrl: string, input: unknown, transfer: Arra
     if (/queue is at limit/i.test((err as Error).message)) throw new OffloadError(OffloadErrors.Saturated, 'offload queue full');
     throw new OffloadError(OffloadErrors.Failed, (err as Error).message);
   } finally {
+    signal.clear();
     inFlight--;
   }
+}
+
+/**
+ * A task's deadline as piscina takes an abort signal (the EventEmitter form: `once('abort')`, `off`/`removeListener`):
+ * one plain timer. AbortSignal.timeout cost the worker more per task (an EventTarget, a weak reference, timer
+ * machinery of its own), and a task is offloaded per scanned body, in a turn the worker's other requests wait on.
+ */
+class Deadline {
+  aborted = false;
+  readonly reason = 'offload deadline';
+  private listener: (() => void) | null = null;
+  private timer: NodeJS.Timeout | null;
+
+  constructor(ms: number) {
+    this.timer = setTimeout(expire, ms, this);
+  }
+
+  once(_event: 'abort', listener: () => void): void {
+    this.listener = listener;
+  }
+
+  // piscina's types name `off`; its code calls `removeListener`.
+  off(): void {
+    this.listener = null;
+  }
+
+  removeListener(): void {
+    this.listener = null;
+  }
+
+  expire(): void {
+    this.timer = null;
+    this.aborted = true;
+    const l = this.listener;
+    this.listener = null;
+    l?.();
+  }
+
+  clear(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.listener = null;
+  }
+}
+
+function expire(d: Deadline): void {
+  d.expire();
 }
 
 /**

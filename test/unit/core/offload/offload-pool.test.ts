@@ -6,6 +6,7 @@ import { OffloadError, OffloadErrors, offload } from '../../../../core/offload/o
 
 const SUM = new URL('../../../fixtures/offload/sum-bytes.ts', import.meta.url).href;
 const WRONG = new URL('../../../fixtures/offload/not-a-function.ts', import.meta.url).href;
+const SPIN = new URL('../../../fixtures/offload/spin.ts', import.meta.url).href;
 const OPTIONS = { timeoutMs: 10_000, maxQueue: 4 };
 
 describe('offload pool', () => {
@@ -26,5 +27,19 @@ describe('offload pool', () => {
     expect((err as OffloadError).message).toContain('not-a-function.ts does not default-export a function');
     // The pool still works.
     expect(await offload<number>(SUM, { bytes: new Uint8Array([1]) }, [], OPTIONS)).toBe(1);
+  });
+
+  it('fails a task past its deadline with offload_timeout, at the deadline, and the pool goes on', async () => {
+    const started = performance.now();
+    const err = await offload(SPIN, { ms: 3000 }, [], { timeoutMs: 150, maxQueue: 4 }).catch((e: unknown) => e);
+    const took = performance.now() - started;
+    expect(err).toBeInstanceOf(OffloadError);
+    expect((err as OffloadError).code).toBe(OffloadErrors.Timeout);
+    expect(took).toBeGreaterThanOrEqual(140);
+    expect(took).toBeLessThan(2000);
+    // A task within its deadline is not failed (its timer is cleared): the pool answers, and later too.
+    expect(await offload<number>(SUM, { bytes: new Uint8Array([2]) }, [], { timeoutMs: 150, maxQueue: 4 })).toBe(2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await offload<number>(SUM, { bytes: new Uint8Array([3]) }, [], OPTIONS)).toBe(3);
   });
 });
