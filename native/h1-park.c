@@ -146,6 +146,10 @@ int h1_respond(dconn *d, const char *bytes, uint32_t len, int close) {
 
 /* ---- a gathered body, sent in slices ---- */
 
+/* Slices written a turn: as many as a relayed body's reads (one a turn measured no better beside the uploads: small
+   GETs' p99 437 against 456 µs, within the rounds' spread, for half the upload's pace). */
+#define H1_GATHERED_SLICES_PER_TURN NL_FULL_READS_PER_TURN
+
 static void on_pace(uv_timer_t *timer) {
   h1_listener *l = timer->data;
   dconn *list = l->pacing;
@@ -183,7 +187,7 @@ void h1_stop_pacing(dconn *d) {
 void h1_send_gathered(dconn *d) {
   uconn *u = d->u;
   if (d->gbody == NULL || u == NULL || u->state != U_BUSY || d->handle != HS_OPEN) return;
-  for (int i = 0; i < NL_FULL_READS_PER_TURN && d->gbody_sent < d->gbody_len; i++) {
+  for (int i = 0; i < H1_GATHERED_SLICES_PER_TURN && d->gbody_sent < d->gbody_len; i++) {
     /* The socket is full: on_upstream_written goes on once it took what is queued. */
     if (u->writes > 0) return;
     uint32_t left = d->gbody_len - d->gbody_sent;

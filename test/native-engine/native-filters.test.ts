@@ -223,6 +223,28 @@ describe('request-side filters on the native engine', () => {
     expect(after.status).toBe(200);
   });
 
+  it('a client that leaves while its filter is still deciding: the late verdict goes nowhere, nothing stays in flight', async () => {
+    // async-gate answers after 20 ms; the client is gone after 5.
+    for (const extra of ['', 'x-deny: 1\r\n', 'x-reject: 1\r\n']) {
+      await new Promise<void>((resolve) => {
+        const s = net.connect(port, '127.0.0.1', () => {
+          s.write(`GET /gate/gone HTTP/1.1\r\nHost: a\r\n${extra}\r\n`);
+          setTimeout(() => {
+            s.destroy();
+            resolve();
+          }, 5);
+        });
+      });
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const s = await statsUntil((x) => x.inflight === 0);
+    expect(s.inflight).toBe(0);
+    // The ids those exchanges held are free again, and the next requests are answered as usual.
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await request({ port, path: '/gate/next' })).status);
+    expect(statuses).toEqual([200, 200, 200]);
+  });
+
   it('stays with the net engine where it must: response-side filters, and a chunked body for a body filter', async () => {
     const c = await counted(2, async () => {
       const cors = await request({ port, path: '/cors/x', headers: { origin: 'https://app.example.com' } });
