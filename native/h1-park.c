@@ -48,8 +48,17 @@ static int answer_expect(dconn *d) {
   return h1_client_write(d, &cont, 1);
 }
 
+/* A call JavaScript should not have made of a held exchange: it ends with a 500 rather than stay held. */
+static int broken_contract(dconn *d) {
+  h1_unpark(d);
+  d->last = 1;
+  h1_fail(d, F_INTERNAL);
+  return -1;
+}
+
 int h1_gather(dconn *d, char *buf, uint32_t len) {
-  if (d->parked != P_WAITING || d->body_chunked || (uint64_t)len != d->body_left) return -1;
+  if (d->parked != P_WAITING) return -1;
+  if (d->body_chunked || (uint64_t)len != d->body_left) return broken_contract(d);
   /* Body bytes read with the head (or after it) first; what follows the body is a pipelined request, kept. */
   uint32_t have = d->in_len < len ? d->in_len : len;
   if (have > 0) {
@@ -116,7 +125,8 @@ char *h1_request_buffer(dconn *d, uint32_t len) {
 int h1_forward(dconn *d, double decision, double timeout_ms, uint32_t head_len, const char *body, uint32_t body_len) {
   h1_listener *l = d->l;
   int target = (int)((uint64_t)decision & 0xffff);
-  if (d->parked != P_WAITING || target >= l->ntargets) return -1;
+  if (d->parked != P_WAITING) return -1;
+  if (target >= l->ntargets) return broken_contract(d);
   h1_unpark(d);
   d->req_len = head_len;
   d->gbody = body;
@@ -133,7 +143,8 @@ int h1_forward(dconn *d, double decision, double timeout_ms, uint32_t head_len, 
 }
 
 int h1_respond(dconn *d, const char *bytes, uint32_t len, int close) {
-  if (d->parked != P_WAITING || len < 12) return -1;
+  if (d->parked != P_WAITING) return -1;
+  if (len < 12 || memcmp(bytes, "HTTP/1.1 ", 9) != 0) return broken_contract(d);
   h1_unpark(d);
   /* The rest of the request body will not be read: the connection closes after the reply. */
   if (close || d->body_left > 0) d->last = 1;
@@ -163,7 +174,7 @@ static void on_pace(uv_timer_t *timer) {
   }
 }
 
-static void pace_later(dconn *d) {
+void h1_pace_gathered(dconn *d) {
   h1_listener *l = d->l;
   if (d->pacing || l->pace_state != HS_OPEN) return;
   d->pacing = 1;
@@ -199,7 +210,7 @@ void h1_send_gathered(dconn *d) {
     }
   }
   if (d->gbody_sent == d->gbody_len) d->gbody = NULL;
-  else if (u->writes == 0) pace_later(d);
+  else if (u->writes == 0) h1_pace_gathered(d);
 }
 
 static void on_pace_closed(uv_handle_t *h) {

@@ -151,11 +151,13 @@ static void send_request(dconn *d, uconn *u) {
     h1_upstream_write_failed(u, d);
     return;
   }
-  /* A body gathered for the route's filters follows from its own memory, in slices (JavaScript keeps it until the
-     end is reported; a write still queued then is on a connection that closes, as it is not at a boundary). */
+  /* A body gathered for the route's filters follows from its own memory, in slices from the timer phase on
+     (JavaScript keeps it until the end is reported; a write still queued then is on a connection that closes, as it
+     is not at a boundary). Not from here: libuv runs timers at the end of every turn, so two slices sent now would
+     be followed by two more before the next poll, after the filters' verdict that sent this head. */
   if (d->gbody != NULL) {
     d->gbody_sent = 0;
-    h1_send_gathered(d);
+    h1_pace_gathered(d);
     return;
   }
   if (d->body_left > 0) h1_body_resume(d);

@@ -66,6 +66,9 @@ enum h1_failure {
   F_DOWNSTREAM_ABORTED,
   F_BODY_TIMEOUT,      /* the client stopped sending its request body: 408, as the net engine answers */
   F_BAD_CHUNK,         /* a malformed chunked request body: 400; F_BAD_CHUNK + error - 1 for each h1_chunk_error */
+  /* Past the chunk errors: JavaScript asked something of a held exchange that cannot be (h1-park.c; a bug, not a
+     client's doing): 500, and the connection closes. */
+  F_INTERNAL = 64,
 };
 
 enum h1_handle { HS_NONE = NL_NONE, HS_OPEN = NL_OPEN, HS_CLOSING = NL_CLOSING };
@@ -396,6 +399,9 @@ int h1_gather(dconn *d, char *buf, uint32_t len);
 /* Sends the next slices of d's gathered body (after its head): two a turn, the rest in the next turn or once the
    upstream took what is queued (h1_body_resume). */
 void h1_send_gathered(dconn *d);
+/* d's gathered body goes on in the loop's timer phase (libuv runs timers at the end of each turn, after the poll's
+   callbacks and the check phase; a timer started in the timer phase waits for the next turn). */
+void h1_pace_gathered(dconn *d);
 /* d is closing: off the list of bodies to go on with. */
 void h1_stop_pacing(dconn *d);
 /* The pace timer: opened with the listener, closed with its handles. */

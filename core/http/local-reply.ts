@@ -99,3 +99,11 @@ export const ENGINE_REPLY_HEADERS: readonly string[] = ['content-type', 'text/pl
 export function reasonPhrase(status: number): string {
   return REASONS[status] ?? 'Unknown';
 }
+
+/** A local reply's fields as every engine sends them: who answered, the request id, the reply's own, a text type. */
+export function localReplyHeaders(reply: LocalReply, requestId: string): string[] {
+  const headers = ['x-mantou-local-reply', reply.component, 'x-request-id', requestId];
+  if (reply.headers !== undefined) headers.push(...reply.headers);
+  if (!reply.headers?.includes('content-type')) headers.push('content-type', 'text/plain; charset=utf-8');
+  return headers;
+}

@@ -7,7 +7,7 @@
 // X-Forwarded-* and x-request-id, the same local replies, 413 over a filter's body limit, 500 naming a failed filter.
 
 import { ErrorKinds } from '../errors.ts';
-import { offload } from '../offload/offload-pool.ts';
+import { offloadForFilter } from '../offload/offload-pool.ts';
 import { requestHeadText } from '../upstream/request-encoder.ts';
 import { allocBodyBuffer, releaseBodyBuffer } from '../util/body-buffer-pool.ts';
 import { type BodyDirection, BodyFlow, type BodyFlowSink } from './body-flow.ts';
@@ -15,12 +15,13 @@ import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } fro
 import { HeaderList } from './header-list.ts';
 import { heldRequestHead } from './held-request-head.ts';
 import type { HttpListenerContext } from './http-stream.ts';
-import { type LocalReply, localReplyFor, reasonPhrase } from './local-reply.ts';
+import { type LocalReply, localReplyFor, localReplyHeaders, reasonPhrase } from './local-reply.ts';
 import { wholeResponseText } from './net-response-writer.ts';
 import { RequestHead } from './request-head.ts';
 import type { Route } from './router.ts';
 import { log } from './stream-base.ts';
 import type { StreamContext } from './stream-context.ts';
+import { countFilterFailure } from './stream-counters.ts';
 
 /** The addon's calls for held exchanges (native/h1-listener.c); each answers -1 when the exchange is gone. */
 export interface ParkedExchangeAddon {
@@ -35,8 +36,6 @@ export interface ParkedExchangeOwner {
   readonly handle: object | null;
 }
 
-const DEFAULT_OFFLOAD_TIMEOUT_MS = 5000;
-const DEFAULT_OFFLOAD_QUEUE = 64;
 /** A decision's exchange id is bits 16..31 (native/h1.h). */
 const EXCHANGE_ID = 2 ** 16;
 
@@ -224,10 +223,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
   }
 
   offload<T>(taskUrl: string, input: unknown, transfer: ArrayBuffer[] = [], options: { timeoutMs?: number; maxQueue?: number } = {}): Promise<T> {
-    return offload<T>(taskUrl, input, transfer, {
-      timeoutMs: options.timeoutMs ?? DEFAULT_OFFLOAD_TIMEOUT_MS,
-      maxQueue: options.maxQueue ?? DEFAULT_OFFLOAD_QUEUE,
-    });
+    return offloadForFilter<T>(taskUrl, input, transfer, options);
   }
 
   onFilterReply(reply: LocalReply): void {
@@ -235,9 +231,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
   }
 
   onFilterFailure(f: FilterFailure): void {
-    const counters = this.context.counters;
-    counters.filterFailures++;
-    counters.filterFailuresByFilter[f.filter] = (counters.filterFailuresByFilter[f.filter] ?? 0) + 1;
+    countFilterFailure(this.context.counters, f.filter);
     log.error({ requestId: this.requestId, filter: f.filter, err: f.error }, 'filter failed');
     this.sendLocalReply(localReplyFor(ErrorKinds.filterError, f.filter));
   }
@@ -248,9 +242,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     if (this.ended || this.replied || handle === null) return;
     this.replied = true;
     this.flow?.stop();
-    const headers = ['x-mantou-local-reply', reply.component, 'x-request-id', this.requestId];
-    if (reply.headers !== undefined) headers.push(...reply.headers);
-    if (!reply.headers?.includes('content-type')) headers.push('content-type', 'text/plain; charset=utf-8');
+    const headers = localReplyHeaders(reply, this.requestId);
     // A body not read (a reply before it was wanted or gathered) cannot be told from a next request: the addon
     // closes the connection after the reply, which says so.
     const bodyUnread = this.head === UNPARSED || (this.head.hasBody && this.flow === null);

@@ -93,6 +93,8 @@ const FAILURES: readonly (ErrorKind | null)[] = [
 const BODY_TIMEOUT = 10;
 /** F_BAD_CHUNK in native/h1.h: F_BAD_CHUNK + i is a chunked request body malformed as CHUNK_ERRORS[i] says. */
 const BAD_CHUNK = 11;
+/** F_INTERNAL in native/h1.h: JavaScript asked something of a held exchange that cannot be (a bug): 500. */
+const INTERNAL = 64;
 /** The net engine's details for a malformed chunked body (core/http/chunked-decoder.ts), in enum h1_chunk_error's order. */
 const CHUNK_ERRORS = [
   'chunk size too large',
@@ -410,8 +412,10 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
       const slot = this.slots.get(id);
       if (slot === undefined) continue;
       const context = slot.context;
-      const kind = FAILURES[io[2 + 2 * i] as number] ?? null;
-      if (kind !== null) {
+      const failure = io[2 + 2 * i] as number;
+      const kind = failure === INTERNAL ? ErrorKinds.internal : (FAILURES[failure] ?? null);
+      if (kind === ErrorKinds.internal) context.counters.localReplies++;
+      else if (kind !== null) {
         context.counters.upstreamFailures++;
         if (kind !== ErrorKinds.upstreamResetMidResponse) context.counters.localReplies++;
       }
@@ -442,7 +446,7 @@ function renderFailure(kindIndex: number, requestId: string, headOnly: boolean, 
   const chunkError = CHUNK_ERRORS[kindIndex - BAD_CHUNK];
   if (chunkError !== undefined) return wholeResponseText(400, reasonPhrase(400), ENGINE_REPLY_HEADERS, `${chunkError}\n`, false, false, true);
   const kind = FAILURES[kindIndex] ?? ErrorKinds.internal;
-  const reply = localReplyFor(kind, 'upstream');
+  const reply = localReplyFor(kind, kindIndex === INTERNAL ? 'native' : 'upstream');
   const headers = ['x-mantou-local-reply', reply.component, 'x-request-id', requestId, ...LOCAL_REPLY_HEADERS_AFTER_ID];
   return wholeResponseText(reply.status, reasonPhrase(reply.status), headers, reply.body, headOnly, false, close);
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { type ErrorKind, ErrorKinds, type StreamFailure } from '../errors.ts';
 import type { GenerationState, WorkerLifecycle } from '../lifecycle.ts';
 import { componentLogger } from '../logger.ts';
-import { offload } from '../offload/offload-pool.ts';
+import { offloadForFilter } from '../offload/offload-pool.ts';
 import type { ConnectionPool, PoolWaiter } from '../upstream/connection-pool.ts';
 import type { UpstreamConnection } from '../upstream/upstream-connection.ts';
 import { releaseChunk } from '../util/chunk-pool.ts';
@@ -15,13 +15,13 @@ import type { BodyFlow } from './body-flow.ts';
 import type { Downstream, DownstreamHandler } from './downstream.ts';
 import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } from './filter-chain.ts';
 import { HeaderList } from './header-list.ts';
-import { type LocalReply, localReplyFor, reasonPhrase } from './local-reply.ts';
+import { type LocalReply, localReplyFor, localReplyHeaders, reasonPhrase } from './local-reply.ts';
 import type { NetEngineSettings } from './net-settings.ts';
 import type { RequestHead } from './request-head.ts';
 import { ResponseHead } from './response-head.ts';
 import type { Route, Router } from './router.ts';
 import type { StreamContext, StreamOutcome } from './stream-context.ts';
-import type { StreamCounters } from './stream-counters.ts';
+import { countFilterFailure, type StreamCounters } from './stream-counters.ts';
 import { WholeBody } from './whole-body.ts';
 
 export const log = componentLogger('http-stream');
@@ -148,10 +148,7 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
   }
 
   offload<T>(taskUrl: string, input: unknown, transfer: ArrayBuffer[] = [], options: { timeoutMs?: number; maxQueue?: number } = {}): Promise<T> {
-    return offload<T>(taskUrl, input, transfer, {
-      timeoutMs: options.timeoutMs ?? DEFAULT_OFFLOAD_TIMEOUT_MS,
-      maxQueue: options.maxQueue ?? DEFAULT_OFFLOAD_QUEUE,
-    });
+    return offloadForFilter<T>(taskUrl, input, transfer, options);
   }
 
   bufferRequestBody(maxBytes: number): void {
@@ -169,9 +166,7 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
   }
 
   onFilterFailure(f: FilterFailure): void {
-    const counters = this.listener.counters;
-    counters.filterFailures++;
-    counters.filterFailuresByFilter[f.filter] = (counters.filterFailuresByFilter[f.filter] ?? 0) + 1;
+    countFilterFailure(this.listener.counters, f.filter);
     log.error({ requestId: this.requestId, filter: f.filter, err: f.error }, 'filter failed');
     if (this.responseStarted) {
       const conn = this.conn;
@@ -200,9 +195,7 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
       this.finish(false, this.failureCode);
       return;
     }
-    const headers = ['x-mantou-local-reply', reply.component, 'x-request-id', this.requestId];
-    if (reply.headers !== undefined) headers.push(...reply.headers);
-    if (!reply.headers?.includes('content-type')) headers.push('content-type', 'text/plain; charset=utf-8');
+    const headers = localReplyHeaders(reply, this.requestId);
     // Like Envoy's encoder filters: the response phases of the filters whose request phase ran see a local reply
     // too (CORS headers on a 429, a server-timing on a 401). The filter that answered, and those after it, do not.
     const chain = this.chain;
@@ -279,9 +272,6 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
   abstract onConnectionReady(conn: UpstreamConnection): void;
   abstract onPoolFailure(f: StreamFailure): void;
 }
-
-const DEFAULT_OFFLOAD_TIMEOUT_MS = 5000;
-const DEFAULT_OFFLOAD_QUEUE = 64;
 
 function logDoneFailure(f: FilterFailure): void {
   log.error({ filter: f.filter, err: f.error }, 'filter onDone failed');

@@ -40,3 +40,9 @@ export function addStreamCounters(total: StreamCounters, c: Partial<StreamCounte
     total.filterFailuresByFilter[name] = (total.filterFailuresByFilter[name] ?? 0) + n;
   }
 }
+
+/** A filter threw or rejected: counted in all, and per filter (the log line is the engine's). */
+export function countFilterFailure(counters: StreamCounters, filter: string): void {
+  counters.filterFailures++;
+  counters.filterFailuresByFilter[filter] = (counters.filterFailuresByFilter[filter] ?? 0) + 1;
+}
