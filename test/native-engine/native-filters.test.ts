@@ -7,12 +7,12 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type StreamStats, settledStreamStats, streamStatsUntil } from '../helpers/admin.ts';
+import { echoProxy } from '../helpers/echo-proxy.ts';
 import { json, request } from '../helpers/http-client.ts';
-import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { closeAfter, rawExchange, statusOf } from '../helpers/raw-client.ts';
-import { type EchoReply, type Server, startEchoServer } from '../helpers/upstreams.ts';
+import type { EchoReply } from '../helpers/upstreams.ts';
 
 const FIXTURES = new URL('../fixtures/filters/', import.meta.url).pathname;
 const BUILT_IN = new URL('../../filters/', import.meta.url).pathname;
@@ -26,13 +26,7 @@ function route(prefix: string, ...on: string[]): string {
   return `      - { match: { path: { prefix: ${prefix} } }, cluster: echo, filters: { ${off.join(', ')} } }`;
 }
 
-let echo: Server;
-let proxy: ProxyProcess;
-let port: number;
-
-beforeAll(async () => {
-  echo = await startEchoServer();
-  proxy = await startProxy(`
+const setup = echoProxy(`
 workers: 1
 listeners:
   - name: edge
@@ -52,22 +46,15 @@ ${route('/gate', 'gate')}
 ${route('/scan', 'scan')}
 ${route('/upper', 'upper')}
 ${route('/cors', 'cors')}
-${route('/', 'stamp')}
-clusters:
-  - name: echo
-    endpoints: [{ address: 127.0.0.1, port: ${echo.port} }]
-`);
-  port = proxy.port('edge');
-});
-
-afterAll(async () => {
-  await proxy?.stop();
-  await echo?.close();
+${route('/', 'stamp')}`);
+let port = 0;
+beforeAll(() => {
+  port = setup.port;
 });
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const settled = () => settledStreamStats(proxy.adminPort);
-const statsUntil = (check: (s: StreamStats) => boolean) => streamStatsUntil(proxy.adminPort, check);
+const settled = () => settledStreamStats(setup.proxy.adminPort);
+const statsUntil = (check: (s: StreamStats) => boolean) => streamStatsUntil(setup.proxy.adminPort, check);
 
 /** A body whose every byte depends on its place (and never spells a pattern). */
 function patterned(n: number): Buffer {
@@ -106,7 +93,11 @@ describe('request-side filters on the native engine', () => {
     const req = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: a\r\n${extra}\r\n`;
     let r = { data: '', closed: false, error: null as string | null };
     const c = await counted(4, async () => {
-      r = await rawExchange(port, req('/gate/deny', 'x-deny: 1\r\n') + req('/gate/throw', 'x-throw: 1\r\n') + req('/gate/reject', 'x-reject: 1\r\n') + req('/gate/ok'), 800);
+      r = await rawExchange(
+        port,
+        req('/gate/deny', 'x-deny: 1\r\n') + req('/gate/throw', 'x-throw: 1\r\n') + req('/gate/reject', 'x-reject: 1\r\n') + req('/gate/ok'),
+        800,
+      );
     });
     expect(c).toEqual({ native: 4, handoffs: 0 });
     const statuses = [...r.data.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
