@@ -48,7 +48,7 @@ static int key_equals(const h1_cached *c, const h1_request *r) {
 /* The entry r's key maps to (its hash in *h, its length in *len), or NULL: nothing is kept on this listener now,
    or the key is too long to keep (or the table could not be allocated at listen()). */
 static h1_cached *entry_for(const h1_listener *l, const h1_request *r, uint32_t *h, uint32_t *len) {
-  if (l->cache == NULL || l->pass_head || l->stopping) return NULL;
+  if (l->cache == NULL || !l->keep_decisions || l->stopping) return NULL;
   *len = key_len(r);
   if (*len > H1_CACHE_KEY) return NULL;
   *h = key_hash(r);

@@ -41,19 +41,19 @@ static void close_listener(nlistener *b) {
 /* ---- Node-API ---- */
 
 /*
- * listen(address, port, exclusive, io: Float64Array(3 + 2·H1_ENDS_BATCH), decide, done, failure, handoff) →
- * { handle, port }.
- *   decide(method, path, host, head?) → a decision (its low 16 bits: the target), or -1: serve it on the net
- *     engine; it puts the route's timeout (ms) in io[0], and 1 in io[H1_IO_CACHEABLE] when the decision may be
- *     kept for the same method, host and path (h1-cache.c); `head` (the request head as received) only when
- *     configure() asked for it;
+ * listen(address, port, exclusive, io: Float64Array(3 + 2·H1_ENDS_BATCH), decide, done, failure, handoff,
+ * gathered) → { handle, port }.
+ *   decide(method, path, host, head?, requestId?, address?) → a decision (its low 16 bits: the target; 0xffff: held
+ *     for the route's filters, h1-park.c), or -1: serve it on the net engine; it puts the route's timeout (ms) in
+ *     io[0], and 1 in io[H1_IO_CACHEABLE] when the decision may be kept for the same method, host and path
+ *     (h1-cache.c); `head` (the request head as received), the request id and the client's address only when
+ *     configure() asked for them;
  *   done(count): `count` exchanges are over, each a (decision, failure) pair in io[1..] (reported once per turn
  *     of the loop, or every H1_ENDS_BATCH);
  *   failure(kind, requestId, isHead, close) → the local reply's bytes (latin1);
  *   handoff(fd, bytes, bounces): the connection, and what was read of it, go to the net engine; bounces: how many
  *     times in a row it came back (adopt()) and was handed over again before serving a request here;
  *   gathered(id): the body of held exchange `id` is all in the memory gather() was given (h1-park.c).
- * With `head`, decide() also gets the request id and the client's address (a route with filters needs them).
  */
 static napi_value Listen(napi_env env, napi_callback_info info) {
   size_t argc = 9;
@@ -74,6 +74,7 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   l->body_timeout_ms = 60000;
   l->max_trailer_bytes = H1_MAX_REQUEST_HEAD;
   l->limits = (h1_limits){H1_MAX_REQUEST_HEAD, H1_MAX_REQUEST_HEAD, H1_MAX_HEADERS, 0};
+  l->keep_decisions = 1;
   napi_value out = nl_open(env, &l->base, NL_HTTP, argv, h1_on_connection, "MantouHttpListener", argv + 3, H1_NREFS);
   if (out == NULL) return NULL;
   /* After nl_open, which frees the listener itself when it fails; release() frees this. */
@@ -89,15 +90,16 @@ static h1_listener *listener_call(napi_env env, napi_callback_info info, size_t 
 
 /*
  * configure(handle, headerTimeoutMs, idleTimeoutMs, passHead, maxHeadBytes, maxTargetBytes, maxFields,
- * bodyTimeoutMs, relayBodies): for connections from now on (and idle ones' next wait); passHead: decide() gets the
- * request head too (a route matches on header fields). Heads past the limits go to the net engine, which answers
+ * bodyTimeoutMs, relayBodies, keepDecisions): for connections from now on (and idle ones' next wait); passHead:
+ * decide() gets the request head too (a route matches on header fields, or runs filters); keepDecisions: decide()
+ * may have its decisions kept (not when a route matches on header fields). Heads past the limits go to the net engine, which answers
  * them 414/431; so do requests with a Content-Length body unless relayBodies. bodyTimeoutMs: the longest wait for
  * the next bytes of a request body being read (then 408). Kept decisions are dropped: they were the previous
  * generation's.
  */
 static napi_value Configure(napi_env env, napi_callback_info info) {
-  napi_value argv[9];
-  h1_listener *l = listener_call(env, info, 9, argv);
+  napi_value argv[10];
+  h1_listener *l = listener_call(env, info, 10, argv);
   if (l == NULL) return NULL;
   l->header_timeout_ms = nl_u32(env, argv[1]);
   l->idle_timeout_ms = nl_u32(env, argv[2]);
@@ -113,6 +115,9 @@ static napi_value Configure(napi_env env, napi_callback_info info) {
   bool bodies = false;
   napi_get_value_bool(env, argv[8], &bodies);
   l->limits.bodies = bodies;
+  bool keep = false;
+  napi_get_value_bool(env, argv[9], &keep);
+  l->keep_decisions = keep;
   h1_cache_clear(l);
   return NULL;
 }

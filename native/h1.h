@@ -305,7 +305,8 @@ enum h1_ref { H1_REF_IO, H1_REF_DECIDE, H1_REF_DONE, H1_REF_FAILURE, H1_REF_HAND
 struct h1_listener {
   nlistener base; /* first: the listen socket, the sweep, the JavaScript values, the handle */
   uint8_t stopping;  /* draining: no new requests after the ones in progress */
-  uint8_t pass_head; /* decide() gets the head (routes match on fields) */
+  uint8_t pass_head; /* decide() gets the head, the request id and the client's address (fields, filters) */
+  uint8_t keep_decisions; /* decisions may be kept (h1-cache.c): no route matches on header fields */
   uint32_t header_timeout_ms, idle_timeout_ms, body_timeout_ms;
   uint32_t max_trailer_bytes; /* a chunked request body's trailers: the listener's head limit, as on net */
   h1_limits limits;

@@ -49,6 +49,7 @@ interface NativeHttpAddon extends ParkedExchangeAddon {
     maxFields: number,
     bodyTimeoutMs: number,
     relayBodies: boolean,
+    keepDecisions: boolean,
   ): void;
   addTarget(
     handle: object,
@@ -227,8 +228,10 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
     }
     const routes = context.router.routes;
     const filtered = new Set(routes.filter((r) => !r.chain.isEmpty && r.chain.requestSideOnly));
-    // decide() gets the head when a route matches on header fields, or runs filters (they see the whole head).
-    const passHead = filtered.size > 0 || routes.some((r) => r.match.headers !== undefined);
+    // decide() gets the head when a route matches on header fields (then nothing is kept: the same method, host and
+    // path may route elsewhere), or when a route runs filters (they see it; the other routes keep their decisions).
+    const matchesFields = routes.some((r) => r.match.headers !== undefined);
+    const passHead = matchesFields || filtered.size > 0;
     const { limits, headerTimeoutMs, idleTimeoutMs, bodyTimeoutMs, requestTimeoutMs } = context.net;
     // Content-Length bodies are relayed natively unless a whole-request deadline applies (the net engine keeps it).
     const relayBodies = requestTimeoutMs === 0;
@@ -242,6 +245,7 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
       limits.maxFields,
       bodyTimeoutMs,
       relayBodies,
+      !matchesFields,
     );
     const targets = new Map<Route, readonly number[]>();
     for (const r of routes) {

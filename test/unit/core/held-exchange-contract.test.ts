@@ -54,7 +54,7 @@ beforeAll(async () => {
   );
   handle = r.handle;
   port = r.port;
-  addon.configure(handle, 5000, 5000, true, 8192, 8192, 100, 5000, true);
+  addon.configure(handle, 5000, 5000, true, 8192, 8192, 100, 5000, true, false);
   target = addon.addTarget(handle, '127.0.0.1', (upstream.address() as net.AddressInfo).port, 1000, 5000, 8, 8, 8192);
 });
 
