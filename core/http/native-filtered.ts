@@ -164,14 +164,8 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
 
   private afterRequestFilters(): void {
     if (this.ended || this.replied) return;
-    const route = this.route;
-    const head = this.head;
-    if (route.prefixRewrite !== undefined && route.match.pathPrefix !== undefined) {
-      head.path = route.prefixRewrite + head.path.slice(route.match.pathPrefix.length);
-      if (head.path === '' || head.path.charCodeAt(0) !== 0x2f) head.path = `/${head.path}`;
-    }
-    if (route.hostRewrite !== undefined) head.headers.set('host', route.hostRewrite);
-    const length = head.contentLength;
+    // (A route with a rewrite or a direct response is not served natively: native-listener.ts targetsOf.)
+    const length = this.head.contentLength;
     if (this.bodyLimit < 0 || length <= 0) {
       this.forward(undefined);
       return;
