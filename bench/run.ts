@@ -35,6 +35,7 @@ import {
   type ThroughputRound,
 } from './report.ts';
 import { requestBytes, type Scenario, scenarios } from './scenarios.ts';
+import { unknownNamesError } from './selection.ts';
 import { startBenchUpstream } from './upstream.ts';
 
 const { values } = parseArgs({
@@ -268,10 +269,27 @@ async function main(): Promise<void> {
     console.log(`rendered ${join(dirname(values.render), 'report.md')}`);
     return;
   }
-  pinSelfToLoadCpu();
-  const started = performance.now();
   const wantScenarios = values.scenarios?.split(',') ?? (QUICK ? ['small-get', 'get-64k'] : scenarios.filter((s) => s.optIn !== true).map((s) => s.name));
   const wantCandidates = values.candidates?.split(',');
+  const misnamed = [
+    unknownNamesError(
+      'scenarios',
+      values.scenarios?.split(','),
+      scenarios.map((s) => s.name),
+    ),
+    unknownNamesError(
+      'candidates',
+      wantCandidates,
+      candidateSpecs.map((c) => c.name),
+    ),
+  ].filter((e) => e !== null);
+  if (misnamed.length > 0) {
+    for (const e of misnamed) console.error(e);
+    process.exitCode = 2;
+    return;
+  }
+  pinSelfToLoadCpu();
+  const started = performance.now();
   const chosen = scenarios.filter((s) => wantScenarios.includes(s.name));
   const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-'));
   const upstream = await startBenchUpstream(hasTaskset ? LOAD_CPU : undefined);
