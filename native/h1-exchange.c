@@ -121,7 +121,7 @@ static size_t gather(char *dst, const uv_buf_t *bufs, unsigned n, size_t skip) {
   return o;
 }
 
-int h1_write(uv_stream_t *s, int queued, uv_buf_t *bufs, unsigned n, void *owner, uv_write_cb cb) {
+int h1_write(uv_stream_t *s, int queued, uv_buf_t *bufs, unsigned n, void *owner, uv_write_cb cb, int borrowed) {
   size_t total = 0;
   for (unsigned i = 0; i < n; i++) total += bufs[i].len;
   /* Behind queued writes nothing may go first (libuv would refuse anyway). */
@@ -129,27 +129,11 @@ int h1_write(uv_stream_t *s, int queued, uv_buf_t *bufs, unsigned n, void *owner
   if (done == (int)total) return 0;
   if (done < 0 && done != UV_EAGAIN) return done;
   size_t skip = done < 0 ? 0 : (size_t)done;
-  h1_queued_write *w = malloc(sizeof *w + total - skip);
+  h1_queued_write *w = malloc(sizeof *w + (borrowed ? 0 : total - skip));
   if (w == NULL) return UV_ENOMEM;
   w->owner = owner;
-  uv_buf_t rest = uv_buf_init(w->data, (unsigned)gather(w->data, bufs, n, skip));
-  int err = uv_write(&w->req, s, &rest, 1, cb);
-  if (err != 0) {
-    free(w);
-    return err;
-  }
-  return 1;
-}
-
-int h1_write_borrowed(uv_stream_t *s, int queued, uv_buf_t buf, void *owner, uv_write_cb cb) {
-  int done = queued > 0 ? UV_EAGAIN : uv_try_write(s, &buf, 1);
-  if (done == (int)buf.len) return 0;
-  if (done < 0 && done != UV_EAGAIN) return done;
-  size_t skip = done < 0 ? 0 : (size_t)done;
-  h1_queued_write *w = malloc(sizeof *w);
-  if (w == NULL) return UV_ENOMEM;
-  w->owner = owner;
-  uv_buf_t rest = uv_buf_init(buf.base + skip, (unsigned)(buf.len - skip));
+  /* Borrowed (one buffer): the rest is written from the caller's memory; else from a copy of it. */
+  uv_buf_t rest = borrowed ? uv_buf_init(bufs[0].base + skip, (unsigned)(total - skip)) : uv_buf_init(w->data, (unsigned)gather(w->data, bufs, n, skip));
   int err = uv_write(&w->req, s, &rest, 1, cb);
   if (err != 0) {
     free(w);
@@ -160,7 +144,7 @@ int h1_write_borrowed(uv_stream_t *s, int queued, uv_buf_t buf, void *owner, uv_
 
 /* Writes bufs to the client; what the socket does not take now is copied and queued. 0, or -1 if it failed. */
 int h1_client_write(dconn *d, uv_buf_t *bufs, unsigned n) {
-  int queued = h1_write((uv_stream_t *)&d->tcp, d->pending_writes, bufs, n, d, on_client_written);
+  int queued = h1_write((uv_stream_t *)&d->tcp, d->pending_writes, bufs, n, d, on_client_written, 0);
   if (queued < 0) return -1;
   if (queued == 0) return 0;
   d->pending_writes++;
@@ -209,20 +193,34 @@ static int send_local_reply(dconn *d, int failure) {
   napi_value reply = NULL;
   addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_FAILURE], 4, argv, 0, &reply);
   int sent = -1;
-  size_t len = 0;
-  /* "HTTP/1.1 NNN …": the whole response, head and body. */
-  if (reply != NULL && napi_get_value_string_latin1(l->base.env, reply, NULL, 0, &len) == napi_ok && len > 12) {
-    char *bytes = malloc(len + 1);
-    if (bytes != NULL) {
-      napi_get_value_string_latin1(l->base.env, reply, bytes, len + 1, &len);
-      uv_buf_t b = uv_buf_init(bytes, (unsigned)len);
-      d->status = (bytes[9] - '0') * 100 + (bytes[10] - '0') * 10 + (bytes[11] - '0');
-      sent = h1_client_write(d, &b, 1);
-      free(bytes);
-    }
+  uint32_t len = 0;
+  char *bytes = reply != NULL ? h1_response_bytes(l->base.env, reply, &len) : NULL;
+  if (bytes != NULL) {
+    sent = h1_client_write_response(d, bytes, len);
+    free(bytes);
   }
   napi_close_handle_scope(l->base.env, scope);
   return sent;
+}
+
+char *h1_response_bytes(napi_env env, napi_value v, uint32_t *len) {
+  size_t n = 0;
+  if (napi_get_value_string_latin1(env, v, NULL, 0, &n) != napi_ok || n <= 12 || n > UINT32_MAX - 1) return NULL;
+  char *bytes = malloc(n + 1);
+  if (bytes == NULL) return NULL;
+  napi_get_value_string_latin1(env, v, bytes, n + 1, &n);
+  if (memcmp(bytes, "HTTP/1.1 ", 9) != 0) {
+    free(bytes);
+    return NULL;
+  }
+  *len = (uint32_t)n;
+  return bytes;
+}
+
+int h1_client_write_response(dconn *d, const char *bytes, uint32_t len) {
+  d->status = (bytes[9] - '0') * 100 + (bytes[10] - '0') * 10 + (bytes[11] - '0');
+  uv_buf_t b = uv_buf_init((char *)bytes, len);
+  return h1_client_write(d, &b, 1);
 }
 
 /* ---- the end of an exchange ---- */
@@ -399,7 +397,7 @@ static int64_t relay_chunks(dconn *d, uconn *u, const char *buf, uint32_t len, i
       d->body_left = 0;
     }
     if (got != H1_CHUNKS_DATA || nsizes == H1_CHUNKS_PER_WRITE) {
-      if (n > 0 && !*write_failed && h1_upstream_write(u, bufs, n) != 0) *write_failed = 1;
+      if (n > 0 && !*write_failed && h1_upstream_write(u, bufs, n, 0) != 0) *write_failed = 1;
       n = nsizes = 0;
       if (got != H1_CHUNKS_DATA) return pos;
     }
@@ -420,7 +418,7 @@ static void relay_body(dconn *d, const char *buf, uint32_t len) {
     take = (uint64_t)len < d->body_left ? len : (uint32_t)d->body_left;
     d->body_left -= take;
     uv_buf_t b = uv_buf_init((char *)buf, take);
-    write_failed = h1_upstream_write(u, &b, 1) != 0;
+    write_failed = h1_upstream_write(u, &b, 1, 0) != 0;
   }
   if (take < len && keep_input(d, buf + take, len - take) != 0) return;
   if (write_failed) {

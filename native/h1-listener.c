@@ -215,14 +215,12 @@ static napi_value Forward(napi_env env, napi_callback_info info) {
 static napi_value Respond(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   dconn *d = parked_call(env, info, 4, argv);
-  size_t len = 0;
-  if (d == NULL || napi_get_value_string_latin1(env, argv[2], NULL, 0, &len) != napi_ok || len > UINT32_MAX - 1) return addon_num(env, -1);
-  char *bytes = malloc(len + 1);
-  if (bytes == NULL) return addon_num(env, -1);
-  napi_get_value_string_latin1(env, argv[2], bytes, len + 1, &len);
+  if (d == NULL) return addon_num(env, -1);
+  uint32_t len = 0;
+  char *bytes = h1_response_bytes(env, argv[2], &len);
   bool close = false;
   napi_get_value_bool(env, argv[3], &close);
-  int rc = h1_respond(d, bytes, (uint32_t)len, close);
+  int rc = h1_respond(d, bytes, len, close);
   free(bytes);
   return addon_num(env, rc);
 }

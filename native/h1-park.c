@@ -88,10 +88,8 @@ int h1_gather(dconn *d, char *buf, uint32_t len) {
 }
 
 void h1_gather_alloc(dconn *d, uv_buf_t *buf) {
-  nl_read_buffer(&d->l->base, &d->full_reads, buf);
-  if (buf->base == NULL) return;
   uint32_t left = d->glen - d->gfill;
-  *buf = uv_buf_init(d->gbuf + d->gfill, left < H1_READ_BYTES ? left : H1_READ_BYTES);
+  *buf = nl_turn_spent(&d->l->base, &d->full_reads) ? uv_buf_init(NULL, 0) : uv_buf_init(d->gbuf + d->gfill, left < H1_READ_BYTES ? left : H1_READ_BYTES);
 }
 
 void h1_gather_read(dconn *d, ssize_t n) {
@@ -144,14 +142,12 @@ int h1_forward(dconn *d, double decision, double timeout_ms, uint32_t head_len, 
 
 int h1_respond(dconn *d, const char *bytes, uint32_t len, int close) {
   if (d->parked != P_WAITING) return -1;
-  if (len < 12 || memcmp(bytes, "HTTP/1.1 ", 9) != 0) return broken_contract(d);
+  if (bytes == NULL) return broken_contract(d);
   h1_unpark(d);
   /* The rest of the request body will not be read: the connection closes after the reply. */
   if (close || d->body_left > 0) d->last = 1;
   d->started = 1;
-  d->status = (bytes[9] - '0') * 100 + (bytes[10] - '0') * 10 + (bytes[11] - '0');
-  uv_buf_t b = uv_buf_init((char *)bytes, len);
-  h1_end_exchange(d, h1_client_write(d, &b, 1) != 0 ? F_DOWNSTREAM_ABORTED : F_NONE, 0);
+  h1_end_exchange(d, h1_client_write_response(d, bytes, len) != 0 ? F_DOWNSTREAM_ABORTED : F_NONE, 0);
   return 0;
 }
 
@@ -204,7 +200,7 @@ void h1_send_gathered(dconn *d) {
     uint32_t left = d->gbody_len - d->gbody_sent;
     uv_buf_t slice = uv_buf_init((char *)d->gbody + d->gbody_sent, left < H1_READ_BYTES ? left : H1_READ_BYTES);
     d->gbody_sent += slice.len;
-    if (h1_upstream_write_borrowed(u, slice) != 0) {
+    if (h1_upstream_write(u, &slice, 1, 1) != 0) {
       h1_upstream_write_failed(u, d);
       return;
     }

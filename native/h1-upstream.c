@@ -117,15 +117,8 @@ static void on_upstream_written(uv_write_t *req, int status) {
   if (u->writes == 0) h1_body_resume(d);
 }
 
-int h1_upstream_write(uconn *u, uv_buf_t *bufs, unsigned n) {
-  int queued = h1_write((uv_stream_t *)&u->tcp, u->writes, bufs, n, u, on_upstream_written);
-  if (queued < 0) return queued;
-  u->writes += queued;
-  return 0;
-}
-
-int h1_upstream_write_borrowed(uconn *u, uv_buf_t buf) {
-  int queued = h1_write_borrowed((uv_stream_t *)&u->tcp, u->writes, buf, u, on_upstream_written);
+int h1_upstream_write(uconn *u, uv_buf_t *bufs, unsigned n, int borrowed) {
+  int queued = h1_write((uv_stream_t *)&u->tcp, u->writes, bufs, n, u, on_upstream_written, borrowed);
   if (queued < 0) return queued;
   u->writes += queued;
   return 0;
@@ -147,7 +140,7 @@ static void send_request(dconn *d, uconn *u) {
   u->requests++;
   h1_upstream_resume(u);
   uv_buf_t b = uv_buf_init(d->req, d->req_len);
-  if (h1_upstream_write(u, &b, 1) != 0) {
+  if (h1_upstream_write(u, &b, 1, 0) != 0) {
     h1_upstream_write_failed(u, d);
     return;
   }

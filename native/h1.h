@@ -344,13 +344,17 @@ typedef struct h1_queued_write {
 } h1_queued_write;
 /* Writes bufs on s at once when nothing is queued on it (`queued`: writes still pending); what it does not take is
    copied into an h1_queued_write for `owner` and queued, `cb` called when written. 0 (all written), 1 (queued), or
-   a libuv error. Both directions write this way: h1_client_write, h1_upstream_write. */
-int h1_write(uv_stream_t *s, int queued, uv_buf_t *bufs, unsigned n, void *owner, uv_write_cb cb);
-/* As h1_write for one buffer, but what the socket does not take is written from buf's own memory, which the caller
-   keeps until the exchange's end is reported (a gathered body, h1-park.c): a slice of it is not copied again. */
-int h1_write_borrowed(uv_stream_t *s, int queued, uv_buf_t buf, void *owner, uv_write_cb cb);
+   a libuv error. Both directions write this way: h1_client_write, h1_upstream_write. `borrowed` (one buffer only):
+   the rest is written from bufs[0]'s own memory instead of a copy, which the caller keeps until the exchange's end
+   is reported (a gathered body, h1-park.c: a slice of it is not copied again). */
+int h1_write(uv_stream_t *s, int queued, uv_buf_t *bufs, unsigned n, void *owner, uv_write_cb cb, int borrowed);
 /* Writes bufs to the client; what its socket does not take now is copied and queued. 0, or -1 if it failed. */
 int h1_client_write(dconn *d, uv_buf_t *bufs, unsigned n);
+/* A whole response JavaScript rendered (latin1 "HTTP/1.1 NNN …", more than the status line's start): a malloc'd copy
+   of its bytes and their count, or NULL when v is not one. */
+char *h1_response_bytes(napi_env env, napi_value v, uint32_t *len);
+/* Writes such a response to the client, its status kept in d->status: as h1_client_write. */
+int h1_client_write_response(dconn *d, const char *bytes, uint32_t len);
 /* Starts or stops reading the client. */
 void h1_client_reading(dconn *d, int on);
 /* d's upstream takes request body bytes (again): what was kept of the body goes first, then the client is read. */
@@ -366,11 +370,10 @@ void h1_on_response_bytes(uconn *u, const char *buf, uint32_t len);
 /* Gets d a connection to its target (fresh: not a pooled one) and sends its request, or queues it, or answers 503. */
 void h1_acquire(dconn *d, int fresh);
 void h1_upstream_release(uconn *u);
-/* Writes bufs on u; what its socket does not take now is copied and queued (and the client's body is not read
-   until it is written). 0, or a libuv error: the caller calls h1_upstream_write_failed. */
-int h1_upstream_write(uconn *u, uv_buf_t *bufs, unsigned n);
-/* The same for a gathered body: written from its own memory (h1_write_borrowed). */
-int h1_upstream_write_borrowed(uconn *u, uv_buf_t buf);
+/* Writes bufs on u; what its socket does not take now is copied (or, `borrowed`, written from their own memory:
+   h1_write) and queued, and the client's body is not read until it is written. 0, or a libuv error: the caller
+   calls h1_upstream_write_failed. */
+int h1_upstream_write(uconn *u, uv_buf_t *bufs, unsigned n, int borrowed);
 /* A write on u (serving d) failed: before any response byte that is a failed (or retried) exchange; after, the
    read side reports what happened. */
 void h1_upstream_write_failed(uconn *u, dconn *d);
@@ -417,7 +420,8 @@ char *h1_request_buffer(dconn *d, uint32_t len);
 /* The filters let the request go: to the decision's target, with the head now in d->req (head_len bytes), then
    `body` (the gathered or replaced body; NULL: the body, if any, relayed from the client). 0, or -1. */
 int h1_forward(dconn *d, double decision, double timeout_ms, uint32_t head_len, const char *body, uint32_t body_len);
-/* A filter answered: the whole response, then the exchange ends (the connection closes after it when `close`). */
+/* A filter answered: the whole response (from h1_response_bytes; NULL when JavaScript passed something else: a 500),
+   then the exchange ends (the connection closes after it when `close`). */
 int h1_respond(dconn *d, const char *bytes, uint32_t len, int close);
 
 /* h1-cache.c */

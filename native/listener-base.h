@@ -90,9 +90,12 @@ typedef struct nl_turn_mark {
 /* The alloc callback of every connection of both kinds: the thread's scratch buffer (every read is written on, or
    copied, before the next, so one buffer serves the whole thread), or none once the connection had its full reads
    this turn. */
+/* The connection had its full reads this turn: its alloc callback gives libuv no buffer. */
+static inline int nl_turn_spent(const nlistener *b, const nl_turn_mark *m) {
+  return m->turn == b->turn + 1 && m->reads >= NL_FULL_READS_PER_TURN;
+}
 static inline void nl_read_buffer(const nlistener *b, const nl_turn_mark *m, uv_buf_t *buf) {
-  int yields = m->turn == b->turn + 1 && m->reads >= NL_FULL_READS_PER_TURN;
-  *buf = yields ? uv_buf_init(NULL, 0) : uv_buf_init(b->inst->scratch, ADDON_READ_BYTES);
+  *buf = nl_turn_spent(b, m) ? uv_buf_init(NULL, 0) : uv_buf_init(b->inst->scratch, ADDON_READ_BYTES);
 }
 /* Runs the listener's turn check after this turn's poll phase (turn_end, and the next turn for fairness). */
 void nl_end_of_turn(nlistener *b);
