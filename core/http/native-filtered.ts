@@ -17,6 +17,7 @@ import { heldRequestHead } from './held-request-head.ts';
 import type { HttpListenerContext } from './http-stream.ts';
 import { type LocalReply, localReplyFor, localReplyHeaders, reasonPhrase } from './local-reply.ts';
 import { wholeResponseText } from './net-response-writer.ts';
+import { addProxyFields, requestIdIn } from './proxy-fields.ts';
 import { RequestHead } from './request-head.ts';
 import type { Route } from './router.ts';
 import { log } from './stream-base.ts';
@@ -143,17 +144,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     if (this.ended) return;
     const head = heldRequestHead(this.rawHead);
     this.head = head;
-    const headers = head.headers;
-    // As stream-request-path.ts: the id the proxy logs goes upstream; the client's address and scheme are added.
-    const incoming = headers.get('x-request-id');
-    if (incoming === undefined || incoming === '') {
-      if (incoming === '') headers.remove('x-request-id');
-      headers.pushTrusted('x-request-id', this.requestId);
-    }
-    headers.appendTrusted('x-forwarded-for', this.remoteAddress);
-    headers.appendTrusted('x-forwarded-proto', 'http');
-    const host = head.host;
-    if (host !== '') headers.appendTrusted('x-forwarded-host', host);
+    addProxyFields(head, this.requestId, requestIdIn(head.headers.get('x-request-id')), this.remoteAddress);
     this.filterStates = this.chain.newStates();
     if (this.chain.runHead('onRequest', head, this) === ChainResult.Continue) this.afterRequestFilters();
   }

@@ -17,6 +17,7 @@ import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } fro
 import { HeaderList } from './header-list.ts';
 import { type LocalReply, localReplyFor, localReplyHeaders, reasonPhrase } from './local-reply.ts';
 import type { NetEngineSettings } from './net-settings.ts';
+import { type RequestIdIn, requestIdIn } from './proxy-fields.ts';
 import type { RequestHead } from './request-head.ts';
 import { ResponseHead } from './response-head.ts';
 import type { Route, Router } from './router.ts';
@@ -40,9 +41,6 @@ export interface HttpListenerContext {
 }
 
 const NO_ROUTE: Route | null = null;
-
-export const RequestIdIn = { Absent: 0, Empty: 1, Present: 2 } as const;
-type RequestIdIn = (typeof RequestIdIn)[keyof typeof RequestIdIn];
 
 export abstract class StreamBase implements StreamContext, ChainHost, DownstreamHandler, PoolWaiter {
   readonly requestId: string;
@@ -119,7 +117,7 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
     this.remoteAddress = downstream.remoteAddress;
     this.requestBodyReceived = !head.hasBody;
     const id = head.headers.get('x-request-id');
-    this.incomingRequestId = id === undefined ? RequestIdIn.Absent : id === '' ? RequestIdIn.Empty : RequestIdIn.Present;
+    this.incomingRequestId = requestIdIn(id);
     this.requestId = id !== undefined && id !== '' ? id : randomUUID();
     listener.counters.streams++;
     listener.lifecycle.streamStarted(listener.generation);

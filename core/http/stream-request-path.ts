@@ -11,26 +11,17 @@ import { type BodyDirection, BodyFlow, type BodyFlowSink } from './body-flow.ts'
 import type { CorkedWork } from './downstream.ts';
 import { ChainResult, type FilterChain } from './filter-chain.ts';
 import { localReplyFor } from './local-reply.ts';
+import { addProxyFields } from './proxy-fields.ts';
 import type { ResponseHead } from './response-head.ts';
 import type { Route } from './router.ts';
-import { log, RequestIdIn, StreamBase } from './stream-base.ts';
+import { log, StreamBase } from './stream-base.ts';
 import type { WholeBody } from './whole-body.ts';
 
 export abstract class StreamRequestPath extends StreamBase implements PoolWaiter, BodyFlowSink, UpstreamStream {
   // ── request path ───────────────────────────────────────────────────────────
   start(): void {
     const head = this.head;
-    const headers = head.headers;
-    if (this.incomingRequestId !== RequestIdIn.Present) {
-      // An empty incoming value is replaced, not forwarded beside (or instead of) the id the proxy logs.
-      if (this.incomingRequestId === RequestIdIn.Empty) headers.remove('x-request-id');
-      headers.pushTrusted('x-request-id', this.requestId);
-    }
-    // Our own values (the peer address, a validated Host): no need to validate them again.
-    headers.appendTrusted('x-forwarded-for', this.remoteAddress);
-    headers.appendTrusted('x-forwarded-proto', 'http');
-    const host = head.host;
-    if (host !== '') headers.appendTrusted('x-forwarded-host', host);
+    addProxyFields(head, this.requestId, this.incomingRequestId, this.remoteAddress);
 
     const route = this.listener.router.match(head);
     if (route === null) {
