@@ -35,16 +35,21 @@ export interface ParkedExchangeAddon {
 export interface ParkedExchangeOwner {
   readonly addon: ParkedExchangeAddon;
   readonly handle: object | null;
+  /** Runs the exchange's runDue() in a later turn (after the next poll when its `afterPoll` is set). */
+  queue(exchange: NativeFilteredExchange): void;
 }
 
 /** A decision's exchange id is bits 16..31 (native/h1.h). */
 const EXCHANGE_ID = 2 ** 16;
 
+/** A body from which on the steps after gathering it wait for a poll (afterPoll): the addon's read and write size. */
+const LARGE_BODY = 64 * 1024;
+
 /** An exchange's head until start() parsed it. */
 const UNPARSED = new RequestHead('GET', '/', '', new HeaderList(), -1, false);
 
 /** What an exchange does in its next turn. */
-export const Due = { Nothing: 0, Start: 1, Body: 2 } as const;
+export const Due = { Nothing: 0, Start: 1, Body: 2, Forward: 3 } as const;
 export type Due = (typeof Due)[keyof typeof Due];
 
 export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlowSink {
@@ -97,6 +102,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     this.rawHead = rawHead;
     this.requestId = requestId;
     this.remoteAddress = remoteAddress;
+    this.afterPoll = route.chain.hasRequestBody;
   }
 
   /** The decision decide() answers: held, with this exchange's id. */
@@ -135,10 +141,18 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     this.due = Due.Nothing;
     if (due === Due.Start) this.start();
     else if (due === Due.Body) this.runBodyPhases();
+    else if (due === Due.Forward) this.forward(this.forwarding);
   }
 
   /** What runDue() does next; the listener queues the exchange when it sets it. */
   due: Due = Due.Start;
+  /**
+   * The next step waits for a turn after the next poll (native-listener.ts toNextTurn): the steps of a route whose
+   * filters read bodies, each of which is cold code run about once per upload.
+   */
+  afterPoll: boolean;
+  /** The body forward() sends in the turn it was deferred to. */
+  private forwarding: Buffer | undefined = undefined;
 
   private start(): void {
     if (this.ended) return;
@@ -171,6 +185,12 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     if (got === 1) this.runBodyPhases();
   }
 
+  /** The addon gathered the whole body: the body phases are due (after a poll, for a large one). */
+  bodyGathered(): void {
+    this.due = Due.Body;
+    this.afterPoll = (this.body?.length ?? 0) >= LARGE_BODY;
+  }
+
   /** The whole body is in `body`: the body phases see it once, with `end`. */
   private runBodyPhases(): void {
     if (this.ended || this.body === null || this.flow !== null) return;
@@ -184,7 +204,16 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
       this.sentBody = chunk;
       this.head.contentLength = chunk.length;
     }
-    this.forward(chunk);
+    // Deferred to a turn of its own: this runs where the body phases ended (for an offloaded scan, in the turn
+    // that took the pool thread's answer), and the head and the first slices written are a turn's worth.
+    if (chunk.length < LARGE_BODY) {
+      this.forward(chunk);
+      return;
+    }
+    this.forwarding = chunk;
+    this.due = Due.Forward;
+    this.afterPoll = true;
+    this.owner.queue(this);
   }
 
   // The client is not read while a body phase is pending (the body is all here by then).

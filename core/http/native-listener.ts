@@ -16,7 +16,7 @@ import { loadNativeAddon } from '../native-addon.ts';
 import type { HttpListener } from './http-listener.ts';
 import type { HttpListenerContext } from './http-stream.ts';
 import { ENGINE_REPLY_HEADERS, localReplyFor, reasonPhrase } from './local-reply.ts';
-import { Due, NativeFilteredExchange, type ParkedExchangeAddon, type ParkedExchangeOwner } from './native-filtered.ts';
+import { NativeFilteredExchange, type ParkedExchangeAddon, type ParkedExchangeOwner } from './native-filtered.ts';
 import type { HandBack } from './net-connection.ts';
 import { NetListener } from './net-listener.ts';
 import { wholeResponseText } from './net-response-writer.ts';
@@ -169,6 +169,7 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
   private readonly held: (NativeFilteredExchange | undefined)[] = [];
   private readonly freeIds: number[] = [];
   private readonly due: NativeFilteredExchange[] = [];
+  private readonly dueAfterPoll: NativeFilteredExchange[] = [];
   /**
    * Shared with the addon: [0] the decided route's timeout, read right after decide(); [1 + 2i], [2 + 2i] the
    * (decision, failure) of each exchange a done() call reports; IO_CACHEABLE and IO_CACHED_STARTS. An ArrayBuffer
@@ -369,17 +370,32 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
   private gathered(id: number): void {
     const exchange = this.held[id];
     if (exchange === undefined) return;
-    exchange.due = Due.Body;
+    exchange.bodyGathered();
     this.queue(exchange);
   }
 
-  private queue(exchange: NativeFilteredExchange): void {
-    if (this.due.push(exchange) === 1) setImmediate(this.runDue);
+  queue(exchange: NativeFilteredExchange): void {
+    if (exchange.afterPoll) {
+      if (this.dueAfterPoll.push(exchange) === 1) setImmediate(this.toNextTurn);
+    } else if (this.due.push(exchange) === 1) setImmediate(this.runDue);
   }
 
   private readonly runDue = (): void => {
     const list = this.due.splice(0);
     for (const exchange of list) exchange.runDue();
+  };
+
+  /**
+   * Steps of a large body's exchange go in a turn of their own, after a poll: queued from the addon's callbacks
+   * (the poll phase), an immediate would run them in the same turn as the reads that led to them, and every GET
+   * arriving meanwhile would wait for both. From this immediate (the check phase), the next runs after the next poll.
+   */
+  private readonly toNextTurn = (): void => {
+    const list = this.dueAfterPoll.splice(0);
+    for (const exchange of list) {
+      exchange.afterPoll = false;
+      this.queue(exchange);
+    }
   };
 
   /**
