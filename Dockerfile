@@ -41,5 +41,5 @@ USER 10001:10001
 EXPOSE 8080 9901
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["mantou", "healthcheck", "-c", "/etc/mantou/mantou.yaml"]
-ENTRYPOINT ["tini", "--", "node", "--no-memory-reducer", "/opt/mantou/bin/mantou.js"]
+ENTRYPOINT ["tini", "--", "node", "--no-memory-reducer", "--single-threaded-gc", "/opt/mantou/bin/mantou.js"]
 CMD ["run", "-c", "/etc/mantou/mantou.yaml"]

@@ -125,7 +125,7 @@ export class Supervisor {
       // Too late for this thread's own isolate (core/node-flags.ts): say so, once, with the fix.
       log.warn(
         { missing },
-        `node was started without ${missing.join(' ')}: the main thread keeps V8's memory reducer, whose full GCs pause the workers sharing its core (start with "node ${MANTOU_NODE_FLAGS.join(' ')} …", as npm start and bin/mantou.js do)`,
+        `node was started without ${missing.join(' ')}: V8's memory reducer (full GCs of the main thread) or its GC helper threads take time on the workers' cores (start with "node ${MANTOU_NODE_FLAGS.join(' ')} …", as npm start and bin/mantou.js do)`,
       );
     }
     const resolved = await this.resolveListenAddresses(this.config);

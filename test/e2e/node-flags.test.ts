@@ -27,11 +27,12 @@ async function startUpLog(launch: Launch): Promise<string> {
 
 describe('node flags', () => {
   it('recognises the flag in the spellings V8 accepts', () => {
-    expect(missingNodeFlags(['--no-memory-reducer'])).toEqual([]);
-    expect(missingNodeFlags(['--nomemory-reducer'])).toEqual([]);
-    expect(missingNodeFlags(['--no_memory_reducer'])).toEqual([]);
-    expect(missingNodeFlags([])).toEqual(['--no-memory-reducer']);
-    expect(missingNodeFlags(['--memory-reducer'])).toEqual(['--no-memory-reducer']);
+    expect(missingNodeFlags(['--no-memory-reducer', '--single-threaded-gc'])).toEqual([]);
+    expect(missingNodeFlags(['--nomemory-reducer', '--single_threaded_gc'])).toEqual([]);
+    expect(missingNodeFlags(['--no_memory_reducer', '--single-threaded-gc'])).toEqual([]);
+    expect(missingNodeFlags([])).toEqual(['--no-memory-reducer', '--single-threaded-gc']);
+    expect(missingNodeFlags(['--memory-reducer', '--single-threaded-gc'])).toEqual(['--no-memory-reducer']);
+    expect(missingNodeFlags(['--no-memory-reducer'])).toEqual(['--single-threaded-gc']);
   });
 
   it('npm start, the Dockerfile and bin/mantou.js all pass them', () => {

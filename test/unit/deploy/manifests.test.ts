@@ -161,7 +161,7 @@ describe('Dockerfile', () => {
 
   it('runs as the non-root user the manifests expect, under tini, with the healthcheck verb', () => {
     expect(text).toMatch(/^USER 10001:10001$/m);
-    expect(text).toMatch(/^ENTRYPOINT \["tini", "--", "node", "--no-memory-reducer", "\/opt\/mantou\/bin\/mantou.js"\]$/m);
+    expect(text).toMatch(/^ENTRYPOINT \["tini", "--", "node", "--no-memory-reducer", "--single-threaded-gc", "\/opt\/mantou\/bin\/mantou.js"\]$/m);
     expect(text).toMatch(/^HEALTHCHECK .*CMD \["mantou", "healthcheck", "-c", "\/etc\/mantou\/mantou.yaml"\]$/m);
     expect(text).toMatch(/^RUN ln -s \/opt\/mantou\/bin\/mantou.js \/usr\/local\/bin\/mantou$/m);
     expect(text).toMatch(/^STOPSIGNAL SIGTERM$/m);
