@@ -58,6 +58,14 @@ const UPLOAD_PREFIX = SHARED ? [] : ['chrt', '--idle', '0'];
 /** `-- --engine net|uws`: the listener's engine (default: the listener default). */
 const ENGINE = process.argv[process.argv.indexOf('--engine') + 1];
 const ENGINE_LINE = process.argv.includes('--engine') ? `    engine: ${ENGINE}\n` : '';
+/**
+ * The upload client writes each body 64 KiB a system call (bench/peers/upload-load.ts --chunk): one 1 MiB write on
+ * the proxy's core held the proxy's thread off it for 0.2-0.3 ms once per upload (perf sched), which the scanned
+ * row paid most (the proxy gathers the body as fast as it comes, so the client's writes were the largest): 536 →
+ * 409 µs in one run, forwarded and bypassing unchanged. `-- --whole-writes` writes each body in one call, as runs
+ * before 2026-11-30 21:10 did.
+ */
+const UPLOAD_WRITES = process.argv.includes('--whole-writes') ? [] : ['--chunk', String(64 * 1024)];
 const LATENCY_MS = 3000;
 /** The upload load starts this long before the probe and runs this long after it. */
 const LOAD_MARGIN_MS = 300;
@@ -83,7 +91,18 @@ let uploadLoad: ChildProcess | null = null;
 
 /** Runs the upload load for `ms` (placed as above) and resolves with its counts. */
 async function uploads(port: number, path: string, ms: number): Promise<{ ok: number; other: number }> {
-  const args = ['bench/peers/upload-load.ts', '--port', String(port), '--path', path, '--per-second', String(UPLOADS_PER_S), '--ms', String(ms)];
+  const args = [
+    'bench/peers/upload-load.ts',
+    '--port',
+    String(port),
+    '--path',
+    path,
+    '--per-second',
+    String(UPLOADS_PER_S),
+    '--ms',
+    String(ms),
+    ...UPLOAD_WRITES,
+  ];
   const [cmd, argv] = hasTaskset ? ['taskset', ['-c', UPLOAD_CPU, ...UPLOAD_PREFIX, process.execPath, ...args]] : [process.execPath, args];
   const running = promisify(execFile)(cmd, argv, { encoding: 'utf8' });
   uploadLoad = running.child;

@@ -1,18 +1,26 @@
 // The background load of bench/offload.ts, in a process of its own so that writing megabytes never stalls the
 // latency probe's event loop (in one process, the probe's p99 measured the client as much as the proxy):
-//   upload-load.ts --port P --path /scan --per-second 10 --ms 3500
+//   upload-load.ts --port P --path /scan --per-second 10 --ms 3500 [--chunk 65536]
 // POSTs 1 MiB of text-like bytes to P at that rate (each waits for the one before) for that long, then prints
 // {"ok": N, "other": M} (status 200 and anything else) and exits.
+//
+// --chunk N writes the body N bytes a system call, each after the one before was taken; without it the body goes
+// to the socket in one write. On loopback a write runs the receiving side's TCP work inside the sender's system
+// call, which the kernel does not preempt: one megabyte in one write was up to 0.3 ms of this process's kernel time,
+// and where it shares the proxy's core (bench/offload.ts) the proxy's thread waited behind it once per upload
+// (`perf sched timehist`: scheduling delays of 0.2-0.3 ms, 45 of 48 behind this process). A client on a network
+// delivers its body a packet at a time; N bytes a write is nearer to that.
 
 import { request } from 'node:http';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { port: { type: 'string' }, path: { type: 'string' }, 'per-second': { type: 'string' }, ms: { type: 'string' } },
+  options: { port: { type: 'string' }, path: { type: 'string' }, 'per-second': { type: 'string' }, ms: { type: 'string' }, chunk: { type: 'string' } },
 });
 const port = Number(values.port);
 const path = values.path ?? '/upload';
 const perSecond = Number(values['per-second'] ?? 10);
+const CHUNK = Number(values.chunk ?? Number.MAX_SAFE_INTEGER);
 const until = performance.now() + Number(values.ms ?? 3000);
 /** Text-like bytes, so a body scanner's patterns have work to do. */
 const UPLOAD = Buffer.from('lorem ipsum dolor sit amet, consectetur adipiscing elit; '.repeat(18_400).slice(0, 1024 * 1024));
@@ -24,7 +32,18 @@ function upload(): Promise<number> {
       res.on('end', () => resolve(res.statusCode ?? 0));
     });
     req.on('error', () => resolve(0));
-    req.end(UPLOAD);
+    if (CHUNK >= UPLOAD.length) {
+      req.end(UPLOAD);
+      return;
+    }
+    let at = 0;
+    const next = (): void => {
+      const piece = UPLOAD.subarray(at, at + CHUNK);
+      at += piece.length;
+      if (at >= UPLOAD.length) req.end(piece);
+      else req.write(piece, next);
+    };
+    next();
   });
 }
 
