@@ -12,18 +12,17 @@
 // load bursts, 40 s traced): it is a start-up cost. With the flag there were none at all; the first rounds after
 // start still had some p99s of 1-3 ms, which are not the reducer's (JIT compilation on V8's threads, most likely:
 // not traced).
-
 //
 // --single-threaded-gc: every isolate collects its own garbage on its own thread, instead of posting parallel and
 // concurrent GC tasks to V8's helper threads. Those threads are the process's, at normal priority, on whatever
 // core is free — which in a proxy of one worker per core is a worker's core: there the helpers cannot run beside
-// the worker, only instead of it (the kernel gives a thread that just woke a slice before the worker's next turn),
-// and the offload pool's collections, whose thread runs under SCHED_IDLE, ran at full priority through them.
-// Measured (bench/offload.ts's conditions, two proxies side by side on the worker's core, alternating rounds, eight
+// the worker, only instead of it, and the offload pool's collections (its thread runs under SCHED_IDLE) ran at
+// normal priority through them. Which of their tasks cost most was not traced; the effect was measured
+// (bench/offload.ts's conditions, two proxies side by side on the worker's core, alternating rounds, eight
 // each, 2026-11-30 21:20-21:40): small GETs' p99 beside ten scanned 1 MiB uploads a second 1.05× and 1.14× their p99
 // alone with the flag, 1.48× and 1.23× without; beside the same uploads forwarded 1.05/1.02× with it, 1.30/1.06×
 // without. Throughput per core did not move (wrk, the net engine with a filter, one core, medians of 5-7 rounds:
-// small GETs 35.1k vs 34.8k req/s, 64 KiB responses 14.2k vs 14.4k).
+// small GETs 35.1k vs 34.8k req/s, 64 KiB responses 14.2k vs 14.4k; the built-in chain 34.8k vs 35.0k).
 
 /** The options, as they are written on a node command line. */
 export const MANTOU_NODE_FLAGS: readonly string[] = ['--no-memory-reducer', '--single-threaded-gc'];

@@ -42,7 +42,7 @@ export interface ParkedExchangeOwner {
 /** A decision's exchange id is bits 16..31 (native/h1.h). */
 const EXCHANGE_ID = 2 ** 16;
 
-/** A body from which on the steps after gathering it wait for a poll (afterPoll): the addon's read and write size. */
+/** Bodies this large or larger (the addon's read and write size): the steps after gathering one wait for a poll (afterPoll). */
 const LARGE_BODY = 64 * 1024;
 
 /** An exchange's head until start() parsed it. */
@@ -204,12 +204,12 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
       this.sentBody = chunk;
       this.head.contentLength = chunk.length;
     }
-    // Deferred to a turn of its own: this runs where the body phases ended (for an offloaded scan, in the turn
-    // that took the pool thread's answer), and the head and the first slices written are a turn's worth.
     if (chunk.length < LARGE_BODY) {
       this.forward(chunk);
       return;
     }
+    // A large one in a turn of its own: this runs where the body phases ended (for an offloaded scan, in the turn
+    // that took the pool thread's answer), and the head and the first slices written are a turn's worth.
     this.forwarding = chunk;
     this.due = Due.Forward;
     this.afterPoll = true;
