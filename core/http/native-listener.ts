@@ -15,7 +15,7 @@ import { componentLogger } from '../logger.ts';
 import { loadNativeAddon } from '../native-addon.ts';
 import type { HttpListener } from './http-listener.ts';
 import type { HttpListenerContext } from './http-stream.ts';
-import { ENGINE_REPLY_HEADERS, localReplyFor, reasonPhrase } from './local-reply.ts';
+import { ENGINE_REPLY_HEADERS, localReplyFor, localReplyHeaders, reasonPhrase } from './local-reply.ts';
 import { NativeFilteredExchange, type ParkedExchangeAddon, type ParkedExchangeOwner } from './native-filtered.ts';
 import type { HandBack } from './net-connection.ts';
 import { NetListener } from './net-listener.ts';
@@ -109,7 +109,6 @@ const CHUNK_ERRORS = [
   'invalid byte in trailers',
   'bare CR in trailers',
 ];
-const LOCAL_REPLY_HEADERS_AFTER_ID = ['content-type', 'text/plain; charset=utf-8'];
 
 /** A decision is slot·2³² + target (the addon reads the target from the low 16 bits). */
 const SLOT = 2 ** 32;
@@ -467,6 +466,5 @@ function renderFailure(kindIndex: number, requestId: string, headOnly: boolean, 
   if (chunkError !== undefined) return wholeResponseText(400, reasonPhrase(400), ENGINE_REPLY_HEADERS, `${chunkError}\n`, false, false, true);
   const kind = FAILURES[kindIndex] ?? ErrorKinds.internal;
   const reply = localReplyFor(kind, kindIndex === INTERNAL ? 'native' : 'upstream');
-  const headers = ['x-mantou-local-reply', reply.component, 'x-request-id', requestId, ...LOCAL_REPLY_HEADERS_AFTER_ID];
-  return wholeResponseText(reply.status, reasonPhrase(reply.status), headers, reply.body, headOnly, false, close);
+  return wholeResponseText(reply.status, reasonPhrase(reply.status), localReplyHeaders(reply, requestId), reply.body, headOnly, false, close);
 }
