@@ -24,8 +24,8 @@
 // upstream took the last one (backpressure), and a client silent for the listener's body timeout gets 408. The
 // response head is parsed and rewritten (HTTP/1.1, hop-by-hop out, Date added when missing), the body passed on as
 // it comes from one per-thread read buffer; only what the client's socket does not take is copied, and the
-// upstream is not read again until that is written (backpressure). A body is relayed at most two full reads per
-// connection per turn of the loop (listener-base.h), so a large one never holds up the thread's other
+// upstream is not read again until that is written (backpressure). A body is relayed at most two full reads
+// (a response's) or one (a request's) per connection per turn of the loop (listener-base.h), so a large one never holds up the thread's other
 // connections. A close-delimited body is sent chunked, so the client can tell a complete response from a cut one.
 // Failures before the response starts become the same local replies the other engines send (JavaScript renders
 // them); after it starts, the client is reset.
@@ -292,7 +292,7 @@ static void d_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   dconn *d = (dconn *)h;
   if (d->parked == P_GATHERING) h1_gather_alloc(d, buf);
-  else nl_read_buffer(&d->l->base, &d->full_reads, buf);
+  else nl_read_buffer(&d->l->base, &d->full_reads, NL_BODY_READS_PER_TURN, buf);
 }
 
 void h1_client_reading(dconn *d, int on) {

@@ -89,7 +89,7 @@ int h1_gather(dconn *d, char *buf, uint32_t len) {
 
 void h1_gather_alloc(dconn *d, uv_buf_t *buf) {
   uint32_t left = d->glen - d->gfill;
-  *buf = nl_turn_spent(&d->l->base, &d->full_reads) ? uv_buf_init(NULL, 0) : uv_buf_init(d->gbuf + d->gfill, left < H1_READ_BYTES ? left : H1_READ_BYTES);
+  *buf = nl_turn_spent(&d->l->base, &d->full_reads, NL_BODY_READS_PER_TURN) ? uv_buf_init(NULL, 0) : uv_buf_init(d->gbuf + d->gfill, left < H1_READ_BYTES ? left : H1_READ_BYTES);
 }
 
 void h1_gather_read(dconn *d, ssize_t n) {
@@ -153,9 +153,9 @@ int h1_respond(dconn *d, const char *bytes, uint32_t len, int close) {
 
 /* ---- a gathered body, sent in slices ---- */
 
-/* Slices written a turn: as many as a relayed body's reads (one a turn measured no better beside the uploads: small
-   GETs' p99 437 against 456 µs, within the rounds' spread, for half the upload's pace). */
-#define H1_GATHERED_SLICES_PER_TURN NL_FULL_READS_PER_TURN
+/* Slices written a turn: as many as a relayed request body's reads, so a scanned upload holds the thread no longer a
+   turn than a forwarded one. */
+#define H1_GATHERED_SLICES_PER_TURN NL_BODY_READS_PER_TURN
 
 static void on_pace(uv_timer_t *timer) {
   h1_listener *l = timer->data;

@@ -48,7 +48,7 @@ void h1_queue_remove(h1_listener *l, dconn *d) {
 static void u_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   uconn *u = (uconn *)h;
-  nl_read_buffer(&u->l->base, &u->full_reads, buf);
+  nl_read_buffer(&u->l->base, &u->full_reads, NL_FULL_READS_PER_TURN, buf);
 }
 
 static void u_on_closed(uv_handle_t *h) {

@@ -121,7 +121,7 @@ static int side_error(session *s, side *x, int err) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   side *x = (side *)h;
-  nl_read_buffer(&x->s->l->base, &x->full_reads, buf);
+  nl_read_buffer(&x->s->l->base, &x->full_reads, NL_FULL_READS_PER_TURN, buf);
 }
 
 static void both_done_if_flushed(session *s) {
