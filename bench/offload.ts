@@ -41,7 +41,7 @@ import {
   template,
   waitForPort,
 } from './candidates.ts';
-import { openLoop } from './open-loop.ts';
+import { MAX_REMEASURES, openLoop } from './open-loop.ts';
 import { startBenchUpstream } from './upstream.ts';
 
 /**
@@ -89,8 +89,18 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 /** The upload load running now, if any: an interruption stops it with the rest. */
 let uploadLoad: ChildProcess | null = null;
 
-/** Runs the upload load for `ms` (placed as above) and resolves with its counts. */
-async function uploads(port: number, path: string, ms: number): Promise<{ ok: number; other: number }> {
+/** What a started upload load is stopped with: it ends after the upload in flight and resolves with its counts. */
+interface UploadLoad {
+  stop(): Promise<{ ok: number; other: number }>;
+}
+
+/**
+ * Starts the upload load (placed as above). It runs until stopped, bounded by the longest a probe can take: a
+ * round the generator re-measures after its own major GC (open-loop.ts) must be measured beside the uploads too,
+ * which a load of fixed length did not ensure (until 2026-12-01, such a round ran partly or wholly without them).
+ */
+function uploads(port: number, path: string): UploadLoad {
+  const ms = (MAX_REMEASURES + 1) * (LATENCY_MS + LOAD_MARGIN_MS) + 2 * LOAD_MARGIN_MS;
   const args = [
     'bench/peers/upload-load.ts',
     '--port',
@@ -106,9 +116,14 @@ async function uploads(port: number, path: string, ms: number): Promise<{ ok: nu
   const [cmd, argv] = hasTaskset ? ['taskset', ['-c', UPLOAD_CPU, ...UPLOAD_PREFIX, process.execPath, ...args]] : [process.execPath, args];
   const running = promisify(execFile)(cmd, argv, { encoding: 'utf8' });
   uploadLoad = running.child;
-  const { stdout } = await running;
-  uploadLoad = null;
-  return JSON.parse(stdout.trim()) as { ok: number; other: number };
+  return {
+    async stop() {
+      running.child.kill('SIGTERM');
+      const { stdout } = await running;
+      uploadLoad = null;
+      return JSON.parse(stdout.trim()) as { ok: number; other: number };
+    },
+  };
 }
 
 /**
@@ -125,8 +140,12 @@ function disturbance(bypassRatio: number, controlRatio: number): string | null {
   return why.length === 0 ? null : `${why.join(' and ')} (more than ${DISTURBED_RATIO}×)`;
 }
 
+/** Probe rounds measured again because the generator ran a major GC inside them (reported with the results). */
+let remeasured = 0;
+
 async function p99(port: number): Promise<number> {
   const r = await openLoop({ port, rate: 1000, durationMs: LATENCY_MS, connections: 50, request: SMALL, newConnection: false });
+  remeasured += r.remeasured;
   const v = r.histogram.getValueAtPercentile(99);
   r.histogram.destroy();
   return v;
@@ -185,10 +204,11 @@ async function main(): Promise<void> {
     const upstreamPort = upstream.port;
     /** `probe`: where the small GETs go (the proxy; or their upstream directly, the machine's own share). */
     const under = async (path: string, into: number[], probe = port, uploadPort = port) => {
-      const load = uploads(uploadPort, path, LATENCY_MS + 2 * LOAD_MARGIN_MS);
+      const load = uploads(uploadPort, path);
       await new Promise((r) => setTimeout(r, LOAD_MARGIN_MS));
       into.push(await p99(probe));
-      const r = await load;
+      await new Promise((r) => setTimeout(r, LOAD_MARGIN_MS));
+      const r = await load.stop();
       if (path === '/scan') scanned += r.ok;
       failed += r.other;
     };
@@ -198,6 +218,7 @@ async function main(): Promise<void> {
         for (const xs of [quiet, bypassing, forwarded, blind, busy, inline, directQuiet, directBusy, nginxQuiet, nginxForwarded]) xs.length = 0;
         scanned = 0;
         failed = 0;
+        remeasured = 0;
       }
       quiet.push(await p99(port));
       // The same uploads straight to their upstream: the upload peers' own work on the proxy's core, without
@@ -222,7 +243,9 @@ async function main(): Promise<void> {
     const w = median(blind);
     const b = median(busy);
     const n = median(inline);
-    console.log(`small GETs at 1,000 req/s, open-loop ${LATENCY_MS} ms × ${ROUNDS} alternating rounds after a warm-up round; medians`);
+    console.log(
+      `small GETs at 1,000 req/s, open-loop ${LATENCY_MS} ms × ${ROUNDS} alternating rounds after a warm-up round; medians (${remeasured} probe round${remeasured === 1 ? '' : 's'} measured again after the generator's major GC)`,
+    );
     console.log(
       SHARED
         ? `upload peers on CPU ${LOAD_CPU} beside the probe (--shared)`

@@ -35,7 +35,7 @@ export interface OpenLoopResult {
 
 const TICK_MS = 1;
 /** How often a round is measured again when the generator's own major GC falls in it, at most. */
-const MAX_REMEASURES = 3;
+export const MAX_REMEASURES = 3;
 
 // The generator's own major garbage collections, as [start, end] in performance.now() time. Traced with --trace-gc
 // in a full bench run, the generator (Node, on the load CPU beside the upstream) ran a mark-compact about once a

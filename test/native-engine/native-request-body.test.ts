@@ -116,8 +116,8 @@ describe('the native engine relays Content-Length request bodies', () => {
   });
 
   it('relays large bodies and responses on several connections at once, each byte for byte', async () => {
-    // Each connection relays one full read per turn of the loop and then yields to the others (native/h1-yield.c):
-    // uploads and downloads interleave read by read, meeting backpressure on both sides, and nothing of one may
+    // Each connection relays one full read (a request body's) or two (a response's) per turn of the loop and then
+    // yields to the others (native/listener-base.h, fairness): uploads and downloads interleave read by read, meeting backpressure on both sides, and nothing of one may
     // end up in another or be lost when a yield and a pause cross.
     const before = await settledStreamStats(proxy.adminPort);
     const size = 2_500_000;

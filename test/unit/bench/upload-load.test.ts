@@ -1,0 +1,63 @@
+// bench/peers/upload-load.ts, the upload client of bench:offload, in a real child process against a real upstream
+// on loopback: SIGTERM ends its load after the upload in flight and it still prints its counts, so that
+// bench:offload can keep the uploads going for exactly as long as its probe runs (a re-measured probe round
+// included) and still know how many went through.
+
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const UPLOAD_LOAD = new URL('../../../bench/peers/upload-load.ts', import.meta.url).pathname;
+const UPLOAD_BYTES = 1024 * 1024;
+
+describe('bench upload load', () => {
+  let server: Server;
+  let port = 0;
+  /** Body bytes of every upload the server saw end, in order. */
+  const received: number[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let n = 0;
+      req.on('data', (d: Buffer) => {
+        n += d.length;
+      });
+      req.on('end', () => {
+        received.push(n);
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('stops on SIGTERM after the upload in flight and prints its counts', async () => {
+    // --ms far longer than the test: only the signal can end it in time.
+    const args = [UPLOAD_LOAD, '--port', String(port), '--path', '/up', '--per-second', '20', '--ms', '600000', '--chunk', '65536'];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Let a few uploads go through first.
+    for (let waited = 0; received.length < 3 && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    const killedAt = performance.now();
+    child.kill('SIGTERM');
+    const code = await exited;
+    expect(performance.now() - killedAt).toBeLessThan(5_000);
+    expect(code).toBe(0);
+    const counts = JSON.parse(out.trim()) as { ok: number; other: number };
+    expect(counts.other).toBe(0);
+    expect(counts.ok).toBeGreaterThanOrEqual(3);
+    // Every upload it counted arrived whole: none was cut off by the signal.
+    expect(received.length).toBe(counts.ok);
+    expect(received.every((n) => n === UPLOAD_BYTES)).toBe(true);
+  });
+});
