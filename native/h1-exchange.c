@@ -25,10 +25,10 @@
 // response head is parsed and rewritten (HTTP/1.1, hop-by-hop out, Date added when missing), the body passed on as
 // it comes from one per-thread read buffer; only what the client's socket does not take is copied, and the
 // upstream is not read again until that is written (backpressure). A body is relayed at most two full reads
-// (a response's) or one (a request's) per connection per turn of the loop (listener-base.h), so a large one never holds up the thread's other
-// connections. A close-delimited body is sent chunked, so the client can tell a complete response from a cut one.
-// Failures before the response starts become the same local replies the other engines send (JavaScript renders
-// them); after it starts, the client is reset.
+// (a response's) or one (a request's) per connection per turn of the loop (listener-base.h), so a large one never
+// holds up the thread's other connections. A close-delimited body is sent chunked, so the client can tell a
+// complete response from a cut one. Failures before the response starts become the same local replies the other
+// engines send (JavaScript renders them); after it starts, the client is reset.
 
 #include "h1.h"
 

@@ -86,8 +86,8 @@ uint32_t nl_u32(napi_env env, napi_value v);
  * Full reads a turn for what a client sends (request bodies, gathered or relayed): one. Responses keep two (the
  * CPU per 1 MiB response above). Uploads lost nothing by it (wrk, 10 connections, 9 alternating rounds: 1 MiB
  * POSTs 2,064 against 1,918 req/s, 462 against 494 µs CPU each; 64 KiB POSTs 20.6k against 19.6k), and the
- * worker's turns longer than 0.2 ms while relaying ten 1 MiB uploads a second fell from 61-85 to 41-59 in 5 s
- * (perf trace of its epoll_pwait calls, two runs each).
+ * worker's turns longer than 0.2 ms while relaying ten 1 MiB uploads a second fell from 39-74 to 17-30 in 5 s
+ * (perf trace of its epoll_pwait calls, three runs each; docs/offload-measurements.md).
  */
 #define NL_BODY_READS_PER_TURN 1
 /* A connection's full reads in the turn numbered `turn - 1` (0: none yet). */
