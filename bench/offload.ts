@@ -42,6 +42,7 @@ import {
   waitForPort,
 } from './candidates.ts';
 import { MAX_REMEASURES, openLoop } from './open-loop.ts';
+import { slowedByLoad } from './slowed-by-load.ts';
 import { startBenchUpstream } from './upstream.ts';
 
 /**
@@ -91,7 +92,14 @@ let uploadLoad: ChildProcess | null = null;
 
 /** What a started upload load is stopped with: it ends after the upload in flight and resolves with its counts. */
 interface UploadLoad {
-  stop(): Promise<{ ok: number; other: number }>;
+  stop(): Promise<UploadCounts>;
+}
+
+/** What the upload client prints: uploads answered 200 and not, and each one's start and end (ms since the epoch). */
+interface UploadCounts {
+  ok: number;
+  other: number;
+  spans: number[];
 }
 
 /**
@@ -121,7 +129,7 @@ function uploads(port: number, path: string): UploadLoad {
       running.child.kill('SIGTERM');
       const { stdout } = await running;
       uploadLoad = null;
-      return JSON.parse(stdout.trim()) as { ok: number; other: number };
+      return JSON.parse(stdout.trim()) as UploadCounts;
     },
   };
 }
@@ -143,8 +151,9 @@ function disturbance(bypassRatio: number, controlRatio: number): string | null {
 /** Probe rounds measured again because the generator ran a major GC inside them (reported with the results). */
 let remeasured = 0;
 
-async function p99(port: number): Promise<number> {
-  const r = await openLoop({ port, rate: 1000, durationMs: LATENCY_MS, connections: 50, request: SMALL, newConnection: false });
+/** The round's p99 in µs; `samples`, when given, receives each request (open-loop.ts). */
+async function p99(port: number, samples?: number[]): Promise<number> {
+  const r = await openLoop({ port, rate: 1000, durationMs: LATENCY_MS, connections: 50, request: SMALL, newConnection: false, samples });
   remeasured += r.remeasured;
   const v = r.histogram.getValueAtPercentile(99);
   r.histogram.destroy();
@@ -202,13 +211,25 @@ async function main(): Promise<void> {
     const directQuiet: number[] = [];
     const directBusy: number[] = [];
     const upstreamPort = upstream.port;
+    /**
+     * GETs each condition's uploads slowed, per 1,000, a value a round (slowed-by-load.ts): slower than the same
+     * round's p99 alone, due while an upload was in flight, beyond chance. Unlike the p99, this leaves out the
+     * VM's stalls that fell outside the uploads.
+     */
+    const slowed = new Map<number[], number[]>();
+    /** The last p99 alone of the GETs' target: what counts as slow in this round. */
+    const aloneOf = (probe: number) => (probe === nginxPort ? nginxQuiet : probe === upstreamPort ? directQuiet : quiet).at(-1) ?? 0;
     /** `probe`: where the small GETs go (the proxy; or their upstream directly, the machine's own share). */
     const under = async (path: string, into: number[], probe = port, uploadPort = port) => {
       const load = uploads(uploadPort, path);
+      const samples: number[] = [];
       await new Promise((r) => setTimeout(r, LOAD_MARGIN_MS));
-      into.push(await p99(probe));
+      into.push(await p99(probe, samples));
       await new Promise((r) => setTimeout(r, LOAD_MARGIN_MS));
       const r = await load.stop();
+      let perRound = slowed.get(into);
+      if (perRound === undefined) slowed.set(into, (perRound = []));
+      perRound.push(slowedByLoad(samples, r.spans, aloneOf(probe)).perThousand);
       if (path === '/scan') scanned += r.ok;
       failed += r.other;
     };
@@ -216,6 +237,7 @@ async function main(): Promise<void> {
       if (round === 1) {
         // Round 0 was the warm-up: its values go.
         for (const xs of [quiet, bypassing, forwarded, blind, busy, inline, directQuiet, directBusy, nginxQuiet, nginxForwarded]) xs.length = 0;
+        slowed.clear();
         scanned = 0;
         failed = 0;
         remeasured = 0;
@@ -275,6 +297,13 @@ async function main(): Promise<void> {
     const db = median(directBusy);
     console.log(
       `control, the GETs straight to their upstream: p99 ${dq} µs alone [${directQuiet.join(', ')}], ${db} µs beside the scanned uploads [${directBusy.join(', ')}]: ${(db / dq).toFixed(2)}`,
+    );
+    const perThousand = (xs: number[]) => {
+      const v = slowed.get(xs);
+      return v === undefined ? '—' : `${median(v).toFixed(1)} [${v.map((x) => x.toFixed(1)).join(', ')}]`;
+    };
+    console.log(
+      `GETs the uploads slowed, per 1,000 (slower than the round's p99 alone, due while an upload was in flight, beyond chance; medians): bypassing ${perThousand(bypassing)}; forwarded ${perThousand(forwarded)}; body-blind ${perThousand(blind)}; scanned ${perThousand(busy)}; inline ${perThousand(inline)}${nginxPort !== 0 ? `; nginx forwarding ${perThousand(nginxForwarded)}` : ''}`,
     );
     const disturbed = disturbance(p / q, db / dq);
     if (disturbed !== null) console.log(`DISTURBED RUN: ${disturbed}; the ratios above say more about this VM than about the proxy: run it again`);

@@ -20,6 +20,12 @@ export interface OpenLoopOptions {
   request: Buffer;
   /** Open a fresh connection for every request (the request should carry Connection: close). */
   newConnection: boolean;
+  /**
+   * When given, every completed request is appended as two numbers: when it came due (ms since the Unix epoch, as
+   * `performance.timeOrigin + performance.now()`, so another process's times compare) and its latency in µs. A
+   * re-measured round empties it first: it holds the round that counted.
+   */
+  samples?: number[];
 }
 
 export interface OpenLoopResult {
@@ -204,7 +210,9 @@ class Run {
   }
 
   onComplete(c: Conn, status: number): void {
-    this.histogram.recordValue(Math.max(1, Math.round((performance.now() - c.dueAt) * 1000)));
+    const us = Math.max(1, Math.round((performance.now() - c.dueAt) * 1000));
+    this.histogram.recordValue(us);
+    this.options.samples?.push(performance.timeOrigin + c.dueAt, us);
     this.completed++;
     if (status < 200 || status >= 300) this.non2xx++;
     this.finishOne(c);
@@ -240,6 +248,7 @@ class Run {
  */
 export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
   for (let remeasured = 0; ; remeasured++) {
+    if (options.samples !== undefined) options.samples.length = 0;
     const run = new Run(options);
     const from = performance.now();
     await run.start();

@@ -2,7 +2,8 @@
 // latency probe's event loop (in one process, the probe's p99 measured the client as much as the proxy):
 //   upload-load.ts --port P --path /scan --per-second 10 --ms 3500 [--chunk 65536]
 // POSTs 1 MiB of text-like bytes to P at that rate (each waits for the one before) for that long, then prints
-// {"ok": N, "other": M} (status 200 and anything else) and exits.
+// {"ok": N, "other": M, "spans": [start, end, ...]} (status 200 and anything else; when each upload started and its
+// response ended, ms since the Unix epoch) and exits.
 //
 // --chunk N writes the body N bytes a system call, each after the one before was taken; without it the body goes
 // to the socket in one write. On loopback a write runs the receiving side's TCP work inside the sender's system
@@ -25,11 +26,19 @@ const until = performance.now() + Number(values.ms ?? 3000);
 /** Text-like bytes, so a body scanner's patterns have work to do. */
 const UPLOAD = Buffer.from('lorem ipsum dolor sit amet, consectetur adipiscing elit; '.repeat(18_400).slice(0, 1024 * 1024));
 
+/** Each upload's start and end, ms since the Unix epoch (bench/offload.ts counts the slow GETs that fall inside). */
+const spans: number[] = [];
+const epochNow = (): number => performance.timeOrigin + performance.now();
+
 function upload(): Promise<number> {
+  const startedAt = epochNow();
   return new Promise((resolve) => {
     const req = request({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-length': UPLOAD.length } }, (res) => {
       res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('end', () => {
+        spans.push(startedAt, epochNow());
+        resolve(res.statusCode ?? 0);
+      });
     });
     req.on('error', () => resolve(0));
     if (CHUNK >= UPLOAD.length) {
@@ -61,4 +70,4 @@ while (!stopping && performance.now() < until) {
   const wait = next - performance.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 }
-console.log(JSON.stringify({ ok, other }));
+console.log(JSON.stringify({ ok, other, spans }));

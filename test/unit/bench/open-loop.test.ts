@@ -47,13 +47,23 @@ describe('open-loop generator', () => {
     const gc = vm.runInNewContext('gc') as () => void;
     // One full collection, 50 ms into the first attempt only.
     const timer = setTimeout(gc, 50);
-    const r = await openLoop({ port, rate: 500, durationMs: 200, connections: 4, request, newConnection: false });
+    const samples: number[] = [];
+    const startedAt = performance.timeOrigin + performance.now();
+    const r = await openLoop({ port, rate: 500, durationMs: 200, connections: 4, request, newConnection: false, samples });
     clearTimeout(timer);
     // At least once: the test runner's own collections may add one.
     expect(r.remeasured).toBeGreaterThanOrEqual(1);
     // The result is the clean second attempt's alone, not the two added up.
     expect(r.histogram.totalCount).toBe(r.completed);
     expect(r.completed).toBeLessThan(150);
+    // The samples (due time, latency) are that attempt's too: one pair per completed request, in epoch ms, due
+    // after the first attempt began, each latency as the histogram got it.
+    expect(samples.length).toBe(2 * r.completed);
+    expect(samples[0]).toBeGreaterThan(startedAt + 50);
+    for (let i = 1; i < samples.length; i += 2) expect(samples[i]).toBeGreaterThanOrEqual(1);
+    // (The histogram keeps three significant digits: its maximum is the sample's within 0.1%.)
+    const slowest = Math.max(...samples.filter((_, i) => i % 2 === 1));
+    expect(Math.abs(slowest - r.histogram.maxValue)).toBeLessThanOrEqual(slowest * 0.001 + 1);
     r.histogram.destroy();
   });
 });

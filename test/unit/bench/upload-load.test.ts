@@ -53,11 +53,19 @@ describe('bench upload load', () => {
     const code = await exited;
     expect(performance.now() - killedAt).toBeLessThan(5_000);
     expect(code).toBe(0);
-    const counts = JSON.parse(out.trim()) as { ok: number; other: number };
+    const counts = JSON.parse(out.trim()) as { ok: number; other: number; spans: number[] };
     expect(counts.other).toBe(0);
     expect(counts.ok).toBeGreaterThanOrEqual(3);
     // Every upload it counted arrived whole: none was cut off by the signal.
     expect(received.length).toBe(counts.ok);
     expect(received.every((n) => n === UPLOAD_BYTES)).toBe(true);
+    // Each upload's start and end (bench/offload.ts counts the slow GETs inside them), in order, in epoch ms.
+    expect(counts.spans.length).toBe(2 * counts.ok);
+    for (let i = 0; i < counts.spans.length; i += 2) {
+      const [start, end, next] = [counts.spans[i] as number, counts.spans[i + 1] as number, counts.spans[i + 2]];
+      expect(end).toBeGreaterThan(start);
+      if (next !== undefined) expect(next).toBeGreaterThanOrEqual(end);
+    }
+    expect(Math.abs((counts.spans.at(-1) as number) - Date.now())).toBeLessThan(10_000);
   });
 });
