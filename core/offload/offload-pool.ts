@@ -4,6 +4,7 @@
 // queue is bounded and every task has a deadline: a saturated or slow pool is an error value, not a pile-up.
 
 import { availableParallelism } from 'node:os';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Piscina } from 'piscina';
 import type { OffloadTask } from './offload-thread.ts';
 
@@ -81,10 +82,6 @@ export async function offload<T>(taskUrl: string, input: unknown, transfer: Arra
     signal.clear();
     inFlight--;
   }
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
