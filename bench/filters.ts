@@ -1,10 +1,12 @@
 // `npm run bench:filters`: what the filter chain costs. Mantou (1 worker, pinned to CPU 1) with 0, 1, 5 and 10
 // pass-through filters and with a chain of the built-ins configured to let everything through, against direct,
 // all in one run: wrk rounds (throughput, proxy CPU per request) and open-loop rounds at 1,000 req/s (p50/p99),
-// alternating between candidates, medians. A listener with filters serves on the `net` engine, one without on
-// the default `native` one: so "0 filters" runs twice, on each, and the cost per filter is the CPU per request of
-// 10 filters minus none on `net`, divided by 10; the step from `native` to `net` is reported apart. `-- --rounds N`
-// measures N rounds instead of 3.
+// alternating between candidates, medians. The pass-through filter has an onResponse that may wait, so its
+// routes are the `net` engine's; the same filter declared synchronousResponse, and the built-ins (all native
+// since 2026-12-01), run on the default `native` one. So "0 filters" runs on each engine, ten pass-through
+// filters on each, the built-ins on each: the cost per filter is the CPU per request of 10 filters minus none on
+// the same engine, divided by 10; the step from `native` to `net` is reported apart. `-- --rounds N` measures N
+// rounds instead of 3.
 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,12 +33,13 @@ const ROUNDS = roundsArg(3);
 const WRK_S = 3;
 const LATENCY_MS = 1500;
 const PASS = new URL('./peers/pass-through-filter.ts', import.meta.url).pathname;
+const PASS_NATIVE = new URL('./peers/pass-through-native-filter.ts', import.meta.url).pathname;
 const REQUEST = Buffer.from('GET /size/13 HTTP/1.1\r\nhost: bench\r\n\r\n');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-function passThrough(n: number): string[] {
-  return Array.from({ length: n }, (_, i) => `{ name: pass-${i}, module: ${PASS} }`);
+function passThrough(n: number, module = PASS): string[] {
+  return Array.from({ length: n }, (_, i) => `{ name: pass-${i}, module: ${module} }`);
 }
 
 function wrk(port: number): Promise<{ rps: number; total: number }> {
@@ -72,10 +75,12 @@ async function main(): Promise<void> {
       ['1 filter', passThrough(1)],
       ['5 filters', passThrough(5)],
       ['10 filters', passThrough(10)],
+      ['10 filters (native)', passThrough(10, PASS_NATIVE)],
       ['built-ins (5)', BUILTIN_CHAIN],
+      ['built-ins (5, net)', BUILTIN_CHAIN],
     ] as [string, string[]][]) {
       // A directory each: the candidate writes its config under its own name, the same for every chain.
-      const engine = name.endsWith('(net)') ? 'net' : undefined;
+      const engine = name.endsWith('net)') ? 'net' : undefined;
       const started = await mantou(1, PROXY_CPU, engine, filters).start({ upstreamPort, dir: mkdtempSync(join(dir, 'variant-')) });
       variants.push({ ...started, label: name });
     }
@@ -113,9 +118,11 @@ async function main(): Promise<void> {
     const native0 = median(stats.get('0 filters')?.cpuUs ?? [0]);
     const c0 = median(stats.get('0 filters (net)')?.cpuUs ?? [0]);
     const c10 = median(stats.get('10 filters')?.cpuUs ?? [0]);
+    const c10n = median(stats.get('10 filters (native)')?.cpuUs ?? [0]);
     const cb = median(stats.get('built-ins (5)')?.cpuUs ?? [0]);
+    const cbn = median(stats.get('built-ins (5, net)')?.cpuUs ?? [0]);
     console.log(
-      `\nper pass-through filter: ${((c10 - c0) / 10).toFixed(2)} µs CPU per request; built-in chain of 5: ${(cb - c0).toFixed(1)} µs (both against no filters on net); no filters on net against native: ${(c0 - native0).toFixed(1)} µs`,
+      `\nper pass-through filter: ${((c10 - c0) / 10).toFixed(2)} µs CPU per request on net, ${((c10n - native0) / 10).toFixed(2)} µs on native; built-in chain of 5: ${(cb - native0).toFixed(1)} µs on native, ${(cbn - c0).toFixed(1)} µs on net (each against no filters on the same engine); no filters on net against native: ${(c0 - native0).toFixed(1)} µs`,
     );
   } finally {
     await stopAll();

@@ -4,10 +4,12 @@
 // forwarded unscanned; scanned in the offload pool; scanned on the worker's own event loop), in alternating
 // rounds. Target: p99 with scanning within 20% of p99 without. The bypass row is the upload peers' own cost on
 // the proxy's core: what of the rise is not the proxy's doing. The body-blind row sends the same uploads through a
-// filter that never looks at the body and acts on the response (`headers`, a response header): the route goes to
-// the net engine, as every filtered route did until 2026-11-30 evening, so what it costs beside the forwarded row is the
-// net engine's. Since then a route whose filters are request-side only (body-scan) is served natively, the body
-// gathered in C (core/http/native-filtered.ts): the scanned row against the body-blind one is what that saves.
+// filter that never looks at the body (`headers`, a response header) on a second listener of the same worker on
+// the net engine, as every filtered route was served until 2026-11-30 evening, so what it costs beside the
+// forwarded row is the net engine's. Since then a route whose filters the native engine can run (body-scan) is
+// served natively, the body gathered in C (core/http/native-filtered.ts): the scanned row against the body-blind
+// one is what that saves. (Until 2026-12-01 the blind route was on the bench listener: a response filter sent it
+// to the net engine then; now `headers` runs natively too.)
 // When nginx is installed it runs beside, on the proxy's core with the same routes unscanned, measured alone and beside the same uploads in the same rounds: what
 // forwarding them costs a C proxy's small GETs.
 //
@@ -172,7 +174,7 @@ async function main(): Promise<void> {
   const file = join(dir, 'offload.yaml');
   writeFileSync(
     file,
-    `workers: 1\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${ENGINE_LINE}    filters: [{ name: body-scan, config: { patterns: [${PATTERNS}], maxBytes: 2097152, timeoutMs: 5000 } }, { name: headers, config: { response: { set: { x-upload: blind } } } }]\n    routes:\n      - { match: { path: { prefix: /scan-inline } }, cluster: bulk, filters: { headers: { disabled: true }, body-scan: { config: { patterns: [${PATTERNS}], maxBytes: 2097152, offload: false } } } }\n      - { match: { path: { prefix: /scan } }, cluster: bulk, filters: { headers: { disabled: true } } }\n      - { match: { path: { prefix: /upload } }, cluster: bulk, filters: { body-scan: { disabled: true }, headers: { disabled: true } } }\n      - { match: { path: { prefix: /blind } }, cluster: bulk, filters: { body-scan: { disabled: true } } }\n      - { cluster: up, filters: { body-scan: { disabled: true }, headers: { disabled: true } } }\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.port} }]\n  - name: bulk\n    endpoints: [{ address: 127.0.0.1, port: ${bulkUpstream.port} }]\n`,
+    `workers: 1\nadmin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${ENGINE_LINE}    filters: [{ name: body-scan, config: { patterns: [${PATTERNS}], maxBytes: 2097152, timeoutMs: 5000 } }]\n    routes:\n      - { match: { path: { prefix: /scan-inline } }, cluster: bulk, filters: { body-scan: { config: { patterns: [${PATTERNS}], maxBytes: 2097152, offload: false } } } }\n      - { match: { path: { prefix: /scan } }, cluster: bulk }\n      - { match: { path: { prefix: /upload } }, cluster: bulk, filters: { body-scan: { disabled: true } } }\n      - { cluster: up, filters: { body-scan: { disabled: true } } }\n  - name: blind\n    address: 127.0.0.1\n    port: 0\n    engine: net\n    filters: [{ name: headers, config: { response: { set: { x-upload: blind } } } }]\n    routes:\n      - { cluster: bulk }\nclusters:\n  - name: up\n    endpoints: [{ address: 127.0.0.1, port: ${upstream.port} }]\n  - name: bulk\n    endpoints: [{ address: 127.0.0.1, port: ${bulkUpstream.port} }]\n`,
   );
   let proxy: Awaited<ReturnType<typeof spawnUntil>> | null = null;
   let nginx: ChildProcess | null = null;
@@ -185,9 +187,10 @@ async function main(): Promise<void> {
   };
   stopOnSignal(stopAll);
   try {
-    proxy = await spawnUntil(mantouArgs(file), /"ports":\{"bench":(\d+)\}/, hasTaskset ? PROXY_CPU : undefined);
+    proxy = await spawnUntil(mantouArgs(file), /"ports":\{"bench":(\d+),"blind":(\d+)\}/, hasTaskset ? PROXY_CPU : undefined);
     proxy.child.stdout?.resume();
     const port = Number(proxy.match[1]);
+    const blindPort = Number(proxy.match[2]);
     // nginx, when installed, on the proxy's core with the same routes (unscanned): what forwarding the same
     // uploads costs a C proxy's small GETs, measured in the same rounds.
     let nginxPort = 0;
@@ -247,7 +250,7 @@ async function main(): Promise<void> {
       // the proxy handling them.
       await under('/upload', bypassing, port, bulkUpstream.port);
       await under('/upload', forwarded);
-      await under('/blind', blind);
+      await under('/blind', blind, port, blindPort);
       await under('/scan', busy);
       await under('/scan-inline', inline);
       // Control: the same GETs straight to their upstream, without and beside the scanned uploads. What rises

@@ -76,10 +76,25 @@ export interface FilterDefinition<S extends TSchema = TSchema, St = undefined> {
   /**
    * Set it when the filter's onRequestBody only ever sees bodies it asked for whole: its onRequest calls
    * `ctx.bufferRequestBody` for every request with a body. On the `native` engine a route whose filters have only
-   * request-side hooks (onRequest, and onRequestBody of filters that set this) is then served natively, with the
+   * request-side hooks (onRequest, and onRequestBody of filters that set this; onResponse of filters that set
+   * `synchronousResponse`) is then served natively, with the
    * body gathered in C (docs/filters.md); without it such a route is served by the `net` engine. Nothing else changes.
    */
   readonly wholeRequestBody?: boolean;
+  /**
+   * Set it when the filter's onResponse never returns a promise (it answers at once: continue, or a reply). On the
+   * `native` engine a route whose response-side hooks are only such onResponse hooks is then served natively too:
+   * the addon hands JavaScript the response head between reading it and writing it to the client, which cannot
+   * wait. A promise returned all the same becomes a 500 naming the filter. Without it, a filter with onResponse
+   * sends its route to the `net` engine. Nothing else changes (docs/filters.md).
+   */
+  readonly synchronousResponse?: boolean;
+  /**
+   * Set it when the filter's onRequestBody matters only for bodies of unknown length (chunked): its onRequest has
+   * already decided on a Content-Length body (body-limit does). On the `native` engine the filter then does not
+   * send its route to the `net` engine; a chunked body on that route still goes there, where onRequestBody runs.
+   */
+  readonly chunkedBodiesOnly?: boolean;
 }
 
 /** Declares a filter; a module's default export. */
@@ -96,7 +111,14 @@ export function instantiateFilter<S extends TSchema, St>(
   instanceName = d.name,
 ): HttpFilterInstance {
   const hooks = d.create(options, env) as HttpFilterHooks<unknown>;
-  return { name: instanceName, hooks, newState: d.state, wholeRequestBody: d.wholeRequestBody === true };
+  return {
+    name: instanceName,
+    hooks,
+    newState: d.state,
+    wholeRequestBody: d.wholeRequestBody === true,
+    synchronousResponse: d.synchronousResponse === true,
+    chunkedBodiesOnly: d.chunkedBodiesOnly === true,
+  };
 }
 
 /** A local reply: status, a text body, and headers as a flat [name, value, …] list (checked like any header). */

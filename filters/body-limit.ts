@@ -7,6 +7,8 @@ const Options = T.Object({ maxBytes: T.Integer({ minimum: 0 }) }, { additionalPr
 
 export default defineFilter({
   name: 'body-limit',
+  // onRequest decides on a Content-Length; onRequestBody only counts chunked bodies (api.ts chunkedBodiesOnly).
+  chunkedBodiesOnly: true,
   config: Options,
   state: () => ({ seen: 0 }),
   create(o) {

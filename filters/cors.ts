@@ -26,6 +26,8 @@ interface State {
 
 export default defineFilter({
   name: 'cors',
+  // onResponse edits fields and returns at once: the native engine may run it (api.ts synchronousResponse).
+  synchronousResponse: true,
   config: Options,
   state: (): State => ({ origin: '' }),
   create(o) {

@@ -76,6 +76,8 @@ function apply(headers: HeaderList, r: CompiledRules, ctx: StreamContext): void 
 
 export default defineFilter({
   name: 'headers',
+  // onResponse edits fields and returns at once: the native engine may run it (api.ts synchronousResponse).
+  synchronousResponse: true,
   config: Options,
   create(options) {
     const request = compile(options.request);

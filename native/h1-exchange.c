@@ -44,12 +44,6 @@ uint64_t h1_now_ms(h1_listener *l) {
   return uv_now(l->base.server.loop);
 }
 
-static napi_value js_latin1(napi_env env, const char *s, size_t len) {
-  napi_value out;
-  napi_create_string_latin1(env, s, len, &out);
-  return out;
-}
-
 /* A UUID v4 from the thread's pool of kernel randomness (refilled 4 KiB at a time, as Node's randomUUID does). */
 static void make_request_id(addon_instance *inst, char *out) {
   static const char hexdigits[] = "0123456789abcdef";
@@ -188,10 +182,11 @@ static int send_local_reply(dconn *d, int failure) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(l->base.env, &scope) != napi_ok) return -1;
   int close = d->last || l->stopping || d->client_eof;
-  napi_value argv[4] = {addon_num(l->base.env, failure), js_latin1(l->base.env, d->rid, strlen(d->rid)), addon_num(l->base.env, d->is_head),
-                        addon_num(l->base.env, close)};
+  /* An exchange whose route has response filters: they see the reply too (the exchange's id says whose). */
+  napi_value argv[5] = {addon_num(l->base.env, failure), h1_js_latin1(l->base.env, d->rid, strlen(d->rid)), addon_num(l->base.env, d->is_head),
+                        addon_num(l->base.env, close), addon_num(l->base.env, d->hook_response ? d->exid : 0)};
   napi_value reply = NULL;
-  addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_FAILURE], 4, argv, 0, &reply);
+  addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_FAILURE], 5, argv, 0, &reply);
   int sent = -1;
   uint32_t len = 0;
   char *bytes = reply != NULL ? h1_response_bytes(l->base.env, reply, &len) : NULL;
@@ -551,12 +546,12 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
       handoff(d, data, len);
       return;
     }
-    napi_value argv[6] = {js_latin1(l->base.env, r.method, r.method_len), js_latin1(l->base.env, r.path, r.path_len),
-                          js_latin1(l->base.env, r.host, r.host_len), NULL, NULL, NULL};
+    napi_value argv[6] = {h1_js_latin1(l->base.env, r.method, r.method_len), h1_js_latin1(l->base.env, r.path, r.path_len),
+                          h1_js_latin1(l->base.env, r.host, r.host_len), NULL, NULL, NULL};
     if (l->pass_head) {
-      argv[3] = js_latin1(l->base.env, data, r.head_len);
-      argv[4] = js_latin1(l->base.env, d->rid, strlen(d->rid));
-      argv[5] = js_latin1(l->base.env, d->addr, strlen(d->addr));
+      argv[3] = h1_js_latin1(l->base.env, data, r.head_len);
+      argv[4] = h1_js_latin1(l->base.env, d->rid, strlen(d->rid));
+      argv[5] = h1_js_latin1(l->base.env, d->addr, strlen(d->addr));
     }
     l->io[H1_IO_CACHEABLE] = 0;
     decision = addon_call(l->base.env, l->base.async, l->base.refs[H1_REF_DECIDE], l->pass_head ? 6 : 3, argv, H1_HANDOFF, NULL);

@@ -42,7 +42,7 @@ static void close_listener(nlistener *b) {
 
 /*
  * listen(address, port, exclusive, io: Float64Array(3 + 2·H1_ENDS_BATCH), decide, done, failure, handoff,
- * gathered) → { handle, port }.
+ * gathered, response) → { handle, port }.
  *   decide(method, path, host, head?, requestId?, address?) → a decision (its low 16 bits: the target; 0xffff: held
  *     for the route's filters, h1-park.c), or -1: serve it on the net engine; it puts the route's timeout (ms) in
  *     io[0], and 1 in io[H1_IO_CACHEABLE] when the decision may be kept for the same method, host and path
@@ -50,16 +50,19 @@ static void close_listener(nlistener *b) {
  *     configure() asked for them;
  *   done(count): `count` exchanges are over, each a (decision, failure) pair in io[1..] (reported once per turn
  *     of the loop, or every H1_ENDS_BATCH);
- *   failure(kind, requestId, isHead, close) → the local reply's bytes (latin1);
+ *   failure(kind, requestId, isHead, close, id) → the local reply's bytes (latin1); id: the exchange's, when its
+ *     route's response filters are to see the reply (else 0);
  *   handoff(fd, bytes, bounces): the connection, and what was read of it, go to the net engine; bounces: how many
  *     times in a row it came back (adopt()) and was handed over again before serving a request here;
- *   gathered(id): the body of held exchange `id` is all in the memory gather() was given (h1-park.c).
+ *   gathered(id): the body of held exchange `id` is all in the memory gather() was given (h1-park.c);
+ *   response(id, head) → the head its response filters left, or a whole reply in place of the response (latin1;
+ *     h1-response.c filtered_head).
  */
 static napi_value Listen(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 10;
+  napi_value argv[10];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 9) NL_THROW(env, "ERR_INVALID_ARG", "listen: 9 arguments");
+  if (argc < 10) NL_THROW(env, "ERR_INVALID_ARG", "listen: 10 arguments");
   double *io = addon_float64s(env, argv[3], H1_IO_LENGTH);
   if (io == NULL) NL_THROW(env, "ERR_INVALID_ARG", "listen: io must be a Float64Array of 3 + 2·H1_ENDS_BATCH");
   h1_listener *l = calloc(1, sizeof *l);
@@ -189,11 +192,12 @@ static napi_value Gather(napi_env env, napi_callback_info info) {
   return addon_num(env, h1_gather(d, data, (uint32_t)len));
 }
 
-/* forward(handle, id, decision, timeoutMs, head, body?) → 0 or -1: head (latin1) goes to the decision's target,
-   then body (a Buffer, kept by JavaScript until the end is reported) or the client's body as it comes. */
+/* forward(handle, id, decision, timeoutMs, head, body?, hookResponse) → 0 or -1: head (latin1) goes to the decision's
+   target, then body (a Buffer, kept by JavaScript until the end is reported) or the client's body as it comes;
+   hookResponse: the response head goes through response(id, head) first (the route has response filters). */
 static napi_value Forward(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  dconn *d = parked_call(env, info, 6, argv);
+  napi_value argv[7];
+  dconn *d = parked_call(env, info, 7, argv);
   if (d == NULL) return addon_num(env, -1);
   double decision = -1, timeout_ms = 0;
   napi_get_value_double(env, argv[2], &decision);
@@ -208,7 +212,9 @@ static napi_value Forward(napi_env env, napi_callback_info info) {
   bool is_buffer = false;
   napi_is_buffer(env, argv[5], &is_buffer);
   if (is_buffer && (napi_get_buffer_info(env, argv[5], &body, &body_len) != napi_ok || body_len > UINT32_MAX)) return addon_num(env, -1);
-  return addon_num(env, h1_forward(d, decision, timeout_ms, (uint32_t)len, is_buffer ? body : NULL, (uint32_t)body_len));
+  bool hook = false;
+  napi_get_value_bool(env, argv[6], &hook);
+  return addon_num(env, h1_forward(d, decision, timeout_ms, (uint32_t)len, is_buffer ? body : NULL, (uint32_t)body_len, hook));
 }
 
 /* respond(handle, id, response, close) → 0 or -1: a whole response (latin1, "HTTP/1.1 NNN …"), then the end. */

@@ -6,7 +6,9 @@
 //   gather(buf)   read the whole Content-Length body into buf (its memory: shared memory from the body pool, so
 //                 an offload thread reads it in place); gathered(id) is called when it is complete;
 //   forward(...)  send it upstream with the head JavaScript wrote (the filters may have changed it), the gathered
-//                 (or replaced) body after it, or the body relayed from the client as it comes;
+//                 (or replaced) body after it, or the body relayed from the client as it comes; for a route with
+//                 response filters, the response head (or a local reply) then goes through response(id, head)
+//                 (h1-response.c) before the client gets it;
 //   respond(...)  a filter answered: write the response and end the exchange.
 // A gathered body goes upstream in slices, two a turn, as a relayed body is read (listener-base.h, fairness): written
 // at once, a megabyte was one 0.2–0.4 ms system call (strace) that every other request of the thread waited for.
@@ -30,6 +32,7 @@ void h1_unpark(dconn *d) {
   if (d->exid != 0 && d->l->parked != NULL && d->l->parked[d->exid] == d) d->l->parked[d->exid] = NULL;
   d->exid = 0;
   d->parked = P_NOT;
+  d->hook_response = 0;
   d->gbuf = NULL;
   d->glen = d->gfill = 0;
 }
@@ -120,12 +123,21 @@ char *h1_request_buffer(dconn *d, uint32_t len) {
   return grown;
 }
 
-int h1_forward(dconn *d, double decision, double timeout_ms, uint32_t head_len, const char *body, uint32_t body_len) {
+int h1_forward(dconn *d, double decision, double timeout_ms, uint32_t head_len, const char *body, uint32_t body_len, int hook_response) {
   h1_listener *l = d->l;
   int target = (int)((uint64_t)decision & 0xffff);
   if (d->parked != P_WAITING) return -1;
   if (target >= l->ntargets) return broken_contract(d);
-  h1_unpark(d);
+  if (hook_response) {
+    /* No longer held, but its id stays its own until its end (h1_end_exchange unparks it): the response filters
+       are found by it. gather(), forward() and respond() refuse it from now on (it is not P_WAITING). */
+    d->parked = P_NOT;
+    d->hook_response = 1;
+    d->gbuf = NULL;
+    d->glen = d->gfill = 0;
+  } else {
+    h1_unpark(d);
+  }
   d->req_len = head_len;
   d->gbody = body;
   d->gbody_len = body != NULL ? body_len : 0;

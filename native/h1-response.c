@@ -51,6 +51,69 @@ static int send_body(dconn *d, const char *buf, uint64_t n, uv_buf_t *head) {
   return nb == 0 ? 0 : h1_client_write(d, bufs, nb);
 }
 
+/* Room a filtered head needs past JavaScript's answer: Content-Length (15 digits at most) or Transfer-Encoding,
+   Connection: close, and the blank line. */
+#define H1_FRAMING_ROOM 96
+
+/* The head the route's response filters left (core/http/native-filtered.ts, responseHead). JavaScript gets the head
+   the client would get (the status line as HTTP/1.1, hop-by-hop fields dropped, no blank line) and whether the
+   connection closes after it, and answers either the head to send instead (status line and fields with a Date,
+   ending in CRLF, without framing fields: those stay ours) or a whole local reply in place of the response (a
+   filter answered or failed: it has the blank line). A malloc'd copy with H1_FRAMING_ROOM bytes to spare, its
+   length in *len, *whole set; NULL when JavaScript could not be asked or answered nothing usable. */
+static char *filtered_head(dconn *d, const char *buf, const h1_response *r, int close, uint32_t *len, int *whole) {
+  h1_listener *l = d->l;
+  napi_env env = l->base.env;
+  if (!l->base.inst->alive) return NULL;
+  uint32_t cap = r->head_len + 8;
+  char *plain = malloc(cap);
+  uint32_t n = plain == NULL ? 0 : h1_client_head(buf, r, "", 0, plain, cap);
+  napi_handle_scope scope;
+  if (n == 0 || napi_open_handle_scope(env, &scope) != napi_ok) {
+    free(plain);
+    return NULL;
+  }
+  napi_value argv[3] = {addon_num(env, d->exid), h1_js_latin1(env, plain, n - 2), addon_num(env, close)};
+  free(plain);
+  napi_value answer = NULL;
+  addon_call(env, l->base.async, l->base.refs[H1_REF_RESPONSE], 3, argv, 0, &answer);
+  napi_valuetype type = napi_undefined;
+  if (answer != NULL) napi_typeof(env, answer, &type);
+  size_t got = 0;
+  char *out = NULL;
+  if (type == napi_string && napi_get_value_string_latin1(env, answer, NULL, 0, &got) == napi_ok && got >= 14 && got < UINT32_MAX - H1_FRAMING_ROOM - 1 &&
+      (out = malloc(got + H1_FRAMING_ROOM + 1)) != NULL) {
+    napi_get_value_string_latin1(env, answer, out, got + 1, &got);
+  }
+  napi_close_handle_scope(env, scope);
+  if (out == NULL) return NULL;
+  int status_ok = memcmp(out, "HTTP/1.1 ", 9) == 0 && out[9] >= '1' && out[9] <= '5' && out[10] >= '0' && out[10] <= '9' && out[11] >= '0' && out[11] <= '9';
+  *whole = 0;
+  for (size_t i = 12; i + 4 <= got && !*whole; i++) *whole = memcmp(out + i, "\r\n\r\n", 4) == 0;
+  if (!status_ok || (!*whole && memcmp(out + got - 2, "\r\n", 2) != 0)) {
+    free(out);
+    return NULL;
+  }
+  *len = (uint32_t)got;
+  return out;
+}
+
+/* The framing fields of a filtered head (ours, as h1_client_head would have passed or added them), Connection:
+   close when the exchange is the connection's last, and the blank line: its new length. */
+static uint32_t add_framing(dconn *d, const h1_response *r, int close, char *out, uint32_t n) {
+  if (r->content_length >= 0 && !r->chunked) n += (uint32_t)sprintf(out + n, "content-length: %lld\r\n", (long long)r->content_length);
+  if (r->chunked || d->body == B_CLOSE) {
+    memcpy(out + n, "transfer-encoding: chunked\r\n", 28);
+    n += 28;
+  }
+  if (close) {
+    memcpy(out + n, "connection: close\r\n", 19);
+    n += 19;
+  }
+  memcpy(out + n, "\r\n", 2);
+  return n + 2;
+}
+
 /* A whole response head is in buf: an interim one is passed on (returns its length: what follows is parsed next),
    a final one starts the body with the bytes after it (returns -1: the whole buffer is taken, or the exchange
    ended). */
@@ -88,29 +151,54 @@ static int64_t on_response_head(dconn *d, const char *buf, uint32_t len, const h
     d->body = B_CLOSE;
     d->upstream_close = 1;
   }
-  if (!r->has_date) {
-    h1_refresh_date(l);
-    size_t dl = strlen(l->date);
-    memcpy(extra, l->date, dl);
-    extra_len += (uint32_t)dl;
-  }
-  if (d->body == B_CLOSE) {
-    memcpy(extra + extra_len, "transfer-encoding: chunked\r\n", 28);
-    extra_len += 28;
-  }
   /* A response that starts before the request body is all here: the rest of it will not be read. */
-  if (d->last || l->stopping || d->client_eof || d->body_left > 0) {
-    d->last = 1;
-    memcpy(extra + extra_len, "connection: close\r\n", 19);
-    extra_len += 19;
-  }
-  uint32_t cap = r->head_len + extra_len + 8;
-  char *out = malloc(cap);
-  uint32_t head_n = out == NULL ? 0 : h1_client_head(buf, r, extra, extra_len, out, cap);
-  if (head_n == 0) {
-    free(out);
-    h1_fail(d, F_BAD_RESPONSE);
-    return -1;
+  int close = d->last || l->stopping || d->client_eof || d->body_left > 0;
+  char *out;
+  uint32_t head_n = 0;
+  if (d->hook_response) {
+    int whole = 0;
+    out = filtered_head(d, buf, r, close, &head_n, &whole);
+    if (out == NULL) {
+      h1_fail(d, F_INTERNAL);
+      return -1;
+    }
+    if (whole) {
+      /* A filter answered in place of the response: the upstream's is not read on, and its connection closes. */
+      d->upstream_close = 1;
+      if (close) d->last = 1;
+      d->started = 1;
+      int err = h1_client_write_response(d, out, head_n);
+      free(out);
+      h1_end_exchange(d, err != 0 ? F_DOWNSTREAM_ABORTED : F_NONE, 0);
+      return -1;
+    }
+    d->status = (out[9] - '0') * 100 + (out[10] - '0') * 10 + (out[11] - '0');
+    if (close) d->last = 1;
+    head_n = add_framing(d, r, close, out, head_n);
+  } else {
+    if (!r->has_date) {
+      h1_refresh_date(l);
+      size_t dl = strlen(l->date);
+      memcpy(extra, l->date, dl);
+      extra_len += (uint32_t)dl;
+    }
+    if (d->body == B_CLOSE) {
+      memcpy(extra + extra_len, "transfer-encoding: chunked\r\n", 28);
+      extra_len += 28;
+    }
+    if (close) {
+      d->last = 1;
+      memcpy(extra + extra_len, "connection: close\r\n", 19);
+      extra_len += 19;
+    }
+    uint32_t cap = r->head_len + extra_len + 8;
+    out = malloc(cap);
+    head_n = out == NULL ? 0 : h1_client_head(buf, r, extra, extra_len, out, cap);
+    if (head_n == 0) {
+      free(out);
+      h1_fail(d, F_BAD_RESPONSE);
+      return -1;
+    }
   }
   d->started = 1;
   int complete, bad;

@@ -255,6 +255,9 @@ struct dconn {
      gbuf (JavaScript's memory, kept alive there until the exchange's end is reported). */
   uint8_t parked;
   uint8_t expect_continue; /* a parked request's Expect: 100-continue, answered when its body is first wanted */
+  /* Forwarded with its route's response filters to run (h1-response.c filtered_head): the exchange keeps its id
+     until its end, and its response head (or local reply) goes through JavaScript before the client gets it. */
+  uint8_t hook_response;
   uint16_t exid;
   char *gbuf;
   uint32_t glen, gfill;
@@ -300,7 +303,7 @@ struct uconn {
 };
 
 /* The JavaScript values a listener holds, by their place in its base's refs (listen()'s arguments 3..7). */
-enum h1_ref { H1_REF_IO, H1_REF_DECIDE, H1_REF_DONE, H1_REF_FAILURE, H1_REF_HANDOFF, H1_REF_GATHERED, H1_NREFS };
+enum h1_ref { H1_REF_IO, H1_REF_DECIDE, H1_REF_DONE, H1_REF_FAILURE, H1_REF_HANDOFF, H1_REF_GATHERED, H1_REF_RESPONSE, H1_NREFS };
 
 struct h1_listener {
   nlistener base; /* first: the listen socket, the sweep, the JavaScript values, the handle */
@@ -353,6 +356,12 @@ int h1_client_write(dconn *d, uv_buf_t *bufs, unsigned n);
 /* A whole response JavaScript rendered (latin1 "HTTP/1.1 NNN …", more than the status line's start): a malloc'd copy
    of its bytes and their count, or NULL when v is not one. */
 char *h1_response_bytes(napi_env env, napi_value v, uint32_t *len);
+/* A latin1 JavaScript string of s's len bytes. */
+static inline napi_value h1_js_latin1(napi_env env, const char *s, size_t len) {
+  napi_value out;
+  napi_create_string_latin1(env, s, len, &out);
+  return out;
+}
 /* Writes such a response to the client, its status kept in d->status: as h1_client_write. */
 int h1_client_write_response(dconn *d, const char *bytes, uint32_t len);
 /* Starts or stops reading the client. */
@@ -418,8 +427,9 @@ void h1_gather_read(dconn *d, ssize_t n);
 /* Room for an upstream request head of len bytes (and a NUL) in d->req: it, or NULL. */
 char *h1_request_buffer(dconn *d, uint32_t len);
 /* The filters let the request go: to the decision's target, with the head now in d->req (head_len bytes), then
-   `body` (the gathered or replaced body; NULL: the body, if any, relayed from the client). 0, or -1. */
-int h1_forward(dconn *d, double decision, double timeout_ms, uint32_t head_len, const char *body, uint32_t body_len);
+   `body` (the gathered or replaced body; NULL: the body, if any, relayed from the client). `hook_response`: the
+   response head, or a local reply, goes through JavaScript first (the route has response filters). 0, or -1. */
+int h1_forward(dconn *d, double decision, double timeout_ms, uint32_t head_len, const char *body, uint32_t body_len, int hook_response);
 /* A filter answered: the whole response (from h1_response_bytes; NULL when JavaScript passed something else: a 500),
    then the exchange ends (the connection closes after it when `close`). */
 int h1_respond(dconn *d, const char *bytes, uint32_t len, int close);

@@ -32,6 +32,10 @@ export interface HttpFilterInstance {
   readonly newState?: () => unknown;
   /** Its onRequestBody sees only bodies it buffered whole (FilterDefinition.wholeRequestBody). */
   readonly wholeRequestBody?: boolean;
+  /** Its onResponse never returns a promise (FilterDefinition.synchronousResponse). */
+  readonly synchronousResponse?: boolean;
+  /** Its onRequestBody matters only for chunked bodies (FilterDefinition.chunkedBodiesOnly). */
+  readonly chunkedBodiesOnly?: boolean;
 }
 
 type HeadPhase = 'onRequest' | 'onUpstreamRequest' | 'onResponse';
@@ -68,10 +72,15 @@ export class FilterChain {
   readonly hasResponseBody: boolean;
   readonly hasDone: boolean;
   /**
-   * Only request-side hooks (onRequest, and onRequestBody of filters that see bodies whole): the native engine runs
-   * such a chain itself (core/http/native-filtered.ts), holding the exchange in C.
+   * Only hooks the native engine can run itself (core/http/native-filtered.ts, holding the exchange in C):
+   * onRequest, onRequestBody of filters that see bodies whole (or only chunked ones, which the native engine
+   * hands to the net engine), and onResponse of filters that answer it at once.
    */
-  readonly requestSideOnly: boolean;
+  readonly nativeCapable: boolean;
+  /** Some filter has onResponse. */
+  readonly hasResponse: boolean;
+  /** Some filter sees request bodies whole (its onRequestBody, FilterDefinition.wholeRequestBody). */
+  readonly hasWholeRequestBody: boolean;
 
   constructor(filters: readonly HttpFilterInstance[]) {
     this.filters = filters;
@@ -79,10 +88,16 @@ export class FilterChain {
     this.hasRequestBody = filters.some((f) => f.hooks.onRequestBody !== undefined);
     this.hasResponseBody = filters.some((f) => f.hooks.onResponseBody !== undefined);
     this.hasDone = filters.some((f) => f.hooks.onDone !== undefined);
-    this.requestSideOnly = filters.every((f) => {
+    this.hasResponse = filters.some((f) => f.hooks.onResponse !== undefined);
+    this.hasWholeRequestBody = filters.some((f) => f.hooks.onRequestBody !== undefined && f.wholeRequestBody === true);
+    this.nativeCapable = filters.every((f) => {
       const h = f.hooks;
-      const responseSide = h.onUpstreamRequest !== undefined || h.onResponse !== undefined || h.onResponseBody !== undefined || h.onDone !== undefined;
-      return !responseSide && (h.onRequestBody === undefined || f.wholeRequestBody === true);
+      const netOnly = h.onUpstreamRequest !== undefined || h.onResponseBody !== undefined || h.onDone !== undefined;
+      return (
+        !netOnly &&
+        (h.onRequestBody === undefined || f.wholeRequestBody === true || f.chunkedBodiesOnly === true) &&
+        (h.onResponse === undefined || f.synchronousResponse === true)
+      );
     });
   }
 

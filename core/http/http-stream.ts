@@ -223,6 +223,7 @@ export class HttpStream extends StreamRequestPath implements CorkedWork {
     else if (this.pendingLocalReply !== null) {
       const { reply, res } = this.pendingLocalReply;
       this.pendingLocalReply = null;
+      stripHopByHop(res.headers, DOWNSTREAM_FRAMING);
       this.writeLocalReply(reply, res.headers.entries);
     } else this.downstream.runCorked(this);
   }

@@ -1,10 +1,13 @@
-// A request on a route whose filters are request-side only (FilterChain.requestSideOnly), served by the native
-// engine: C keeps the client's connection and holds the exchange (native/h1-park.c) while this runs the chain;
-// then C gathers the body (into pooled shared memory, for filters that want it whole), forwards the request with
-// the head the filters left, or writes a filter's reply. Nothing of it goes through the `net` engine, whose
-// per-request and per-chunk work on a 1 MiB upload cost the worker's other requests their p99
-// (docs/offload-measurements.md). The chain's semantics are the net engine's: the same head edits, the same
-// X-Forwarded-* and x-request-id, the same local replies, 413 over a filter's body limit, 500 naming a failed filter.
+// A request on a route whose filters the native engine can run (FilterChain.nativeCapable): C keeps the client's
+// connection and holds the exchange (native/h1-park.c) while this runs the chain; then C gathers the body (into
+// pooled shared memory, for filters that want it whole), forwards the request with the head the filters left, or
+// writes a filter's reply. When the route has onResponse hooks (filters that answer them at once), C hands the
+// response head here between reading and writing it (native/h1-response.c), and local replies pass them too.
+// Nothing of it goes through the `net` engine, whose per-request and per-chunk work on a 1 MiB upload cost the
+// worker's other requests their p99 (docs/offload-measurements.md), and whose per-request cost is some 10 µs more
+// (README, Filters). The chain's semantics are the net engine's: the same head edits, the same X-Forwarded-* and
+// x-request-id, the same local replies (through the response phases of the filters that ran), 413 over a filter's
+// body limit, 500 naming a failed filter.
 
 import { ErrorKinds } from '../errors.ts';
 import { offloadForFilter } from '../offload/offload-pool.ts';
@@ -13,12 +16,15 @@ import { allocBodyBuffer, releaseBodyBuffer } from '../util/body-buffer-pool.ts'
 import { type BodyDirection, BodyFlow, type BodyFlowSink } from './body-flow.ts';
 import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } from './filter-chain.ts';
 import { HeaderList } from './header-list.ts';
+import { DOWNSTREAM_FRAMING, stripHopByHop } from './header-rules.ts';
 import { heldRequestHead } from './held-request-head.ts';
+import { httpDate } from './http-date.ts';
 import type { HttpListenerContext } from './http-stream.ts';
 import { type LocalReply, localReplyFor, localReplyHeaders, reasonPhrase } from './local-reply.ts';
 import { wholeResponseText } from './net-response-writer.ts';
 import { addProxyFields, requestIdIn } from './proxy-fields.ts';
 import { RequestHead } from './request-head.ts';
+import { ResponseHead } from './response-head.ts';
 import type { Route } from './router.ts';
 import { log } from './stream-base.ts';
 import type { StreamContext } from './stream-context.ts';
@@ -27,9 +33,21 @@ import { countFilterFailure } from './stream-counters.ts';
 /** The addon's calls for held exchanges (native/h1-listener.c); each answers -1 when the exchange is gone. */
 export interface ParkedExchangeAddon {
   gather(handle: object, id: number, body: Buffer): number;
-  forward(handle: object, id: number, decision: number, timeoutMs: number, head: string, body: Buffer | undefined): number;
+  forward(handle: object, id: number, decision: number, timeoutMs: number, head: string, body: Buffer | undefined, hookResponse: boolean): number;
   respond(handle: object, id: number, response: string, close: boolean): number;
 }
+
+/** Fields of a filtered response head the addon writes itself (framing, persistence) or never passes on. */
+const ADDON_FIELDS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+]);
 
 /** What an exchange needs of its listener. */
 export interface ParkedExchangeOwner {
@@ -37,6 +55,30 @@ export interface ParkedExchangeOwner {
   readonly handle: object | null;
   /** Runs the exchange's runDue() in a later turn (after the next poll when its `afterPoll` is set). */
   queue(exchange: NativeFilteredExchange): void;
+}
+
+/**
+ * The ResponseHead of a head as the addon passes it to the response filters (native/h1-response.c): "HTTP/1.1 NNN
+ * reason", then CRLF lines of `name:` fields the addon's parse validated (hop-by-hop ones dropped), no blank line.
+ * The framing fields are the addon's to write: filters see neither Content-Length nor Transfer-Encoding.
+ */
+export function responseHeadOf(raw: string, headRequest: boolean): ResponseHead {
+  const lineEnd = raw.indexOf('\r\n');
+  const status = Number(raw.slice(9, 12));
+  const reason = lineEnd > 13 ? raw.slice(13, lineEnd) : '';
+  const headers = new HeaderList();
+  let contentLength = -1;
+  let at = lineEnd + 2;
+  while (at < raw.length) {
+    const end = raw.indexOf('\r\n', at);
+    const colon = raw.indexOf(':', at);
+    const name = raw.slice(at, colon).toLowerCase();
+    const value = raw.slice(colon + 1, end).trim();
+    if (name === 'content-length') contentLength = Number(value);
+    else if (name !== 'transfer-encoding') headers.pushTrusted(name, value);
+    at = end + 2;
+  }
+  return new ResponseHead(status, reason, headers, contentLength, headRequest || status === 204 || status === 304);
 }
 
 /** A decision's exchange id is bits 16..31 (native/h1.h). */
@@ -80,6 +122,11 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
   private sentBody: Buffer | null = null;
   private flow: BodyFlow | null = null;
   private replied = false;
+  /** Every onRequest ran (a local reply from now on passes every filter's onResponse). */
+  private requestFiltersDone = false;
+  /** Response phases run now, inside an addon call: a reply a filter makes (or a failure's) is kept here instead. */
+  private capturing = false;
+  private captured: LocalReply | null = null;
 
   constructor(
     owner: ParkedExchangeOwner,
@@ -102,7 +149,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     this.rawHead = rawHead;
     this.requestId = requestId;
     this.remoteAddress = remoteAddress;
-    this.afterPoll = route.chain.hasRequestBody;
+    this.afterPoll = route.chain.hasWholeRequestBody;
   }
 
   /** The decision decide() answers: held, with this exchange's id. */
@@ -163,12 +210,15 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     if (this.chain.runHead('onRequest', head, this) === ChainResult.Continue) this.afterRequestFilters();
   }
 
-  onPhaseResumed(): void {
-    this.afterRequestFilters();
+  onPhaseResumed(phase: 'onRequest' | 'onUpstreamRequest' | 'onResponse'): void {
+    // A response phase resumes only from a promise a synchronousResponse filter should not have returned: its
+    // exchange was answered (a 500) when it did.
+    if (phase === 'onRequest') this.afterRequestFilters();
   }
 
   private afterRequestFilters(): void {
     if (this.ended || this.replied) return;
+    this.requestFiltersDone = true;
     // (A route with a rewrite or a direct response is not served natively: native-listener.ts targetsOf.)
     const length = this.head.contentLength;
     if (this.bodyLimit < 0 || length <= 0) {
@@ -225,7 +275,67 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     if (this.ended || this.replied || handle === null) return;
     const cluster = this.route.cluster as NonNullable<Route['cluster']>;
     const decision = this.base + (this.targets[cluster.pickEndpoint()] as number);
-    this.owner.addon.forward(handle, this.id, decision, this.route.timeoutMs, requestHeadText(this.head), body);
+    // Nothing may reply through respond() from now on (a filter's late verdict): the addon has sent the request.
+    this.replied = true;
+    this.owner.addon.forward(handle, this.id, decision, this.route.timeoutMs, requestHeadText(this.head), body, this.chain.hasResponse);
+  }
+
+  /**
+   * The upstream's response head, as the client would get it (`raw`: status line and fields, hop-by-hop ones
+   * dropped, no blank line), through the onResponse phases in reverse: the head to send (fields with a Date, no
+   * framing: the addon adds it), or a whole reply in its place when a filter answered or failed.
+   */
+  responseHead(raw: string, close: boolean): string {
+    if (this.ended) return '';
+    const res = responseHeadOf(raw, this.head.method === 'HEAD');
+    const replaced = this.runResponsePhases(res, -1);
+    if (replaced !== null) return this.replyText(replaced, localReplyHeaders(replaced, this.requestId), close);
+    const status = res.status;
+    let text = `HTTP/1.1 ${status} ${res.reason || reasonPhrase(status)}\r\n`;
+    const e = res.headers.entries;
+    let dated = false;
+    for (let i = 0; i < e.length; i += 2) {
+      const name = e[i] as string;
+      if (ADDON_FIELDS.has(name)) continue;
+      if (name === 'date') dated = true;
+      text += `${name}: ${e[i + 1]}\r\n`;
+    }
+    return dated ? text : `${text}date: ${httpDate()}\r\n`;
+  }
+
+  /**
+   * A failure's local reply (the addon's: an upstream error, a timeout, a stalled body) after the request went
+   * upstream: through every filter's onResponse, as on the net engine. Its whole text.
+   */
+  failureReply(status: number, headers: readonly string[], body: string, headOnly: boolean, close: boolean): string {
+    const res = new ResponseHead(status, reasonPhrase(status), new HeaderList([...headers]), Buffer.byteLength(body), false);
+    const replaced = this.ended ? null : this.runResponsePhases(res, -1);
+    if (replaced !== null) return this.replyText(replaced, localReplyHeaders(replaced, this.requestId), close);
+    stripHopByHop(res.headers, DOWNSTREAM_FRAMING);
+    return wholeResponseText(res.status, res.reason || reasonPhrase(res.status), res.headers.entries, body, headOnly, false, close);
+  }
+
+  /**
+   * The onResponse phases from filter `from` (-1: the last) down, synchronously: null when every filter let the
+   * head go on (edited in place), or the reply a filter made (or a failure's 500) to send instead. A promise
+   * (from a filter that declared synchronousResponse) is a failure of that filter: the addon cannot wait here.
+   */
+  private runResponsePhases(res: ResponseHead, from: number): LocalReply | null {
+    this.capturing = true;
+    this.captured = null;
+    const r = this.chain.runHead('onResponse', res, this, from);
+    this.capturing = false;
+    if (r === ChainResult.Pending) {
+      const filter = this.currentFilter;
+      this.onFilterFailure({ filter, error: new Error(`${filter}: onResponse returned a promise, but the filter declares synchronousResponse`) });
+      return localReplyFor(ErrorKinds.filterError, filter);
+    }
+    return r === ChainResult.Replied ? this.captured : null;
+  }
+
+  /** A reply's whole text, with `headers`. */
+  private replyText(reply: LocalReply, headers: readonly string[], close: boolean): string {
+    return wholeResponseText(reply.status, reasonPhrase(reply.status), headers, reply.body, this.head.method === 'HEAD', false, close);
   }
 
   bufferRequestBody(maxBytes: number): void {
@@ -241,13 +351,16 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
   }
 
   onFilterReply(reply: LocalReply): void {
-    this.sendLocalReply(reply);
+    if (this.capturing) this.captured = reply;
+    else this.sendLocalReply(reply);
   }
 
   onFilterFailure(f: FilterFailure): void {
     countFilterFailure(this.context.counters, f.filter);
     log.error({ requestId: this.requestId, filter: f.filter, err: f.error }, 'filter failed');
-    this.sendLocalReply(localReplyFor(ErrorKinds.filterError, f.filter));
+    const reply = localReplyFor(ErrorKinds.filterError, f.filter);
+    if (this.capturing) this.captured = reply;
+    else this.sendLocalReply(reply);
   }
 
   /** As the net engine answers (stream-base.ts): the component, the request id, a text body. */
@@ -261,7 +374,22 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     // closes the connection after the reply, which says so.
     const bodyUnread = this.head === UNPARSED || (this.head.hasBody && this.flow === null);
     const close = reply.closeConnection === true || this.context.lifecycle.draining || bodyUnread;
-    const text = wholeResponseText(reply.status, reasonPhrase(reply.status), headers, reply.body, this.head.method === 'HEAD', false, close);
+    // Like the net engine's (stream-base.ts): the onResponse phases of the filters whose onRequest ran see it too;
+    // the filter that answered, and those after it, do not. A reply a filter makes there goes instead, as it is.
+    const ran = this.requestFiltersDone ? this.chain.filters.length : this.currentFilterIndex;
+    let text: string;
+    if (this.chain.hasResponse && ran > 0) {
+      const res = new ResponseHead(reply.status, reasonPhrase(reply.status), new HeaderList(headers), Buffer.byteLength(reply.body), false);
+      const replaced = this.runResponsePhases(res, ran - 1);
+      // The reply's framing is wholeResponseText's (a filter's content-length would be a second one).
+      if (replaced === null) stripHopByHop(res.headers, DOWNSTREAM_FRAMING);
+      text =
+        replaced !== null
+          ? this.replyText(replaced, localReplyHeaders(replaced, this.requestId), close)
+          : wholeResponseText(res.status, res.reason || reasonPhrase(res.status), res.headers.entries, reply.body, this.head.method === 'HEAD', false, close);
+    } else {
+      text = this.replyText(reply, headers, close);
+    }
     this.context.counters.localReplies++;
     this.owner.addon.respond(handle, this.id, text, close);
   }

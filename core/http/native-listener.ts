@@ -1,6 +1,7 @@
 // An HTTP listener on the `native` engine: the native HTTP/1.1 path (native/h1-*.c) serves requests on routes
-// without filters (no body, or one relayed as it comes) and on routes whose filters are request-side only (the
-// addon holds the exchange while native-filtered.ts runs the chain), and hands every other connection, at a
+// without filters (no body, or one relayed as it comes) and on routes whose filters it can run (FilterChain.nativeCapable:
+// the addon holds the exchange while native-filtered.ts runs the chain, and hands it the response head when the
+// route has onResponse hooks), and hands every other connection, at a
 // request boundary and with the bytes it read, to a NetListener of its own that never listens (the `net` engine
 // then does everything it always does).
 // A connection comes back once the net engine has served what it was handed (net-connection.ts says when).
@@ -34,9 +35,10 @@ interface NativeHttpAddon extends ParkedExchangeAddon {
     io: Float64Array,
     decide: (method: string, path: string, host: string, rawHead?: string, requestId?: string, remoteAddress?: string) => number,
     done: (count: number) => void,
-    failure: (kind: number, requestId: string, isHead: number, close: number) => string,
+    failure: (kind: number, requestId: string, isHead: number, close: number, id: number) => string,
     handoff: (fd: number, bytes: Buffer, bounces: number) => void,
     gathered: (id: number) => void,
+    response: (id: number, head: string, close: number) => string,
   ): { handle: object; port: number };
   adopt(handle: object, fd: number, bytes: Buffer, bounces: number): number;
   configure(
@@ -119,7 +121,7 @@ interface Slot {
   readonly context: HttpListenerContext;
   /** Per route served natively: the addon's target for each endpoint of its cluster. */
   readonly targets: ReadonlyMap<Route, readonly number[]>;
-  /** Those of them with filters (request-side only): the addon holds their exchanges while the chain runs. */
+  /** Those of them with filters (nativeCapable): the addon holds their exchanges while the chain runs. */
   readonly filtered: ReadonlySet<Route>;
   live: number;
 }
@@ -206,9 +208,10 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
         this.io,
         (method, path, host, rawHead, requestId, remoteAddress) => this.decide(method, path, host, rawHead, requestId, remoteAddress),
         (count) => this.done(count),
-        (kind, requestId, isHead, close) => renderFailure(kind, requestId, isHead === 1, close === 1),
+        (kind, requestId, isHead, close, id) => this.failure(kind, requestId, isHead === 1, close === 1, id),
         (fd, bytes, bounces) => this.handoff(fd, bytes, bounces),
         (id) => this.gathered(id),
+        (id, head, close) => this.held[id]?.responseHead(head, close === 1) ?? '',
       );
       this.handle = r.handle;
       this.port = r.port;
@@ -227,7 +230,7 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
       return;
     }
     const routes = context.router.routes;
-    const filtered = new Set(routes.filter((r) => !r.chain.isEmpty && r.chain.requestSideOnly));
+    const filtered = new Set(routes.filter((r) => !r.chain.isEmpty && r.chain.nativeCapable));
     // decide() gets the head when a route matches on header fields (then nothing is kept: the same method, host and
     // path may route elsewhere), or when a route runs filters (they see it; the other routes keep their decisions).
     const matchesFields = routes.some((r) => r.match.headers !== undefined);
@@ -365,6 +368,14 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
     return NativeFilteredExchange.heldDecision(base, id);
   }
 
+  /** A failure's local reply; `id`: the exchange's, when its route's response filters are to see it. */
+  private failure(kindIndex: number, requestId: string, headOnly: boolean, close: boolean, id: number): string {
+    const exchange = id === 0 ? undefined : this.held[id];
+    if (exchange === undefined) return renderFailure(kindIndex, requestId, headOnly, close);
+    const r = failureReply(kindIndex, requestId);
+    return exchange.failureReply(r.status, r.headers, r.body, headOnly && !r.close, close || r.close);
+  }
+
   /** The held exchange's body is all gathered: its body phases run in a turn of their own. */
   private gathered(id: number): void {
     const exchange = this.held[id];
@@ -457,14 +468,20 @@ function countStarts(slot: Slot, n: number): void {
   slot.live += n;
 }
 
-/** The local reply for a failure, as the other engines send it (stream-base.ts sendLocalReply). */
-function renderFailure(kindIndex: number, requestId: string, headOnly: boolean, close: boolean): string {
+/** A failure's local reply, as the other engines make it (stream-base.ts sendLocalReply); `close`: it always closes. */
+function failureReply(kindIndex: number, requestId: string): { status: number; headers: readonly string[]; body: string; close: boolean } {
   // The net engine's answer to a stalled body (net-connection.ts timeout408), byte for byte.
-  if (kindIndex === BODY_TIMEOUT) return wholeResponseText(408, reasonPhrase(408), ENGINE_REPLY_HEADERS, 'request body timeout\n', false, false, true);
+  if (kindIndex === BODY_TIMEOUT) return { status: 408, headers: ENGINE_REPLY_HEADERS, body: 'request body timeout\n', close: true };
   // And to a malformed chunked body (request-parser.ts: 400 with the decoder's detail).
   const chunkError = CHUNK_ERRORS[kindIndex - BAD_CHUNK];
-  if (chunkError !== undefined) return wholeResponseText(400, reasonPhrase(400), ENGINE_REPLY_HEADERS, `${chunkError}\n`, false, false, true);
+  if (chunkError !== undefined) return { status: 400, headers: ENGINE_REPLY_HEADERS, body: `${chunkError}\n`, close: true };
   const kind = FAILURES[kindIndex] ?? ErrorKinds.internal;
   const reply = localReplyFor(kind, kindIndex === INTERNAL ? 'native' : 'upstream');
-  return wholeResponseText(reply.status, reasonPhrase(reply.status), localReplyHeaders(reply, requestId), reply.body, headOnly, false, close);
+  return { status: reply.status, headers: localReplyHeaders(reply, requestId), body: reply.body, close: false };
+}
+
+/** The local reply for a failure, whole (the engine-level ones, 408 and 400, never for a HEAD's sake headless). */
+function renderFailure(kindIndex: number, requestId: string, headOnly: boolean, close: boolean): string {
+  const r = failureReply(kindIndex, requestId);
+  return wholeResponseText(r.status, reasonPhrase(r.status), r.headers, r.body, headOnly && !r.close, false, close || r.close);
 }

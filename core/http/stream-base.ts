@@ -15,6 +15,7 @@ import type { BodyFlow } from './body-flow.ts';
 import type { Downstream, DownstreamHandler } from './downstream.ts';
 import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } from './filter-chain.ts';
 import { HeaderList } from './header-list.ts';
+import { DOWNSTREAM_FRAMING, stripHopByHop } from './header-rules.ts';
 import { type LocalReply, localReplyFor, localReplyHeaders, reasonPhrase } from './local-reply.ts';
 import type { NetEngineSettings } from './net-settings.ts';
 import { type RequestIdIn, requestIdIn } from './proxy-fields.ts';
@@ -208,6 +209,8 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
       }
       // Replied: a filter answered (or failed) in its onResponse, and that reply went out instead.
       if (r === ChainResult.Replied || this.done) return;
+      // The reply's framing is the engine's (a filter's content-length would be a second one).
+      stripHopByHop(res.headers, DOWNSTREAM_FRAMING);
       this.writeLocalReply(reply, res.headers.entries);
       return;
     }

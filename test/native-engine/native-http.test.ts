@@ -21,6 +21,8 @@ let port: number;
 
 /** A response body larger than the client's socket takes while the client does not read. */
 const BIG = 4_000_000;
+/** A listener filter whose onResponse may wait (not synchronousResponse): routes it runs on are the net engine's. */
+const NET_ONLY_FILTER = `{ name: tag, module: ${new URL('../fixtures/filters/tag.ts', import.meta.url).pathname}, config: { value: "yes", header: x-filtered } }`;
 
 const settled = () => settledStreamStats(proxy.adminPort);
 
@@ -59,11 +61,12 @@ beforeAll(async () => {
         '{ match: { path: { prefix: /hints } }, cluster: raw }',
         '{ match: { path: { prefix: /upstream-close } }, cluster: raw }',
         '{ match: { path: { prefix: /canary }, headers: [{ name: x-canary, exact: "1" }] }, directResponse: { status: 200, body: canary } }',
-        // Response-side filters (a response header): the net engine's (request-side ones run natively, native-filters.test.ts).
-        '{ match: { path: { prefix: /filtered-big } }, cluster: raw, requestHeaders: { set: { x-filtered: yes } }, responseHeaders: { set: { x-net: yes } } }',
-        '{ match: { path: { prefix: /filtered } }, cluster: echo, requestHeaders: { set: { x-filtered: yes } }, responseHeaders: { set: { x-net: yes } } }',
+        // A filter whose onResponse may wait (tag.ts): the net engine's (filters the native engine can run:
+        // native-filters.test.ts, native-response-filters.test.ts). The other routes turn it off.
+        '{ match: { path: { prefix: /filtered-big } }, cluster: raw }',
+        '{ match: { path: { prefix: /filtered } }, cluster: echo }',
         '{ match: { path: { prefix: / } }, cluster: echo }',
-      ],
+      ].map((r) => (r.includes('/filtered') ? r : r.replace(/ }$/, ', filters: { tag: { disabled: true } } }'))),
       {
         echo: echo.port,
         raw: raw.port,
@@ -71,7 +74,7 @@ beforeAll(async () => {
         'small-heads': { port: raw.port, settings: ['maxResponseHeadersBytes: 1024'] },
       },
       1,
-      ['engine: native', 'maxRequestUriBytes: 256'],
+      ['engine: native', 'maxRequestUriBytes: 256', `filters: [${NET_ONLY_FILTER}]`],
     ),
   );
   port = proxy.port('edge');
@@ -218,7 +221,7 @@ describe('the native engine hands the rest to the net engine', () => {
 
   // Request bodies: native-request-body.test.ts (Content-Length ones stay native, chunked ones are handed off).
 
-  it('a route with response-side filters, and one with a rewrite', async () => {
+  it('a route with a filter only the net engine runs, and one with a rewrite', async () => {
     const filtered = (await handedOff(() => request({ port, path: '/filtered' }))) as ClientResponse;
     expect(json<EchoReply>(filtered).headers['x-filtered']).toBe('yes');
     // The net engine has the client's address from the descriptor it was given.
@@ -386,12 +389,7 @@ describe('connections come back from the net engine', () => {
   });
 
   it('with every route needing the net engine (a filter on the listener), a connection is handed over once and stays', async () => {
-    const own = await startProxy(
-      edgeConfig(['{ cluster: echo }'], { echo: echo.port }, 1, [
-        'engine: native',
-        'filters: [{ name: headers, config: { request: { set: { x-filtered: "yes" } }, response: { set: { x-net: "yes" } } } }]',
-      ]),
-    );
+    const own = await startProxy(edgeConfig(['{ cluster: echo }'], { echo: echo.port }, 1, ['engine: native', `filters: [${NET_ONLY_FILTER}]`]));
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
       const before = await settledStreamStats(own.adminPort);

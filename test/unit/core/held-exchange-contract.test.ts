@@ -12,7 +12,7 @@ interface HttpAddon {
   configure(...args: unknown[]): void;
   addTarget(handle: object, ip: string, port: number, ...limits: number[]): number;
   gather(handle: object, id: number, body: Buffer): number;
-  forward(handle: object, id: number, decision: number, timeoutMs: number, head: string, body: Buffer | undefined): number;
+  forward(handle: object, id: number, decision: number, timeoutMs: number, head: string, body: Buffer | undefined, hookResponse: boolean): number;
   respond(handle: object, id: number, response: string, close: boolean): number;
   close(handle: object): void;
 }
@@ -27,6 +27,11 @@ let port = 0;
 let target = 0;
 /** What the test does with each held exchange, by the path of its request. */
 let onHeld: (id: number, path: string) => void = () => {};
+/** What the response hook answers (forward(..., hookResponse)), given the head the addon passed, and what it got. */
+let onResponse: (id: number, head: string, close: number) => unknown = () => undefined;
+const hooked: { id: number; head: string; close: number }[] = [];
+/** The exchange ids failure() was given. */
+const failedIds: number[] = [];
 const ended: number[] = [];
 const io = new Float64Array(3 + 2 * 256);
 
@@ -48,9 +53,16 @@ beforeAll(async () => {
     (count: number) => {
       for (let i = 0; i < count; i++) ended.push(io[2 + 2 * i] as number);
     },
-    (kind: number) => `HTTP/1.1 ${kind === 64 ? 500 : 502} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`,
+    (kind: number, _rid: string, _head: number, _close: number, id: number) => {
+      failedIds.push(id);
+      return `HTTP/1.1 ${kind === 64 ? 500 : 502} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`;
+    },
     () => {},
     () => {},
+    (id: number, head: string, close: number) => {
+      hooked.push({ id, head, close });
+      return onResponse(id, head, close);
+    },
   );
   handle = r.handle;
   port = r.port;
@@ -88,12 +100,12 @@ describe.skipIf(addon === null)('held exchanges: the addon’s contract', () => 
   it('forwards with the head JavaScript wrote, and gathers a body into its memory first', async () => {
     const a = addon as HttpAddon;
     onHeld = (id, path) => {
-      if (path === '/plain') a.forward(handle, id, id * EXCHANGE + target, 0, 'GET /rewritten HTTP/1.1\r\nhost: x\r\n\r\n', undefined);
+      if (path === '/plain') a.forward(handle, id, id * EXCHANGE + target, 0, 'GET /rewritten HTTP/1.1\r\nhost: x\r\n\r\n', undefined, false);
       else {
         const body = Buffer.alloc(5);
         expect(a.gather(handle, id, body)).toBe(1);
         expect(body.toString()).toBe('hello');
-        a.forward(handle, id, id * EXCHANGE + target, 0, 'POST /b HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\n', body);
+        a.forward(handle, id, id * EXCHANGE + target, 0, 'POST /b HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\n', body, false);
       }
     };
     expect(await exchange('GET /plain HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*ok$/);
@@ -104,7 +116,7 @@ describe.skipIf(addon === null)('held exchanges: the addon’s contract', () => 
     const a = addon as HttpAddon;
     const cases: Record<string, (id: number) => number> = {
       '/wrong-size': (id) => a.gather(handle, id, Buffer.alloc(3)),
-      '/no-target': (id) => a.forward(handle, id, id * EXCHANGE + 999, 0, 'GET / HTTP/1.1\r\nhost: x\r\n\r\n', undefined),
+      '/no-target': (id) => a.forward(handle, id, id * EXCHANGE + 999, 0, 'GET / HTTP/1.1\r\nhost: x\r\n\r\n', undefined, false),
       '/not-a-reply': (id) => a.respond(handle, id, 'garbage', false),
     };
     const results: number[] = [];
@@ -122,5 +134,29 @@ describe.skipIf(addon === null)('held exchanges: the addon’s contract', () => 
     await new Promise((r) => setTimeout(r, 50));
     // Each ended, reported with F_INTERNAL.
     expect(ended.slice(endedBefore)).toEqual([64, 64, 64]);
+  });
+
+  it('a hooked response: JavaScript gets the head without framing or hop-by-hop fields, and answers the head to send, or a reply', async () => {
+    const a = addon as HttpAddon;
+    onHeld = (id) => a.forward(handle, id, id * EXCHANGE + target, 0, 'GET / HTTP/1.1\r\nhost: x\r\n\r\n', undefined, true);
+    // As native-filtered.ts does: the framing fields out (the addon writes its own), the edits and a Date in.
+    onResponse = (_id, head) => `${head.replace('content-length: 2\r\n', '')}x-edited: yes\r\ndate: today\r\n`;
+    const edited = await exchange('GET /edit HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    const seen = hooked.at(-1);
+    // The head as the client would get it, without the blank line: the upstream's content-length is still there.
+    expect(seen?.head).toBe('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n');
+    expect(seen?.close).toBe(1);
+    // JavaScript's head, then the framing the addon adds (the upstream's length, connection: close), then the body.
+    expect(edited).toBe('HTTP/1.1 200 OK\r\nx-edited: yes\r\ndate: today\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
+    onResponse = () => 'HTTP/1.1 451 Gone\r\ncontent-length: 3\r\n\r\nno\n';
+    expect(await exchange('GET /replace HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')).toBe('HTTP/1.1 451 Gone\r\ncontent-length: 3\r\n\r\nno\n');
+    const failedBefore = failedIds.length;
+    for (const answer of ['garbage', undefined, 'HTTP/1.1 2xx Bad\r\n', 'HTTP/1.1 200 no final CRLF']) {
+      onResponse = () => answer;
+      expect((await exchange('GET /bad-answer HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')).startsWith('HTTP/1.1 500')).toBe(true);
+    }
+    // Each 500 came from failure(), given the hooked exchange's id (its filters see the reply too).
+    expect(failedIds.slice(failedBefore).every((id) => id > 0)).toBe(true);
+    expect(failedIds.length - failedBefore).toBe(4);
   });
 });
