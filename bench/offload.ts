@@ -27,6 +27,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import * as hdr from 'hdr-histogram-js';
 import {
   freePort,
   hasTaskset,
@@ -153,14 +154,27 @@ function disturbance(bypassRatio: number, controlRatio: number): string | null {
 /** Probe rounds measured again because the generator ran a major GC inside them (reported with the results). */
 let remeasured = 0;
 
-/** The round's p99 in µs; `samples`, when given, receives each request (open-loop.ts). */
-async function p99(port: number, samples?: number[]): Promise<number> {
+/**
+ * Every GET of a row's rounds in one histogram: its p99 is the 1% slowest of all of them (some 27,000 in nine
+ * rounds), where the row's median p99 is the middle of nine 3-second rounds' 30th slowest. A stall of the VM moves
+ * the two differently: it decides the round it falls in, and is one of many in the pool. Both are reported.
+ */
+const pooled = new Map<number[], hdr.Histogram>();
+
+/** Measures a round of `into`'s row and adds its p99 (µs); `samples`, when given, receives each request (open-loop.ts). */
+async function p99(port: number, into: number[], samples?: number[]): Promise<void> {
   const r = await openLoop({ port, rate: 1000, durationMs: LATENCY_MS, connections: 50, request: SMALL, newConnection: false, samples });
   remeasured += r.remeasured;
-  const v = r.histogram.getValueAtPercentile(99);
+  into.push(r.histogram.getValueAtPercentile(99));
+  let pool = pooled.get(into);
+  if (pool === undefined)
+    pooled.set(into, (pool = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 })));
+  pool.add(r.histogram);
   r.histogram.destroy();
-  return v;
 }
+
+/** The pooled p99 of a row (µs). */
+const pooledP99 = (row: number[]) => pooled.get(row)?.getValueAtPercentile(99) ?? 0;
 
 async function main(): Promise<void> {
   // The probe (openLoop, in this process) belongs on CPU 0 with the GETs' upstream, not beside the proxy.
@@ -227,7 +241,7 @@ async function main(): Promise<void> {
       const load = uploads(uploadPort, path);
       const samples: number[] = [];
       await new Promise((r) => setTimeout(r, LOAD_MARGIN_MS));
-      into.push(await p99(probe, samples));
+      await p99(probe, into, samples);
       await new Promise((r) => setTimeout(r, LOAD_MARGIN_MS));
       const r = await load.stop();
       let perRound = slowed.get(into);
@@ -241,11 +255,13 @@ async function main(): Promise<void> {
         // Round 0 was the warm-up: its values go.
         for (const xs of [quiet, bypassing, forwarded, blind, busy, inline, directQuiet, directBusy, nginxQuiet, nginxForwarded]) xs.length = 0;
         slowed.clear();
+        for (const h of pooled.values()) h.destroy();
+        pooled.clear();
         scanned = 0;
         failed = 0;
         remeasured = 0;
       }
-      quiet.push(await p99(port));
+      await p99(port, quiet);
       // The same uploads straight to their upstream: the upload peers' own work on the proxy's core, without
       // the proxy handling them.
       await under('/upload', bypassing, port, bulkUpstream.port);
@@ -255,10 +271,10 @@ async function main(): Promise<void> {
       await under('/scan-inline', inline);
       // Control: the same GETs straight to their upstream, without and beside the scanned uploads. What rises
       // here is the machine's, not the proxy's.
-      directQuiet.push(await p99(upstreamPort));
+      await p99(upstreamPort, directQuiet);
       await under('/scan', directBusy, upstreamPort);
       if (nginxPort !== 0) {
-        nginxQuiet.push(await p99(nginxPort));
+        await p99(nginxPort, nginxQuiet);
         await under('/upload', nginxForwarded, nginxPort, nginxPort);
       }
     }
@@ -307,6 +323,11 @@ async function main(): Promise<void> {
     };
     console.log(
       `GETs the uploads slowed, per 1,000 (slower than the round's p99 alone, due while an upload was in flight, beyond chance; medians): bypassing ${perThousand(bypassing)}; forwarded ${perThousand(forwarded)}; body-blind ${perThousand(blind)}; scanned ${perThousand(busy)}; inline ${perThousand(inline)}${nginxPort !== 0 ? `; nginx forwarding ${perThousand(nginxForwarded)}` : ''}`,
+    );
+    const pq = pooledP99(quiet);
+    const ratioOf = (row: number[], alone: number) => `${pooledP99(row)} µs (${(pooledP99(row) / alone).toFixed(2)})`;
+    console.log(
+      `p99 of each row's GETs pooled over its rounds: alone ${pq} µs; bypassing ${ratioOf(bypassing, pq)}; forwarded ${ratioOf(forwarded, pq)}; body-blind ${ratioOf(blind, pq)}; scanned ${ratioOf(busy, pq)} (target ≤ 1.20); inline ${ratioOf(inline, pq)}${nginxPort !== 0 ? `; nginx alone ${pooledP99(nginxQuiet)} µs, forwarding ${ratioOf(nginxForwarded, pooledP99(nginxQuiet))}` : ''}; control alone ${pooledP99(directQuiet)} µs, beside scanning ${ratioOf(directBusy, pooledP99(directQuiet))}`,
     );
     const disturbed = disturbance(p / q, db / dq);
     if (disturbed !== null) console.log(`DISTURBED RUN: ${disturbed}; the ratios above say more about this VM than about the proxy: run it again`);
