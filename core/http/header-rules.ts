@@ -4,7 +4,17 @@
 import type { HeaderList } from './header-list.ts';
 
 /** Hop-by-hop fields removed in both directions, besides whatever `Connection` lists. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings', 'expect']);
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  'expect',
+]);
 
 /**
  * Removes hop-by-hop fields in place: the fixed set, plus every field the `Connection` header names.

@@ -7,6 +7,7 @@
 // head of the worker's turn (bench:offload, timed per call); this takes a fraction of it. The result is what the
 // net engine's parser and requestHeadFromParsed make of the same bytes (test/unit/core/http/held-request-head.test.ts).
 
+import { HOP_BY_HOP } from './header-rules.ts';
 import { requestHeadFromParsed } from './parsed-request-head.ts';
 import type { RequestHead } from './request-head.ts';
 import { ParsedRequest } from './request-parser.ts';
@@ -14,20 +15,6 @@ import { ParsedRequest } from './request-parser.ts';
 const NO_UPGRADES: ReadonlySet<string> = new Set();
 const SP = 0x20;
 const HTAB = 0x09;
-
-/** Fields a proxy never forwards as received (the parser's hop-by-hop set, with Expect and Content-Length). */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'http2-settings',
-  'expect',
-  'content-length',
-]);
 
 export function heldRequestHead(raw: string): RequestHead {
   const methodEnd = raw.indexOf(' ');
@@ -49,7 +36,8 @@ export function heldRequestHead(raw: string): RequestHead {
     if (name === 'host') {
       req.hostField = index;
       req.host = raw.slice(valueStart, valueEnd);
-    } else if (HOP_BY_HOP.has(name)) {
+    } else if (HOP_BY_HOP.has(name) || name === 'content-length') {
+      // Fields a proxy never forwards as received: the hop-by-hop set and Content-Length (the parser's).
       (req.hopByHop ??= []).push(index);
       if (name === 'content-length') req.contentLength = Number(raw.slice(valueStart, valueEnd));
       else if (name === 'transfer-encoding') req.chunked = true;

@@ -16,7 +16,7 @@ import { allocBodyBuffer, releaseBodyBuffer } from '../util/body-buffer-pool.ts'
 import { type BodyDirection, BodyFlow, type BodyFlowSink } from './body-flow.ts';
 import { type ChainHost, ChainResult, type FilterChain, type FilterFailure } from './filter-chain.ts';
 import { HeaderList } from './header-list.ts';
-import { DOWNSTREAM_FRAMING, stripHopByHop } from './header-rules.ts';
+import { DOWNSTREAM_FRAMING, HOP_BY_HOP, stripHopByHop } from './header-rules.ts';
 import { heldRequestHead } from './held-request-head.ts';
 import { httpDate } from './http-date.ts';
 import type { HttpListenerContext } from './http-stream.ts';
@@ -36,18 +36,6 @@ export interface ParkedExchangeAddon {
   forward(handle: object, id: number, decision: number, timeoutMs: number, head: string, body: Buffer | undefined, hookResponse: boolean): number;
   respond(handle: object, id: number, response: string, close: boolean): number;
 }
-
-/** Fields of a filtered response head the addon writes itself (framing, persistence) or never passes on. */
-const ADDON_FIELDS: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'content-length',
-]);
 
 /** What an exchange needs of its listener. */
 export interface ParkedExchangeOwner {
@@ -296,7 +284,8 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     let dated = false;
     for (let i = 0; i < e.length; i += 2) {
       const name = e[i] as string;
-      if (ADDON_FIELDS.has(name)) continue;
+      // The addon writes the framing and persistence fields itself; hop-by-hop ones never pass.
+      if (HOP_BY_HOP.has(name) || name === 'content-length') continue;
       if (name === 'date') dated = true;
       text += `${name}: ${e[i + 1]}\r\n`;
     }

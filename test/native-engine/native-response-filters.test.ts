@@ -4,26 +4,17 @@
 // phases of the filters that ran, as on the net engine. A filter whose onResponse may wait still sends its route
 // to the net engine.
 
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settledStreamStats, streamStatsUntil } from '../helpers/admin.ts';
 import { request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { rawExchange } from '../helpers/raw-client.ts';
+import { closedPort } from '../helpers/tcp-peers.ts';
 import { isPatternBody, type Server, startEchoServer } from '../helpers/upstreams.ts';
 
 const FIXTURES = new URL('../fixtures/filters/', import.meta.url).pathname;
 const BUILT_IN = new URL('../../filters/', import.meta.url).pathname;
 const ORIGIN = 'https://app.example.com';
-
-/** A port nothing listens on (bound, then closed). */
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const setup = { port: 0, proxy: null as unknown as ProxyProcess, echo: null as Server | null };
 beforeAll(async () => {
@@ -50,7 +41,7 @@ clusters:
   - name: echo
     endpoints: [{ address: 127.0.0.1, port: ${setup.echo.port} }]
   - name: down
-    endpoints: [{ address: 127.0.0.1, port: ${await deadPort()} }]
+    endpoints: [{ address: 127.0.0.1, port: ${await closedPort()} }]
 `);
   setup.port = setup.proxy.port('edge');
 });
