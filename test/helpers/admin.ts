@@ -75,3 +75,11 @@ export async function crashWorkerHolding(adminPort: number, held: net.Socket[]):
   await waitFor(async () => (await configDump(adminPort)).counters.workerRestarts === 1, 10_000);
   await waitFor(async () => (await adminGet(adminPort, '/ready')).status === 200, 10_000);
 }
+
+/** Runs `fn`, which causes `n` requests; the native streams and the handoffs to the net engine among them. */
+export async function nativeCounted(port: number, n: number, fn: () => Promise<void>): Promise<{ native: number; handoffs: number }> {
+  const before = await settledStreamStats(port);
+  await fn();
+  const after = await streamStatsUntil(port, (s) => s.nativeStreams + s.nativeHandoffs >= before.nativeStreams + before.nativeHandoffs + n);
+  return { native: after.nativeStreams - before.nativeStreams, handoffs: after.nativeHandoffs - before.nativeHandoffs };
+}

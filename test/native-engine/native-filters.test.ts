@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type StreamStats, settledStreamStats, streamStatsUntil } from '../helpers/admin.ts';
+import { nativeCounted, type StreamStats, streamStatsUntil } from '../helpers/admin.ts';
 import { echoProxy } from '../helpers/echo-proxy.ts';
 import { json, request } from '../helpers/http-client.ts';
 import { closeAfter, rawExchange, statusOf } from '../helpers/raw-client.ts';
@@ -53,7 +53,6 @@ beforeAll(() => {
 });
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const settled = () => settledStreamStats(setup.proxy.adminPort);
 const statsUntil = (check: (s: StreamStats) => boolean) => streamStatsUntil(setup.proxy.adminPort, check);
 
 /** A body whose every byte depends on its place (and never spells a pattern). */
@@ -63,13 +62,7 @@ function patterned(n: number): Buffer {
   return b;
 }
 
-/** Runs `fn`; the native streams and handoffs it caused. */
-async function counted(n: number, fn: () => Promise<void>): Promise<{ native: number; handoffs: number }> {
-  const before = await settled();
-  await fn();
-  const after = await statsUntil((s) => s.nativeStreams + s.nativeHandoffs >= before.nativeStreams + before.nativeHandoffs + n);
-  return { native: after.nativeStreams - before.nativeStreams, handoffs: after.nativeHandoffs - before.nativeHandoffs };
-}
+const counted = (n: number, fn: () => Promise<void>) => nativeCounted(setup.proxy.adminPort, n, fn);
 
 describe('request-side filters on the native engine', () => {
   it('a head edit and the forwarded fields, as the net engine sends them, without a handoff', async () => {

@@ -5,7 +5,7 @@
 // to the net engine.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { settledStreamStats, streamStatsUntil } from '../helpers/admin.ts';
+import { nativeCounted, streamStatsUntil } from '../helpers/admin.ts';
 import { request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { rawExchange } from '../helpers/raw-client.ts';
@@ -50,13 +50,7 @@ afterAll(async () => {
   await setup.echo?.close();
 });
 
-/** Runs `fn`; the native streams and handoffs it caused. */
-async function counted(n: number, fn: () => Promise<void>): Promise<{ native: number; handoffs: number }> {
-  const before = await settledStreamStats(setup.proxy.adminPort);
-  await fn();
-  const after = await streamStatsUntil(setup.proxy.adminPort, (s) => s.nativeStreams + s.nativeHandoffs >= before.nativeStreams + before.nativeHandoffs + n);
-  return { native: after.nativeStreams - before.nativeStreams, handoffs: after.nativeHandoffs - before.nativeHandoffs };
-}
+const counted = (n: number, fn: () => Promise<void>) => nativeCounted(setup.proxy.adminPort, n, fn);
 
 const get = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
   request({ port: setup.port, path, method, headers: { origin: ORIGIN, ...headers } });
