@@ -22,9 +22,11 @@
 //   throws/rejects   500 naming the filter (or the client connection is closed if the response has started), a log
 //                    line and a per-filter failure counter; never a crashed worker
 //
-// Local replies pass onResponse too (as with Envoy's encoder filters): a filter's reply passes the filters before
-// it, in reverse; a reply made after every onRequest ran (upstream errors, timeouts, a 413) passes them all; the
-// router's 404 passes none (no route, no chain). Body phases do not run on local replies.
+// Local replies pass onResponse too (as with Envoy's encoder filters): a filter's reply — made in onRequest, or in
+// onResponse in place of the upstream's response — passes the filters before it, in reverse; a reply made after
+// every onRequest ran (upstream errors, timeouts, a 413) passes them all; a reply a filter makes while a local reply
+// passes it goes out as it is; the router's 404 passes none (no route, no chain). Body phases do not run on local
+// replies.
 
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';

@@ -277,7 +277,8 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     if (this.ended) return '';
     const res = responseHeadOf(raw, this.head.method === 'HEAD');
     const replaced = this.runResponsePhases(res, -1);
-    if (replaced !== null) return this.replyText(replaced, localReplyHeaders(replaced, this.requestId), close);
+    // A filter's reply in place of the response passes the filters before it, as one made in onRequest does.
+    if (replaced !== null) return this.localReplyText(replaced, this.currentFilterIndex, close);
     const status = res.status;
     let text = `HTTP/1.1 ${status} ${res.reason || reasonPhrase(status)}\r\n`;
     const e = res.headers.entries;
@@ -358,29 +359,30 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     if (this.ended || this.replied || handle === null) return;
     this.replied = true;
     this.flow?.stop();
-    const headers = localReplyHeaders(reply, this.requestId);
     // A body not read (a reply before it was wanted or gathered) cannot be told from a next request: the addon
     // closes the connection after the reply, which says so.
     const bodyUnread = this.head === UNPARSED || (this.head.hasBody && this.flow === null);
     const close = reply.closeConnection === true || this.context.lifecycle.draining || bodyUnread;
     // Like the net engine's (stream-base.ts): the onResponse phases of the filters whose onRequest ran see it too;
     // the filter that answered, and those after it, do not. A reply a filter makes there goes instead, as it is.
-    const ran = this.requestFiltersDone ? this.chain.filters.length : this.currentFilterIndex;
-    let text: string;
-    if (this.chain.hasResponse && ran > 0) {
-      const res = new ResponseHead(reply.status, reasonPhrase(reply.status), new HeaderList(headers), Buffer.byteLength(reply.body), false);
-      const replaced = this.runResponsePhases(res, ran - 1);
-      // The reply's framing is wholeResponseText's (a filter's content-length would be a second one).
-      if (replaced === null) stripHopByHop(res.headers, DOWNSTREAM_FRAMING);
-      text =
-        replaced !== null
-          ? this.replyText(replaced, localReplyHeaders(replaced, this.requestId), close)
-          : wholeResponseText(res.status, res.reason || reasonPhrase(res.status), res.headers.entries, reply.body, this.head.method === 'HEAD', false, close);
-    } else {
-      text = this.replyText(reply, headers, close);
-    }
+    const text = this.localReplyText(reply, this.requestFiltersDone ? this.chain.filters.length : this.currentFilterIndex, close);
     this.context.counters.localReplies++;
     this.owner.addon.respond(handle, this.id, text, close);
+  }
+
+  /**
+   * A local reply's whole text, through the onResponse phases of the first `ran` filters, in reverse. A reply a
+   * filter makes there goes instead, as it is.
+   */
+  private localReplyText(reply: LocalReply, ran: number, close: boolean): string {
+    const headers = localReplyHeaders(reply, this.requestId);
+    if (!this.chain.hasResponse || ran <= 0) return this.replyText(reply, headers, close);
+    const res = new ResponseHead(reply.status, reasonPhrase(reply.status), new HeaderList(headers), Buffer.byteLength(reply.body), false);
+    const replaced = this.runResponsePhases(res, ran - 1);
+    if (replaced !== null) return this.replyText(replaced, localReplyHeaders(replaced, this.requestId), close);
+    // The reply's framing is wholeResponseText's (a filter's content-length would be a second one).
+    stripHopByHop(res.headers, DOWNSTREAM_FRAMING);
+    return wholeResponseText(res.status, res.reason || reasonPhrase(res.status), res.headers.entries, reply.body, this.head.method === 'HEAD', false, close);
   }
 
   /** The addon reported its end: the body's memory goes back to the pool. */

@@ -86,6 +86,13 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
   protected requestFiltersDone = false;
   /** A local reply made while its onResponse phases run (a filter replied or failed there): sent as it is. */
   protected localReplyFiltering = false;
+  /** The upstream's response head is in its onResponse phases (http-stream.ts onResponseHead until it is written). */
+  protected upstreamResponsePhase = false;
+  /**
+   * A filter replied (or failed) in its onResponse on the upstream's head: its index. Its reply passes the
+   * onResponse of the filters before it only, as a reply made in onRequest does; -1 otherwise.
+   */
+  protected replyingFilter = -1;
   /** A local reply waiting for a pending onResponse phase. */
   protected pendingLocalReply: { reply: LocalReply; res: ResponseHead } | null = null;
   protected pendingBodyBytes = 0;
@@ -161,6 +168,7 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
   }
 
   onFilterReply(reply: LocalReply): void {
+    if (this.upstreamResponsePhase) this.replyingFilter = this.currentFilterIndex;
     this.sendLocalReply(reply);
   }
 
@@ -175,6 +183,7 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
       this.finish(false, ErrorKinds.filterError.code);
       return;
     }
+    if (this.upstreamResponsePhase) this.replyingFilter = this.currentFilterIndex;
     this.replyFailure(ErrorKinds.filterError, f.filter);
   }
 
@@ -198,7 +207,7 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
     // Like Envoy's encoder filters: the response phases of the filters whose request phase ran see a local reply
     // too (CORS headers on a 429, a server-timing on a 401). The filter that answered, and those after it, do not.
     const chain = this.chain;
-    const ran = this.requestFiltersDone ? (chain?.filters.length ?? 0) : this.currentFilterIndex;
+    const ran = this.replyingFilter >= 0 ? this.replyingFilter : this.requestFiltersDone ? (chain?.filters.length ?? 0) : this.currentFilterIndex;
     if (chain !== null && ran > 0 && !this.localReplyFiltering && this.pendingLocalReply === null) {
       this.localReplyFiltering = true;
       const res = new ResponseHead(reply.status, reasonPhrase(reply.status), new HeaderList(headers), Buffer.byteLength(reply.body), false);
