@@ -1,6 +1,7 @@
 // The one mapping from a failure kind to the status the proxy answers with, and the shape of every response
 // the proxy makes itself: `x-mantou-local-reply` names the component that made it.
 
+import { STATUS_CODES } from 'node:http';
 import type { ErrorKind } from '../errors.ts';
 import { ErrorKinds } from '../errors.ts';
 
@@ -96,8 +97,9 @@ const REASONS: Record<number, string> = {
 /** Headers of the answers an engine makes itself to requests it refuses before any stream exists. */
 export const ENGINE_REPLY_HEADERS: readonly string[] = ['content-type', 'text/plain; charset=utf-8', 'x-mantou-local-reply', 'downstream'];
 
+/** The status's reason phrase: ours above, else the IANA registry's as Node knows it (a filter may answer 451). */
 export function reasonPhrase(status: number): string {
-  return REASONS[status] ?? 'Unknown';
+  return REASONS[status] ?? STATUS_CODES[status] ?? 'Unknown';
 }
 
 /** A local reply's fields as every engine sends them: who answered, the request id, the reply's own, a text type. */
