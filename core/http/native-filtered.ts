@@ -298,11 +298,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
    * upstream: through every filter's onResponse, as on the net engine. Its whole text.
    */
   failureReply(status: number, headers: readonly string[], body: string, headOnly: boolean, close: boolean): string {
-    const res = new ResponseHead(status, reasonPhrase(status), new HeaderList([...headers]), Buffer.byteLength(body), false);
-    const replaced = this.ended ? null : this.runResponsePhases(res, -1);
-    if (replaced !== null) return this.replyText(replaced, localReplyHeaders(replaced, this.requestId), close);
-    stripHopByHop(res.headers, DOWNSTREAM_FRAMING);
-    return wholeResponseText(res.status, res.reason || reasonPhrase(res.status), res.headers.entries, body, headOnly, false, close);
+    return this.filteredReplyText(status, headers, body, this.ended ? 0 : this.chain.filters.length, headOnly, close);
   }
 
   /**
@@ -321,11 +317,6 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
       return localReplyFor(ErrorKinds.filterError, filter);
     }
     return r === ChainResult.Replied ? this.captured : null;
-  }
-
-  /** A reply's whole text, with `headers`. */
-  private replyText(reply: LocalReply, headers: readonly string[], close: boolean): string {
-    return wholeResponseText(reply.status, reasonPhrase(reply.status), headers, reply.body, this.head.method === 'HEAD', false, close);
   }
 
   bufferRequestBody(maxBytes: number): void {
@@ -375,14 +366,25 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
    * filter makes there goes instead, as it is.
    */
   private localReplyText(reply: LocalReply, ran: number, close: boolean): string {
-    const headers = localReplyHeaders(reply, this.requestId);
-    if (!this.chain.hasResponse || ran <= 0) return this.replyText(reply, headers, close);
-    const res = new ResponseHead(reply.status, reasonPhrase(reply.status), new HeaderList(headers), Buffer.byteLength(reply.body), false);
+    return this.filteredReplyText(reply.status, localReplyHeaders(reply, this.requestId), reply.body, ran, this.head.method === 'HEAD', close);
+  }
+
+  /**
+   * A reply's whole text (a filter's, or the addon's for a failure), through the onResponse phases of the first
+   * `ran` filters, in reverse. A reply a filter makes there goes instead, as it is.
+   */
+  private filteredReplyText(status: number, headers: readonly string[], body: string, ran: number, headOnly: boolean, close: boolean): string {
+    if (!this.chain.hasResponse || ran <= 0) return wholeResponseText(status, reasonPhrase(status), headers, body, headOnly, false, close);
+    // A copy: the engine-level replies share their fields (ENGINE_REPLY_HEADERS), and filters edit these.
+    const res = new ResponseHead(status, reasonPhrase(status), new HeaderList([...headers]), Buffer.byteLength(body), false);
     const replaced = this.runResponsePhases(res, ran - 1);
-    if (replaced !== null) return this.replyText(replaced, localReplyHeaders(replaced, this.requestId), close);
+    if (replaced !== null) {
+      const own = localReplyHeaders(replaced, this.requestId);
+      return wholeResponseText(replaced.status, reasonPhrase(replaced.status), own, replaced.body, this.head.method === 'HEAD', false, close);
+    }
     // The reply's framing is wholeResponseText's (a filter's content-length would be a second one).
     stripHopByHop(res.headers, DOWNSTREAM_FRAMING);
-    return wholeResponseText(res.status, res.reason || reasonPhrase(res.status), res.headers.entries, reply.body, this.head.method === 'HEAD', false, close);
+    return wholeResponseText(res.status, res.reason || reasonPhrase(res.status), res.headers.entries, body, headOnly, false, close);
   }
 
   /** The addon reported its end: the body's memory goes back to the pool. */
