@@ -63,7 +63,6 @@ export class HttpStream extends StreamRequestPath implements CorkedWork {
     }
     const chain = this.chain as FilterChain;
     if (!chain.isEmpty) {
-      this.upstreamResponsePhase = true;
       const r = chain.runHead('onResponse', res, this);
       if (r === ChainResult.Pending) {
         this.responseHeadPending = true;
@@ -77,7 +76,6 @@ export class HttpStream extends StreamRequestPath implements CorkedWork {
   }
 
   private writeResponseHead(res: ResponseHead): void {
-    this.upstreamResponsePhase = false;
     const headers = res.headers;
     stripHopByHop(headers, DOWNSTREAM_FRAMING);
     const chain = this.chain as FilterChain;

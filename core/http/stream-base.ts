@@ -86,8 +86,6 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
   protected requestFiltersDone = false;
   /** A local reply made while its onResponse phases run (a filter replied or failed there): sent as it is. */
   protected localReplyFiltering = false;
-  /** The upstream's response head is in its onResponse phases (http-stream.ts onResponseHead until it is written). */
-  protected upstreamResponsePhase = false;
   /**
    * A filter replied (or failed) in its onResponse on the upstream's head: its index. Its reply passes the
    * onResponse of the filters before it only, as a reply made in onRequest does; -1 otherwise.
@@ -167,8 +165,13 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
     this.bufferedBody ??= new WholeBody(expected >= 0 && expected <= this.bodyBufferLimit ? expected : -1);
   }
 
+  /** The upstream's response head arrived and is not written yet: it is in its onResponse phases. */
+  private get inUpstreamResponsePhase(): boolean {
+    return this.response !== null && !this.responseStarted;
+  }
+
   onFilterReply(reply: LocalReply): void {
-    if (this.upstreamResponsePhase) this.replyingFilter = this.currentFilterIndex;
+    if (this.inUpstreamResponsePhase) this.replyingFilter = this.currentFilterIndex;
     this.sendLocalReply(reply);
   }
 
@@ -183,7 +186,7 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
       this.finish(false, ErrorKinds.filterError.code);
       return;
     }
-    if (this.upstreamResponsePhase) this.replyingFilter = this.currentFilterIndex;
+    if (this.inUpstreamResponsePhase) this.replyingFilter = this.currentFilterIndex;
     this.replyFailure(ErrorKinds.filterError, f.filter);
   }
 
