@@ -27,7 +27,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import * as hdr from 'hdr-histogram-js';
+import type * as hdr from 'hdr-histogram-js';
 import {
   freePort,
   hasTaskset,
@@ -44,7 +44,7 @@ import {
   template,
   waitForPort,
 } from './candidates.ts';
-import { MAX_REMEASURES, openLoop } from './open-loop.ts';
+import { latencyHistogram, MAX_REMEASURES, openLoop } from './open-loop.ts';
 import { slowedByLoad } from './slowed-by-load.ts';
 import { startBenchUpstream } from './upstream.ts';
 
@@ -167,8 +167,7 @@ async function p99(port: number, into: number[], samples?: number[]): Promise<vo
   remeasured += r.remeasured;
   into.push(r.histogram.getValueAtPercentile(99));
   let pool = pooled.get(into);
-  if (pool === undefined)
-    pooled.set(into, (pool = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 })));
+  if (pool === undefined) pooled.set(into, (pool = latencyHistogram()));
   pool.add(r.histogram);
   r.histogram.destroy();
 }

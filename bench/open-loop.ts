@@ -134,9 +134,14 @@ class Conn implements ResponseParserHandler {
   }
 }
 
+/** A histogram of latencies in µs as the generator records them: 1 µs to 60 s, three significant digits. */
+export function latencyHistogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+}
+
 class Run {
   readonly options: OpenLoopOptions;
-  readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  readonly histogram = latencyHistogram();
   private readonly idle: Conn[] = [];
   private readonly queue: number[] = [];
   private readonly all = new Set<Conn>();
