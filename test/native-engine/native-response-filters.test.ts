@@ -55,6 +55,15 @@ const counted = (n: number, fn: () => Promise<void>) => nativeCounted(setup.prox
 const get = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
   request({ port: setup.port, path, method, headers: { origin: ORIGIN, ...headers } });
 
+/** One request as get() sends it; its response, and which engine served it. */
+async function countedGet(path: string, headers: Record<string, string> = {}, method = 'GET') {
+  let res: Awaited<ReturnType<typeof get>> | undefined;
+  const c = await counted(1, async () => {
+    res = await get(path, headers, method);
+  });
+  return { c, res: res as Awaited<ReturnType<typeof get>> };
+}
+
 /** The field lines of the first response head in raw bytes, lower-cased names. */
 function fieldsOf(raw: string): string[] {
   return raw
@@ -66,23 +75,20 @@ function fieldsOf(raw: string): string[] {
 
 describe('response filters on the native engine', () => {
   it('edit a Content-Length response natively; the framing stays the upstream’s, the body byte for byte', async () => {
-    let res: Awaited<ReturnType<typeof get>> | undefined;
-    const c = await counted(1, async () => {
-      res = await get('/bytes/100000');
-    });
+    const { c, res } = await countedGet('/bytes/100000');
     expect(c).toEqual({ native: 1, handoffs: 0 });
-    expect(res?.status).toBe(200);
-    expect(res?.headers['access-control-allow-origin']).toBe(ORIGIN);
-    expect(res?.headers['access-control-expose-headers']).toBe('x-gate-status');
-    expect(res?.headers.vary).toContain('origin');
-    expect(res?.headers['x-served-by']).toBe('edge');
-    expect(res?.headers['x-route']).toBe('main');
-    expect(res?.headers['x-gate-status']).toBe('200');
-    expect(res?.headers['x-gate-path']).toBe('/bytes/100000');
+    expect(res.status).toBe(200);
+    expect(res.headers['access-control-allow-origin']).toBe(ORIGIN);
+    expect(res.headers['access-control-expose-headers']).toBe('x-gate-status');
+    expect(res.headers.vary).toContain('origin');
+    expect(res.headers['x-served-by']).toBe('edge');
+    expect(res.headers['x-route']).toBe('main');
+    expect(res.headers['x-gate-status']).toBe('200');
+    expect(res.headers['x-gate-path']).toBe('/bytes/100000');
     // The filter's content-length: 1 is not the engine's framing.
-    expect(res?.headers['content-length']).toBe('100000');
-    expect(res?.body.length).toBe(100000);
-    expect(isPatternBody(res?.body ?? Buffer.alloc(0))).toBe(true);
+    expect(res.headers['content-length']).toBe('100000');
+    expect(res.body.length).toBe(100000);
+    expect(isPatternBody(res.body ?? Buffer.alloc(0))).toBe(true);
   });
 
   it('one Date, one Content-Length, no hop-by-hop fields; chunked and HEAD responses framed as before', async () => {
@@ -154,35 +160,26 @@ describe('response filters on the native engine', () => {
   });
 
   it("an upstream failure's local reply passes every filter's response phase", async () => {
-    let res: Awaited<ReturnType<typeof get>> | undefined;
-    const c = await counted(1, async () => {
-      res = await get('/down/x');
-    });
+    const { c, res } = await countedGet('/down/x');
     expect(c).toEqual({ native: 1, handoffs: 0 });
-    expect(res?.status).toBeGreaterThanOrEqual(502);
-    expect(res?.headers['x-mantou-local-reply']).toBe('upstream');
-    expect(res?.headers['access-control-allow-origin']).toBe(ORIGIN);
-    expect(res?.headers['x-gate-status']).toBe(String(res?.status));
-    expect(res?.headers['x-route']).toBe('down');
+    expect(res.status).toBeGreaterThanOrEqual(502);
+    expect(res.headers['x-mantou-local-reply']).toBe('upstream');
+    expect(res.headers['access-control-allow-origin']).toBe(ORIGIN);
+    expect(res.headers['x-gate-status']).toBe(String(res.status));
+    expect(res.headers['x-route']).toBe('down');
   });
 
   it('a CORS preflight is answered natively', async () => {
-    let res: Awaited<ReturnType<typeof get>> | undefined;
-    const c = await counted(1, async () => {
-      res = await get('/anything', { 'access-control-request-method': 'PUT' }, 'OPTIONS');
-    });
+    const { c, res } = await countedGet('/anything', { 'access-control-request-method': 'PUT' }, 'OPTIONS');
     expect(c).toEqual({ native: 1, handoffs: 0 });
-    expect(res?.status).toBe(204);
-    expect(res?.headers['access-control-allow-origin']).toBe(ORIGIN);
+    expect(res.status).toBe(204);
+    expect(res.headers['access-control-allow-origin']).toBe(ORIGIN);
   });
 
   it('a filter whose onResponse may wait (no synchronousResponse) keeps its route on the net engine', async () => {
-    let res: Awaited<ReturnType<typeof get>> | undefined;
-    const c = await counted(1, async () => {
-      res = await get('/tagged/x');
-    });
+    const { c, res } = await countedGet('/tagged/x');
     expect(c.handoffs).toBe(1);
-    expect(res?.headers['x-tag-seen']).toBe('net:/tagged/x');
-    expect(res?.headers['access-control-allow-origin']).toBe(ORIGIN);
+    expect(res.headers['x-tag-seen']).toBe('net:/tagged/x');
+    expect(res.headers['access-control-allow-origin']).toBe(ORIGIN);
   });
 });
