@@ -98,18 +98,16 @@ static char *filtered_head(dconn *d, const char *buf, const h1_response *r, int 
   return out;
 }
 
-/* The framing fields of a filtered head (ours, as h1_client_head would have passed or added them), Connection:
-   close when the exchange is the connection's last, and the blank line: its new length. */
-static uint32_t add_framing(dconn *d, const h1_response *r, int close, char *out, uint32_t n) {
+/* A filtered head's framing (the upstream's, as h1_client_head would have passed it), then `ours` (the fields every
+   head gets from us) and the blank line: its new length. */
+static uint32_t add_framing(const h1_response *r, const char *ours, uint32_t ours_len, char *out, uint32_t n) {
   if (r->content_length >= 0 && !r->chunked) n += (uint32_t)sprintf(out + n, "content-length: %lld\r\n", (long long)r->content_length);
-  if (r->chunked || d->body == B_CLOSE) {
+  if (r->chunked) {
     memcpy(out + n, "transfer-encoding: chunked\r\n", 28);
     n += 28;
   }
-  if (close) {
-    memcpy(out + n, "connection: close\r\n", 19);
-    n += 19;
-  }
+  memcpy(out + n, ours, ours_len);
+  n += ours_len;
   memcpy(out + n, "\r\n", 2);
   return n + 2;
 }
@@ -123,8 +121,6 @@ static int64_t on_response_head(dconn *d, const char *buf, uint32_t len, const h
     h1_fail(d, F_BAD_RESPONSE); /* never asked for: the request had no Upgrade */
     return -1;
   }
-  char extra[160];
-  uint32_t extra_len = 0;
   if (r->status < 200) {
     char *out = malloc(r->head_len + 8);
     uint32_t n = out == NULL ? 0 : h1_client_head(buf, r, "", 0, out, r->head_len + 8);
@@ -153,6 +149,19 @@ static int64_t on_response_head(dconn *d, const char *buf, uint32_t len, const h
   }
   /* A response that starts before the request body is all here: the rest of it will not be read. */
   int close = d->last || l->stopping || d->client_eof || d->body_left > 0;
+  /* The fields every head gets from us (after a Date, when the upstream sent none and no filter wrote the head): a
+     close-delimited body goes chunked, and the connection's last exchange says so. */
+  char ours[48];
+  uint32_t ours_len = 0;
+  if (d->body == B_CLOSE) {
+    memcpy(ours, "transfer-encoding: chunked\r\n", 28);
+    ours_len += 28;
+  }
+  if (close) {
+    d->last = 1;
+    memcpy(ours + ours_len, "connection: close\r\n", 19);
+    ours_len += 19;
+  }
   char *out;
   uint32_t head_n = 0;
   if (d->hook_response) {
@@ -165,7 +174,6 @@ static int64_t on_response_head(dconn *d, const char *buf, uint32_t len, const h
     if (whole) {
       /* A filter answered in place of the response: the upstream's is not read on, and its connection closes. */
       d->upstream_close = 1;
-      if (close) d->last = 1;
       d->started = 1;
       int err = h1_client_write_response(d, out, head_n);
       free(out);
@@ -173,24 +181,18 @@ static int64_t on_response_head(dconn *d, const char *buf, uint32_t len, const h
       return -1;
     }
     d->status = (out[9] - '0') * 100 + (out[10] - '0') * 10 + (out[11] - '0');
-    if (close) d->last = 1;
-    head_n = add_framing(d, r, close, out, head_n);
+    head_n = add_framing(r, ours, ours_len, out, head_n);
   } else {
+    char extra[128];
+    uint32_t extra_len = 0;
     if (!r->has_date) {
       h1_refresh_date(l);
       size_t dl = strlen(l->date);
       memcpy(extra, l->date, dl);
       extra_len += (uint32_t)dl;
     }
-    if (d->body == B_CLOSE) {
-      memcpy(extra + extra_len, "transfer-encoding: chunked\r\n", 28);
-      extra_len += 28;
-    }
-    if (close) {
-      d->last = 1;
-      memcpy(extra + extra_len, "connection: close\r\n", 19);
-      extra_len += 19;
-    }
+    memcpy(extra + extra_len, ours, ours_len);
+    extra_len += ours_len;
     uint32_t cap = r->head_len + extra_len + 8;
     out = malloc(cap);
     head_n = out == NULL ? 0 : h1_client_head(buf, r, extra, extra_len, out, cap);

@@ -37,7 +37,13 @@ const io = new Float64Array(3 + 2 * 256);
 
 beforeAll(async () => {
   if (addon === null) return;
-  upstream = net.createServer((s) => s.on('data', () => s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')));
+  // A request for /eof gets a close-delimited body (no length: it ends with the connection); any other, "ok".
+  upstream = net.createServer((s) =>
+    s.on('data', (d: Buffer) => {
+      if (d.toString('latin1').startsWith('GET /eof ')) s.end('HTTP/1.1 200 OK\r\n\r\nuntil close');
+      else s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    }),
+  );
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   let nextId = 1;
   const r = addon.listen(
@@ -138,7 +144,8 @@ describe.skipIf(addon === null)('held exchanges: the addon’s contract', () => 
 
   it('a hooked response: JavaScript gets the head without framing or hop-by-hop fields, and answers the head to send, or a reply', async () => {
     const a = addon as HttpAddon;
-    onHeld = (id) => a.forward(handle, id, id * EXCHANGE + target, 0, 'GET / HTTP/1.1\r\nhost: x\r\n\r\n', undefined, true);
+    onHeld = (id, path) =>
+      a.forward(handle, id, id * EXCHANGE + target, 0, `GET ${path === '/eof' ? '/eof' : '/'} HTTP/1.1\r\nhost: x\r\n\r\n`, undefined, true);
     // As native-filtered.ts does: the framing fields out (the addon writes its own), the edits and a Date in.
     onResponse = (_id, head) => `${head.replace('content-length: 2\r\n', '')}x-edited: yes\r\ndate: today\r\n`;
     const edited = await exchange('GET /edit HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
@@ -148,6 +155,11 @@ describe.skipIf(addon === null)('held exchanges: the addon’s contract', () => 
     expect(seen?.close).toBe(1);
     // JavaScript's head, then the framing the addon adds (the upstream's length, connection: close), then the body.
     expect(edited).toBe('HTTP/1.1 200 OK\r\nx-edited: yes\r\ndate: today\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
+    // A close-delimited body goes to the client chunked, framed by the addon after JavaScript's head.
+    onResponse = (_id, head) => `${head}date: today\r\n`;
+    expect(await exchange('GET /eof HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')).toBe(
+      'HTTP/1.1 200 OK\r\ndate: today\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\nb\r\nuntil close\r\n0\r\n\r\n',
+    );
     onResponse = () => 'HTTP/1.1 451 Gone\r\ncontent-length: 3\r\n\r\nno\n';
     expect(await exchange('GET /replace HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')).toBe('HTTP/1.1 451 Gone\r\ncontent-length: 3\r\n\r\nno\n');
     const failedBefore = failedIds.length;
