@@ -149,18 +149,24 @@ static int64_t on_response_head(dconn *d, const char *buf, uint32_t len, const h
   }
   /* A response that starts before the request body is all here: the rest of it will not be read. */
   int close = d->last || l->stopping || d->client_eof || d->body_left > 0;
-  /* The fields every head gets from us (after a Date, when the upstream sent none and no filter wrote the head): a
-     close-delimited body goes chunked, and the connection's last exchange says so. */
-  char ours[48];
-  uint32_t ours_len = 0;
+  /* The fields every head gets from us: a Date when the upstream sent none (a filtered head has its own), chunked
+     framing for a close-delimited body, and Connection: close on the connection's last exchange. */
+  char extra[128];
+  uint32_t extra_len = 0;
+  if (!r->has_date && !d->hook_response) {
+    h1_refresh_date(l);
+    size_t dl = strlen(l->date);
+    memcpy(extra, l->date, dl);
+    extra_len += (uint32_t)dl;
+  }
   if (d->body == B_CLOSE) {
-    memcpy(ours, "transfer-encoding: chunked\r\n", 28);
-    ours_len += 28;
+    memcpy(extra + extra_len, "transfer-encoding: chunked\r\n", 28);
+    extra_len += 28;
   }
   if (close) {
     d->last = 1;
-    memcpy(ours + ours_len, "connection: close\r\n", 19);
-    ours_len += 19;
+    memcpy(extra + extra_len, "connection: close\r\n", 19);
+    extra_len += 19;
   }
   char *out;
   uint32_t head_n = 0;
@@ -181,18 +187,8 @@ static int64_t on_response_head(dconn *d, const char *buf, uint32_t len, const h
       return -1;
     }
     d->status = (out[9] - '0') * 100 + (out[10] - '0') * 10 + (out[11] - '0');
-    head_n = add_framing(r, ours, ours_len, out, head_n);
+    head_n = add_framing(r, extra, extra_len, out, head_n);
   } else {
-    char extra[128];
-    uint32_t extra_len = 0;
-    if (!r->has_date) {
-      h1_refresh_date(l);
-      size_t dl = strlen(l->date);
-      memcpy(extra, l->date, dl);
-      extra_len += (uint32_t)dl;
-    }
-    memcpy(extra + extra_len, ours, ours_len);
-    extra_len += ours_len;
     uint32_t cap = r->head_len + extra_len + 8;
     out = malloc(cap);
     head_n = out == NULL ? 0 : h1_client_head(buf, r, extra, extra_len, out, cap);
