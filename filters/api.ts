@@ -77,10 +77,12 @@ export interface FilterDefinition<S extends TSchema = TSchema, St = undefined> {
   readonly create: (options: Static<S>, env: FilterEnv) => HttpFilterHooks<St>;
   /**
    * Set it when the filter's onRequestBody only ever sees bodies it asked for whole: its onRequest calls
-   * `ctx.bufferRequestBody` for every request with a body. On the `native` engine a route whose filters have only
-   * request-side hooks (onRequest, and onRequestBody of filters that set this; onResponse of filters that set
-   * `synchronousResponse`) is then served natively, with the
-   * body gathered in C (docs/filters.md); without it such a route is served by the `net` engine. Nothing else changes.
+   * `ctx.bufferRequestBody` for every request with a body. On the `native` engine a route is served natively when
+   * none of its filters has onResponseBody, their onRequestBody hooks are of filters that set this (or
+   * `chunkedBodiesOnly`), and their onResponse hooks of filters that set `synchronousResponse` (onRequest,
+   * onUpstreamRequest and onDone always qualify), with the body gathered in C (docs/filters.md); without it a
+   * filter with onRequestBody sends its route to the `net` engine. Nothing else changes (but natively
+   * onUpstreamRequest runs before a connection to the endpoint is taken, not once it is ready).
    */
   readonly wholeRequestBody?: boolean;
   /**

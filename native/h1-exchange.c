@@ -166,11 +166,12 @@ void h1_report_ends(h1_listener *l) {
 }
 
 /* An exchange is over: JavaScript hears of it after this turn of the loop, with the others that ended in it (one
-   call instead of one per request; nothing waits on it but counters and a reloaded generation's drain). */
+   call instead of one per request; nothing waits on it but counters, a reloaded generation's drain and the onDone
+   hooks of a held exchange's filters). Its failure and the status sent (0: none) share a number: failure + 256·status. */
 static void report_done(dconn *d, int failure) {
   h1_listener *l = d->l;
   l->io[1 + 2 * l->nends] = d->decision;
-  l->io[2 + 2 * l->nends] = failure;
+  l->io[2 + 2 * l->nends] = failure + H1_STATUS_UNIT * (double)d->status;
   if (++l->nends == H1_ENDS_BATCH) h1_report_ends(l);
   else nl_end_of_turn(&l->base);
 }
@@ -487,7 +488,10 @@ static void begin_exchange(dconn *d, const h1_request *r, double decision) {
 }
 
 /* decide() holds the exchange for the route's filters (h1-park.c): everything after the head is kept (body bytes,
-   a pipelined request), the client is not read, and JavaScript says what comes next. */
+   a pipelined request), and JavaScript says what comes next. A request without a body whose head came alone is
+   read on meanwhile, as an unheld one is, so a client that goes away (its FIN) ends the exchange, as on the other
+   engines, rather than stay unseen while its filters run and its upstream answers; whatever it sends is kept and
+   stops the reading (keep_input). Otherwise the client is not read until its body is wanted. */
 static void park_request(dconn *d, const h1_request *r, const char *data, uint32_t len, double decision) {
   if (d->in != NULL) {
     free(d->in);
@@ -497,7 +501,7 @@ static void park_request(dconn *d, const h1_request *r, const char *data, uint32
   begin_exchange(d, r, decision);
   d->deadline_ms = UINT64_MAX;
   d->expect_continue = r->expect_continue;
-  h1_client_reading(d, 0);
+  if (d->body_left > 0) h1_client_reading(d, 0);
   if (d->handle != HS_OPEN) {
     h1_fail(d, F_DOWNSTREAM_ABORTED);
     return;
@@ -508,6 +512,7 @@ static void park_request(dconn *d, const h1_request *r, const char *data, uint32
   }
   /* On failure keep_input closed the connection, which ended the exchange. */
   if (len > r->head_len) keep_input(d, data + r->head_len, len - r->head_len);
+  else if (d->body_left == 0) h1_client_reading(d, 1); /* (it usually is already: then nothing is called) */
 }
 
 /* Starts the exchange for the request whose head is at the start of data (len bytes). */

@@ -48,8 +48,8 @@ static void close_listener(nlistener *b) {
  *     io[0], and 1 in io[H1_IO_CACHEABLE] when the decision may be kept for the same method, host and path
  *     (h1-cache.c); `head` (the request head as received), the request id and the client's address only when
  *     configure() asked for them;
- *   done(count): `count` exchanges are over, each a (decision, failure) pair in io[1..] (reported once per turn
- *     of the loop, or every H1_ENDS_BATCH);
+ *   done(count): `count` exchanges are over, each a (decision, failure + 256·status) pair in io[1..] (status: the
+ *     one sent to the client, 0 when none was; reported once per turn of the loop, or every H1_ENDS_BATCH);
  *   failure(kind, requestId, isHead, close, id) → the local reply's bytes (latin1); id: the exchange's, when its
  *     route's response filters are to see the reply (else 0);
  *   handoff(fd, bytes, bounces): the connection, and what was read of it, go to the net engine; bounces: how many

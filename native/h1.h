@@ -42,6 +42,8 @@
 #define H1_EXCHANGE_IDS 0x10000
 /* Ended exchanges reported to JavaScript in one call (io[1..]: decision, failure pairs). */
 #define H1_ENDS_BATCH 256
+/* done()'s io[2 + 2i]: failure + H1_STATUS_UNIT · the status sent (every failure kind is below it). */
+#define H1_STATUS_UNIT 256
 /* The rest of io (core/http/native-listener.ts): decide() sets io[H1_IO_CACHEABLE] to 1 when its decision may be
    reused for the same method, host and path (h1-cache.c); io[H1_IO_CACHED_STARTS] counts the exchanges started
    from the cache that JavaScript has not counted yet. */
@@ -70,6 +72,7 @@ enum h1_failure {
      client's doing): 500, and the connection closes. */
   F_INTERNAL = 64,
 };
+_Static_assert(F_INTERNAL < H1_STATUS_UNIT, "a failure kind shares io[2 + 2i] with the status, below H1_STATUS_UNIT");
 
 enum h1_handle { HS_NONE = NL_NONE, HS_OPEN = NL_OPEN, HS_CLOSING = NL_CLOSING };
 

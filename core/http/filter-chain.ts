@@ -74,11 +74,13 @@ export class FilterChain {
   /**
    * Only hooks the native engine can run itself (core/http/native-filtered.ts, holding the exchange in C):
    * onRequest, onRequestBody of filters that see bodies whole (or only chunked ones, which the native engine
-   * hands to the net engine), and onResponse of filters that answer it at once.
+   * hands to the net engine), onUpstreamRequest, onResponse of filters that answer it at once, and onDone.
    */
   readonly nativeCapable: boolean;
   /** Some filter has onResponse. */
   readonly hasResponse: boolean;
+  /** Some filter has onUpstreamRequest. */
+  readonly hasUpstreamRequest: boolean;
   /** Some filter sees request bodies whole (its onRequestBody, FilterDefinition.wholeRequestBody). */
   readonly hasWholeRequestBody: boolean;
 
@@ -89,12 +91,12 @@ export class FilterChain {
     this.hasResponseBody = filters.some((f) => f.hooks.onResponseBody !== undefined);
     this.hasDone = filters.some((f) => f.hooks.onDone !== undefined);
     this.hasResponse = filters.some((f) => f.hooks.onResponse !== undefined);
+    this.hasUpstreamRequest = filters.some((f) => f.hooks.onUpstreamRequest !== undefined);
     this.hasWholeRequestBody = filters.some((f) => f.hooks.onRequestBody !== undefined && f.wholeRequestBody === true);
     this.nativeCapable = filters.every((f) => {
       const h = f.hooks;
-      const netOnly = h.onUpstreamRequest !== undefined || h.onResponseBody !== undefined || h.onDone !== undefined;
       return (
-        !netOnly &&
+        h.onResponseBody === undefined &&
         (h.onRequestBody === undefined || f.wholeRequestBody === true || f.chunkedBodiesOnly === true) &&
         (h.onResponse === undefined || f.synchronousResponse === true)
       );

@@ -1,8 +1,10 @@
 // A request on a route whose filters the native engine can run (FilterChain.nativeCapable): C keeps the client's
 // connection and holds the exchange (native/h1-park.c) while this runs the chain; then C gathers the body (into
-// pooled shared memory, for filters that want it whole), forwards the request with the head the filters left, or
-// writes a filter's reply. When the route has onResponse hooks (filters that answer them at once), C hands the
-// response head here between reading and writing it (native/h1-response.c), and local replies pass them too.
+// pooled shared memory, for filters that want it whole), forwards the request with the head the filters left
+// (onUpstreamRequest runs just before), or writes a filter's reply. When the route has onResponse hooks (filters
+// that answer them at once), C hands the response head here between reading and writing it
+// (native/h1-response.c), and local replies pass them too. The addon's report of the exchange's end (done(): the
+// status sent and its failure) runs the onDone hooks.
 // Nothing of it goes through the `net` engine, whose per-request and per-chunk work on a 1 MiB upload cost the
 // worker's other requests their p99 (docs/offload-measurements.md), and whose per-request cost is some 10 µs more
 // (README, Filters). The chain's semantics are the net engine's: the same head edits, the same X-Forwarded-* and
@@ -26,8 +28,8 @@ import { addProxyFields, requestIdIn } from './proxy-fields.ts';
 import { RequestHead } from './request-head.ts';
 import { ResponseHead } from './response-head.ts';
 import type { Route } from './router.ts';
-import { log } from './stream-base.ts';
-import type { StreamContext } from './stream-context.ts';
+import { log, logDoneFailure } from './stream-base.ts';
+import type { StreamContext, StreamOutcome } from './stream-context.ts';
 import { countFilterFailure } from './stream-counters.ts';
 
 /** The addon's calls for held exchanges (native/h1-listener.c); each answers -1 when the exchange is gone. */
@@ -35,6 +37,16 @@ export interface ParkedExchangeAddon {
   gather(handle: object, id: number, body: Buffer): number;
   forward(handle: object, id: number, decision: number, timeoutMs: number, head: string, body: Buffer | undefined, hookResponse: boolean): number;
   respond(handle: object, id: number, response: string, close: boolean): number;
+}
+
+/** How the addon says an exchange ended (native-listener.ts endOf): its part of the onDone outcome. */
+export interface ExchangeEnd {
+  /** The failure's code (core/errors.ts; 'downstream_aborted' when the client went), '' when none. */
+  readonly failureCode: string;
+  /** The component whose local reply the addon sent for the failure, '' when it sent none. */
+  readonly component: string;
+  /** Whether the response went out whole. */
+  readonly completed: boolean;
 }
 
 /** What an exchange needs of its listener. */
@@ -115,6 +127,9 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
   /** Response phases run now, inside an addon call: a reply a filter makes (or a failure's) is kept here instead. */
   private capturing = false;
   private captured: LocalReply | null = null;
+  /** For onDone: the component of the reply sent in the response's place, and this exchange's own failure. */
+  private localComponent = '';
+  private failureCode = '';
 
   constructor(
     owner: ParkedExchangeOwner,
@@ -202,6 +217,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     // A response phase resumes only from a promise a synchronousResponse filter should not have returned: its
     // exchange was answered (a 500) when it did.
     if (phase === 'onRequest') this.afterRequestFilters();
+    else if (phase === 'onUpstreamRequest') this.send(this.forwarding);
   }
 
   private afterRequestFilters(): void {
@@ -214,6 +230,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
       return;
     }
     if (length > this.bodyLimit) {
+      this.failureCode = ErrorKinds.requestBodyTooLarge.code;
       this.sendLocalReply(localReplyFor(ErrorKinds.requestBodyTooLarge, this.bufferingFilter || 'filter'));
       return;
     }
@@ -258,15 +275,35 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
   pauseBodySource(): void {}
   resumeBodySource(): void {}
 
+  /**
+   * Load balancing, then the onUpstreamRequest phases, then send(). Unlike the net engine's, they run before the
+   * upstream connection is taken (the addon takes it), and once: a retry the addon makes (a pooled connection that
+   * closed under the request) sends the head they left again.
+   */
   private forward(body: Buffer | undefined): void {
+    if (this.ended || this.replied || this.owner.handle === null) return;
+    const cluster = this.route.cluster as NonNullable<Route['cluster']>;
+    this.target = this.targets[cluster.pickEndpoint()] as number;
+    if (this.chain.hasUpstreamRequest) {
+      // Kept for onPhaseResumed when a filter's promise pauses the phase.
+      this.forwarding = body;
+      if (this.chain.runHead('onUpstreamRequest', this.head, this) !== ChainResult.Continue) return;
+    }
+    this.send(body);
+  }
+
+  /** The addon sends the request to the picked endpoint, with the head the filters left and the body. */
+  private send(body: Buffer | undefined): void {
     const handle = this.owner.handle;
     if (this.ended || this.replied || handle === null) return;
-    const cluster = this.route.cluster as NonNullable<Route['cluster']>;
-    const decision = this.base + (this.targets[cluster.pickEndpoint()] as number);
+    this.forwarding = undefined;
     // Nothing may reply through respond() from now on (a filter's late verdict): the addon has sent the request.
     this.replied = true;
-    this.owner.addon.forward(handle, this.id, decision, this.route.timeoutMs, requestHeadText(this.head), body, this.chain.hasResponse);
+    this.owner.addon.forward(handle, this.id, this.base + this.target, this.route.timeoutMs, requestHeadText(this.head), body, this.chain.hasResponse);
   }
+
+  /** The endpoint forward() picked (the addon's target index). */
+  private target = 0;
 
   /**
    * The upstream's response head, as the client would get it (`raw`: status line and fields, hop-by-hop ones
@@ -339,6 +376,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
   onFilterFailure(f: FilterFailure): void {
     countFilterFailure(this.context.counters, f.filter);
     log.error({ requestId: this.requestId, filter: f.filter, err: f.error }, 'filter failed');
+    this.failureCode = ErrorKinds.filterError.code;
     const reply = localReplyFor(ErrorKinds.filterError, f.filter);
     if (this.capturing) this.captured = reply;
     else this.sendLocalReply(reply);
@@ -366,6 +404,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
    * filter makes there goes instead, as it is.
    */
   private localReplyText(reply: LocalReply, ran: number, close: boolean): string {
+    this.localComponent = reply.component;
     return this.filteredReplyText(reply.status, localReplyHeaders(reply, this.requestId), reply.body, ran, this.head.method === 'HEAD', close);
   }
 
@@ -379,6 +418,7 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     const res = new ResponseHead(status, reasonPhrase(status), new HeaderList([...headers]), Buffer.byteLength(body), false);
     const replaced = this.runResponsePhases(res, ran - 1);
     if (replaced !== null) {
+      this.localComponent = replaced.component;
       const own = localReplyHeaders(replaced, this.requestId);
       return wholeResponseText(replaced.status, reasonPhrase(replaced.status), own, replaced.body, this.head.method === 'HEAD', false, close);
     }
@@ -387,12 +427,28 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     return wholeResponseText(res.status, res.reason || reasonPhrase(res.status), res.headers.entries, body, headOnly, false, close);
   }
 
-  /** The addon reported its end: the body's memory goes back to the pool. */
-  end(): void {
+  /**
+   * The addon reported its end (`status`: the one the client got, 0 if none): the body's memory goes back to the
+   * pool, and the filters' onDone hooks hear how it went, as on the net engine (stream-base.ts finish).
+   */
+  end(status: number, how: ExchangeEnd): void {
+    if (this.ended) return;
     this.ended = true;
     this.flow?.stop();
     if (this.body !== null) releaseBodyBuffer(this.body);
     if (this.sentBody !== null) releaseBodyBuffer(this.sentBody);
     this.body = this.sentBody = null;
+    if (!this.chain.hasDone) return;
+    // Ended before its chain started (the client went first): onDone still runs once, with fresh state.
+    this.filterStates ??= this.chain.newStates();
+    const outcome: StreamOutcome = {
+      status,
+      // Its own failure (a filter's, a 413) is the later word; else the addon's.
+      failureCode: this.failureCode || how.failureCode,
+      localReplyComponent: how.completed ? this.localComponent || how.component : '',
+      completed: how.completed,
+      durationMs: performance.now() - this.startMs,
+    };
+    this.chain.runDone(outcome, this, logDoneFailure);
   }
 }

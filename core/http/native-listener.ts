@@ -7,7 +7,7 @@
 // A connection comes back once the net engine has served what it was handed (net-connection.ts says when).
 // This file is the policy half: per request the addon calls decide() (router, load balancer, counters, the route's
 // timeout), unless it kept the decision (a route to a one-endpoint cluster: native/h1-cache.c); once per turn of
-// the event loop, done() for the exchanges that ended in it (counters, the generation's drain); failure() renders
+// the event loop, done() for the exchanges that ended in it (counters, the generation's drain, held exchanges' onDone); failure() renders
 // the local replies. Nothing here runs per byte. Without the addon every connection is the net engine's (the listener says so when it starts).
 
 import net from 'node:net';
@@ -17,7 +17,7 @@ import { loadNativeAddon } from '../native-addon.ts';
 import type { HttpListener } from './http-listener.ts';
 import type { HttpListenerContext } from './http-stream.ts';
 import { ENGINE_REPLY_HEADERS, localReplyFor, localReplyHeaders, reasonPhrase } from './local-reply.ts';
-import { NativeFilteredExchange, type ParkedExchangeAddon, type ParkedExchangeOwner } from './native-filtered.ts';
+import { type ExchangeEnd, NativeFilteredExchange, type ParkedExchangeAddon, type ParkedExchangeOwner } from './native-filtered.ts';
 import type { HandBack } from './net-connection.ts';
 import { NetListener } from './net-listener.ts';
 import { wholeResponseText } from './net-response-writer.ts';
@@ -413,13 +413,13 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
    * They are the current slot's: setContext() counts them before it changes slots, and the addon drops its kept
    * decisions then.
    */
-  /** A held exchange ended: its id is free again. */
-  private release(id: number): void {
+  /** A held exchange ended (the status sent, 0 if none; the addon's failure kind): its id is free again. */
+  private release(id: number, status: number, failure: number): void {
     const exchange = this.held[id];
     if (exchange === undefined) return;
-    exchange.end();
     this.held[id] = undefined;
     this.freeIds.push(id);
+    exchange.end(status, endOf(failure));
   }
 
   private countCachedStarts(): void {
@@ -438,11 +438,12 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
       const decision = io[1 + 2 * i] as number;
       const id = Math.floor(decision / SLOT);
       const held = Math.floor(decision / EXCHANGE_ID) % EXCHANGE_ID;
-      if (held !== 0) this.release(held);
+      const ended = io[2 + 2 * i] as number;
+      const failure = ended % STATUS_UNIT;
+      if (held !== 0) this.release(held, (ended - failure) / STATUS_UNIT, failure);
       const slot = this.slots.get(id);
       if (slot === undefined) continue;
       const context = slot.context;
-      const failure = io[2 + 2 * i] as number;
       const kind = failure === INTERNAL ? ErrorKinds.internal : (FAILURES[failure] ?? null);
       if (kind === ErrorKinds.internal) context.counters.localReplies++;
       else if (kind !== null) {
@@ -458,6 +459,31 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
 
 /** A decision's exchange id is bits 16..31 (native/h1.h). */
 const EXCHANGE_ID = 2 ** 16;
+/** done()'s io[2 + 2i] is failure + STATUS_UNIT · the status sent (H1_STATUS_UNIT in native/h1.h). */
+const STATUS_UNIT = 256;
+
+/** How an exchange ended, by the addon's failure kind, as the net engine tells it to onDone (stream-base.ts finish). */
+function endOf(failure: number): ExchangeEnd {
+  if (failure === 0) return ExchangeEnds.served;
+  if (failure === INTERNAL) return ExchangeEnds.internal;
+  const kind = FAILURES[failure] ?? null;
+  // The client went away, stalled in its body, or sent a malformed one: the net engine's stream ends aborted.
+  if (kind === null) return ExchangeEnds.downstreamAborted;
+  if (kind === ErrorKinds.upstreamResetMidResponse) return ExchangeEnds.midResponse;
+  return UPSTREAM_FAILURE_ENDS.get(kind) as ExchangeEnd;
+}
+
+const ExchangeEnds = {
+  served: { failureCode: '', component: '', completed: true },
+  internal: { failureCode: ErrorKinds.internal.code, component: 'native', completed: true },
+  downstreamAborted: { failureCode: 'downstream_aborted', component: '', completed: false },
+  midResponse: { failureCode: ErrorKinds.upstreamResetMidResponse.code, component: '', completed: false },
+} as const satisfies Record<string, ExchangeEnd>;
+
+/** A failure before the response began: the client got the local reply, from the `upstream` component. */
+const UPSTREAM_FAILURE_ENDS = new Map<ErrorKind, ExchangeEnd>(
+  FAILURES.filter((k): k is ErrorKind => k !== null).map((k) => [k, { failureCode: k.code, component: 'upstream', completed: true }]),
+);
 
 /** `n` exchanges of `slot` started natively: the request counters, the generation's in-flight count, the slot's. */
 function countStarts(slot: Slot, n: number): void {

@@ -286,6 +286,7 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
   abstract onPoolFailure(f: StreamFailure): void;
 }
 
-function logDoneFailure(f: FilterFailure): void {
+/** An onDone hook threw: logged, and the other filters' hooks still run (FilterChain.runDone). */
+export function logDoneFailure(f: FilterFailure): void {
   log.error({ filter: f.filter, err: f.error }, 'filter onDone failed');
 }

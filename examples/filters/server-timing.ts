@@ -13,6 +13,8 @@ export default defineFilter({
   config: T.Object({ upstreamMetric: T.String({ default: 'upstream' }), totalMetric: T.String({ default: 'proxy' }) }, { additionalProperties: false }),
   // Per stream: when the request went upstream (after load balancing).
   state: () => ({ sentAt: 0 }),
+  // onResponse edits the head and returns at once: the native engine may run this filter (api.ts synchronousResponse).
+  synchronousResponse: true,
   create(options) {
     return {
       onUpstreamRequest(_req, _ctx, s) {

@@ -138,8 +138,25 @@ describe.skipIf(addon === null)('held exchanges: the addon’s contract', () => 
     }
     expect(results).toEqual([-1, -1, -1, -1, -1, -1]);
     await new Promise((r) => setTimeout(r, 50));
-    // Each ended, reported with F_INTERNAL.
-    expect(ended.slice(endedBefore)).toEqual([64, 64, 64]);
+    // Each ended, reported with F_INTERNAL and the 500 sent (failure + 256·status).
+    expect(ended.slice(endedBefore)).toEqual([64 + 256 * 500, 64 + 256 * 500, 64 + 256 * 500]);
+  });
+
+  it('a held request without a body is read on: a client that leaves ends it (F_DOWNSTREAM_ABORTED, no status)', async () => {
+    const a = addon as HttpAddon;
+    const heldIds: number[] = [];
+    onHeld = (id) => heldIds.push(id);
+    const endedBefore = ended.length;
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    // The request, then the client's FIN, while the exchange is held.
+    s.end('GET /leaving HTTP/1.1\r\nHost: a\r\n\r\n');
+    for (let i = 0; i < 100 && ended.length === endedBefore; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(heldIds.length).toBe(1);
+    expect(ended.slice(endedBefore)).toEqual([9]);
+    // Gone: what JavaScript asks of it now is refused.
+    expect(a.respond(handle, heldIds[0] as number, 'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n', false)).toBe(-1);
+    s.destroy();
   });
 
   it('a hooked response: JavaScript gets the head without framing or hop-by-hop fields, and answers the head to send, or a reply', async () => {
