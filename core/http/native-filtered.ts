@@ -201,8 +201,10 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
    * filters read bodies, each of which is cold code run about once per upload.
    */
   afterPoll: boolean;
-  /** The body forward() sends in the turn it was deferred to. */
+  /** The body forward() sends in the turn it was deferred to (or send() once onUpstreamRequest resumes). */
   private forwarding: Buffer | undefined = undefined;
+  /** The endpoint forward() picked (the addon's target index). */
+  private target = 0;
 
   private start(): void {
     if (this.ended) return;
@@ -301,9 +303,6 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     this.replied = true;
     this.owner.addon.forward(handle, this.id, this.base + this.target, this.route.timeoutMs, requestHeadText(this.head), body, this.chain.hasResponse);
   }
-
-  /** The endpoint forward() picked (the addon's target index). */
-  private target = 0;
 
   /**
    * The upstream's response head, as the client would get it (`raw`: status line and fields, hop-by-hop ones

@@ -7,8 +7,8 @@
 // A connection comes back once the net engine has served what it was handed (net-connection.ts says when).
 // This file is the policy half: per request the addon calls decide() (router, load balancer, counters, the route's
 // timeout), unless it kept the decision (a route to a one-endpoint cluster: native/h1-cache.c); once per turn of
-// the event loop, done() for the exchanges that ended in it (counters, the generation's drain, held exchanges' onDone); failure() renders
-// the local replies. Nothing here runs per byte. Without the addon every connection is the net engine's (the listener says so when it starts).
+// the event loop, done() for the exchanges that ended in it (counters, the generation's drain, the onDone hooks of
+// held ones); failure() renders the local replies. Nothing here runs per byte. Without the addon every connection is the net engine's (the listener says so when it starts).
 
 import net from 'node:net';
 import { type ErrorKind, ErrorKinds, listenFailed } from '../errors.ts';
@@ -408,11 +408,6 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
     }
   };
 
-  /**
-   * Counts the exchanges the addon started on kept decisions since the last call, as decide() counts its own.
-   * They are the current slot's: setContext() counts them before it changes slots, and the addon drops its kept
-   * decisions then.
-   */
   /** A held exchange ended (the status sent, 0 if none; the addon's failure kind): its id is free again. */
   private release(id: number, status: number, failure: number): void {
     const exchange = this.held[id];
@@ -422,6 +417,11 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
     exchange.end(status, endOf(failure));
   }
 
+  /**
+   * Counts the exchanges the addon started on kept decisions since the last call, as decide() counts its own.
+   * They are the current slot's: setContext() counts them before it changes slots, and the addon drops its kept
+   * decisions then.
+   */
   private countCachedStarts(): void {
     const n = this.io[IO_CACHED_STARTS] as number;
     if (n === 0) return;
