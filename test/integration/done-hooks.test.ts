@@ -37,6 +37,7 @@ listeners:
     filters:
       - { name: log, module: ${fixture('outcome-log')} }
       - { name: gate, module: ${fixture('async-gate')} }
+      - { name: thrower, module: ${fixture('done-thrower')} }
     routes:
       - { name: gated, match: { path: { prefix: /gated } }, cluster: raw }
       - { name: down, match: { path: { prefix: /down } }, cluster: down, filters: { gate: { disabled: true } } }
@@ -81,6 +82,15 @@ describe('onDone and onUpstreamRequest', () => {
     expect(r).toMatchObject({ hooks: 'request,upstream,response,done', status: 200, failureCode: '', localReplyComponent: '', completed: true });
     expect(r.attribute).toBe('seen /served');
     expect(r.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it("a filter's onDone that throws: logged, the other filters' onDone still run, the worker serves on", async () => {
+    expect((await request({ port: setup.port, path: '/done-throw' })).status).toBe(200);
+    // onDone runs in reverse: the thrower (last) first, then log.
+    expect((await outcomeOf('/done-throw')).completed).toBe(true);
+    await waitFor(() => setup.proxy.output().includes('onDone thrown on purpose'), 2000);
+    expect(setup.proxy.output()).toContain('filter onDone failed');
+    expect((await request({ port: setup.port, path: '/after-throw' })).status).toBe(200);
   });
 
   it("another filter's reply in onRequest: no upstream hook, the replying filter named", async () => {
