@@ -20,7 +20,8 @@
 //   a Promise        pauses that direction — the client or upstream socket stops being read — until it settles
 //                    with one of the above
 //   throws/rejects   500 naming the filter (or the client connection is closed if the response has started), a log
-//                    line and a per-filter failure counter; never a crashed worker
+//                    line and a per-filter failure counter; never a crashed worker (onDone: the log line and the
+//                    counter, and the other filters' onDone still run)
 //
 // Local replies pass onResponse too (as with Envoy's encoder filters): a filter's reply — made in onRequest, or in
 // onResponse in place of the upstream's response — passes the filters before it, in reverse; a reply made after

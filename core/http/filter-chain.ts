@@ -61,6 +61,8 @@ export interface ChainHost {
   /** A filter answered: send `reply` made by `component`. */
   onFilterReply(reply: LocalReply): void;
   onFilterFailure(f: FilterFailure): void;
+  /** A filter's onDone threw: nothing can be answered any more, but it is logged and counted like any failure. */
+  onDoneFailure(f: FilterFailure): void;
   /** A paused head phase finished with "continue". */
   onPhaseResumed(phase: HeadPhase): void;
 }
@@ -146,7 +148,7 @@ export class FilterChain {
   }
 
   /** onDone for every filter, in reverse; a throwing filter does not stop the others. */
-  runDone(outcome: StreamOutcome, host: ChainHost, onError: (f: FilterFailure) => void): void {
+  runDone(outcome: StreamOutcome, host: ChainHost): void {
     const filters = this.filters;
     for (let i = filters.length - 1; i >= 0; i--) {
       const f = filters[i] as HttpFilterInstance;
@@ -154,7 +156,7 @@ export class FilterChain {
       try {
         f.hooks.onDone(outcome, host.ctx, host.filterStates === null ? undefined : host.filterStates[i]);
       } catch (error) {
-        onError({ filter: f.name, error });
+        host.onDoneFailure({ filter: f.name, error });
       }
     }
   }

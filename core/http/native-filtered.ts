@@ -28,7 +28,7 @@ import { addProxyFields, requestIdIn } from './proxy-fields.ts';
 import { RequestHead } from './request-head.ts';
 import { ResponseHead } from './response-head.ts';
 import type { Route } from './router.ts';
-import { log, logDoneFailure } from './stream-base.ts';
+import { doneFailed, log } from './stream-base.ts';
 import type { StreamContext, StreamOutcome } from './stream-context.ts';
 import { countFilterFailure } from './stream-counters.ts';
 
@@ -372,6 +372,10 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
     else this.sendLocalReply(reply);
   }
 
+  onDoneFailure(f: FilterFailure): void {
+    doneFailed(this.context.counters, this.requestId, f);
+  }
+
   onFilterFailure(f: FilterFailure): void {
     countFilterFailure(this.context.counters, f.filter);
     log.error({ requestId: this.requestId, filter: f.filter, err: f.error }, 'filter failed');
@@ -448,6 +452,6 @@ export class NativeFilteredExchange implements StreamContext, ChainHost, BodyFlo
       completed: how.completed,
       durationMs: performance.now() - this.startMs,
     };
-    this.chain.runDone(outcome, this, logDoneFailure);
+    this.chain.runDone(outcome, this);
   }
 }

@@ -175,6 +175,10 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
     this.sendLocalReply(reply);
   }
 
+  onDoneFailure(f: FilterFailure): void {
+    doneFailed(this.listener.counters, this.requestId, f);
+  }
+
   onFilterFailure(f: FilterFailure): void {
     countFilterFailure(this.listener.counters, f.filter);
     log.error({ requestId: this.requestId, filter: f.filter, err: f.error }, 'filter failed');
@@ -271,7 +275,7 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
         completed,
         durationMs: performance.now() - this.startMs,
       };
-      chain.runDone(outcome, this, logDoneFailure);
+      chain.runDone(outcome, this);
     }
   }
 
@@ -286,7 +290,8 @@ export abstract class StreamBase implements StreamContext, ChainHost, Downstream
   abstract onPoolFailure(f: StreamFailure): void;
 }
 
-/** An onDone hook threw: logged, and the other filters' hooks still run (FilterChain.runDone). */
-export function logDoneFailure(f: FilterFailure): void {
-  log.error({ filter: f.filter, err: f.error }, 'filter onDone failed');
+/** An onDone hook threw: counted and logged; the other filters' hooks still run (FilterChain.runDone). */
+export function doneFailed(counters: StreamCounters, requestId: string, f: FilterFailure): void {
+  countFilterFailure(counters, f.filter);
+  log.error({ requestId, filter: f.filter, err: f.error }, 'filter onDone failed');
 }
