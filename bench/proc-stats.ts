@@ -55,6 +55,8 @@ export function rssBytes(pid: number): number {
 export interface CpuTicks {
   busy: number;
   total: number;
+  /** Time the hypervisor ran something else while this virtual CPU had work (counted in busy too). */
+  steal: number;
 }
 
 /** One CPU's busy and total clock ticks since boot, from /proc/stat; null where there is none. */
@@ -67,10 +69,16 @@ export function cpuTicks(cpu: string): CpuTicks | null {
     const t = line?.split(/\s+/).slice(1, 9).map(Number);
     if (t === undefined || t.length < 8) return null;
     const total = t.reduce((a, x) => a + x, 0);
-    return { busy: total - (t[3] as number) - (t[4] as number), total };
+    return { busy: total - (t[3] as number) - (t[4] as number), total, steal: t[7] as number };
   } catch {
     return null;
   }
+}
+
+/** The share of the time between two readings the hypervisor took from the CPU (0–1), or null. */
+export function stealShare(before: CpuTicks | null, after: CpuTicks | null): number | null {
+  if (before === null || after === null || after.total <= before.total) return null;
+  return (after.steal - before.steal) / (after.total - before.total);
 }
 
 /** The share of the time between two readings that the CPU was busy (0–1), or null. */

@@ -13,6 +13,8 @@ export interface LatencyRound {
   cpuPer10k: number | null;
   /** Times this round was measured again because the load generator ran a major GC inside it. */
   remeasured?: number;
+  /** The larger share of the round the hypervisor took from the proxy's CPU or the load's (absent in older runs). */
+  steal?: number | null;
   /** [percentile, µs] points for the plot. */
   curve?: [number, number][];
 }
@@ -24,6 +26,8 @@ export interface ThroughputRound {
   cpuPer10k: number | null;
   /** Share of the round the load CPU (generator and upstream) was busy, 0–1 (absent in older runs). */
   loadCpuBusy?: number | null;
+  /** As LatencyRound.steal. */
+  steal?: number | null;
 }
 
 export interface CellResult {
@@ -32,6 +36,22 @@ export interface CellResult {
   latency: { rate: number; rounds: LatencyRound[]; saturatedAtRps?: number }[];
   throughput: ThroughputRound[];
   peakRssBytes: number | null;
+}
+
+/** Steal at or above this share of a round is reported with the round. */
+const STEAL_NOTED = 0.03;
+
+/** The rounds with STEAL_NOTED or more steal, named and with their share. */
+function stolenRounds(r: RunResults): string[] {
+  const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+  return r.scenarios.flatMap((s) =>
+    s.cells.flatMap((c) => [
+      ...c.throughput.flatMap((t, i) => ((t.steal ?? 0) >= STEAL_NOTED ? [`${s.name} ${c.candidate} throughput round ${i + 1}: ${pct(t.steal ?? 0)}`] : [])),
+      ...c.latency.flatMap((l) =>
+        l.rounds.flatMap((x, i) => ((x.steal ?? 0) >= STEAL_NOTED ? [`${s.name} ${c.candidate} @ ${l.rate}/s round ${i + 1}: ${pct(x.steal ?? 0)}`] : [])),
+      ),
+    ]),
+  );
 }
 
 export interface RunResults {
@@ -84,6 +104,13 @@ export function markdownReport(r: RunResults): string {
   );
   if (remeasured.length > 0) {
     out.push(`Latency rounds measured again because the load generator ran a major GC inside them: ${remeasured.join('; ')}.`, '');
+  }
+  const stolen = stolenRounds(r);
+  if (stolen.length > 0) {
+    out.push(
+      `Rounds in which the hypervisor took ${(STEAL_NOTED * 100).toFixed(0)}% or more of the proxy's CPU or the load's (steal time, /proc/stat): their numbers measure the host, not the candidate: ${stolen.join('; ')}.`,
+      '',
+    );
   }
   for (const s of r.scenarios) {
     out.push(`## ${s.name}`, '', `*${s.question}*`, '');

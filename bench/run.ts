@@ -22,7 +22,7 @@ import {
   stopOnSignal,
 } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
-import { busyShare, cpuSeconds, cpuTicks, rssBytes } from './proc-stats.ts';
+import { busyShare, type CpuTicks, cpuSeconds, cpuTicks, rssBytes, stealShare } from './proc-stats.ts';
 import {
   type CellResult,
   compareRuns,
@@ -76,6 +76,8 @@ function rssOf(c: Candidate): number {
 
 async function latencyRound(c: Candidate, s: Scenario, rate: number): Promise<LatencyRound> {
   const cpu0 = cpuOf(c);
+  const load0 = cpuTicks(LOAD_CPU);
+  const proxy0 = cpuTicks(PROXY_CPU);
   const r = await openLoop({
     port: c.port,
     rate,
@@ -96,6 +98,7 @@ async function latencyRound(c: Candidate, s: Scenario, rate: number): Promise<La
     completed: r.completed,
     cpuPer10k: c.pids.length ? ((cpuOf(c) - cpu0) / Math.max(1, r.completed)) * 10_000 : null,
     remeasured: r.remeasured,
+    steal: largerSteal(load0, cpuTicks(LOAD_CPU), proxy0, cpuTicks(PROXY_CPU)),
     curve: PERCENTILES.map((p) => [p, h.getValueAtPercentile(p)]),
   };
   h.destroy();
@@ -147,8 +150,17 @@ function wrkRound(c: Candidate, s: Scenario, lua: string): Promise<ThroughputRou
 /** One throughput round, with how busy the load CPU was: near 100% the load side, not the proxy, set the rate. */
 async function throughputRound(c: Candidate, s: Scenario, dir: string): Promise<ThroughputRound> {
   const load0 = cpuTicks(LOAD_CPU);
+  const proxy0 = cpuTicks(PROXY_CPU);
   const r = hasWrk ? await wrkRound(c, s, wrkLua(s, dir)) : await autocannonRound(c, s);
-  return { ...r, loadCpuBusy: busyShare(load0, cpuTicks(LOAD_CPU)) };
+  const load1 = cpuTicks(LOAD_CPU);
+  return { ...r, loadCpuBusy: busyShare(load0, load1), steal: largerSteal(load0, load1, proxy0, cpuTicks(PROXY_CPU)) };
+}
+
+/** The larger steal share of the two CPUs over a round (null without /proc/stat). */
+function largerSteal(load0: CpuTicks | null, load1: CpuTicks | null, proxy0: CpuTicks | null, proxy1: CpuTicks | null): number | null {
+  const a = stealShare(load0, load1);
+  const b = stealShare(proxy0, proxy1);
+  return a === null ? b : b === null ? a : Math.max(a, b);
 }
 
 async function autocannonRound(c: Candidate, s: Scenario): Promise<ThroughputRound> {

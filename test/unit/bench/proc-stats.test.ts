@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLOCK_TICKS_PER_S, cpuSeconds, threadTimes } from '../../../bench/proc-stats.ts';
+import { CLOCK_TICKS_PER_S, cpuSeconds, cpuTicks, stealShare, threadTimes } from '../../../bench/proc-stats.ts';
 
 describe('bench /proc readings', () => {
   it('reads the process and its threads, the main thread (tid = pid) included, in the same ticks', () => {
@@ -13,5 +13,17 @@ describe('bench /proc readings', () => {
     expect(ticks).toBeGreaterThan(0);
     // The process's own total is its threads' (those alive now, and those that ended), read a moment later.
     expect(cpuSeconds(process.pid)).toBeGreaterThanOrEqual((main?.user ?? 0) / CLOCK_TICKS_PER_S);
+  });
+
+  it('reads a CPU’s ticks, steal among them, and shares of an interval', () => {
+    const a = cpuTicks('0');
+    const until = performance.now() + 30;
+    while (performance.now() < until);
+    const b = cpuTicks('0');
+    expect(a).not.toBeNull();
+    expect((b?.total ?? 0) >= (a?.total ?? 0)).toBe(true);
+    expect(a?.steal).toBeGreaterThanOrEqual(0);
+    expect(stealShare({ busy: 10, total: 100, steal: 1 }, { busy: 60, total: 200, steal: 11 })).toBeCloseTo(0.1);
+    expect(stealShare(a, null)).toBeNull();
   });
 });

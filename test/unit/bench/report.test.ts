@@ -85,6 +85,20 @@ describe('bench report', () => {
     expect(markdownReport(run([cell('direct', [1], [100]), c]))).toContain('major GC inside them: small-get mantou-1w @ 1000/s: 1.');
   });
 
+  it('names the rounds in which the hypervisor took a share of a CPU worth noting (steal)', () => {
+    const quiet = cell('mantou-1w', [1, 2], [300]);
+    const t = quiet.throughput[1];
+    if (t) t.steal = 0.01;
+    expect(markdownReport(run([cell('direct', [1], [100]), quiet]))).not.toContain('hypervisor');
+    const stolen = cell('mantou-1w', [1, 2], [300, 310]);
+    const second = stolen.throughput[1];
+    if (second) second.steal = 0.12;
+    const latency = stolen.latency[0]?.rounds[0];
+    if (latency) latency.steal = 0.05;
+    const md = markdownReport(run([cell('direct', [1], [100]), stolen]));
+    expect(md).toContain('small-get mantou-1w throughput round 2: 12%; small-get mantou-1w @ 1000/s round 1: 5%.');
+  });
+
   it('draws one line per candidate in the percentile plot', () => {
     const svg = percentileSvg('t', [cell('direct', [1], [100]), cell('nginx', [1], [200])], 1000);
     expect(svg.startsWith('<svg')).toBe(true);
