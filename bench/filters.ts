@@ -5,8 +5,9 @@
 // routes are the `net` engine's; the same filter declared synchronousResponse, and the built-ins (all native
 // since 2026-12-01), run on the default `native` one. So "0 filters" runs on each engine, ten pass-through
 // filters on each, the built-ins on each: the cost per filter is the CPU per request of 10 filters minus none on
-// the same engine, divided by 10; the step from `native` to `net` is reported apart. `-- --rounds N` measures N
-// rounds instead of 3.
+// the same engine, divided by 10; the step from `native` to `net` is reported apart. Ten filters with every hook
+// the native engine runs (onUpstreamRequest and onDone besides) show what those hooks add there. `-- --rounds N`
+// measures N rounds instead of 3.
 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,7 @@ const WRK_S = 3;
 const LATENCY_MS = 1500;
 const PASS = new URL('./peers/pass-through-filter.ts', import.meta.url).pathname;
 const PASS_NATIVE = new URL('./peers/pass-through-native-filter.ts', import.meta.url).pathname;
+const PASS_EVERY_PHASE = new URL('./peers/pass-through-every-phase-filter.ts', import.meta.url).pathname;
 const REQUEST = Buffer.from('GET /size/13 HTTP/1.1\r\nhost: bench\r\n\r\n');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
       ['5 filters', passThrough(5)],
       ['10 filters', passThrough(10)],
       ['10 filters (native)', passThrough(10, PASS_NATIVE)],
+      ['10 filters, every phase (native)', passThrough(10, PASS_EVERY_PHASE)],
       ['built-ins (5)', BUILTIN_CHAIN],
       ['built-ins (5, net)', BUILTIN_CHAIN],
     ] as [string, string[]][]) {
@@ -119,10 +122,11 @@ async function main(): Promise<void> {
     const c0 = median(stats.get('0 filters (net)')?.cpuUs ?? [0]);
     const c10 = median(stats.get('10 filters')?.cpuUs ?? [0]);
     const c10n = median(stats.get('10 filters (native)')?.cpuUs ?? [0]);
+    const c10e = median(stats.get('10 filters, every phase (native)')?.cpuUs ?? [0]);
     const cb = median(stats.get('built-ins (5)')?.cpuUs ?? [0]);
     const cbn = median(stats.get('built-ins (5, net)')?.cpuUs ?? [0]);
     console.log(
-      `\nper pass-through filter: ${((c10 - c0) / 10).toFixed(2)} µs CPU per request on net; on native, ten filters over none: ${(c10n - native0).toFixed(1)} µs (most of it the fixed cost of a filtered exchange: the heads handed to JavaScript and back); built-in chain of 5: ${(cb - native0).toFixed(1)} µs on native, ${(cbn - c0).toFixed(1)} µs on net (each against no filters on the same engine); no filters on net against native: ${(c0 - native0).toFixed(1)} µs`,
+      `\nper pass-through filter: ${((c10 - c0) / 10).toFixed(2)} µs CPU per request on net; on native, ten filters over none: ${(c10n - native0).toFixed(1)} µs (most of it the fixed cost of a filtered exchange: the heads handed to JavaScript and back); their onUpstreamRequest and onDone besides: ${((c10e - c10n) / 20).toFixed(2)} µs a hook; built-in chain of 5: ${(cb - native0).toFixed(1)} µs on native, ${(cbn - c0).toFixed(1)} µs on net (each against no filters on the same engine); no filters on net against native: ${(c0 - native0).toFixed(1)} µs`,
     );
   } finally {
     await stopAll();
