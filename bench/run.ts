@@ -212,7 +212,7 @@ async function measureScenario(running: Candidate[], s: Scenario, dir: string): 
   for (const c of running) await warmUp(c, s);
   const throughput = running.map((): ThroughputRound[] => []);
   const measureThroughput = async () => {
-    for (let i = 0; i < ROUNDS; i++) {
+    for (let i = 0; i < throughputRoundsOf(s); i++) {
       for (const [k, c] of running.entries()) {
         throughput[k]?.push(await throughputRound(c, s, dir));
         sample(k);
@@ -256,6 +256,11 @@ async function measureScenario(running: Candidate[], s: Scenario, dir: string): 
 /** Latency rounds per cell in `s`: ROUNDS, or the scenario's own larger number (not with --quick). */
 function latencyRoundsOf(s: Scenario): number {
   return QUICK ? ROUNDS : Math.max(ROUNDS, s.latencyRounds ?? 0);
+}
+
+/** Throughput rounds per candidate in `s`: ROUNDS, or the scenario's own larger number (not with --quick). */
+function throughputRoundsOf(s: Scenario): number {
+  return QUICK ? ROUNDS : Math.max(ROUNDS, s.throughputRounds ?? 0);
 }
 
 function commit(): string {
@@ -344,7 +349,10 @@ async function main(): Promise<void> {
         .map((s) => `; ${latencyRoundsOf(s)} rounds in ${s.name}`)
         .join(
           '',
-        )}); throughput: ${hasWrk ? 'wrk (1 thread' : 'autocannon (wrk not installed'}, ${ROUNDS} × ${THROUGHPUT_S} s, ${THROUGHPUT_CONNECTIONS} connections)`,
+        )}); throughput: ${hasWrk ? 'wrk (1 thread' : 'autocannon (wrk not installed'}, ${ROUNDS} × ${THROUGHPUT_S} s, ${THROUGHPUT_CONNECTIONS} connections${chosen
+        .filter((s) => throughputRoundsOf(s) > ROUNDS)
+        .map((s) => `; ${throughputRoundsOf(s)} rounds in ${s.name}`)
+        .join('')})`,
       skipped,
       scenarios: [],
     };

@@ -23,6 +23,11 @@ export interface Scenario {
    * median of more rounds, since their p99s are this VM's noise as much as the proxy's.
    */
   latencyRounds?: number;
+  /**
+   * At least this many throughput rounds per candidate (not with `--quick`): a round is one second, and two noisy
+   * seconds out of three decided a median (README, Performance, 1st December 04:34).
+   */
+  throughputRounds?: number;
 }
 
 const forty: Record<string, string> = {};
@@ -39,6 +44,7 @@ export const scenarios: Scenario[] = [
     rates: [1000, 5000],
     connections: 50,
     latencyRounds: 7,
+    throughputRounds: 5,
   },
   {
     name: 'get-64k',
