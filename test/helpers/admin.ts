@@ -55,11 +55,17 @@ export interface ConfigDump {
   lastReloadError: { message: string; at: string } | null;
   config: { listeners: { name: string; port: number }[] };
   counters: { reloads: number; reloadFailures: number; workerRestarts: number };
-  workers: { index: number; alive: boolean; generation: number; restarts: number }[];
+  workers: { index: number; alive: boolean; generation: number; restarts: number; stats?: { filterFailuresByFilter?: Record<string, number> } }[];
 }
 
 export async function configDump(port: number): Promise<ConfigDump> {
   return JSON.parse((await adminGet(port, '/config_dump')).body) as ConfigDump;
+}
+
+/** The failures counted for HTTP filter `filter`, summed over the workers (as their last stats reported them). */
+export async function filterFailuresOf(port: number, filter: string): Promise<number> {
+  const d = await configDump(port);
+  return d.workers.reduce((n, w) => n + (w.stats?.filterFailuresByFilter?.[filter] ?? 0), 0);
 }
 
 /**

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutcomeRecord } from '../fixtures/filters/outcome-log.ts';
-import { configDump, nativeCounted } from '../helpers/admin.ts';
+import { filterFailuresOf, nativeCounted } from '../helpers/admin.ts';
 import { request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy, testEngine } from '../helpers/proxy-process.ts';
 import { rawExchange } from '../helpers/raw-client.ts';
@@ -74,12 +74,6 @@ async function outcomeOf(path: string): Promise<OutcomeRecord> {
   return found[0] as OutcomeRecord;
 }
 
-/** The per-filter failure counter of `filter`, summed over the workers (admin /config dump). */
-async function failuresOf(filter: string): Promise<number> {
-  const d = (await configDump(setup.proxy.adminPort)) as unknown as { workers: { stats?: { filterFailuresByFilter?: Record<string, number> } }[] };
-  return d.workers.reduce((n, w) => n + (w.stats?.filterFailuresByFilter?.[filter] ?? 0), 0);
-}
-
 describe('onDone and onUpstreamRequest', () => {
   it('a served request: every hook in order, the status, completed, the attributes onRequest set', async () => {
     const res = await request({ port: setup.port, path: '/served' });
@@ -91,13 +85,13 @@ describe('onDone and onUpstreamRequest', () => {
   });
 
   it("a filter's onDone that throws: logged and counted, the other filters' onDone still run, the worker serves on", async () => {
-    const before = await failuresOf('thrower');
+    const before = await filterFailuresOf(setup.proxy.adminPort, 'thrower');
     expect((await request({ port: setup.port, path: '/done-throw' })).status).toBe(200);
     // onDone runs in reverse: the thrower (last) first, then log.
     expect((await outcomeOf('/done-throw')).completed).toBe(true);
     await waitFor(() => setup.proxy.output().includes('onDone thrown on purpose'), 2000);
     expect(setup.proxy.output()).toContain('filter onDone failed');
-    await waitFor(async () => (await failuresOf('thrower')) === before + 1, 5000);
+    await waitFor(async () => (await filterFailuresOf(setup.proxy.adminPort, 'thrower')) === before + 1, 5000);
     expect((await request({ port: setup.port, path: '/after-throw' })).status).toBe(200);
   });
 

@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { configDump } from '../helpers/admin.ts';
+import { filterFailuresOf } from '../helpers/admin.ts';
 import { echoProxy } from '../helpers/echo-proxy.ts';
 import { json, request } from '../helpers/http-client.ts';
 import type { EchoReply } from '../helpers/upstreams.ts';
@@ -64,10 +64,7 @@ describe('custom filters from TypeScript modules', () => {
   });
 
   it('turns a thrown error or a rejected promise into a 500 naming the filter, counts it, and keeps serving', async () => {
-    const failures = async () => {
-      const d = (await configDump(setup.proxy.adminPort)) as unknown as { workers: { stats?: { filterFailuresByFilter?: Record<string, number> } }[] };
-      return d.workers.reduce((n, w) => n + (w.stats?.filterFailuresByFilter?.gate ?? 0), 0);
-    };
+    const failures = () => filterFailuresOf(setup.proxy.adminPort, 'gate');
     const before = await failures();
     for (const header of ['x-throw', 'x-reject']) {
       const res = await request({ port: setup.port, path: '/c', headers: { [header]: '1' } });
