@@ -167,7 +167,8 @@ void h1_report_ends(h1_listener *l) {
 
 /* An exchange is over: JavaScript hears of it after this turn of the loop, with the others that ended in it (one
    call instead of one per request; nothing waits on it but counters, a reloaded generation's drain and the onDone
-   hooks of a held exchange's filters). Its failure and the status sent (0: none) share a number: failure + 256·status. */
+   hooks of a held exchange's filters). Its failure and the status sent (0: none) share a number:
+   failure + H1_STATUS_UNIT·status. */
 static void report_done(dconn *d, int failure) {
   h1_listener *l = d->l;
   l->io[1 + 2 * l->nends] = d->decision;
