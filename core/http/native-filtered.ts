@@ -23,6 +23,7 @@ import { heldRequestHead } from './held-request-head.ts';
 import { httpDate } from './http-date.ts';
 import type { HttpListenerContext } from './http-stream.ts';
 import { type LocalReply, localReplyFor, localReplyHeaders, reasonPhrase } from './local-reply.ts';
+import type { ExchangeEnd } from './native-failures.ts';
 import { wholeResponseText } from './net-response-writer.ts';
 import { addProxyFields, requestIdIn } from './proxy-fields.ts';
 import { RequestHead } from './request-head.ts';
@@ -37,16 +38,6 @@ export interface ParkedExchangeAddon {
   gather(handle: object, id: number, body: Buffer): number;
   forward(handle: object, id: number, decision: number, timeoutMs: number, head: string, body: Buffer | undefined, hookResponse: boolean): number;
   respond(handle: object, id: number, response: string, close: boolean): number;
-}
-
-/** How the addon says an exchange ended (native-listener.ts endOf): its part of the onDone outcome. */
-export interface ExchangeEnd {
-  /** The failure's code (core/errors.ts; 'downstream_aborted' when the client went), '' when none. */
-  readonly failureCode: string;
-  /** The component whose local reply the addon sent for the failure, '' when it sent none. */
-  readonly component: string;
-  /** Whether the response went out whole. */
-  readonly completed: boolean;
 }
 
 /** What an exchange needs of its listener. */

@@ -8,19 +8,19 @@
 // This file is the policy half: per request the addon calls decide() (router, load balancer, counters, the route's
 // timeout), unless it kept the decision (a route to a one-endpoint cluster: native/h1-cache.c); once per turn of
 // the event loop, done() for the exchanges that ended in it (counters, the generation's drain, the onDone hooks of
-// held ones); failure() renders the local replies. Nothing here runs per byte. Without the addon every connection is the net engine's (the listener says so when it starts).
+// held ones); failure() answers with the local replies (native-failures.ts renders them). Nothing here runs per
+// byte. Without the addon every connection is the net engine's (the listener says so when it starts).
 
 import net from 'node:net';
-import { type ErrorKind, ErrorKinds, listenFailed } from '../errors.ts';
+import { ErrorKinds, listenFailed } from '../errors.ts';
 import { componentLogger } from '../logger.ts';
 import { loadNativeAddon } from '../native-addon.ts';
 import type { HttpListener } from './http-listener.ts';
 import type { HttpListenerContext } from './http-stream.ts';
-import { ENGINE_REPLY_HEADERS, localReplyFor, localReplyHeaders, reasonPhrase } from './local-reply.ts';
-import { type ExchangeEnd, NativeFilteredExchange, type ParkedExchangeAddon, type ParkedExchangeOwner } from './native-filtered.ts';
+import { exchangeEndOf, failureKindOf, failureReply, renderFailure, STATUS_UNIT } from './native-failures.ts';
+import { NativeFilteredExchange, type ParkedExchangeAddon, type ParkedExchangeOwner } from './native-filtered.ts';
 import type { HandBack } from './net-connection.ts';
 import { NetListener } from './net-listener.ts';
-import { wholeResponseText } from './net-response-writer.ts';
 import type { RequestHead } from './request-head.ts';
 import type { Route } from './router.ts';
 
@@ -78,40 +78,6 @@ const ENDS_BATCH = 256;
 const IO_CACHEABLE = 1 + 2 * ENDS_BATCH;
 /** io[IO_CACHED_STARTS]: exchanges started on a kept decision, not counted here yet (H1_IO_CACHED_STARTS). */
 const IO_CACHED_STARTS = 2 + 2 * ENDS_BATCH;
-/** The addon's failure kinds (enum h1_failure in native/h1.h), as the other engines name them. */
-const FAILURES: readonly (ErrorKind | null)[] = [
-  null,
-  ErrorKinds.upstreamConnectRefused,
-  ErrorKinds.upstreamConnectFailed,
-  ErrorKinds.upstreamConnectTimeout,
-  ErrorKinds.upstreamResetBeforeResponse,
-  ErrorKinds.upstreamProtocolError,
-  ErrorKinds.upstreamResponseTimeout,
-  ErrorKinds.upstreamOverflow,
-  ErrorKinds.upstreamResetMidResponse,
-  null, // the client went away
-  null, // F_BODY_TIMEOUT: the client stalled in its request body (408, rendered by renderFailure)
-];
-/** F_BODY_TIMEOUT in native/h1.h. */
-const BODY_TIMEOUT = 10;
-/** F_BAD_CHUNK in native/h1.h: F_BAD_CHUNK + i is a chunked request body malformed as CHUNK_ERRORS[i] says. */
-const BAD_CHUNK = 11;
-/** F_INTERNAL in native/h1.h: JavaScript asked something of a held exchange that cannot be (a bug): 500. */
-const INTERNAL = 64;
-/** The net engine's details for a malformed chunked body (core/http/chunked-decoder.ts), in enum h1_chunk_error's order. */
-const CHUNK_ERRORS = [
-  'chunk size too large',
-  'invalid chunk size',
-  'invalid byte in chunk extension',
-  'chunk extension too long',
-  'bare CR after chunk size',
-  'missing CRLF after chunk data',
-  'trailers too large',
-  'invalid trailer field',
-  'invalid byte in trailers',
-  'bare CR in trailers',
-];
-
 /** A decision is slot·2³² + target (the addon reads the target from the low 16 bits). */
 const SLOT = 2 ** 32;
 
@@ -414,7 +380,7 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
     if (exchange === undefined) return;
     this.held[id] = undefined;
     this.freeIds.push(id);
-    exchange.end(status, endOf(failure));
+    exchange.end(status, exchangeEndOf(failure));
   }
 
   /**
@@ -444,7 +410,7 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
       const slot = this.slots.get(id);
       if (slot === undefined) continue;
       const context = slot.context;
-      const kind = failure === INTERNAL ? ErrorKinds.internal : (FAILURES[failure] ?? null);
+      const kind = failureKindOf(failure);
       if (kind === ErrorKinds.internal) context.counters.localReplies++;
       else if (kind !== null) {
         context.counters.upstreamFailures++;
@@ -459,32 +425,6 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
 
 /** A decision's exchange id is bits 16..31 (native/h1.h). */
 const EXCHANGE_ID = 2 ** 16;
-/** done()'s io[2 + 2i] is failure + STATUS_UNIT · the status sent (H1_STATUS_UNIT in native/h1.h). */
-const STATUS_UNIT = 256;
-
-/** How an exchange ended, by the addon's failure kind, as the net engine tells it to onDone (stream-base.ts finish). */
-function endOf(failure: number): ExchangeEnd {
-  if (failure === 0) return ExchangeEnds.served;
-  if (failure === INTERNAL) return ExchangeEnds.internal;
-  const kind = FAILURES[failure] ?? null;
-  // The client went away, stalled in its body, or sent a malformed one: the net engine's stream ends aborted.
-  if (kind === null) return ExchangeEnds.downstreamAborted;
-  if (kind === ErrorKinds.upstreamResetMidResponse) return ExchangeEnds.midResponse;
-  return UPSTREAM_FAILURE_ENDS.get(kind) as ExchangeEnd;
-}
-
-const ExchangeEnds = {
-  served: { failureCode: '', component: '', completed: true },
-  internal: { failureCode: ErrorKinds.internal.code, component: 'native', completed: true },
-  downstreamAborted: { failureCode: 'downstream_aborted', component: '', completed: false },
-  midResponse: { failureCode: ErrorKinds.upstreamResetMidResponse.code, component: '', completed: false },
-} as const satisfies Record<string, ExchangeEnd>;
-
-/** A failure before the response began: the client got the local reply, from the `upstream` component. */
-const UPSTREAM_FAILURE_ENDS = new Map<ErrorKind, ExchangeEnd>(
-  FAILURES.filter((k): k is ErrorKind => k !== null).map((k) => [k, { failureCode: k.code, component: 'upstream', completed: true }]),
-);
-
 /** `n` exchanges of `slot` started natively: the request counters, the generation's in-flight count, the slot's. */
 function countStarts(slot: Slot, n: number): void {
   const context = slot.context;
@@ -492,22 +432,4 @@ function countStarts(slot: Slot, n: number): void {
   context.counters.nativeStreams += n;
   context.lifecycle.streamStarted(context.generation, n);
   slot.live += n;
-}
-
-/** A failure's local reply, as the other engines make it (stream-base.ts sendLocalReply); `close`: it always closes. */
-function failureReply(kindIndex: number, requestId: string): { status: number; headers: readonly string[]; body: string; close: boolean } {
-  // The net engine's answer to a stalled body (net-connection.ts timeout408), byte for byte.
-  if (kindIndex === BODY_TIMEOUT) return { status: 408, headers: ENGINE_REPLY_HEADERS, body: 'request body timeout\n', close: true };
-  // And to a malformed chunked body (request-parser.ts: 400 with the decoder's detail).
-  const chunkError = CHUNK_ERRORS[kindIndex - BAD_CHUNK];
-  if (chunkError !== undefined) return { status: 400, headers: ENGINE_REPLY_HEADERS, body: `${chunkError}\n`, close: true };
-  const kind = FAILURES[kindIndex] ?? ErrorKinds.internal;
-  const reply = localReplyFor(kind, kindIndex === INTERNAL ? 'native' : 'upstream');
-  return { status: reply.status, headers: localReplyHeaders(reply, requestId), body: reply.body, close: false };
-}
-
-/** The local reply for a failure, whole (the engine-level ones, 408 and 400, never for a HEAD's sake headless). */
-function renderFailure(kindIndex: number, requestId: string, headOnly: boolean, close: boolean): string {
-  const r = failureReply(kindIndex, requestId);
-  return wholeResponseText(r.status, reasonPhrase(r.status), r.headers, r.body, headOnly && !r.close, false, close || r.close);
 }
