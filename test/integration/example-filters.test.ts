@@ -1,8 +1,10 @@
 // The example custom filters (examples/filters/) through the real proxy, loaded the way users load theirs.
 
 import { describe, expect, it } from 'vitest';
+import { nativeCounted } from '../helpers/admin.ts';
 import { echoProxy } from '../helpers/echo-proxy.ts';
 import { json, request } from '../helpers/http-client.ts';
+import { testEngine } from '../helpers/proxy-process.ts';
 import type { EchoReply } from '../helpers/upstreams.ts';
 
 const example = (name: string) => new URL(`../../examples/filters/${name}.ts`, import.meta.url).pathname;
@@ -50,5 +52,14 @@ describe('example filters', () => {
     const refused = await request({ port: setup.port, path: '/private' });
     expect(refused.status).toBe(401);
     expect(refused.headers['server-timing']).toMatch(/^proxy;dur=\d+\.\d\d$/);
+  });
+
+  it.runIf(testEngine() === 'native')('on the native engine both examples run natively: their routes are never handed over', async () => {
+    const c = await nativeCounted(setup.proxy.adminPort, 3, async () => {
+      expect((await request({ port: setup.port, path: '/public/y' })).status).toBe(200);
+      expect((await request({ port: setup.port, path: '/private', headers: { 'x-api-key': KEY } })).status).toBe(200);
+      expect((await request({ port: setup.port, path: '/private' })).status).toBe(401);
+    });
+    expect(c).toEqual({ native: 3, handoffs: 0 });
   });
 });
