@@ -5,6 +5,7 @@ import { nativeCounted } from '../helpers/admin.ts';
 import { echoProxy } from '../helpers/echo-proxy.ts';
 import { json, request } from '../helpers/http-client.ts';
 import { testEngine } from '../helpers/proxy-process.ts';
+import { waitFor } from '../helpers/tcp-peers.ts';
 import type { EchoReply } from '../helpers/upstreams.ts';
 
 const example = (name: string) => new URL(`../../examples/filters/${name}.ts`, import.meta.url).pathname;
@@ -17,6 +18,7 @@ listeners:
     address: 127.0.0.1
     port: 0
     filters:
+      - { name: slow-requests, module: ${example('slow-requests')}, config: { thresholdMs: 0 } }
       - { name: server-timing, module: ${example('server-timing')} }
       - { name: api-key, module: ${example('api-key')}, config: { keys: { billing: "\${BILLING_KEY}" } } }
     routes:
@@ -52,6 +54,23 @@ describe('example filters', () => {
     const refused = await request({ port: setup.port, path: '/private' });
     expect(refused.status).toBe(401);
     expect(refused.headers['server-timing']).toMatch(/^proxy;dur=\d+\.\d\d$/);
+  });
+
+  it('slow-requests: one line a request at or past the threshold (0 here), with the outcome and the key’s client', async () => {
+    const r = await request({ port: setup.port, path: '/private/slow', headers: { 'x-api-key': KEY } });
+    expect(r.status).toBe(200);
+    const refused = await request({ port: setup.port, path: '/private/refused' });
+    expect(refused.status).toBe(401);
+    const lineOf = (path: string) =>
+      setup.proxy
+        .output()
+        .split('\n')
+        .find((l) => l.includes(`"path":"${path}"`));
+    await waitFor(() => lineOf('/private/refused') !== undefined, 3000);
+    const served = JSON.parse(lineOf('/private/slow') ?? '{}');
+    expect(served).toMatchObject({ msg: 'slow request', method: 'GET', status: 200, completed: true, client: 'billing', filter: 'slow-requests' });
+    expect(served.durationMs).toBeGreaterThanOrEqual(0);
+    expect(JSON.parse(lineOf('/private/refused') ?? '{}')).toMatchObject({ msg: 'slow request', status: 401, answeredBy: 'api-key', completed: true });
   });
 
   it.runIf(testEngine() === 'native')('on the native engine both examples run natively: their routes are never handed over', async () => {
