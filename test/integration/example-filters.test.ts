@@ -73,7 +73,7 @@ describe('example filters', () => {
     expect(JSON.parse(lineOf('/private/refused') ?? '{}')).toMatchObject({ msg: 'slow request', status: 401, answeredBy: 'api-key', completed: true });
   });
 
-  it.runIf(testEngine() === 'native')('on the native engine both examples run natively: their routes are never handed over', async () => {
+  it.runIf(testEngine() === 'native')('on the native engine the examples run natively: their routes are never handed over', async () => {
     const c = await nativeCounted(setup.proxy.adminPort, 3, async () => {
       expect((await request({ port: setup.port, path: '/public/y' })).status).toBe(200);
       expect((await request({ port: setup.port, path: '/private', headers: { 'x-api-key': KEY } })).status).toBe(200);
