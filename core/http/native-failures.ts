@@ -56,26 +56,27 @@ export const STATUS_UNIT = 256;
 
 /** How an exchange ended, by the addon's failure kind, as the net engine tells it to onDone (stream-base.ts finish). */
 export function exchangeEndOf(failure: number): ExchangeEnd {
-  if (failure === 0) return ExchangeEnds.served;
-  if (failure === INTERNAL) return ExchangeEnds.internal;
-  const kind = FAILURES[failure] ?? null;
+  if (failure === 0) return SERVED;
+  const kind = failureKindOf(failure);
   // The client went away, stalled in its body, or sent a malformed one: the net engine's stream ends aborted.
-  if (kind === null) return ExchangeEnds.downstreamAborted;
-  if (kind === ErrorKinds.upstreamResetMidResponse) return ExchangeEnds.midResponse;
-  return UPSTREAM_FAILURE_ENDS.get(kind) as ExchangeEnd;
+  return kind === null ? DOWNSTREAM_ABORTED : (ENDS_BY_KIND.get(kind) as ExchangeEnd);
 }
 
-const ExchangeEnds = {
-  served: { failureCode: '', component: '', completed: true },
-  internal: { failureCode: ErrorKinds.internal.code, component: 'native', completed: true },
-  downstreamAborted: { failureCode: 'downstream_aborted', component: '', completed: false },
-  midResponse: { failureCode: ErrorKinds.upstreamResetMidResponse.code, component: '', completed: false },
-} as const satisfies Record<string, ExchangeEnd>;
+const SERVED: ExchangeEnd = { failureCode: '', component: '', completed: true };
+const DOWNSTREAM_ABORTED: ExchangeEnd = { failureCode: 'downstream_aborted', component: '', completed: false };
 
-/** A failure before the response began: the client got the local reply, from the `upstream` component. */
-const UPSTREAM_FAILURE_ENDS = new Map<ErrorKind, ExchangeEnd>(
-  FAILURES.filter((k): k is ErrorKind => k !== null).map((k) => [k, { failureCode: k.code, component: 'upstream', completed: true }]),
-);
+/**
+ * The end of each kind failureKindOf() can answer: a failure before the response began got the client a local
+ * reply (from `upstream`, or from `native` for an internal one); one after it began cut the response short.
+ */
+const ENDS_BY_KIND = new Map<ErrorKind, ExchangeEnd>([
+  ...FAILURES.filter((k): k is ErrorKind => k !== null).map((k): [ErrorKind, ExchangeEnd] =>
+    k === ErrorKinds.upstreamResetMidResponse
+      ? [k, { failureCode: k.code, component: '', completed: false }]
+      : [k, { failureCode: k.code, component: 'upstream', completed: true }],
+  ),
+  [ErrorKinds.internal, { failureCode: ErrorKinds.internal.code, component: 'native', completed: true }],
+]);
 
 /** A failure's local reply, as the other engines make it (stream-base.ts sendLocalReply); `close`: it always closes. */
 export function failureReply(kindIndex: number, requestId: string): { status: number; headers: readonly string[]; body: string; close: boolean } {
