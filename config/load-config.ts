@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, Scalar, visit } from 'yaml';
+import { contentDigest } from '../core/config-watcher.ts';
 import { ConfigError, type ConfigProblem } from '../core/errors.ts';
 import { type FilterModuleUrls, resolveFilters } from './filter-resolution.ts';
 import { type Config, ConfigSchema } from './schema.ts';
@@ -16,21 +17,24 @@ export interface LoadedConfig {
   config: Config;
   /** Custom filter modules (absolute path → content-hashed URL), imported and checked. */
   filterModules: FilterModuleUrls;
+  /** The content's digest (core/config-watcher.ts): what `watchConfig` compares the file with from now on. */
+  digest: string;
 }
 
 /** Reads, validates and resolves a config file: its custom filter modules are imported and every filter's options checked. */
 export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError([{ file, line: 0, col: 0, path: '', message: `cannot read config file (${code})` }]);
   }
+  const text = bytes.toString('utf8');
   const config = parseConfig(text, file, env);
   const filters = await resolveFilters(config, dirname(file));
   if (filters.problems.length > 0) throw new ConfigError(locateProblems(text, file, filters.problems));
-  return { file, config, filterModules: filters.urls };
+  return { file, config, filterModules: filters.urls, digest: contentDigest(bytes) };
 }
 
 /** Gives problems found after parsing (by path) their line and column in `text`. */

@@ -11,21 +11,23 @@ export const WATCH_INTERVAL_MS = 1000;
 export class ConfigWatcher {
   private readonly file: string;
   private readonly onChange: () => void;
-  private readonly isEnabled: () => boolean;
-  private lastDigest: string;
+  private lastDigest = '';
   private timer: NodeJS.Timeout | null = null;
 
-  /** `isEnabled` is asked on every tick, so a reload can turn watching on or off. */
-  constructor(file: string, isEnabled: () => boolean, onChange: () => void) {
+  constructor(file: string, onChange: () => void) {
     this.file = file;
-    this.isEnabled = isEnabled;
     this.onChange = onChange;
-    this.lastDigest = digestOf(file);
   }
 
-  start(): void {
-    this.timer ??= setInterval(() => this.check(), WATCH_INTERVAL_MS);
-    this.timer.unref();
+  /**
+   * The config the process now runs: `digest` is contentDigest() of the bytes it was read from, so a change made
+   * since that read is seen at the next tick. The file is polled only while `enabled` (watchConfig: true): a process
+   * that does not watch never wakes for it.
+   */
+  follow(digest: string, enabled: boolean): void {
+    this.lastDigest = digest;
+    if (enabled) this.start();
+    else this.stop();
   }
 
   stop(): void {
@@ -38,14 +40,25 @@ export class ConfigWatcher {
     const digest = digestOf(this.file);
     if (digest === this.lastDigest) return;
     this.lastDigest = digest;
-    if (this.isEnabled()) this.onChange();
+    this.onChange();
+  }
+
+  private start(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => this.check(), WATCH_INTERVAL_MS);
+    this.timer.unref();
   }
 }
 
-/** The content's hash, or a marker for a file that cannot be read right now (mid-swap, removed). */
+/** A config file's content, as the watcher compares it. */
+export function contentDigest(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The file's contentDigest(), or a marker for a file that cannot be read right now (mid-swap, removed). */
 function digestOf(file: string): string {
   try {
-    return createHash('sha256').update(readFileSync(file)).digest('hex');
+    return contentDigest(readFileSync(file));
   } catch (err) {
     return `unreadable:${(err as NodeJS.ErrnoException).code ?? 'error'}`;
   }

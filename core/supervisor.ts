@@ -86,14 +86,17 @@ export class Supervisor {
   private readonly sessionSlotTable = new SessionSlotTable(this.sessionCounts);
   private sessionSlots: Record<string, number> = {};
   private watcher: ConfigWatcher | null = null;
+  /** The running config's content digest (core/config-watcher.ts), as read at start-up. */
+  private readonly configDigest: string;
   /** Observers of worker messages (waits for applied generations, idle workers). */
   private readonly messageWatchers = new Set<(h: WorkerHandle, m: WorkerMessage) => void>();
   private resolveDone: (code: number) => void = () => {};
   /** Resolves with the exit code when the supervisor has stopped. */
   readonly done: Promise<number>;
 
-  private constructor(options: SupervisorOptions, config: Config, filterModules: FilterModuleUrls) {
+  private constructor(options: SupervisorOptions, config: Config, filterModules: FilterModuleUrls, configDigest: string) {
     this.filterModules = filterModules;
+    this.configDigest = configDigest;
     this.options = options;
     this.config = config;
     this.done = new Promise((resolve) => {
@@ -103,8 +106,8 @@ export class Supervisor {
 
   /** Loads the config, binds, starts the workers and waits until they all serve generation 1. */
   static async start(options: SupervisorOptions): Promise<Supervisor> {
-    const { config, filterModules } = await loadConfigFile(options.configFile);
-    const s = new Supervisor(options, config, filterModules);
+    const { config, filterModules, digest } = await loadConfigFile(options.configFile);
+    const s = new Supervisor(options, config, filterModules, digest);
     await s.boot();
     return s;
   }
@@ -158,12 +161,8 @@ export class Supervisor {
       throw new ConfigError([{ file: this.options.configFile, line: 0, col: 0, path: '', message: `start-up failed: ${failures[0]}` }]);
     }
     installSignalHandlers({ reload: (s) => void this.reload(s), drain: (s) => this.drain(s), exitNow: (s) => this.exitNow(s) });
-    this.watcher = new ConfigWatcher(
-      this.options.configFile,
-      () => this.config.watchConfig === true && !this.draining,
-      () => void this.reload('watch'),
-    );
-    this.watcher.start();
+    this.watcher = new ConfigWatcher(this.options.configFile, () => void this.reload('watch'));
+    this.watcher.follow(this.configDigest, this.config.watchConfig === true && !this.draining);
     rootLogger.info(
       { config: this.options.configFile, ports: this.ports(), admin: this.adminPort, workers: this.workers.length, generation: this.generation },
       'mantou started',
@@ -341,8 +340,10 @@ export class Supervisor {
     let resolved: ResolvedListeners | null = null;
     let filterModules: FilterModuleUrls;
     let sessionSlots: Record<string, number>;
+    let digest: string;
     try {
       const loaded = await loadConfigFile(this.options.configFile);
+      digest = loaded.digest;
       const config = loaded.config;
       filterModules = loaded.filterModules;
       if (maxHeaderBytes(config) !== maxHeaderBytes(this.config)) {
@@ -376,6 +377,7 @@ export class Supervisor {
       return;
     }
     this.bound = next.bound;
+    this.watcher?.follow(digest, next.config.watchConfig === true && !this.draining);
     this.counters.reloads++;
     this.lastReloadOk = true;
     log.info({ source, generation: id, ms: Math.round(performance.now() - started) }, 'config reloaded');
@@ -424,6 +426,7 @@ export class Supervisor {
   drain(source: string): void {
     if (this.draining) return;
     this.draining = true;
+    this.watcher?.stop();
     const delayMs = this.config.drain?.delayMs ?? defaults.drainDelayMs;
     const timeoutMs = this.config.drain?.timeoutMs ?? defaults.drainTimeoutMs;
     log.info({ source, delayMs, timeoutMs }, 'draining');

@@ -64,6 +64,10 @@ export function decodeMessage<T extends SupervisorMessage | WorkerMessage>(data:
 
 /** Posts a message with its buffer transferred (the copy is ours alone, so nothing is cloned). */
 export function postMessageTo(port: Pick<MessagePort, 'postMessage'>, m: SupervisorMessage | WorkerMessage): void {
-  const bytes = encodeMessage(m);
+  postEncodedTo(port, encodeMessage(m));
+}
+
+/** Posts a message encodeMessage() made, its buffer transferred (unusable here after). */
+export function postEncodedTo(port: Pick<MessagePort, 'postMessage'>, bytes: Uint8Array): void {
   port.postMessage(bytes, [bytes.buffer as ArrayBuffer]);
 }

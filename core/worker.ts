@@ -1,7 +1,7 @@
 // Entry point of a data-plane worker thread: compiles each generation the supervisor sends, runs it in its own
-// uWS apps and pools (shared-nothing), drains and shuts down on command, and reports stats once a second.
+// uWS apps and pools (shared-nothing), drains and shuts down on command, and reports stats once a second when they
+// changed (an idle worker's thread wakes once a second, its supervisor not at all).
 
-import v8 from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { compileGeneration } from '../config/compile-generation.ts';
 import { type FilterModuleUrls, importFilterModules } from '../config/filter-resolution.ts';
@@ -9,10 +9,19 @@ import { type Config, defaults } from '../config/schema.ts';
 import { applyBusyPoll } from './busy-poll.ts';
 import { DataPlane } from './data-plane.ts';
 import { closeClustersNotIn, type Generation } from './generation.ts';
+import { HeapGuard } from './heap-guard.ts';
 import { addStreamCounters, newStreamCounters } from './http/stream-counters.ts';
 import { WorkerLifecycle } from './lifecycle.ts';
 import { componentLogger } from './logger.ts';
-import { decodeMessage, postMessageTo, type SupervisorMessage, type WorkerCounters, type WorkerMessage } from './thread-messages.ts';
+import {
+  decodeMessage,
+  encodeMessage,
+  postEncodedTo,
+  postMessageTo,
+  type SupervisorMessage,
+  type WorkerCounters,
+  type WorkerMessage,
+} from './thread-messages.ts';
 
 export interface WorkerData {
   index: number;
@@ -25,7 +34,6 @@ export interface WorkerData {
 }
 
 const STATS_INTERVAL_MS = 1000;
-const HEAP_CHECK_INTERVAL_MS = 100;
 
 const port = parentPort;
 if (port === null) throw new Error('core/worker.ts runs as a worker thread');
@@ -110,9 +118,9 @@ port.on('message', (bytes: Uint8Array) => {
     case 'leak':
       if (data.testHooks) {
         const hoard: unknown[] = [];
-        // About 20 MB/s: a leak the soft check (every 100 ms) catches long before V8's hard limit, twice the soft
-        // one, even on a loaded machine (faster leaks outran a 250 ms check with a 1.5× limit under parallel tests,
-        // and a worker V8 kills takes the process down through uWS).
+        // About 20 MB/s: a leak the soft check (after every collection) catches long before V8's hard limit, twice
+        // the soft one, even on a loaded machine (when the check ran on a timer, faster leaks outran a 250 ms one
+        // with a 1.5× limit under parallel tests, and a worker V8 kills takes the process down through uWS).
         const grow = () => {
           for (let i = 0; i < 2_500; i++) hoard.push({ i, s: `leak-${i}-${hoard.length}` });
           setImmediate(grow);
@@ -136,16 +144,23 @@ process.on('uncaughtException', (err) => {
   shutdown(1);
 });
 
-setInterval(() => send({ t: 'stats', counters: counters() }), STATS_INTERVAL_MS).unref();
-
 // A worker killed by V8 at its hard heap limit cannot close its uWS sockets, and a thread that ends with them open
 // aborts the whole process (probed: Node asserts on the open uv_poll handle). So the configured limit is a soft
-// one, checked here well before the hard limit the supervisor sets higher: past it, exit cleanly and be restarted.
+// one, checked after every collection (core/heap-guard.ts) well before the hard limit the supervisor sets higher:
+// past it, exit cleanly and be restarted.
+const heapGuard = new HeapGuard(data.heapSoftLimitBytes, (used) => {
+  log.fatal({ usedBytes: used, limitBytes: data.heapSoftLimitBytes }, 'worker heap limit reached: exiting to be restarted');
+  send({ t: 'exiting', reason: `heap limit reached (${used} of ${data.heapSoftLimitBytes} bytes used)` });
+  shutdown(1);
+});
+heapGuard.start();
+
+/** The last stats posted, encoded: an idle worker's counters do not change, and then the supervisor is not woken. */
+let lastStats: Uint8Array | null = null;
 setInterval(() => {
-  const used = v8.getHeapStatistics().used_heap_size;
-  if (used > data.heapSoftLimitBytes) {
-    log.fatal({ usedBytes: used, limitBytes: data.heapSoftLimitBytes }, 'worker heap limit reached: exiting to be restarted');
-    send({ t: 'exiting', reason: `heap limit reached (${used} of ${data.heapSoftLimitBytes} bytes used)` });
-    shutdown(1);
-  }
-}, HEAP_CHECK_INTERVAL_MS).unref();
+  heapGuard.check();
+  const bytes = encodeMessage({ t: 'stats', counters: counters() });
+  if (lastStats !== null && Buffer.compare(bytes, lastStats) === 0) return;
+  lastStats = bytes.slice();
+  postEncodedTo(port, bytes);
+}, STATS_INTERVAL_MS).unref();

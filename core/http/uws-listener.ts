@@ -1,7 +1,8 @@
 // An HTTP listener on uWebSockets.js: one uWS app per listener, a request handler that checks what uWS lets
 // through (DESIGN.md §4) and hands each request to an HttpStream.
 
-import * as uws from 'uWebSockets.js';
+import type * as uws from 'uWebSockets.js';
+import { createRequire } from 'node:module';
 import { listenFailed } from '../errors.ts';
 import { componentLogger } from '../logger.ts';
 import { copyToPooledChunk } from '../util/chunk-pool.ts';
@@ -15,8 +16,20 @@ import { UwsDownstream } from './uws-downstream.ts';
 
 const log = componentLogger('uws-listener');
 
-// The library's version header is noise on every response; '_cfg' is its documented-in-source switch.
-(uws as unknown as { _cfg(key: string): void })._cfg('silent');
+let loaded: typeof uws | null = null;
+
+/**
+ * uWebSockets.js, loaded when a thread first makes a uws listener: loading it starts a once-a-second timer in the
+ * thread's loop (uWS keeps its Date header fresh), which would wake every idle worker on the other engines.
+ */
+function uwsLibrary(): typeof uws {
+  if (loaded !== null) return loaded;
+  const lib = createRequire(import.meta.url)('uWebSockets.js') as typeof uws;
+  // The library's version header is noise on every response; '_cfg' is its documented-in-source switch.
+  (lib as unknown as { _cfg(key: string): void })._cfg('silent');
+  loaded = lib;
+  return lib;
+}
 
 /** uws-pack's typings omit the (host, port, options, cb) form that the native binding accepts. */
 interface ListenWithOptions {
@@ -41,7 +54,7 @@ export class UwsListener {
   constructor(options: UwsListenerOptions, context: HttpListenerContext) {
     this.name = options.name;
     this.context = context;
-    this.app = uws.App();
+    this.app = uwsLibrary().App();
     this.app.any('/*', (res, req) => this.onRequest(res, req));
   }
 
@@ -63,7 +76,7 @@ export class UwsListener {
           return;
         }
         this.listenSocket = token;
-        this.port = uws.us_socket_local_port(token);
+        this.port = uwsLibrary().us_socket_local_port(token);
         resolve(this.port);
       });
     });
@@ -72,7 +85,7 @@ export class UwsListener {
   /** Stops accepting; open connections are closed by `close()`. */
   stopAccepting(): void {
     if (this.listenSocket !== null) {
-      uws.us_listen_socket_close(this.listenSocket);
+      uwsLibrary().us_listen_socket_close(this.listenSocket);
       this.listenSocket = null;
     }
   }

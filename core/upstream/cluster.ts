@@ -1,5 +1,6 @@
 // A named group of endpoints behind one load balancer, each endpoint with its own connection pool.
 
+import { Sweeper } from '../util/sweeper.ts';
 import type { ConnectionPool } from './connection-pool.ts';
 import { ConnectionPool as Pool, type PoolOptions, type PoolWaiter } from './connection-pool.ts';
 import { WeightedRoundRobin } from './load-balancer.ts';
@@ -20,7 +21,11 @@ export interface ClusterSpec {
   maxResponseHeadBytes: number;
 }
 
-/** Idle sweeps only reclaim sockets; reuse is already refused past the idle timeout at acquire time. */
+/**
+ * Idle sweeps only reclaim sockets; reuse is already refused past the idle timeout at acquire time. The sweep runs
+ * only while some pool holds an idle connection: a cluster the native engine serves (its pools stay empty) or one
+ * with nothing idle does not wake its thread.
+ */
 const SWEEP_INTERVAL_MS = 1000;
 
 export class Cluster {
@@ -29,15 +34,14 @@ export class Cluster {
   /** "address:port" of each endpoint, made once (TCP sessions name their endpoint in stats and logs). */
   readonly endpointNames: readonly string[];
   private readonly balancer: WeightedRoundRobin;
-  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly sweeper: Sweeper<Cluster>;
 
   constructor(spec: ClusterSpec) {
     this.spec = spec;
-    this.pools = spec.endpoints.map((e) => new Pool(poolOptions(spec, e)));
+    this.sweeper = new Sweeper<Cluster>(SWEEP_INTERVAL_MS, this, sweepPools);
+    this.pools = spec.endpoints.map((e) => new Pool(poolOptions(spec, e), this.sweeper));
     this.endpointNames = spec.endpoints.map((e) => `${e.address}:${e.port}`);
     this.balancer = new WeightedRoundRobin(spec.endpoints.map((e) => e.weight));
-    this.sweepTimer = setInterval(sweepPools, SWEEP_INTERVAL_MS, this.pools);
-    this.sweepTimer.unref();
   }
 
   get name(): string {
@@ -56,8 +60,13 @@ export class Cluster {
     return this.balancer.pick();
   }
 
+  /** Nothing idle is left to sweep (a connection going idle starts the sweep again). */
+  stopSweeping(): void {
+    this.sweeper.stop();
+  }
+
   close(): void {
-    clearInterval(this.sweepTimer);
+    this.sweeper.stop();
     for (const pool of this.pools) pool.close();
   }
 }
@@ -74,7 +83,12 @@ function poolOptions(spec: ClusterSpec, e: EndpointSpec): PoolOptions {
   };
 }
 
-function sweepPools(pools: readonly ConnectionPool[]): void {
+function sweepPools(cluster: Cluster): void {
   const now = performance.now();
-  for (const pool of pools) pool.sweepIdle(now);
+  let idle = 0;
+  for (const pool of cluster.pools) {
+    pool.sweepIdle(now);
+    idle += pool.idleCount;
+  }
+  if (idle === 0) cluster.stopSweeping();
 }

@@ -22,8 +22,14 @@ export interface PoolOptions {
   maxResponseHeadBytes: number;
 }
 
+/** What keeps idle connections swept: started whenever a connection goes idle (a no-op while it runs). */
+export interface IdleSweep {
+  start(): void;
+}
+
 export class ConnectionPool implements ConnectionOwner {
   readonly options: PoolOptions;
+  private readonly idleSweep: IdleSweep;
   private readonly idle: UpstreamConnection[] = [];
   private readonly waiters: PoolWaiter[] = [];
   private waitersHead = 0;
@@ -31,8 +37,9 @@ export class ConnectionPool implements ConnectionOwner {
   private connecting = 0;
   private closed = false;
 
-  constructor(options: PoolOptions) {
+  constructor(options: PoolOptions, idleSweep: IdleSweep) {
     this.options = options;
+    this.idleSweep = idleSweep;
   }
 
   get endpointLabel(): string {
@@ -137,6 +144,7 @@ export class ConnectionPool implements ConnectionOwner {
     }
     conn.markIdle(performance.now());
     this.idle.push(conn);
+    this.idleSweep.start();
   }
 
   private shiftWaiter(): PoolWaiter | undefined {

@@ -94,4 +94,24 @@ describe('watchConfig', () => {
     await waitFor(async () => (await body()) === 'four', 5000);
     expect((await configDump(proxy.adminPort)).generation).toBeGreaterThanOrEqual(4);
   });
+
+  it('starts watching when a SIGHUP turns watchConfig on, and stops when one turns it off', async () => {
+    await proxy?.stop();
+    proxy = await startProxy(config('one', false));
+    const port = proxy.port('edge');
+    const pinned = (b: string, watch: boolean) => config(b, watch).replace('port: 0', `port: ${port}`) + `\nadmin: { port: ${proxy.adminPort} }\n`;
+    // Off: a change alone is not picked up.
+    writeFileSync(proxy.configFile, pinned('two', true));
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await body()).toBe('one');
+    // The SIGHUP loads it, and with it the watch: the next change needs no signal.
+    proxy.child.kill('SIGHUP');
+    await waitFor(async () => (await body()) === 'two', 5000);
+    writeFileSync(proxy.configFile, pinned('three', false));
+    await waitFor(async () => (await body()) === 'three', 5000);
+    // That change turned the watch off again.
+    writeFileSync(proxy.configFile, pinned('four', false));
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await body()).toBe('three');
+  }, 30_000);
 });
