@@ -4,6 +4,7 @@
 
 import { closeClustersNotIn, type Generation, type ListenerRuntime } from './generation.ts';
 import { createHttpListener, type HttpListener } from './http/http-listener.ts';
+import { loadUwsLibrary } from './http/uws-listener.ts';
 import type { GenerationState, WorkerLifecycle } from './lifecycle.ts';
 import { componentLogger } from './logger.ts';
 import { SharedSessionCounts } from './tcp/shared-session-counts.ts';
@@ -64,6 +65,7 @@ export class DataPlane {
       for (const l of next.listeners) {
         const open = this.listeners.get(l.name);
         if (open !== undefined && open.address === l.address && open.port === l.port && open.kind === kindOf(l)) continue;
+        if (l.protocol === 'http' && l.engine === 'uws') await loadUwsLibrary();
         const listener = this.createListener(l);
         opened.push(listener);
         await listener.listen(l.address, l.port, this.options.exclusive);

@@ -2,7 +2,6 @@
 // through (DESIGN.md §4) and hands each request to an HttpStream.
 
 import type * as uws from 'uWebSockets.js';
-import { createRequire } from 'node:module';
 import { listenFailed } from '../errors.ts';
 import { componentLogger } from '../logger.ts';
 import { copyToPooledChunk } from '../util/chunk-pool.ts';
@@ -19,16 +18,22 @@ const log = componentLogger('uws-listener');
 let loaded: typeof uws | null = null;
 
 /**
- * uWebSockets.js, loaded when a thread first makes a uws listener: loading it starts a once-a-second timer in the
- * thread's loop (uWS keeps its Date header fresh), which would wake every idle worker on the other engines.
+ * Loads uWebSockets.js in this thread; the data plane awaits it before it makes the thread's first uws listener.
+ * Not at start-up: loading it starts a once-a-second timer in the thread's loop (uWS keeps its Date header
+ * fresh), which would wake every idle worker that serves only the other engines. The package is ESM only, hence
+ * the asynchronous import.
  */
-function uwsLibrary(): typeof uws {
-  if (loaded !== null) return loaded;
-  const lib = createRequire(import.meta.url)('uWebSockets.js') as typeof uws;
+export async function loadUwsLibrary(): Promise<void> {
+  if (loaded !== null) return;
+  const lib = (await import('uWebSockets.js')) as typeof uws;
   // The library's version header is noise on every response; '_cfg' is its documented-in-source switch.
   (lib as unknown as { _cfg(key: string): void })._cfg('silent');
   loaded = lib;
-  return lib;
+}
+
+function uwsLibrary(): typeof uws {
+  if (loaded === null) throw new Error('uWebSockets.js is not loaded in this thread (loadUwsLibrary() comes first)');
+  return loaded;
 }
 
 /** uws-pack's typings omit the (host, port, options, cb) form that the native binding accepts. */
