@@ -15,6 +15,11 @@ export interface LatencyRound {
   remeasured?: number;
   /** The larger share of the round the hypervisor took from the proxy's CPU or the load's (absent in older runs). */
   steal?: number | null;
+  /**
+   * Milliseconds the other candidates' processes (idle, but on the same CPU) ran during the round: their timers,
+   * their garbage collection after their own rounds (absent in older runs).
+   */
+  bystanderMs?: number | null;
   /** [percentile, µs] points for the plot. */
   curve?: [number, number][];
 }
@@ -51,6 +56,22 @@ function stolenRounds(r: RunResults): string[] {
         l.rounds.flatMap((x, i) => ((x.steal ?? 0) >= STEAL_NOTED ? [`${s.name} ${c.candidate} @ ${l.rate}/s round ${i + 1}: ${pct(x.steal ?? 0)}`] : [])),
       ),
     ]),
+  );
+}
+
+/** Other candidates running this long on the proxy's CPU during a latency round are reported with the round. */
+const BYSTANDER_NOTED_MS = 3;
+
+/** The latency rounds in which the other candidates ran BYSTANDER_NOTED_MS or more, named and with their time. */
+function disturbedRounds(r: RunResults): string[] {
+  return r.scenarios.flatMap((s) =>
+    s.cells.flatMap((c) =>
+      c.latency.flatMap((l) =>
+        l.rounds.flatMap((x, i) =>
+          (x.bystanderMs ?? 0) >= BYSTANDER_NOTED_MS ? [`${s.name} ${c.candidate} @ ${l.rate}/s round ${i + 1}: ${(x.bystanderMs ?? 0).toFixed(1)} ms`] : [],
+        ),
+      ),
+    ),
   );
 }
 
@@ -109,6 +130,13 @@ export function markdownReport(r: RunResults): string {
   if (stolen.length > 0) {
     out.push(
       `Rounds in which the hypervisor took ${(STEAL_NOTED * 100).toFixed(0)}% or more of the proxy's CPU or the load's (steal time, /proc/stat): their numbers measure the host, not the candidate: ${stolen.join('; ')}.`,
+      '',
+    );
+  }
+  const disturbed = disturbedRounds(r);
+  if (disturbed.length > 0) {
+    out.push(
+      `Latency rounds in which the other candidates (idle, on the same CPU) ran ${BYSTANDER_NOTED_MS} ms or more (/proc/<pid>/task/*/schedstat): ${disturbed.join('; ')}.`,
       '',
     );
   }

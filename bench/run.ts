@@ -22,7 +22,7 @@ import {
   stopOnSignal,
 } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
-import { busyShare, type CpuTicks, cpuSeconds, cpuTicks, rssBytes, stealShare } from './proc-stats.ts';
+import { busyShare, type CpuTicks, cpuSeconds, cpuTicks, rssBytes, runNanos, stealShare } from './proc-stats.ts';
 import {
   type CellResult,
   compareRuns,
@@ -74,7 +74,13 @@ function rssOf(c: Candidate): number {
   return c.pids.reduce((a, pid) => a + rssBytes(pid), 0);
 }
 
-async function latencyRound(c: Candidate, s: Scenario, rate: number): Promise<LatencyRound> {
+/** What the candidates other than the one measured ran on their CPU so far, in ns (they share the proxy's). */
+function bystanderNanos(others: readonly Candidate[]): number {
+  return others.reduce((a, o) => a + o.pids.reduce((b, pid) => b + runNanos(pid), 0), 0);
+}
+
+async function latencyRound(c: Candidate, s: Scenario, rate: number, others: readonly Candidate[]): Promise<LatencyRound> {
+  const bystanders0 = bystanderNanos(others);
   const cpu0 = cpuOf(c);
   const load0 = cpuTicks(LOAD_CPU);
   const proxy0 = cpuTicks(PROXY_CPU);
@@ -99,6 +105,7 @@ async function latencyRound(c: Candidate, s: Scenario, rate: number): Promise<La
     cpuPer10k: c.pids.length ? ((cpuOf(c) - cpu0) / Math.max(1, r.completed)) * 10_000 : null,
     remeasured: r.remeasured,
     steal: largerSteal(load0, cpuTicks(LOAD_CPU), proxy0, cpuTicks(PROXY_CPU)),
+    bystanderMs: others.length > 0 ? (bystanderNanos(others) - bystanders0) / 1e6 : null,
     curve: PERCENTILES.map((p) => [p, h.getValueAtPercentile(p)]),
   };
   h.destroy();
@@ -229,7 +236,7 @@ async function measureScenario(running: Candidate[], s: Scenario, dir: string): 
     for (let i = 0; i < latencyRounds; i++) {
       for (const [k, c] of running.entries()) {
         if (saturated[k]) continue;
-        rounds[k]?.push(await latencyRound(c, s, rate));
+        rounds[k]?.push(await latencyRound(c, s, rate, bystandersOf(running, c)));
         sample(k);
       }
     }
@@ -251,6 +258,11 @@ async function measureScenario(running: Candidate[], s: Scenario, dir: string): 
     throughput: throughput[k] ?? [],
     peakRssBytes: c.pids.length ? (peaks[k] ?? 0) : null,
   }));
+}
+
+/** The running candidates other than `c` whose processes share the proxy's CPU (direct has none). */
+function bystandersOf(running: readonly Candidate[], c: Candidate): Candidate[] {
+  return running.filter((o) => o !== c && o.pids.length > 0);
 }
 
 /** Latency rounds per cell in `s`: ROUNDS, or the scenario's own larger number (not with --quick). */

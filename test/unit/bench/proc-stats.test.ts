@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLOCK_TICKS_PER_S, cpuSeconds, cpuTicks, stealShare, threadTimes } from '../../../bench/proc-stats.ts';
+import { CLOCK_TICKS_PER_S, cpuSeconds, cpuTicks, runNanos, stealShare, threadTimes } from '../../../bench/proc-stats.ts';
 
 describe('bench /proc readings', () => {
   it('reads the process and its threads, the main thread (tid = pid) included, in the same ticks', () => {
@@ -25,5 +25,14 @@ describe('bench /proc readings', () => {
     expect(a?.steal).toBeGreaterThanOrEqual(0);
     expect(stealShare({ busy: 10, total: 100, steal: 1 }, { busy: 60, total: 200, steal: 11 })).toBeCloseTo(0.1);
     expect(stealShare(a, null)).toBeNull();
+  });
+
+  it('reads how long a process has run in nanoseconds, and 0 for one that is gone', () => {
+    const before = runNanos(process.pid);
+    const until = performance.now() + 20;
+    while (performance.now() < until);
+    // 20 ms of spinning: at least 10 ms more on the clock, however the scheduler sliced it.
+    expect(runNanos(process.pid) - before).toBeGreaterThan(10e6);
+    expect(runNanos(2 ** 30)).toBe(0);
   });
 });

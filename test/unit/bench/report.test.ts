@@ -99,6 +99,18 @@ describe('bench report', () => {
     expect(md).toContain('small-get mantou-1w throughput round 2: 12%; small-get mantou-1w @ 1000/s round 1: 5%.');
   });
 
+  it('names the latency rounds in which the other candidates ran long enough to matter (bystanders)', () => {
+    const c = cell('mantou-1w', [1], [300, 310, 320]);
+    const rounds = c.latency[0]?.rounds ?? [];
+    for (const [i, ms] of [0.8, 4.25, null].entries()) if (rounds[i]) (rounds[i] as { bystanderMs?: number | null }).bystanderMs = ms;
+    const md = markdownReport(run([cell('direct', [1], [100]), c]));
+    expect(md).toContain('ran 3 ms or more (/proc/<pid>/task/*/schedstat): small-get mantou-1w @ 1000/s round 2: 4.3 ms.');
+    const quiet = cell('mantou-1w', [1], [300]);
+    const only = quiet.latency[0]?.rounds[0];
+    if (only) only.bystanderMs = 2.9;
+    expect(markdownReport(run([cell('direct', [1], [100]), quiet]))).not.toContain('schedstat');
+  });
+
   it('draws one line per candidate in the percentile plot', () => {
     const svg = percentileSvg('t', [cell('direct', [1], [100]), cell('nginx', [1], [200])], 1000);
     expect(svg.startsWith('<svg')).toBe(true);
