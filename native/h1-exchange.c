@@ -44,6 +44,25 @@ uint64_t h1_now_ms(h1_listener *l) {
   return uv_now(l->base.server.loop);
 }
 
+/* Deadlines are met by one sweep per listener over its connections (no timer per connection, re-armed on every
+   read), set to fire when the earliest deadline is due but no sooner than H1_SWEEP_MS after the last sweep. Before,
+   it ticked every H1_SWEEP_MS while any connection was open: four wake-ups a second for a sidecar whose clients
+   keep idle keep-alive connections to it; now such a sidecar wakes when an idle timeout is due. */
+static void sweep_at(h1_listener *l, uint64_t at) {
+  if (l->base.sweep_state != NL_OPEN) return;
+  uint64_t soonest = l->swept_ms + H1_SWEEP_MS;
+  if (at < soonest) at = soonest;
+  if (at >= l->sweep_at_ms) return;
+  uint64_t now = h1_now_ms(l);
+  l->sweep_at_ms = at;
+  uv_timer_start(&l->base.sweep, h1_on_sweep, at > now ? at - now : 0, 0);
+}
+
+uint64_t h1_deadline(h1_listener *l, uint64_t at) {
+  if (at < l->sweep_at_ms) sweep_at(l, at);
+  return at;
+}
+
 /* A UUID v4 from the thread's pool of kernel randomness (refilled 4 KiB at a time, as Node's randomUUID does). */
 static void make_request_id(addon_instance *inst, char *out) {
   static const char hexdigits[] = "0123456789abcdef";
@@ -261,11 +280,11 @@ void h1_end_exchange(dconn *d, int failure, int upstream_reusable) {
   }
   if (d->last || d->client_eof || l->stopping) {
     d->state = D_CLOSING;
-    d->deadline_ms = h1_now_ms(l) + H1_LINGER_MS;
+    d->deadline_ms = h1_deadline(l, h1_now_ms(l) + H1_LINGER_MS);
     d_close_gracefully(d);
     return;
   }
-  d->deadline_ms = h1_now_ms(l) + l->idle_timeout_ms;
+  d->deadline_ms = h1_deadline(l, h1_now_ms(l) + l->idle_timeout_ms);
   if (d->pending_writes == 0) process_input(d);
 }
 
@@ -423,7 +442,7 @@ static void relay_body(dconn *d, const char *buf, uint32_t len) {
     return;
   }
   if (d->body_left > 0 && u->writes > 0) h1_client_reading(d, 0);
-  d->body_deadline_ms = d->body_left > 0 && d->reading ? h1_now_ms(d->l) + d->l->body_timeout_ms : UINT64_MAX;
+  d->body_deadline_ms = d->body_left > 0 && d->reading ? h1_deadline(d->l, h1_now_ms(d->l) + d->l->body_timeout_ms) : UINT64_MAX;
 }
 
 void h1_body_resume(dconn *d) {
@@ -443,7 +462,7 @@ void h1_body_resume(dconn *d) {
     if (d->handle != HS_OPEN || d->state != D_EXCHANGE || d->body_left == 0 || d->u != u || u->writes > 0) return;
   }
   h1_client_reading(d, 1);
-  d->body_deadline_ms = h1_now_ms(d->l) + d->l->body_timeout_ms;
+  d->body_deadline_ms = h1_deadline(d->l, h1_now_ms(d->l) + d->l->body_timeout_ms);
 }
 
 /* The connection goes to the net engine: its own descriptor, and the bytes read so far that it has not served. */
@@ -591,7 +610,7 @@ static void start_exchange(dconn *d, const char *data, uint32_t len) {
     d->in_len = 0;
   }
   /* The route's timeout (0: none). */
-  d->deadline_ms = timeout_ms > 0 ? h1_now_ms(l) + (uint64_t)timeout_ms : UINT64_MAX;
+  d->deadline_ms = timeout_ms > 0 ? h1_deadline(l, h1_now_ms(l) + (uint64_t)timeout_ms) : UINT64_MAX;
   if (d->handle != HS_OPEN || d->target >= l->ntargets) {
     /* Closed under us by JavaScript, or a target it never added: the stream it counted still ends. */
     h1_fail(d, d->handle != HS_OPEN ? F_DOWNSTREAM_ABORTED : F_CONNECT_FAILED);
@@ -685,8 +704,7 @@ static void d_open(h1_listener *l, dconn *d) {
     else uv_ip4_name((struct sockaddr_in *)&a, d->addr, sizeof d->addr);
   }
   uv_tcp_nodelay(&d->tcp, 1);
-  d->deadline_ms = h1_now_ms(l) + l->header_timeout_ms;
-  if (!uv_is_active((uv_handle_t *)&l->base.sweep)) uv_timer_start(&l->base.sweep, h1_on_sweep, H1_SWEEP_MS, H1_SWEEP_MS);
+  d->deadline_ms = h1_deadline(l, h1_now_ms(l) + l->header_timeout_ms);
 }
 
 void h1_on_connection(uv_stream_t *server, int status) {
@@ -731,7 +749,7 @@ int h1_adopt(h1_listener *l, int fd, const char *bytes, uint32_t len, uint32_t b
   d->served = 1;
   d->adopted = 1;
   d->bounces = bounces > 250 ? 250 : (uint8_t)bounces;
-  d->deadline_ms = h1_now_ms(l) + l->idle_timeout_ms;
+  d->deadline_ms = h1_deadline(l, h1_now_ms(l) + l->idle_timeout_ms);
   if (in != NULL) {
     memcpy(in, bytes, len);
     d->in = in;
@@ -746,13 +764,14 @@ int h1_adopt(h1_listener *l, int fd, const char *bytes, uint32_t len, uint32_t b
 
 void h1_on_sweep(uv_timer_t *timer) {
   h1_listener *l = timer->data;
-  if (l->ndconns == 0 && l->nuconns == 0) {
-    uv_timer_stop(timer);
-    return;
-  }
   uint64_t now = h1_now_ms(l);
-  for (dconn *d = l->dconns, *next; d != NULL; d = next) {
-    next = d->next;
+  l->sweep_at_ms = UINT64_MAX;
+  l->swept_ms = now;
+  /* The earliest deadline still ahead: the next sweep. Deadlines set while this one runs (a failure's linger) set
+     it through h1_deadline as well. */
+  uint64_t next = UINT64_MAX;
+  for (dconn *d = l->dconns, *after; d != NULL; d = after) {
+    after = d->next;
     if (d->handle != HS_OPEN) continue;
     if (d->state == D_EXCHANGE && d->body_left > 0 && d->reading && now >= d->body_deadline_ms) {
       /* The client stopped sending its body (not paused by us: then it is not read): 408, and both sides close. */
@@ -761,7 +780,12 @@ void h1_on_sweep(uv_timer_t *timer) {
       h1_fail(d, F_BODY_TIMEOUT);
       continue;
     }
-    if (now < d->deadline_ms) continue;
+    if (now < d->deadline_ms) {
+      if (d->deadline_ms < next) next = d->deadline_ms;
+      /* A body deadline counts only while the body is read; one past or paused is set again when reading resumes. */
+      if (d->body_deadline_ms > now && d->body_deadline_ms < next) next = d->body_deadline_ms;
+      continue;
+    }
     if (d->state == D_EXCHANGE) {
       if (d->u != NULL) h1_upstream_drop(d->u);
       h1_fail(d, F_RESPONSE_TIMEOUT);
@@ -771,9 +795,13 @@ void h1_on_sweep(uv_timer_t *timer) {
       d_close(d, 0);
     }
   }
-  for (uconn *u = l->uconns, *next; u != NULL; u = next) {
-    next = u->next;
-    if (u->handle != HS_OPEN || now < u->deadline_ms) continue;
+  for (uconn *u = l->uconns, *after; u != NULL; u = after) {
+    after = u->next;
+    if (u->handle != HS_OPEN) continue;
+    if (now < u->deadline_ms) {
+      if ((u->state == U_CONNECTING || u->state == U_IDLE) && u->deadline_ms < next) next = u->deadline_ms;
+      continue;
+    }
     if (u->state == U_CONNECTING) {
       dconn *d = u->d;
       h1_upstream_drop(u);
@@ -782,6 +810,7 @@ void h1_on_sweep(uv_timer_t *timer) {
       h1_upstream_close(u);
     }
   }
+  if (next != UINT64_MAX) sweep_at(l, next);
 }
 
 void h1_drain(h1_listener *l) {

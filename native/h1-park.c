@@ -86,7 +86,7 @@ int h1_gather(dconn *d, char *buf, uint32_t len) {
   }
   d->parked = P_GATHERING;
   h1_client_reading(d, 1);
-  d->body_deadline_ms = h1_now_ms(d->l) + d->l->body_timeout_ms;
+  d->body_deadline_ms = h1_deadline(d->l, h1_now_ms(d->l) + d->l->body_timeout_ms);
   return 0;
 }
 
@@ -101,7 +101,7 @@ void h1_gather_read(dconn *d, ssize_t n) {
   d->body_left -= (uint64_t)n;
   if (n == H1_READ_BYTES) nl_full_read(&l->base, &d->full_reads);
   if (d->body_left > 0) {
-    d->body_deadline_ms = h1_now_ms(l) + l->body_timeout_ms;
+    d->body_deadline_ms = h1_deadline(l, h1_now_ms(l) + l->body_timeout_ms);
     return;
   }
   h1_client_reading(d, 0);
@@ -143,7 +143,7 @@ int h1_forward(dconn *d, double decision, double timeout_ms, uint32_t head_len, 
   d->gbody_len = body != NULL ? body_len : 0;
   d->decision = decision;
   d->target = target;
-  d->deadline_ms = timeout_ms > 0 ? h1_now_ms(l) + (uint64_t)timeout_ms : UINT64_MAX;
+  d->deadline_ms = timeout_ms > 0 ? h1_deadline(l, h1_now_ms(l) + (uint64_t)timeout_ms) : UINT64_MAX;
   if (answer_expect(d) != 0) {
     h1_fail(d, F_DOWNSTREAM_ABORTED);
     return 0;

@@ -168,7 +168,7 @@ void h1_upstream_release(uconn *u) {
   }
   u->state = U_IDLE;
   u->d = NULL;
-  u->deadline_ms = h1_now_ms(l) + t->idle_timeout_ms;
+  u->deadline_ms = h1_deadline(l, h1_now_ms(l) + t->idle_timeout_ms);
   /* Idle, it is still read: a close by the server is seen (and the connection dropped) before it is reused. */
   h1_upstream_resume(u);
   u->idle_prev = NULL;
@@ -256,7 +256,7 @@ void h1_acquire(dconn *d, int fresh) {
   u->state = U_CONNECTING;
   u->handle = HS_OPEN;
   u->d = d;
-  u->deadline_ms = now + t->connect_timeout_ms;
+  u->deadline_ms = h1_deadline(l, now + t->connect_timeout_ms);
   u->connect.data = u;
   uv_tcp_init(l->base.server.loop, &u->tcp);
   u->next = l->uconns;

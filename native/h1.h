@@ -33,6 +33,7 @@
 /* The upstream request head: the client's plus the fields the proxy adds. */
 #define H1_REQ_CAP (H1_MAX_REQUEST_HEAD + 1024)
 #define H1_LINGER_MS 2000
+/* The least time between two sweeps of a listener's deadlines (h1_deadline): a deadline is met up to this late. */
 #define H1_SWEEP_MS 250
 /* decide()'s answer when the request must be served by the net engine. */
 #define H1_HANDOFF (-1)
@@ -334,6 +335,8 @@ struct h1_listener {
   int nuconns;
   char date[40]; /* "date: <IMF-fixdate>\r\n", refreshed when a response needs it */
   uint64_t date_s;
+  /* When the sweep timer (base.sweep, one-shot) fires next (UINT64_MAX: it is not set), and when it last ran. */
+  uint64_t sweep_at_ms, swept_ms;
 };
 
 /* h1-exchange.c */
@@ -342,6 +345,9 @@ void h1_on_connection(uv_stream_t *server, int status);
    next request (pipelined) if any. 0, or an errno (the net engine then keeps it). */
 int h1_adopt(h1_listener *l, int fd, const char *bytes, uint32_t len, uint32_t bounces);
 uint64_t h1_now_ms(h1_listener *l);
+/* Every deadline of a connection or an upstream connection is set through this (it returns `at`): the listener's
+   one sweep runs when the earliest of them is due, rather than on a fixed tick. */
+uint64_t h1_deadline(h1_listener *l, uint64_t at);
 /* A write the socket did not take at once: its own copy of the bytes left, and the connection it is for. */
 typedef struct h1_queued_write {
   uv_write_t req;

@@ -1,9 +1,12 @@
 // An idle proxy sleeps. A sidecar sits idle most of its life beside thousands of others, and on a worker's core
 // every wake-up is one the next request may wait behind: once, a 100 ms heap check, a per-cluster sweep timer,
 // uWebSockets.js's Date timer (loaded though no listener used it), stats posted unchanged and a config file
-// re-read for a watch that was off woke its threads about 13 times a second.
+// re-read for a watch that was off woke its threads about 13 times a second, and the native engine's deadline
+// sweep 4 more while its clients kept idle keep-alive connections open.
 
 import { readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
@@ -26,11 +29,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('an idle proxy', () => {
   let proxy: ProxyProcess;
+  let upstream: http.Server;
+  const agent = new http.Agent({ keepAlive: true });
   afterAll(async () => {
+    agent.destroy();
     await proxy?.stop();
+    upstream?.closeAllConnections();
+    await new Promise<void>((r) => upstream?.close(() => r()));
   });
 
-  it('wakes about once a second in all (the worker reporting its stats), not ten times', async () => {
+  it('wakes about once a second in all (the worker reporting its stats), idle keep-alive connections open', async () => {
+    upstream = http.createServer({ keepAliveTimeout: 60_000 }, (_req, res) => res.end('ok'));
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     proxy = await startProxy(
       [
         'workers: 1',
@@ -42,12 +52,25 @@ describe('an idle proxy', () => {
         '      - { match: { path: { prefix: /direct } }, directResponse: { status: 200, body: ok } }',
         '      - { cluster: app }',
         'clusters:',
-        // Never connected to: the route is not used. A cluster is here because each one used to run a sweep timer.
         '  - name: app',
-        '    endpoints: [{ address: 127.0.0.1, port: 9 }]',
+        `    endpoints: [{ address: 127.0.0.1, port: ${(upstream.address() as net.AddressInfo).port} }]`,
+        // Past the window: an idle upstream connection's deadline is not due in it.
+        '    idleTimeoutMs: 60000',
       ].join('\n'),
     );
     expect((await request({ port: proxy.port('edge'), path: '/direct' })).status).toBe(200);
+    // Two keep-alive client connections and the upstream connection stay open, idle, through the window: the
+    // native engine's deadline sweep used to tick four times a second while any connection was open.
+    const get = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port: proxy.port('edge'), path, agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          })
+          .on('error', reject);
+      });
+    expect(await Promise.all([get('/a'), get('/b')])).toEqual([200, 200]);
     // The request's stats go out on the next tick; start-up's compilations finish.
     await sleep(2500);
     const before = sleepsByThread(proxy.pid);
