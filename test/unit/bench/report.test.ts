@@ -99,15 +99,22 @@ describe('bench report', () => {
     expect(md).toContain('small-get mantou-1w throughput round 2: 12%; small-get mantou-1w @ 1000/s round 1: 5%.');
   });
 
-  it('names the latency rounds in which the other candidates ran long enough to matter (bystanders)', () => {
+  it('names the rounds measured again because other candidates ran in them, and any kept although they did', () => {
     const c = cell('mantou-1w', [1], [300, 310, 320]);
     const rounds = c.latency[0]?.rounds ?? [];
-    for (const [i, ms] of [0.8, 4.25, null].entries()) if (rounds[i]) (rounds[i] as { bystanderMs?: number | null }).bystanderMs = ms;
+    const [first, second, third] = rounds;
+    if (first) first.bystanderMs = 4;
+    if (second) Object.assign(second, { bystanderMs: 1.2, bystanderDiscarded: ['fastify 38.0 ms'] });
+    if (third) Object.assign(third, { bystanderMs: 12.5, bystanderTop: 'http-proxy 11.9 ms', bystanderDiscarded: ['http-proxy 20.1 ms', 'nginx 10.4 ms'] });
     const md = markdownReport(run([cell('direct', [1], [100]), c]));
-    expect(md).toContain('ran 3 ms or more (/proc/<pid>/task/*/schedstat): small-get mantou-1w @ 1000/s round 2: 4.3 ms.');
+    expect(md).toContain(
+      'ran 10 ms or more inside them (/proc/<pid>/task/*/schedstat; who ran most each time): small-get mantou-1w @ 1000/s round 2: fastify 38.0 ms; small-get mantou-1w @ 1000/s round 3: http-proxy 20.1 ms, nginx 10.4 ms.',
+    );
+    expect(md).toContain('ran 10 ms or more inside them: small-get mantou-1w @ 1000/s round 3: http-proxy 11.9 ms (all: 12.5 ms).');
+    expect(md).not.toContain('round 1: ');
     const quiet = cell('mantou-1w', [1], [300]);
     const only = quiet.latency[0]?.rounds[0];
-    if (only) only.bystanderMs = 2.9;
+    if (only) only.bystanderMs = 9.9;
     expect(markdownReport(run([cell('direct', [1], [100]), quiet]))).not.toContain('schedstat');
   });
 
