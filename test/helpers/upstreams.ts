@@ -201,3 +201,30 @@ export async function startChunkedCaptureUpstream(): Promise<Server & { requests
   });
   return Object.assign(server, { requests });
 }
+
+/**
+ * An HTTP server answering 200 "ok" that keeps idle connections for a minute and tracks which are open: whether a
+ * proxy closed its idle upstream connections, and when.
+ */
+export async function startKeepAliveUpstream(): Promise<Server & { open: ReadonlySet<net.Socket> }> {
+  let connections = 0;
+  const open = new Set<net.Socket>();
+  const server = http.createServer({ keepAliveTimeout: 60_000 }, (_req, res) => res.end('ok'));
+  server.on('connection', (s: net.Socket) => {
+    connections++;
+    open.add(s);
+    s.on('close', () => open.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    get connections() {
+      return connections;
+    },
+    open,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

@@ -3,28 +3,20 @@
 // sends a head, and an upstream connection idle past its cluster's idleTimeoutMs — each in time, not before, and
 // again after the sweep has had nothing to do for a while.
 
-import http from 'node:http';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { edgeConfig } from '../helpers/configs.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { closeAfter, statusOf } from '../helpers/raw-client.ts';
 import { waitFor } from '../helpers/tcp-peers.ts';
+import { type Server, startKeepAliveUpstream } from '../helpers/upstreams.ts';
 
-let upstream: http.Server;
-let accepted = 0;
-const open = new Set<net.Socket>();
+let upstream: Server & { open: ReadonlySet<net.Socket> };
 let proxy: ProxyProcess;
 
 beforeAll(async () => {
-  upstream = http.createServer({ keepAliveTimeout: 60_000 }, (_req, res) => res.end('ok'));
-  upstream.on('connection', (s: net.Socket) => {
-    accepted++;
-    open.add(s);
-    s.on('close', () => open.delete(s));
-  });
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const port = (upstream.address() as net.AddressInfo).port;
+  upstream = await startKeepAliveUpstream();
+  const port = upstream.port;
   const routes = ['{ match: { path: { prefix: / } }, cluster: app }'];
   proxy = await startProxy(
     edgeConfig(routes, { app: { port, settings: ['idleTimeoutMs: 700'] } }, 1, ['engine: native', 'timeouts: { headerMs: 600, idleMs: 500 }']),
@@ -33,8 +25,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await proxy?.stop();
-  upstream?.closeAllConnections();
-  await new Promise<void>((r) => upstream?.close(() => r()));
+  await upstream?.close();
 });
 
 describe('native engine deadlines', () => {
@@ -55,12 +46,12 @@ describe('native engine deadlines', () => {
 
   it("closes an idle upstream connection past the cluster's idleTimeoutMs, each time one goes idle", async () => {
     for (const round of [1, 2]) {
-      const before = accepted;
+      const before = upstream.connections;
       const r = await closeAfter(proxy.port('edge'), [`GET /round/${round} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`]);
       expect(statusOf(r.data)).toBe(200);
-      expect(accepted).toBe(before + 1);
+      expect(upstream.connections).toBe(before + 1);
       const idleSince = performance.now();
-      await waitFor(async () => open.size === 0, 3000);
+      await waitFor(async () => upstream.open.size === 0, 3000);
       expect(performance.now() - idleSince).toBeGreaterThanOrEqual(600);
       // Nothing is due for a while: the sweep sleeps until the next connection sets a deadline.
       await new Promise((r) => setTimeout(r, 600));
