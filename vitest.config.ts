@@ -12,6 +12,8 @@ export default defineConfig({
   test: {
     // Separate processes: uWS must never run inside a worker thread that may exit with sockets open.
     pool: 'forks',
+    // One temporary root per run, removed at its end (test/temp-root.ts).
+    globalSetup: ['test/temp-root.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     projects: [
