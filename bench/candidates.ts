@@ -3,9 +3,9 @@
 // is reported as skipped. Every proxy under test runs on CPU 1; the load generator and the upstream on CPU 0.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HttpEngine } from '../core/http/http-listener.ts';
 import { MANTOU_NODE_FLAGS } from '../core/node-flags.ts';
@@ -164,6 +164,16 @@ export function stopOnSignal(stop: () => Promise<void> | void): void {
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
+}
+
+/**
+ * A fresh directory for a bench run's configs and peers' scratch files (nginx's temp paths), removed when the
+ * process exits — normally, on an error, or through stopOnSignal's exit — so runs leave nothing in the temp dir.
+ */
+export function benchTempDir(label: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `mantou-bench-${label}-`));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** The pid that does the work: the child itself, or taskset's exec'd program (same pid). */

@@ -10,10 +10,10 @@
 // measures N rounds instead of 3.
 
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   BUILTIN_CHAIN,
+  benchTempDir,
   type Candidate,
   hasTaskset,
   LOAD_CPU,
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   pinSelfToLoadCpu();
   const upstream = await startBenchUpstream(hasTaskset ? LOAD_CPU : undefined);
   const upstreamPort = upstream.port;
-  const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-filters-'));
+  const dir = benchTempDir('filters');
   const variants: (Candidate & { label: string })[] = [];
   const stopAll = async () => {
     for (const v of variants) await v.stop();

@@ -23,12 +23,12 @@
 // measures N alternating rounds instead of 5.
 
 import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type * as hdr from 'hdr-histogram-js';
 import {
+  benchTempDir,
   freePort,
   hasTaskset,
   LOAD_CPU,
@@ -183,7 +183,7 @@ async function main(): Promise<void> {
   const bulkUpstream = await startBenchUpstream(hasTaskset ? UPLOAD_CPU : undefined);
   // chrt comes with taskset (util-linux).
   if (!SHARED && hasTaskset) execFileSync('chrt', ['--all-tasks', '--idle', '-p', '0', String(bulkUpstream.pid)]);
-  const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-offload-'));
+  const dir = benchTempDir('offload');
   const file = join(dir, 'offload.yaml');
   writeFileSync(
     file,

@@ -4,13 +4,12 @@
 // Placement: Mantou on CPU 1, the load generator and the upstream on CPU 0 (when taskset exists).
 // `-- --engine net|uws|native` picks the downstream engine (default: the listener default).
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { hasTaskset, LOAD_CPU, mantouArgs, PROXY_CPU, pinSelfToLoadCpu, spawnUntil, stopOnSignal } from './candidates.ts';
+import { benchTempDir, hasTaskset, LOAD_CPU, mantouArgs, PROXY_CPU, pinSelfToLoadCpu, spawnUntil, stopOnSignal } from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
 import { startBenchUpstream } from './upstream.ts';
 
@@ -83,7 +82,7 @@ async function main(): Promise<void> {
   };
   stopOnSignal(stopAll);
   const upstreamPort = upstream.port;
-  const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-'));
+  const dir = benchTempDir('quick');
   const config = join(dir, 'mantou.yaml');
   writeFileSync(
     config,

@@ -4,12 +4,12 @@
 // bench/results/<date>-<commit>/{results.json, report.md, <scenario>.svg}.
 
 import { execSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import {
+  benchTempDir,
   type Candidate,
   candidateSpecs,
   hasTaskset,
@@ -353,7 +353,7 @@ async function main(): Promise<void> {
   pinSelfToLoadCpu();
   const started = performance.now();
   const chosen = scenarios.filter((s) => wantScenarios.includes(s.name));
-  const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-'));
+  const dir = benchTempDir('run');
   const upstream = await startBenchUpstream(hasTaskset ? LOAD_CPU : undefined);
   const skipped: Record<string, string> = {};
   const running: Candidate[] = [];

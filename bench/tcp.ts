@@ -11,10 +11,22 @@
 // Results go to bench/results/<time>-tcp/ (results.json, report.md).
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, hasTaskset, LOAD_CPU, mantouArgs, onPath, PROXY_CPU, pinnedSpawn, spawnUntil, stopper, template, waitForPort } from './candidates.ts';
+import {
+  benchTempDir,
+  freePort,
+  hasTaskset,
+  LOAD_CPU,
+  mantouArgs,
+  onPath,
+  PROXY_CPU,
+  pinnedSpawn,
+  spawnUntil,
+  stopper,
+  template,
+  waitForPort,
+} from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -124,7 +136,7 @@ function measure(c: Candidate): Sample {
 
 async function main(): Promise<void> {
   if (!onPath('wrk') || !onPath('nginx')) throw new Error('bench:tcp needs wrk and nginx (bash bench/setup-peers.sh)');
-  const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-tcp-'));
+  const dir = benchTempDir('tcp');
   const bulkServer = await spawnUntil(['bench/peers/tcp-bulk.ts', 'server', '--port', '0'], /listening (\d+)/, hasTaskset ? LOAD_CPU : undefined);
   const bulkUpstream = Number(bulkServer.match[1]);
   const httpUpstream = await freePort();

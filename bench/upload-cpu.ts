@@ -11,11 +11,10 @@
 //   /scan-inline    the same on the worker's own event loop (offload: false)
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { hasTaskset, LOAD_CPU, mantouArgs, PROXY_CPU, roundsArg, spawnUntil, stopOnSignal } from './candidates.ts';
+import { benchTempDir, hasTaskset, LOAD_CPU, mantouArgs, PROXY_CPU, roundsArg, spawnUntil, stopOnSignal } from './candidates.ts';
 import { CLOCK_TICKS_PER_S, threadTimes } from './proc-stats.ts';
 import { startBenchUpstream } from './upstream.ts';
 
@@ -28,7 +27,7 @@ const ROUTES = ['/upload', '/scan', '/scan-trivial', '/scan-inline'];
 const PATTERNS = ['secret-token-[0-9a-f]{16}', 'drop\\s+table', '<script[^>]*>', 'union\\s+select'].map((p) => JSON.stringify(p)).join(', ');
 
 const upstream = await startBenchUpstream(hasTaskset ? LOAD_CPU : undefined);
-const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-upload-cpu-'));
+const dir = benchTempDir('upload-cpu');
 const file = join(dir, 'upload-cpu.yaml');
 writeFileSync(
   file,

@@ -3,11 +3,10 @@
 // worker buys when the proxy competes for CPU, not ideal scaling. Reports req/s and proxy CPU per request.
 
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { mantouArgs, spawnUntil, stopOnSignal } from './candidates.ts';
+import { benchTempDir, mantouArgs, spawnUntil, stopOnSignal } from './candidates.ts';
 import { cpuSeconds } from './proc-stats.ts';
 import { startBenchUpstream } from './upstream.ts';
 
@@ -25,7 +24,7 @@ async function measure(port: number, pid: number): Promise<{ rps: number; cpuUs:
 
 async function main(): Promise<void> {
   const upstream = await startBenchUpstream();
-  const dir = mkdtempSync(join(tmpdir(), 'mantou-bench-'));
+  const dir = benchTempDir('workers');
   const proxies: { workers: number; child: ChildProcess; port: number }[] = [];
   const stopAll = () => {
     for (const p of proxies) p.child.kill('SIGTERM');
