@@ -163,7 +163,7 @@ export function markdownReport(r: RunResults): string {
   const disturbed = disturbedRounds(r);
   if (disturbed.length > 0) {
     out.push(
-      `Latency rounds kept (after two more tries) although the other candidates ran ${BYSTANDER_LIMIT_MS} ms or more inside them: ${disturbed.join('; ')}.`,
+      `Latency rounds kept (after two more tries, or once the run's re-measures were spent) although the other candidates ran ${BYSTANDER_LIMIT_MS} ms or more inside them: ${disturbed.join('; ')}.`,
       '',
     );
   }
