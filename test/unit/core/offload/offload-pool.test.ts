@@ -37,6 +37,9 @@ describe('offload pool', () => {
     expect((err as OffloadError).code).toBe(OffloadErrors.Timeout);
     expect(took).toBeGreaterThanOrEqual(140);
     expect(took).toBeLessThan(2000);
+    // The timed-out task's thread was ended: its replacement starts (about 150 ms here, loading the task module
+    // again) within a generous deadline.
+    expect(await offload<number>(SUM, { bytes: new Uint8Array([4]) }, [], OPTIONS)).toBe(4);
     // A task within its deadline is not failed (its timer is cleared): the pool answers, and later too.
     expect(await offload<number>(SUM, { bytes: new Uint8Array([2]) }, [], { timeoutMs: 150, maxQueue: 4 })).toBe(2);
     await new Promise((r) => setTimeout(r, 200));
