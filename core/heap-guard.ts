@@ -2,7 +2,8 @@
 // means collections — a scavenge at least every time the young generation fills (16 MiB at most) — so the check
 // runs after each collection, read from a PerformanceObserver, and not on a timer: a timer wakes an idle worker for
 // nothing (a 100 ms one woke it ten times a second, most of an idle proxy's wake-ups: README, "Idle cost"). The
-// worker's once-a-second stats tick checks too, as a backstop for an allocation V8 makes without collecting first.
+// worker checks too whenever the supervisor asks for its counters, as a backstop for an allocation V8 made without
+// collecting first (a heap that grows further collects, and is checked then).
 
 import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';

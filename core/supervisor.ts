@@ -31,6 +31,11 @@ const STABLE_WORKER_MS = 30_000;
 const SHUTDOWN_GRACE_MS = 5_000;
 const EXIT_NOW_GRACE_MS = 1_000;
 const HARD_HEAP_FACTOR = 2;
+/**
+ * How long an admin read waits for the workers' counters. A worker answers between two events of its loop; one busy
+ * longer (a long synchronous filter) is reported as of its last answer and listed in `staleWorkers`.
+ */
+const STATS_REPLY_TIMEOUT_MS = 250;
 
 export interface SupervisorOptions {
   configFile: string;
@@ -47,6 +52,8 @@ interface WorkerHandle {
   applied: number;
   idle: boolean;
   stats: WorkerCounters | null;
+  /** The `report-stats` request `stats` answers (0: none yet). */
+  statsId: number;
   /** Why the worker said it is exiting, when it did. */
   exitReason: string;
 }
@@ -88,6 +95,8 @@ export class Supervisor {
   private watcher: ConfigWatcher | null = null;
   /** Observers of worker messages (waits for applied generations, idle workers). */
   private readonly messageWatchers = new Set<(h: WorkerHandle, m: WorkerMessage) => void>();
+  /** The last `report-stats` request's id. */
+  private statsRequests = 0;
   private resolveDone: (code: number) => void = () => {};
   /** Resolves with the exit code when the supervisor has stopped. */
   readonly done: Promise<number>;
@@ -218,7 +227,7 @@ export class Supervisor {
       // The hard limit sits above the soft one the worker enforces itself (see core/worker.ts for why).
       resourceLimits: { maxOldGenerationSizeMb: Math.ceil(heapMb * HARD_HEAP_FACTOR) },
     });
-    const handle: WorkerHandle = { index, worker, startedAt: performance.now(), alive: true, applied: 0, idle: false, stats: null, exitReason: '' };
+    const handle: WorkerHandle = { index, worker, startedAt: performance.now(), alive: true, applied: 0, idle: false, stats: null, statsId: 0, exitReason: '' };
     this.workers[index] = handle;
     worker.on('message', (bytes: Uint8Array) => this.onWorkerMessage(handle, decodeMessage<WorkerMessage>(bytes)));
     worker.on('error', (err) => log.error({ worker: index, err }, 'worker error'));
@@ -245,8 +254,10 @@ export class Supervisor {
   private onWorkerMessage(h: WorkerHandle, m: WorkerMessage): void {
     if (m.t === 'applied') h.applied = Math.max(h.applied, m.id);
     else if (m.t === 'idle') h.idle = true;
-    else if (m.t === 'stats') h.stats = m.counters;
-    else if (m.t === 'exiting') h.exitReason = m.reason;
+    else if (m.t === 'stats') {
+      h.stats = m.counters;
+      h.statsId = m.id;
+    } else if (m.t === 'exiting') h.exitReason = m.reason;
     for (const w of this.messageWatchers) w(h, m);
   }
 
@@ -389,8 +400,33 @@ export class Supervisor {
     log.error({ source, error: message }, 'reload rejected: the running config stays');
   }
 
-  /** Every live worker's counters summed: HTTP streams, and TCP sessions per listener. */
-  stats(): unknown {
+  /**
+   * Asks every live worker for its counters and resolves when all answered (or STATS_REPLY_TIMEOUT_MS passed), with
+   * the indexes of those that did not. Asked on each read, not pushed on a timer: an idle worker never wakes.
+   */
+  private refreshStats(): Promise<number[]> {
+    const id = ++this.statsRequests;
+    const asked = this.workers.filter((w) => w.alive);
+    for (const w of asked) this.send(w, { t: 'report-stats', id });
+    return new Promise((resolve) => {
+      const waiting = () => asked.filter((w) => w.alive && w.statsId < id);
+      const check = () => {
+        if (waiting().length === 0) finish();
+      };
+      const timer = setTimeout(() => finish(), STATS_REPLY_TIMEOUT_MS);
+      const finish = () => {
+        clearTimeout(timer);
+        this.messageWatchers.delete(check);
+        resolve(waiting().map((w) => w.index));
+      };
+      this.messageWatchers.add(check);
+      check();
+    });
+  }
+
+  /** Every live worker's counters summed, read now: HTTP streams, and TCP sessions per listener. */
+  async stats(): Promise<unknown> {
+    const staleWorkers = await this.refreshStats();
     const total = { ...newStreamCounters(), inflight: 0, tcp: {} as Record<string, TcpCounters> };
     for (const w of this.workers) {
       const c = w.stats;
@@ -402,10 +438,11 @@ export class Supervisor {
         addTcpCounters(total.tcp[name], t);
       }
     }
-    return { generation: this.generation, workers: this.workers.length, ...total };
+    return { generation: this.generation, workers: this.workers.length, ...(staleWorkers.length > 0 && { staleWorkers }), ...total };
   }
 
-  configDump(): unknown {
+  async configDump(): Promise<unknown> {
+    await this.refreshStats();
     return {
       generation: this.generation,
       configFile: this.options.configFile,

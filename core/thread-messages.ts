@@ -28,6 +28,8 @@ export type SupervisorMessage =
   | { t: 'drain' }
   /** Close everything and exit. */
   | { t: 'shutdown' }
+  /** Report your counters now (answered with a `stats` carrying the same `id`): the admin port asks on each read. */
+  | { t: 'report-stats'; id: number }
   /** Test hook (MANTOU_TEST_HOOKS=1 only): throw from the event loop to exercise crash recovery. */
   | { t: 'crash' }
   /** Test hook (MANTOU_TEST_HOOKS=1 only): leak memory until the worker's heap limit is hit. */
@@ -47,7 +49,8 @@ export type WorkerMessage =
   | { t: 'apply-failed'; id: number; error: string }
   /** No stream in flight (sent after stop-accepting, whenever the count reaches zero). */
   | { t: 'idle' }
-  | { t: 'stats'; counters: WorkerCounters }
+  /** The answer to `report-stats` with that `id`. */
+  | { t: 'stats'; id: number; counters: WorkerCounters }
   /** Sent just before a worker exits on its own: its stdout may not flush, but a posted message is queued at once. */
   | { t: 'exiting'; reason: string };
 
@@ -64,10 +67,6 @@ export function decodeMessage<T extends SupervisorMessage | WorkerMessage>(data:
 
 /** Posts a message with its buffer transferred (the copy is ours alone, so nothing is cloned). */
 export function postMessageTo(port: Pick<MessagePort, 'postMessage'>, m: SupervisorMessage | WorkerMessage): void {
-  postEncodedTo(port, encodeMessage(m));
-}
-
-/** Posts a message encodeMessage() made, its buffer transferred (unusable here after). */
-export function postEncodedTo(port: Pick<MessagePort, 'postMessage'>, bytes: Uint8Array): void {
+  const bytes = encodeMessage(m);
   port.postMessage(bytes, [bytes.buffer as ArrayBuffer]);
 }

@@ -1,6 +1,6 @@
 // Entry point of a data-plane worker thread: compiles each generation the supervisor sends, runs it in its own
-// uWS apps and pools (shared-nothing), drains and shuts down on command, and reports stats once a second when they
-// changed (an idle worker's thread wakes once a second, its supervisor not at all).
+// uWS apps and pools (shared-nothing), drains and shuts down on command, and reports its counters when the
+// supervisor asks (on each admin read): nothing runs on a timer, so an idle worker's thread does not wake at all.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { compileGeneration } from '../config/compile-generation.ts';
@@ -13,15 +13,7 @@ import { HeapGuard } from './heap-guard.ts';
 import { addStreamCounters, newStreamCounters } from './http/stream-counters.ts';
 import { WorkerLifecycle } from './lifecycle.ts';
 import { componentLogger } from './logger.ts';
-import {
-  decodeMessage,
-  encodeMessage,
-  postEncodedTo,
-  postMessageTo,
-  type SupervisorMessage,
-  type WorkerCounters,
-  type WorkerMessage,
-} from './thread-messages.ts';
+import { decodeMessage, postMessageTo, type SupervisorMessage, type WorkerCounters, type WorkerMessage } from './thread-messages.ts';
 
 export interface WorkerData {
   index: number;
@@ -32,8 +24,6 @@ export interface WorkerData {
   /** TCP listeners' session counts shared by every worker (core/tcp/shared-session-counts.ts). */
   sessionCounts: SharedArrayBuffer;
 }
-
-const STATS_INTERVAL_MS = 1000;
 
 const port = parentPort;
 if (port === null) throw new Error('core/worker.ts runs as a worker thread');
@@ -112,6 +102,11 @@ port.on('message', (bytes: Uint8Array) => {
       lifecycle.onIdle = () => send({ t: 'idle' });
       if (lifecycle.inflight === 0) send({ t: 'idle' });
       return;
+    case 'report-stats':
+      // Also the heap check's backstop (core/heap-guard.ts), for an allocation V8 made without collecting first.
+      heapGuard.check();
+      send({ t: 'stats', id: m.id, counters: counters() });
+      return;
     case 'shutdown':
       shutdown(0);
       return;
@@ -154,13 +149,3 @@ const heapGuard = new HeapGuard(data.heapSoftLimitBytes, (used) => {
   shutdown(1);
 });
 heapGuard.start();
-
-/** The last stats posted, encoded: an idle worker's counters do not change, and then the supervisor is not woken. */
-let lastStats: Uint8Array | null = null;
-setInterval(() => {
-  heapGuard.check();
-  const bytes = encodeMessage({ t: 'stats', counters: counters() });
-  if (lastStats !== null && Buffer.compare(bytes, lastStats) === 0) return;
-  lastStats = bytes.slice();
-  postEncodedTo(port, bytes);
-}, STATS_INTERVAL_MS).unref();

@@ -8,9 +8,9 @@ import { StartupError } from '../errors.ts';
 export interface AdminBackend {
   /** True when every worker runs the current generation and the process is not draining. */
   isReady(): boolean;
-  configDump(): unknown;
-  /** Counters summed over the workers (refreshed by each worker once a second). */
-  stats(): unknown;
+  configDump(): Promise<unknown>;
+  /** Counters summed over the workers, each asked for them now. */
+  stats(): Promise<unknown>;
   reload(source: string): Promise<{ ok: boolean; generation: number; error?: string }>;
   drain(source: string): void;
   /** Present only with MANTOU_TEST_HOOKS=1: crash a worker to exercise restart. */
@@ -63,9 +63,9 @@ export class AdminServer {
       case '/live':
         return reply(res, 200, 'live\n');
       case '/stats':
-        return reply(res, 200, this.backend.stats());
+        return reply(res, 200, await this.backend.stats());
       case '/config_dump':
-        return reply(res, 200, this.backend.configDump());
+        return reply(res, 200, await this.backend.configDump());
       case '/reload': {
         const r = await this.backend.reload('admin');
         return reply(res, r.ok ? 200 : 400, r);

@@ -154,7 +154,7 @@ export class NativeSessions {
     if (this.handle !== null) this.addon.close(this.handle);
   }
 
-  /** Adds the bytes relayed since the last call to the listener's counters (they are reported once a second). */
+  /** Adds the bytes relayed since the last call to the listener's counters (when the admin port reads them). */
   syncCounters(): void {
     const c = this.owner.counters;
     c.bytesFromClient += (this.totals[0] as number) - (this.synced[0] as number);

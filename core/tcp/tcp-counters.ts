@@ -1,5 +1,5 @@
 // One TCP listener's counters in one worker. They belong to the listener (kept across reloads while it stays),
-// are reported to the supervisor once a second and summed there (admin /stats).
+// are reported to the supervisor when it asks (on each admin /stats read) and summed there.
 
 export interface TcpCounters {
   sessions: number;

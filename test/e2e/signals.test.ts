@@ -145,8 +145,9 @@ describe('worker heap limit', () => {
     const port = proxy.port('edge');
     expect((await adminPost(proxy.adminPort, '/debug/leak-worker?index=0')).status).toBe(202);
     await expect.poll(async () => (await configDump(proxy.adminPort)).counters.workerRestarts, { timeout: 20_000 }).toBe(1);
-    // The supervisor logs the reason the worker posted (the worker's own log line may not flush before it exits).
-    expect(proxy.output()).toMatch(/"reason":"heap limit reached \(\d+ of 67108864 bytes used\)"/);
+    // The supervisor logs the reason the worker posted (the worker's own log line may not flush before it exits);
+    // its line can reach stdout just after the admin port has counted the restart.
+    await expect.poll(() => proxy.output()).toMatch(/"reason":"heap limit reached \(\d+ of 67108864 bytes used\)"/);
     await expect.poll(async () => (await adminGet(proxy.adminPort, '/ready')).status, { timeout: 10_000 }).toBe(200);
     for (let i = 0; i < 10; i++) expect((await request({ port, path: `/after-leak/${i}`, headers: { connection: 'close' } })).status).toBe(200);
     expect(proxy.child.exitCode).toBeNull();

@@ -14,7 +14,7 @@ export async function adminPost(port: number, path: string): Promise<{ status: n
   return { status: r.status, body: r.body.toString() };
 }
 
-/** The HTTP stream counters of /stats, as the supervisor sums the workers' reports. */
+/** The HTTP stream counters of /stats: the supervisor asks each worker for them, and sums. */
 export interface StreamStats {
   streams: number;
   nativeStreams: number;
@@ -28,7 +28,10 @@ export async function streamStats(port: number): Promise<StreamStats> {
   return JSON.parse((await adminGet(port, '/stats')).body) as StreamStats;
 }
 
-/** /stats once `check` holds for it (they lag by up to a second), or the last read after 4 s. */
+/**
+ * /stats once `check` holds for it, or the last read after 4 s: a stream is counted when it finishes, which can be
+ * just after its client has read the whole response.
+ */
 export async function streamStatsUntil(port: number, check: (s: StreamStats) => boolean): Promise<StreamStats> {
   let s = await streamStats(port);
   for (let i = 0; i < 40 && !check(s); i++) {
@@ -38,11 +41,11 @@ export async function streamStatsUntil(port: number, check: (s: StreamStats) => 
   return s;
 }
 
-/** /stats once every worker's report has caught up (workers report once a second): two reads a report apart that agree. */
+/** /stats once the streams before it have all finished and been counted: two reads 250 ms apart that agree. */
 export async function settledStreamStats(port: number): Promise<StreamStats> {
   let s = await streamStats(port);
-  for (let i = 0; i < 10; i++) {
-    await new Promise((r) => setTimeout(r, 1100));
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 250));
     const next = await streamStats(port);
     if (next.streams === s.streams && next.nativeHandoffs === s.nativeHandoffs && next.nativeHandbacks === s.nativeHandbacks) return next;
     s = next;

@@ -17,6 +17,7 @@ interface ListenerStats {
 }
 
 async function stats(proxy: ProxyProcess, listener: string): Promise<ListenerStats> {
+  // A session is counted when both its sides have closed, which can be just after its client saw the end.
   await new Promise((r) => setTimeout(r, 1100));
   return (JSON.parse((await adminGet(proxy.adminPort, '/stats')).body) as { tcp: Record<string, ListenerStats> }).tcp[listener] as ListenerStats;
 }

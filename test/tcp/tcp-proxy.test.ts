@@ -28,7 +28,7 @@ interface TcpStats {
 }
 
 async function tcpStats(proxy: ProxyProcess, listener: string): Promise<TcpStats['tcp'][string]> {
-  // Workers report once a second.
+  // A session is counted when both its sides have closed, which can be just after its client saw the end.
   await new Promise((r) => setTimeout(r, 1100));
   const stats = JSON.parse((await adminGet(proxy.adminPort, '/stats')).body) as TcpStats;
   const l = stats.tcp[listener];

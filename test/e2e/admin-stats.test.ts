@@ -1,0 +1,86 @@
+// /stats asks the workers for their counters when it is read (nothing is pushed on a timer, so an idle worker
+// never wakes): what it shows is current, and a worker too busy to answer in time is reported as of its last
+// answer and named in `staleWorkers` instead of holding the read up.
+
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { adminGet } from '../helpers/admin.ts';
+import { request } from '../helpers/http-client.ts';
+import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
+
+// Holds its worker's event loop for the milliseconds the request's x-block header says: a filter doing long
+// synchronous work.
+const blockModule = join(tmpdir(), `mantou-block-${process.pid}.ts`);
+writeFileSync(
+  blockModule,
+  `import { defineFilter, T } from 'mantou';
+export default defineFilter({
+  name: 'block',
+  config: T.Object({}),
+  create: () => ({
+    onRequest(req) {
+      const until = Date.now() + Number(req.headers.get('x-block') ?? 0);
+      while (Date.now() < until) {}
+    },
+  }),
+});
+`,
+);
+
+interface Stats {
+  streams: number;
+  inflight: number;
+  staleWorkers?: number[];
+}
+
+async function stats(proxy: ProxyProcess): Promise<{ stats: Stats; ms: number }> {
+  const started = performance.now();
+  const r = await adminGet(proxy.adminPort, '/stats');
+  expect(r.status).toBe(200);
+  return { stats: JSON.parse(r.body) as Stats, ms: performance.now() - started };
+}
+
+describe('admin /stats', () => {
+  let proxy: ProxyProcess;
+  afterAll(async () => {
+    await proxy?.stop();
+  });
+
+  it('counts every finished stream at once, and names a worker too busy to answer', async () => {
+    proxy = await startProxy(
+      [
+        'workers: 1',
+        'listeners:',
+        '  - name: edge',
+        '    address: 127.0.0.1',
+        '    port: 0',
+        `    filters: [{ name: block, module: ${blockModule} }]`,
+        '    routes:',
+        '      - { directResponse: { status: 200, body: ok } }',
+      ].join('\n'),
+    );
+    for (let i = 0; i < 25; i++) expect((await request({ port: proxy.port('edge'), path: '/' })).status).toBe(200);
+    // Pushed once a second, the counters read here were those of up to a second ago: 0 in the first second.
+    await new Promise((r) => setTimeout(r, 50));
+    const fresh = await stats(proxy);
+    expect(fresh.stats.streams).toBe(25);
+    expect(fresh.stats.staleWorkers).toBeUndefined();
+
+    const blocked = request({ port: proxy.port('edge'), path: '/', headers: { 'x-block': '1500' } });
+    await new Promise((r) => setTimeout(r, 200));
+    const busy = await stats(proxy);
+    expect(busy.stats.staleWorkers).toEqual([0]);
+    expect(busy.stats.streams).toBe(25);
+    // Not held up for the 1.5 s the worker is busy: the supervisor waits 250 ms for an answer.
+    expect(busy.ms).toBeLessThan(1000);
+
+    expect((await blocked).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 50));
+    const after = await stats(proxy);
+    expect(after.stats.staleWorkers).toBeUndefined();
+    expect(after.stats.streams).toBe(26);
+    expect(after.stats.inflight).toBe(0);
+  }, 20_000);
+});
