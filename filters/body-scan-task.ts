@@ -1,5 +1,7 @@
 // The body-scan filter's offloaded task, run in the piscina pool: tests the body against the patterns. The body
-// is shared memory (the proxy's body buffer pool) or a transferred buffer; only the verdict comes back.
+// is shared memory (the proxy's body buffer pool) or a transferred buffer, read in place; only the verdict comes back.
+
+import { firstMatchLatin1 } from './latin1-scan.ts';
 
 export interface BodyScanInput {
   body: Uint8Array;
@@ -17,8 +19,7 @@ export default function scan(input: BodyScanInput): number {
     regexes = input.patterns.map((p) => new RegExp(p, input.flags));
     compiled.set(key, regexes);
   }
-  // latin1: one char per byte, so byte patterns mean what they say.
-  const b = input.body;
-  const text = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
-  return regexes.findIndex((r) => r.test(text));
+  // The bytes stay as they are while the scan runs: the worker forwards or drops the body only on the verdict. A scan
+  // past its deadline may see them reused, but its thread is then being terminated (piscina) and its verdict unused.
+  return firstMatchLatin1(regexes, input.body);
 }

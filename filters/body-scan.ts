@@ -6,6 +6,7 @@
 import { type OffloadError, OffloadErrors, offloadable } from '../core/offload/offload-pool.ts';
 import { defineFilter, type FilterReply, reply, T } from './api.ts';
 import type { BodyScanInput } from './body-scan-task.ts';
+import { firstMatchLatin1 } from './latin1-scan.ts';
 
 const TASK = new URL('./body-scan-task.ts', import.meta.url).href;
 
@@ -38,7 +39,7 @@ export default defineFilter({
       onRequestBody(chunk, end, ctx) {
         // Buffered: one call with the whole body.
         if (!end || chunk.length === 0) return;
-        if (!o.offload) return regexes.some((r) => r.test(chunk.toString('latin1'))) ? refused : undefined;
+        if (!o.offload) return firstMatchLatin1(regexes, chunk) >= 0 ? refused : undefined;
         // Pooled bodies are shared memory: the pool thread reads them in place. Others move there and are gone here,
         // so they are forwarded from a copy (rare: bodies under 64 KiB or without a Content-Length).
         const { data, transfer } = offloadable(chunk);

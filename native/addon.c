@@ -129,5 +129,6 @@ NAPI_MODULE_INIT() {
   h1_define(env, exports);
   thread_priority_define(env, exports);
   busy_poll_define(env, exports);
+  latin1_view_define(env, exports);
   return exports;
 }

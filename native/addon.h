@@ -59,5 +59,7 @@ napi_value busy_poll_define(napi_env env, napi_value exports);
 void busy_poll_close(addon_instance *inst);
 /* thread-priority.c: the offload pool's thread scheduling (core/offload/offload-thread.ts). */
 napi_value thread_priority_define(napi_env env, napi_value exports);
+/* latin1-view.c: a string over a body's bytes without a copy, for the offload pool's body scan (filters/body-scan-task.ts). */
+napi_value latin1_view_define(napi_env env, napi_value exports);
 
 #endif
