@@ -40,8 +40,8 @@ export interface NetConnectionOwner {
   readonly handBack: HandBack | null;
   /** The current generation's context: each new request takes it at its head. */
   readonly context: HttpListenerContext;
-  /** Coarse clock (ms), advanced by the listener's sweep: deadlines need no syscall per read. */
-  readonly nowMs: number;
+  /** Coarse clock (ms), advanced by the listener's sweep: deadlines need no clock read per read. */
+  now(): number;
   connectionClosed(conn: NetConnection): void;
 }
 
@@ -94,7 +94,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
   private isHead = false;
   private upgradeAsked = false;
 
-  /** Which deadline is armed and when it expires (owner.nowMs clock). */
+  /** Which deadline is armed and when it expires (the owner's clock). */
   deadlineKind: Deadline = Deadline.Head;
   deadlineAt = 0;
   /** When the current request's first byte arrived (for the whole-request timeout). */
@@ -116,8 +116,9 @@ export class NetConnection implements Downstream, RequestParserHandler {
     this.writer = new NetResponseWriter(socket);
     const settings = owner.context.net;
     this.parser = new RequestParser(this, settings.limits);
-    this.deadlineAt = owner.nowMs + settings.headerTimeoutMs;
-    this.requestStartMs = owner.nowMs;
+    const now = owner.now();
+    this.deadlineAt = now + settings.headerTimeoutMs;
+    this.requestStartMs = now;
     socket.on('end', () => this.onEnd());
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => {});
@@ -138,7 +139,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
   // ── input ──────────────────────────────────────────────────────────────────
   private onData(buf: Buffer): void {
     if (this.closing || this.closed) return;
-    const now = this.owner.nowMs;
+    const now = this.owner.now();
     if (this.tunnel) {
       this.deadlineAt = now + this.owner.context.net.tunnelIdleTimeoutMs;
       const handler = this.handler;
@@ -212,7 +213,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
     const pending = this.pending;
     if (pending !== null) {
       this.pending = null;
-      if (this.deadlineKind === Deadline.Idle) this.startHeadDeadline(this.owner.nowMs);
+      if (this.deadlineKind === Deadline.Idle) this.startHeadDeadline(this.owner.now());
       this.feed(pending, true);
       if (this.pending !== null || this.inputAwaitsDrain) return;
     }
@@ -237,7 +238,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
     this.upgradeAsked = head.upgrade !== '';
     this.active = true;
     this.responseDone = false;
-    const now = this.owner.nowMs;
+    const now = this.owner.now();
     if (!this.requestComplete) {
       this.deadlineKind = Deadline.Body;
       this.deadlineAt = now + context.net.bodyTimeoutMs;
@@ -407,7 +408,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
     if (this.closed) return;
     this.tunnel = true;
     this.deadlineKind = Deadline.Tunnel;
-    this.deadlineAt = this.owner.nowMs + this.owner.context.net.tunnelIdleTimeoutMs;
+    this.deadlineAt = this.owner.now() + this.owner.context.net.tunnelIdleTimeoutMs;
     if (this.pending !== null && !this.inExecute) this.deliverTunnelPending();
     else if (this.pending === null) this.resumeReading();
   }
@@ -436,7 +437,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
     if (this.corkDepth === 0) this.writer.flush();
     this.handler = null;
     this.deadlineKind = Deadline.Idle;
-    this.deadlineAt = this.owner.nowMs + this.owner.context.net.idleTimeoutMs;
+    this.deadlineAt = this.owner.now() + this.owner.context.net.idleTimeoutMs;
     if (this.owner.context.lifecycle.draining) {
       this.closeGracefully();
       return;
@@ -547,13 +548,13 @@ export class NetConnection implements Downstream, RequestParserHandler {
     this.writer.flush();
     // Until our bytes are sent the send timeout applies; after that a short linger.
     this.deadlineKind = Deadline.Linger;
-    this.deadlineAt = this.owner.nowMs + SEND_TIMEOUT_MS;
+    this.deadlineAt = this.owner.now() + SEND_TIMEOUT_MS;
     this.socket.end(() => this.onFinished());
     this.resumeReading();
   }
 
   private onFinished(): void {
-    if (this.deadlineKind === Deadline.Linger) this.deadlineAt = this.owner.nowMs + LINGER_MS;
+    if (this.deadlineKind === Deadline.Linger) this.deadlineAt = this.owner.now() + LINGER_MS;
   }
 
   private destroy(): void {
@@ -574,7 +575,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
       case Deadline.Body:
         if (this.reads.paused) {
           // We stopped reading (upstream backpressure): the client is not stalling.
-          this.deadlineAt = this.owner.nowMs + this.owner.context.net.bodyTimeoutMs;
+          this.deadlineAt = this.owner.now() + this.owner.context.net.bodyTimeoutMs;
           return;
         }
         this.timeout408('request body timeout');
@@ -582,7 +583,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
       case Deadline.Idle:
         if (this.socket.writableLength > 0) {
           // The last response is still being sent: the connection is not idle yet.
-          this.deadlineAt = this.owner.nowMs + this.owner.context.net.idleTimeoutMs;
+          this.deadlineAt = this.owner.now() + this.owner.context.net.idleTimeoutMs;
           return;
         }
         this.destroy();

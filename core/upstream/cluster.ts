@@ -1,6 +1,5 @@
 // A named group of endpoints behind one load balancer, each endpoint with its own connection pool.
 
-import { Sweeper } from '../util/sweeper.ts';
 import type { ConnectionPool } from './connection-pool.ts';
 import { ConnectionPool as Pool, type PoolOptions, type PoolWaiter } from './connection-pool.ts';
 import { WeightedRoundRobin } from './load-balancer.ts';
@@ -22,11 +21,12 @@ export interface ClusterSpec {
 }
 
 /**
- * Idle sweeps only reclaim sockets; reuse is already refused past the idle timeout at acquire time. The sweep runs
- * only while some pool holds an idle connection: a cluster the native engine serves (its pools stay empty) or one
- * with nothing idle does not wake its thread.
+ * Idle sweeps only reclaim sockets; reuse is already refused past the idle timeout at acquire time. One timer per
+ * cluster, due when its oldest idle connection expires (sweeps at least this far apart): a cluster the native engine
+ * serves (its pools stay empty) or one with nothing idle does not wake its thread, and one holding idle connections
+ * wakes once per idle timeout, not once a second.
  */
-const SWEEP_INTERVAL_MS = 1000;
+const MIN_SWEEP_GAP_MS = 1000;
 
 export class Cluster {
   readonly spec: ClusterSpec;
@@ -34,12 +34,11 @@ export class Cluster {
   /** "address:port" of each endpoint, made once (TCP sessions name their endpoint in stats and logs). */
   readonly endpointNames: readonly string[];
   private readonly balancer: WeightedRoundRobin;
-  private readonly sweeper: Sweeper<Cluster>;
+  private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(spec: ClusterSpec) {
     this.spec = spec;
-    this.sweeper = new Sweeper<Cluster>(SWEEP_INTERVAL_MS, this, sweepPools);
-    this.pools = spec.endpoints.map((e) => new Pool(poolOptions(spec, e), this.sweeper));
+    this.pools = spec.endpoints.map((e) => new Pool(poolOptions(spec, e), this));
     this.endpointNames = spec.endpoints.map((e) => `${e.address}:${e.port}`);
     this.balancer = new WeightedRoundRobin(spec.endpoints.map((e) => e.weight));
   }
@@ -60,14 +59,36 @@ export class Cluster {
     return this.balancer.pick();
   }
 
-  /** Nothing idle is left to sweep (a connection going idle starts the sweep again). */
-  stopSweeping(): void {
-    this.sweeper.stop();
+  /**
+   * IdleSweep: a connection went idle, due to expire one idle timeout from now. An armed sweep is due no later
+   * (it was armed for a connection that went idle before), so only an unarmed one is armed.
+   */
+  start(): void {
+    if (this.sweepTimer === null) this.armSweep(this.spec.idleTimeoutMs);
+  }
+
+  /** Closes the idle connections that expired and arms the sweep for the oldest one left, if any. */
+  sweep(): void {
+    this.sweepTimer = null;
+    const now = performance.now();
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const pool of this.pools) {
+      pool.sweepIdle(now);
+      oldest = Math.min(oldest, pool.oldestIdleSinceMs);
+    }
+    if (oldest !== Number.POSITIVE_INFINITY) this.armSweep(Math.max(oldest + this.spec.idleTimeoutMs - now, MIN_SWEEP_GAP_MS));
   }
 
   close(): void {
-    this.sweeper.stop();
+    if (this.sweepTimer !== null) clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
     for (const pool of this.pools) pool.close();
+  }
+
+  private armSweep(ms: number): void {
+    this.sweepTimer = setTimeout(sweepCluster, ms, this);
+    // Never keeps a thread alive on its own.
+    this.sweepTimer.unref();
   }
 }
 
@@ -83,12 +104,6 @@ function poolOptions(spec: ClusterSpec, e: EndpointSpec): PoolOptions {
   };
 }
 
-function sweepPools(cluster: Cluster): void {
-  const now = performance.now();
-  let idle = 0;
-  for (const pool of cluster.pools) {
-    pool.sweepIdle(now);
-    idle += pool.idleCount;
-  }
-  if (idle === 0) cluster.stopSweeping();
+function sweepCluster(cluster: Cluster): void {
+  cluster.sweep();
 }

@@ -22,7 +22,7 @@ export interface PoolOptions {
   maxResponseHeadBytes: number;
 }
 
-/** What keeps idle connections swept: started whenever a connection goes idle (a no-op while it runs). */
+/** What keeps idle connections swept: told whenever a connection goes idle (a no-op while a sweep is due). */
 export interface IdleSweep {
   start(): void;
 }
@@ -53,6 +53,12 @@ export class ConnectionPool implements ConnectionOwner {
 
   get idleCount(): number {
     return this.idle.length;
+  }
+
+  /** When the longest-idle connection went idle (performance.now() clock), or +Infinity with none idle. */
+  get oldestIdleSinceMs(): number {
+    // The stack's bottom holds the oldest idle connections.
+    return this.idle.length > 0 ? (this.idle[0] as UpstreamConnection).idleSinceMs : Number.POSITIVE_INFINITY;
   }
 
   get pendingCount(): number {
@@ -99,7 +105,7 @@ export class ConnectionPool implements ConnectionOwner {
     while (this.pendingCount > 0) this.shiftWaiter()?.onPoolFailure(failure(ErrorKinds.noHealthyEndpoint, 'cluster removed'));
   }
 
-  /** Closes idle connections past the idle timeout; called periodically by the cluster. */
+  /** Closes idle connections past the idle timeout; called by the cluster's sweep. */
   sweepIdle(nowMs: number): void {
     const limit = this.options.idleTimeoutMs;
     // The stack's bottom holds the oldest idle connections.

@@ -1,8 +1,8 @@
 // An idle proxy sleeps. A sidecar sits idle most of its life beside thousands of others, and on a worker's core
 // every wake-up is one the next request may wait behind: once, a 100 ms heap check, a per-cluster sweep timer,
 // uWebSockets.js's Date timer (loaded though no listener used it), stats posted unchanged and a config file
-// re-read for a watch that was off woke its threads about 13 times a second, and the native engine's deadline
-// sweep 4 more while its clients kept idle keep-alive connections open.
+// re-read for a watch that was off woke its threads about 13 times a second, and the native and net engines'
+// deadline sweeps 4 more each while their clients kept idle keep-alive connections open.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -52,6 +52,12 @@ describe('an idle proxy', () => {
         '    routes:',
         '      - { match: { path: { prefix: /direct } }, directResponse: { status: 200, body: ok } }',
         '      - { cluster: app }',
+        '  - name: net',
+        '    address: 127.0.0.1',
+        '    port: 0',
+        '    engine: net',
+        '    routes:',
+        '      - { cluster: app }',
         'clusters:',
         '  - name: app',
         `    endpoints: [{ address: 127.0.0.1, port: ${(upstream.address() as net.AddressInfo).port} }]`,
@@ -60,18 +66,19 @@ describe('an idle proxy', () => {
       ].join('\n'),
     );
     expect((await request({ port: proxy.port('edge'), path: '/direct' })).status).toBe(200);
-    // Two keep-alive client connections and the upstream connection stay open, idle, through the window: the
-    // native engine's deadline sweep used to tick four times a second while any connection was open.
-    const get = (path: string) =>
+    // Three keep-alive client connections, one of them on the net engine, and the upstream connections stay open,
+    // idle, through the window: each engine's deadline sweep used to tick four times a second while any connection
+    // was open (the net engine's 16 times in this window, before it dozed).
+    const get = (path: string, listener = 'edge') =>
       new Promise<number>((resolve, reject) => {
         http
-          .get({ host: '127.0.0.1', port: proxy.port('edge'), path, agent }, (res) => {
+          .get({ host: '127.0.0.1', port: proxy.port(listener), path, agent }, (res) => {
             res.resume();
             res.on('end', () => resolve(res.statusCode ?? 0));
           })
           .on('error', reject);
       });
-    expect(await Promise.all([get('/a'), get('/b')])).toEqual([200, 200]);
+    expect(await Promise.all([get('/a'), get('/b'), get('/c', 'net')])).toEqual([200, 200, 200]);
     // Start-up's and the requests' compilations finish, and V8's own delayed tasks after them (measured: 5 wake-ups
     // in the 4 s from 2.5 s after the requests, none from 8 s after).
     await sleep(8000);

@@ -12,17 +12,21 @@ let echo: Server;
 let quick: ProxyProcess;
 /** A long head and body timeout but a short whole-request one. */
 let total: ProxyProcess;
+/** A short head timeout and a long idle one: the listener dozes while its one connection idles. */
+let dozing: ProxyProcess;
 
 beforeAll(async () => {
   echo = await startEchoServer();
   const routes = ['{ match: { path: { prefix: / } }, cluster: echo }'];
   quick = await startProxy(edgeConfig(routes, { echo: echo.port }, 1, ['engine: net', 'timeouts: { headerMs: 300, bodyMs: 300, idleMs: 300 }']));
   total = await startProxy(edgeConfig(routes, { echo: echo.port }, 1, ['engine: net', 'timeouts: { headerMs: 10000, bodyMs: 10000, requestMs: 800 }']));
+  dozing = await startProxy(edgeConfig(routes, { echo: echo.port }, 1, ['engine: net', 'timeouts: { headerMs: 300, idleMs: 5000 }']));
 });
 
 afterAll(async () => {
   await quick?.stop();
   await total?.stop();
+  await dozing?.stop();
   await echo?.close();
 });
 
@@ -57,6 +61,23 @@ describe('net engine timeouts', () => {
     const r = await closeAfter(quick.port('edge'), ['GET /one HTTP/1.1\r\nHost: a\r\n\r\n', 150, 'GET /two HTTP/1.1\r\nHost: a\r\n\r\n']);
     expect(r.data.match(/HTTP\/1\.1 200/g)).toHaveLength(2);
     expect(r.closedAfterMs).toBeGreaterThanOrEqual(150 + 300);
+  });
+
+  it('times a head that comes after the listener dozed from its first byte, not from the last sweep', async () => {
+    // After the first response the only connection idles (idle timeout 5 s): the listener stops sweeping and its
+    // clock stops. The next head's 300 ms deadline must count from when its bytes came, 1.2 s later.
+    const r = await closeAfter(dozing.port('edge'), ['GET /one HTTP/1.1\r\nHost: a\r\n\r\n', 1200, 'GET /two HTTP/1.1\r\nHost: a\r\n']);
+    expect(r.data.match(/HTTP\/1\.1 200/g)).toHaveLength(1);
+    expect(statusOf(r.data.slice(r.data.lastIndexOf('HTTP/1.1 ')))).toBe(408);
+    expect(r.closedAfterMs).toBeGreaterThanOrEqual(1200 + 300);
+    expect(r.closedAfterMs).toBeLessThan(1200 + 300 + 1000);
+  });
+
+  it('closes an idle keep-alive connection at its deadline while the listener dozes', async () => {
+    const r = await closeAfter(quick.port('edge'), ['GET /one HTTP/1.1\r\nHost: a\r\n\r\n']);
+    expect(r.data.match(/HTTP\/1\.1 200/g)).toHaveLength(1);
+    expect(r.closedAfterMs).toBeGreaterThanOrEqual(300);
+    expect(r.closedAfterMs).toBeLessThan(300 + 1000);
   });
 
   it('answers 408 when the whole request takes longer than the request timeout, even while bytes trickle in', async () => {
