@@ -63,7 +63,7 @@ export class Cluster {
    * IdleSweep: a connection went idle, due to expire one idle timeout from now. An armed sweep is due no later
    * (it was armed for a connection that went idle before), so only an unarmed one is armed.
    */
-  start(): void {
+  connectionIdled(): void {
     if (this.sweepTimer === null) this.armSweep(this.spec.idleTimeoutMs);
   }
 

@@ -24,7 +24,7 @@ export interface PoolOptions {
 
 /** What keeps idle connections swept: told whenever a connection goes idle (a no-op while a sweep is due). */
 export interface IdleSweep {
-  start(): void;
+  connectionIdled(): void;
 }
 
 export class ConnectionPool implements ConnectionOwner {
@@ -150,7 +150,7 @@ export class ConnectionPool implements ConnectionOwner {
     }
     conn.markIdle(performance.now());
     this.idle.push(conn);
-    this.idleSweep.start();
+    this.idleSweep.connectionIdled();
   }
 
   private shiftWaiter(): PoolWaiter | undefined {
