@@ -268,6 +268,7 @@ static void on_connect(uv_connect_t *req, int status) {
   s->connected = 1;
   s->reason = R_NONE;
   s->last_active_ms = uv_now(req->handle->loop);
+  l4_sweep_by(s->l, s->last_active_ms + s->l->idle_ms);
   uv_tcp_nodelay(&s->upstream.tcp, 1);
   s->client.reading = s->upstream.reading = 1;
   uv_read_start((uv_stream_t *)&s->client.tcp, on_alloc, on_read);
@@ -287,6 +288,7 @@ static void start_attempt(session *s) {
   s->upstream.state = H_OPEN;
   s->upstream.shut = s->upstream.eof = 0;
   s->connect_deadline_ms = uv_now(l->base.server.loop) + l->targets[t].connect_timeout_ms;
+  l4_sweep_by(l, s->connect_deadline_ms);
   s->connect.data = s;
   int err = uv_tcp_connect(&s->connect, &s->upstream.tcp, (struct sockaddr *)&l->targets[t].addr, on_connect);
   if (err != 0) attempt_failed(s, err, 0);
@@ -360,27 +362,50 @@ void on_connection(uv_stream_t *server, int status) {
   l->nsessions++;
   if (l->addresses) addresses(s);
   uv_tcp_nodelay(&s->client.tcp, 1);
-  if (!uv_is_active((uv_handle_t *)&l->base.sweep)) uv_timer_start(&l->base.sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+  if (s->end_deadline_ms != 0) l4_sweep_by(l, s->end_deadline_ms);
   start_attempt(s);
 }
 
 /* ---- deadlines ---- */
 
+/* One sweep per listener meets every session's deadlines (connect timeout, idle timeout from the last byte, the
+   session's maximum), due when the earliest is but no sooner than SWEEP_MS after the last sweep. A read only moves
+   an idle deadline later, so it re-arms nothing: a sweep that comes early finds the new one and re-arms for it. It
+   ticked every SWEEP_MS while any session was open before: four wake-ups a second for a sidecar holding an idle
+   database connection pool. */
+void l4_sweep_by(listener *l, uint64_t at) {
+  if (l->base.sweep_state != NL_OPEN) return;
+  uint64_t soonest = l->swept_ms + SWEEP_MS;
+  if (at < soonest) at = soonest;
+  if (at >= l->sweep_at_ms) return;
+  uint64_t now = uv_now(l->base.server.loop);
+  l->sweep_at_ms = at;
+  uv_timer_start(&l->base.sweep, on_sweep, at > now ? at - now : 0, 0);
+}
+
 void on_sweep(uv_timer_t *timer) {
   listener *l = timer->data;
-  if (l->nsessions == 0) {
-    uv_timer_stop(timer);
-    return;
-  }
   uint64_t now = uv_now(timer->loop);
-  /* Nothing here frees a session synchronously (that happens in close callbacks), so `next` stays valid. */
+  l->sweep_at_ms = UINT64_MAX;
+  l->swept_ms = now;
+  uint64_t due = UINT64_MAX;
+  /* Nothing here frees a session synchronously (that happens in close callbacks), so `next` stays valid. A retried
+     connect arms its own deadline through start_attempt. */
   for (session *s = l->sessions, *next; s != NULL; s = next) {
     next = s->next;
     if (s->stage == S_CONNECTING) {
-      if (s->upstream.state == H_OPEN && now >= s->connect_deadline_ms) attempt_failed(s, UV_ETIMEDOUT, 1);
+      if (s->upstream.state != H_OPEN) continue;
+      if (now >= s->connect_deadline_ms) attempt_failed(s, UV_ETIMEDOUT, 1);
+      else if (s->connect_deadline_ms < due) due = s->connect_deadline_ms;
     } else if (s->stage == S_RELAYING) {
+      uint64_t idle_at = s->last_active_ms + l->idle_ms;
       if (s->end_deadline_ms != 0 && now >= s->end_deadline_ms) close_session(s, R_MAX_DURATION, 0);
-      else if (now - s->last_active_ms >= l->idle_ms) close_session(s, R_IDLE_TIMEOUT, 0);
+      else if (now >= idle_at) close_session(s, R_IDLE_TIMEOUT, 0);
+      else {
+        if (idle_at < due) due = idle_at;
+        if (s->end_deadline_ms != 0 && s->end_deadline_ms < due) due = s->end_deadline_ms;
+      }
     }
   }
+  if (due != UINT64_MAX) l4_sweep_by(l, due);
 }

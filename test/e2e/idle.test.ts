@@ -2,11 +2,11 @@
 // every wake-up is one the next request may wait behind: once, a 100 ms heap check, a per-cluster sweep timer,
 // uWebSockets.js's Date timer (loaded though no listener used it), stats posted unchanged and a config file
 // re-read for a watch that was off woke its threads about 13 times a second, and the native and net engines'
-// deadline sweeps 4 more each while their clients kept idle keep-alive connections open.
+// deadline sweeps and the TCP relay's 4 more each while their clients kept idle connections open.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
@@ -32,8 +32,10 @@ describe('an idle proxy', () => {
   let proxy: ProxyProcess;
   let upstream: http.Server;
   const agent = new http.Agent({ keepAlive: true });
+  let tcpClient: net.Socket | undefined;
   afterAll(async () => {
     agent.destroy();
+    tcpClient?.destroy();
     await proxy?.stop();
     upstream?.closeAllConnections();
     await new Promise<void>((r) => upstream?.close(() => r()));
@@ -58,6 +60,11 @@ describe('an idle proxy', () => {
         '    engine: net',
         '    routes:',
         '      - { cluster: app }',
+        '  - name: tcp',
+        '    protocol: tcp',
+        '    address: 127.0.0.1',
+        '    port: 0',
+        '    cluster: app',
         'clusters:',
         '  - name: app',
         `    endpoints: [{ address: 127.0.0.1, port: ${(upstream.address() as net.AddressInfo).port} }]`,
@@ -79,6 +86,10 @@ describe('an idle proxy', () => {
           .on('error', reject);
       });
     expect(await Promise.all([get('/a'), get('/b'), get('/c', 'net')])).toEqual([200, 200, 200]);
+    // And a TCP session on the native relay, connected upstream and idle.
+    expect(proxy.output()).toContain('"relay":"native"');
+    tcpClient = net.connect(proxy.port('tcp'), '127.0.0.1');
+    await new Promise<void>((resolve, reject) => tcpClient?.once('connect', resolve).once('error', reject));
     // Start-up's and the requests' compilations finish, and V8's own delayed tasks after them (measured: 5 wake-ups
     // in the 4 s from 2.5 s after the requests, none from 8 s after).
     await sleep(8000);

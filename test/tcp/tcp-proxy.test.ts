@@ -188,7 +188,7 @@ describe.each(RELAYS)('TCP proxy ($relay relay)', ({ relay, env }) => {
   it('gives up on an endpoint that never answers the SYN after connectTimeoutMs', async () => {
     const ending = await connectAndWait(proxy.port('blackhole'), 'x');
     expect(ending.how).toBe('reset');
-    // Three attempts (the default) of 300 ms each, checked every 250 ms.
+    // Three attempts (the default) of 300 ms each, met to within 250 ms.
     expect(ending.ms).toBeGreaterThan(850);
     expect(ending.ms).toBeLessThan(3000);
     const s = await tcpStats(proxy, 'blackhole');
@@ -211,6 +211,19 @@ describe.each(RELAYS)('TCP proxy ($relay relay)', ({ relay, env }) => {
     await closed;
     const after = await tcpStats(proxy, 'stall');
     expect(after.closeReasons.idle_timeout).toBe(1);
+  });
+
+  it('closes a session that moves no byte at timeouts.idleMs, not before and not much after', async () => {
+    // The native relay's sweep is due at the earliest deadline, not on a tick: an idle session is what it waits for.
+    const client = await openConnection(proxy.port('stall'));
+    client.on('error', () => {});
+    // Read, so that the proxy's FIN is seen (the client allows half-open: it does not end its own side on it).
+    client.resume();
+    const started = performance.now();
+    await new Promise((r) => client.once('end', r));
+    client.destroy();
+    expect(performance.now() - started).toBeGreaterThan(2400);
+    expect(performance.now() - started).toBeLessThan(3500);
   });
 
   it('ends a session at timeouts.maxSessionMs however busy it is', async () => {
