@@ -1,7 +1,7 @@
 // An HTTP listener on the `net` engine: a net.Server per worker sharing the port through SO_REUSEPORT, one
 // NetConnection per client, and one sweep timer for every connection's deadlines (instead of a timer per
-// connection re-armed on each read). While every connection is an idle keep-alive one, the listener dozes: one
-// timer for the earliest idle deadline instead of four sweeps a second, and the first read after it reads the clock.
+// connection re-armed on each read). While every connection is an idle keep-alive one, the listener dozes (Sweeper):
+// one timer for the earliest idle deadline instead of four sweeps a second, and the first read after it reads the clock.
 
 import net from 'node:net';
 import { listenServer } from '../util/listen-server.ts';
@@ -17,10 +17,7 @@ export class NetListener implements NetConnectionOwner {
   private readonly server: net.Server;
   private readonly connections = new Set<NetConnection>();
   private readonly sweeper = new Sweeper(SWEEP_MS, this, sweep);
-  /** While dozing: the one timer, due at the earliest idle deadline; `nowMs` is stale until `now()` wakes us. */
-  private doze: NodeJS.Timeout | null = null;
   context: HttpListenerContext;
-  nowMs = Date.now();
   port = 0;
 
   /**
@@ -58,37 +55,20 @@ export class NetListener implements NetConnectionOwner {
     for (const c of this.connections) c.shutdown();
     this.connections.clear();
     this.sweeper.stop();
-    this.stopDozing();
   }
 
   connectionClosed(conn: NetConnection): void {
     this.connections.delete(conn);
-    if (this.connections.size === 0) {
-      this.sweeper.stop();
-      this.stopDozing();
-    }
+    if (this.connections.size === 0) this.sweeper.stop();
   }
 
-  /** The coarse clock; while dozing it is stale, so the first caller reads the real one and sweeping resumes. */
+  /** The coarse clock; while the listener dozes, the first caller reads the real one and the sweeps resume. */
   now(): number {
-    return this.doze === null ? this.nowMs : this.wake();
-  }
-
-  private wake(): number {
-    this.stopDozing();
-    this.nowMs = Date.now();
-    this.sweeper.start();
-    return this.nowMs;
-  }
-
-  private stopDozing(): void {
-    if (this.doze === null) return;
-    clearTimeout(this.doze);
-    this.doze = null;
+    return this.sweeper.now();
   }
 
   private onConnection(socket: net.Socket): void {
-    this.wake();
+    this.sweeper.start();
     this.connections.add(new NetConnection(socket, this));
   }
 
@@ -97,14 +77,13 @@ export class NetListener implements NetConnectionOwner {
    * many times in a row it came back to the native engine only to be handed over again at its next request.
    */
   adoptDescriptor(fd: number, initial: Buffer, bounces: number): void {
-    this.wake();
+    this.sweeper.start();
     this.connections.add(new NetConnection(fd, this, initial, bounces));
   }
 
   /** Expires what is due; dozes when only idle keep-alive connections are left. */
   sweep(): void {
-    const now = Date.now();
-    this.nowMs = now;
+    const now = this.sweeper.readClock();
     const requestLimit = this.context.net.requestTimeoutMs;
     let idleUntil = Number.POSITIVE_INFINITY;
     for (const c of this.connections) {
@@ -119,18 +98,10 @@ export class NetListener implements NetConnectionOwner {
     }
     // Nothing in flight and nothing expired: until a client sends (now() wakes) or the earliest idle deadline,
     // there is nothing to check. Any other state leaves the sweeps running.
-    if (idleUntil === 0 || this.connections.size === 0) return;
-    this.sweeper.stop();
-    this.doze = setTimeout(wakeAndSweep, Math.max(idleUntil - now, SWEEP_MS), this);
-    this.doze.unref();
+    if (idleUntil !== 0 && this.connections.size > 0) this.sweeper.doze(idleUntil);
   }
 }
 
 function sweep(listener: NetListener): void {
-  listener.sweep();
-}
-
-function wakeAndSweep(listener: NetListener): void {
-  listener.now();
   listener.sweep();
 }

@@ -59,6 +59,11 @@ export class SocketReadBuffer {
     return ok;
   }
 
+  /** No buffer of its own: idle, parked on the shared one (or not read yet). */
+  get parked(): boolean {
+    return this.own === null;
+  }
+
   /** Called by the listener's sweep: a socket that read nothing since the last one is parked. */
   sweep(socket: net.Socket): void {
     if (!this.readSinceSweep && this.own !== null) this.park(socket);

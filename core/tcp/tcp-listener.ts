@@ -1,8 +1,9 @@
 // A `protocol: tcp` listener in one worker, sharing its port with the other workers (SO_REUSEPORT). With the native
 // relay (native-relay.ts) the addon accepts: sessions without filters run natively, the others are handed over as
 // descriptors; without it a net.Server accepts. Either way a TcpSession runs each handed-over or net-accepted
-// connection, and one sweep timer checks those sessions' deadlines. Its counters outlive reloads (they belong to
-// the listener, not the generation); sessions keep the generation they started on.
+// connection, and one sweep timer checks those sessions' deadlines (dozing while they only wait for bytes:
+// util/sweeper.ts). Its counters outlive reloads (they belong to the listener, not the generation); sessions keep
+// the generation they started on.
 
 import net from 'node:net';
 import { listenFailed } from '../errors.ts';
@@ -26,7 +27,6 @@ export class TcpListener implements SessionOwner {
   private readonly sessions = new Set<TcpSession>();
   private readonly sweeper = new Sweeper(SWEEP_MS, this, sweep);
   private context: TcpListenerContext;
-  nowMs = Date.now();
   port = 0;
 
   constructor(name: string, context: TcpListenerContext, shared: SharedSessionCounts | null) {
@@ -90,7 +90,6 @@ export class TcpListener implements SessionOwner {
 
   /** A connection the native relay accepted that only a TcpSession can run (filters): `fd` is its own copy. */
   adoptDescriptor(fd: number): void {
-    this.nowMs = Date.now();
     this.sweeper.start();
     this.sessions.add(new TcpSession(fd, this.context, this));
   }
@@ -100,17 +99,27 @@ export class TcpListener implements SessionOwner {
     if (this.sessions.size === 0) this.sweeper.stop();
   }
 
+  /** The coarse clock; while the listener dozes, the first caller reads the real one and the sweeps resume. */
+  now(): number {
+    return this.sweeper.now();
+  }
+
   private onConnection(socket: net.Socket): void {
-    this.nowMs = Date.now();
     this.sweeper.start();
     // A session ends only on its sockets' 'close' events (never inside its constructor), so it is tracked at once.
     this.sessions.add(new TcpSession(socket, this.context, this));
   }
 
+  /** Expires what is due and parks idle sockets' buffers; dozes once every session only waits for bytes. */
   sweep(): void {
-    const now = Date.now();
-    this.nowMs = now;
-    for (const s of this.sessions) s.checkDeadlines(now);
+    const now = this.sweeper.readClock();
+    let idleUntil = Number.POSITIVE_INFINITY;
+    for (const s of this.sessions) {
+      s.checkDeadlines(now);
+      const until = s.idleUntil();
+      idleUntil = until < idleUntil ? until : idleUntil;
+    }
+    if (idleUntil !== 0 && this.sessions.size > 0) this.sweeper.doze(idleUntil);
   }
 }
 

@@ -41,8 +41,8 @@ export interface TcpListenerContext {
 export interface SessionOwner {
   readonly counters: TcpCounters;
   readonly shared: SharedSessionCounts | null;
-  /** Coarse clock (Date.now() at the last sweep or accept). */
-  readonly nowMs: number;
+  /** Coarse clock (Date.now() at the last sweep or accept; read afresh after the listener dozed). */
+  now(): number;
   sessionFinished(s: TcpSession): void;
 }
 
@@ -108,12 +108,13 @@ export class TcpSession implements SessionContext, FilterHost {
     this.owner = owner;
     this.listenerName = context.name;
     this.clusterName = context.defaultCluster;
-    this.lastActivityMs = owner.nowMs;
-    this.endDeadline = context.maxSessionMs > 0 ? owner.nowMs + context.maxSessionMs : 0;
+    const now = owner.now();
+    this.lastActivityMs = now;
+    this.endDeadline = context.maxSessionMs > 0 ? now + context.maxSessionMs : 0;
     const counters = owner.counters;
     counters.sessions++;
     counters.activeSessions++;
-    if (owner.shared !== null) owner.shared.opened(Math.floor(owner.nowMs / 1000), ordinals);
+    if (owner.shared !== null) owner.shared.opened(Math.floor(now / 1000), ordinals);
     else ordinals.active = ordinals.thisSecond = counters.activeSessions;
     this.listenerActiveSessions = ordinals.active;
     this.listenerSessionsThisSecond = ordinals.thisSecond;
@@ -187,7 +188,7 @@ export class TcpSession implements SessionContext, FilterHost {
   }
 
   waitForClientBytes(timeoutMs: number): void {
-    if (this.stageDeadline === 0) this.stageDeadline = this.owner.nowMs + timeoutMs;
+    if (this.stageDeadline === 0) this.stageDeadline = this.owner.now() + timeoutMs;
     this.client.resume();
   }
 
@@ -230,7 +231,7 @@ export class TcpSession implements SessionContext, FilterHost {
       onread: { buffer: this.upstreamReads.next, callback: this.onUpstreamRead },
     });
     this.upstream = upstream;
-    this.stageDeadline = this.owner.nowMs + cluster.spec.connectTimeoutMs;
+    this.stageDeadline = this.owner.now() + cluster.spec.connectTimeoutMs;
     upstream.once('connect', this.onUpstreamConnected);
     upstream.on('error', this.onUpstreamError);
     upstream.on('close', this.onUpstreamClose);
@@ -265,7 +266,7 @@ export class TcpSession implements SessionContext, FilterHost {
     this.stage = Stage.Relaying;
     endpointCounters(this.owner.counters, this.upstreamEndpoint).sessions++;
     this.stageDeadline = 0;
-    this.lastActivityMs = this.owner.nowMs;
+    this.lastActivityMs = this.owner.now();
     const firsts = this.filters.upstreamConnected();
     if (firsts === null) return;
     for (const first of firsts) upstream.write(first);
@@ -294,7 +295,7 @@ export class TcpSession implements SessionContext, FilterHost {
     const n = chunk.length;
     this.bytesFromClient += n;
     this.owner.counters.bytesFromClient += n;
-    this.lastActivityMs = this.owner.nowMs;
+    this.lastActivityMs = this.owner.now();
     const out = this.context.dataFilters ? this.filters.data(chunk, true) : chunk;
     if (out !== null && !this.clientReads.writeTo(this.upstream as net.Socket, out)) this.client.pause();
   }
@@ -304,7 +305,7 @@ export class TcpSession implements SessionContext, FilterHost {
     const chunk = this.upstreamReads.chunk(n);
     this.bytesFromUpstream += n;
     this.owner.counters.bytesFromUpstream += n;
-    this.lastActivityMs = this.owner.nowMs;
+    this.lastActivityMs = this.owner.now();
     const out = this.context.dataFilters ? this.filters.data(chunk, false) : chunk;
     if (out !== null && !this.upstreamReads.writeTo(this.client, out)) (this.upstream as net.Socket).pause();
     return true;
@@ -354,6 +355,17 @@ export class TcpSession implements SessionContext, FilterHost {
   };
 
   // ---- deadlines and the end ----
+
+  /**
+   * Until when the listener may doze for this session: its earliest deadline once it only waits for bytes (relaying,
+   * both read buffers parked, so the sweeps have nothing left to park), else 0 (it needs the sweeps).
+   */
+  idleUntil(): number {
+    if (this.stage !== Stage.Relaying || !this.clientReads.parked) return 0;
+    if (this.upstream !== null && !this.upstreamReads.parked) return 0;
+    const idleAt = this.lastActivityMs + this.context.idleTimeoutMs;
+    return this.endDeadline !== 0 && this.endDeadline < idleAt ? this.endDeadline : idleAt;
+  }
 
   /** Called by the listener's sweep. */
   checkDeadlines(now: number): void {

@@ -32,10 +32,10 @@ describe('an idle proxy', () => {
   let proxy: ProxyProcess;
   let upstream: http.Server;
   const agent = new http.Agent({ keepAlive: true });
-  let tcpClient: net.Socket | undefined;
+  const tcpClients: net.Socket[] = [];
   afterAll(async () => {
     agent.destroy();
-    tcpClient?.destroy();
+    for (const s of tcpClients) s.destroy();
     await proxy?.stop();
     upstream?.closeAllConnections();
     await new Promise<void>((r) => upstream?.close(() => r()));
@@ -65,6 +65,13 @@ describe('an idle proxy', () => {
         '    address: 127.0.0.1',
         '    port: 0',
         '    cluster: app',
+        // A connection filter: its sessions run on node:net, not the native relay.
+        '  - name: tcp-filtered',
+        '    protocol: tcp',
+        '    address: 127.0.0.1',
+        '    port: 0',
+        '    cluster: app',
+        '    filters: [{ name: ip-access, config: { allow: [127.0.0.1/32] } }]',
         'clusters:',
         '  - name: app',
         `    endpoints: [{ address: 127.0.0.1, port: ${(upstream.address() as net.AddressInfo).port} }]`,
@@ -86,10 +93,19 @@ describe('an idle proxy', () => {
           .on('error', reject);
       });
     expect(await Promise.all([get('/a'), get('/b'), get('/c', 'net')])).toEqual([200, 200, 200]);
-    // And a TCP session on the native relay, connected upstream and idle.
+    // And two TCP sessions, connected upstream and idle: one on the native relay, one on node:net (a filter). A
+    // round trip through the node:net one gives its sockets read buffers, which its sweeps park before it dozes.
     expect(proxy.output()).toContain('"relay":"native"');
-    tcpClient = net.connect(proxy.port('tcp'), '127.0.0.1');
-    await new Promise<void>((resolve, reject) => tcpClient?.once('connect', resolve).once('error', reject));
+    const connect = (listener: string) =>
+      new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect(proxy.port(listener), '127.0.0.1');
+        tcpClients.push(s);
+        s.once('connect', () => resolve(s)).once('error', reject);
+      });
+    await connect('tcp');
+    const filtered = await connect('tcp-filtered');
+    filtered.write('GET /tcp HTTP/1.1\r\nHost: a\r\n\r\n');
+    await new Promise((r) => filtered.once('data', r));
     // Start-up's and the requests' compilations finish, and V8's own delayed tasks after them (measured: 5 wake-ups
     // in the 4 s from 2.5 s after the requests, none from 8 s after).
     await sleep(8000);

@@ -90,6 +90,7 @@ describe.each(RELAYS)('TCP proxy ($relay relay)', ({ relay, env }) => {
       tcpListener('blackhole', 'blackhole'),
       tcpListener('retry', 'retry'),
       tcpListener('short', 'echo', ['timeouts: { maxSessionMs: 500 }']),
+      tcpListener('lull', 'echo', ['timeouts: { idleMs: 1500 }']),
       'clusters:',
       cluster('echo', [echo.port]),
       cluster('bulk', [sourceSink.port]),
@@ -224,6 +225,21 @@ describe.each(RELAYS)('TCP proxy ($relay relay)', ({ relay, env }) => {
     client.destroy();
     expect(performance.now() - started).toBeGreaterThan(2400);
     expect(performance.now() - started).toBeLessThan(3500);
+  });
+
+  it('times the idle timeout from the last byte, also when it comes after a lull the listener dozed through', async () => {
+    const client = await openConnection(proxy.port('lull'));
+    client.on('error', () => {});
+    client.resume();
+    const started = performance.now();
+    client.write('a');
+    await new Promise((r) => setTimeout(r, 1200));
+    client.write('b');
+    await new Promise((r) => client.once('end', r));
+    client.destroy();
+    // Closed 1.5 s after the second byte, not 1.5 s after the first (or after the sweep before the lull).
+    expect(performance.now() - started).toBeGreaterThan(1200 + 1400);
+    expect(performance.now() - started).toBeLessThan(1200 + 1500 + 1000);
   });
 
   it('ends a session at timeouts.maxSessionMs however busy it is', async () => {
