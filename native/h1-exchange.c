@@ -44,22 +44,9 @@ uint64_t h1_now_ms(h1_listener *l) {
   return uv_now(l->base.server.loop);
 }
 
-/* Deadlines are met by one sweep per listener over its connections (no timer per connection, re-armed on every
-   read), set to fire when the earliest deadline is due but no sooner than H1_SWEEP_MS after the last sweep. Before,
-   it ticked every H1_SWEEP_MS while any connection was open: four wake-ups a second for a sidecar whose clients
-   keep idle keep-alive connections to it; now such a sidecar wakes when an idle timeout is due. */
-static void sweep_at(h1_listener *l, uint64_t at) {
-  if (l->base.sweep_state != NL_OPEN) return;
-  uint64_t soonest = l->swept_ms + H1_SWEEP_MS;
-  if (at < soonest) at = soonest;
-  if (at >= l->sweep_at_ms) return;
-  uint64_t now = h1_now_ms(l);
-  l->sweep_at_ms = at;
-  uv_timer_start(&l->base.sweep, h1_on_sweep, at > now ? at - now : 0, 0);
-}
-
+/* Deadlines: one sweep per listener, due at the earliest (nl_sweep_by). */
 uint64_t h1_deadline(h1_listener *l, uint64_t at) {
-  if (at < l->sweep_at_ms) sweep_at(l, at);
+  if (at < l->base.sweep_at_ms) nl_sweep_by(&l->base, at, H1_SWEEP_MS, h1_on_sweep);
   return at;
 }
 
@@ -765,8 +752,7 @@ int h1_adopt(h1_listener *l, int fd, const char *bytes, uint32_t len, uint32_t b
 void h1_on_sweep(uv_timer_t *timer) {
   h1_listener *l = timer->data;
   uint64_t now = h1_now_ms(l);
-  l->sweep_at_ms = UINT64_MAX;
-  l->swept_ms = now;
+  nl_swept(&l->base, now);
   /* The earliest deadline still ahead: the next sweep. Deadlines set while this one runs (a failure's linger) set
      it through h1_deadline as well. */
   uint64_t next = UINT64_MAX;
@@ -810,7 +796,7 @@ void h1_on_sweep(uv_timer_t *timer) {
       h1_upstream_close(u);
     }
   }
-  if (next != UINT64_MAX) sweep_at(l, next);
+  if (next != UINT64_MAX) nl_sweep_by(&l->base, next, H1_SWEEP_MS, h1_on_sweep);
 }
 
 void h1_drain(h1_listener *l) {

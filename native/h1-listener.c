@@ -72,7 +72,6 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   l->base.release = release;
   l->base.turn_end = report_ends;
   l->io = io;
-  l->sweep_at_ms = UINT64_MAX;
   l->header_timeout_ms = 10000;
   l->idle_timeout_ms = 60000;
   l->body_timeout_ms = 60000;

@@ -335,8 +335,6 @@ struct h1_listener {
   int nuconns;
   char date[40]; /* "date: <IMF-fixdate>\r\n", refreshed when a response needs it */
   uint64_t date_s;
-  /* When the sweep timer (base.sweep, one-shot) fires next (UINT64_MAX: it is not set), and when it last ran. */
-  uint64_t sweep_at_ms, swept_ms;
 };
 
 /* h1-exchange.c */

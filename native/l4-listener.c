@@ -52,7 +52,6 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   l->totals = totals;
   l->session_ids = session_ids;
   l->idle_ms = 300000;
-  l->sweep_at_ms = UINT64_MAX;
   return nl_open(env, &l->base, NL_TCP, argv, on_connection, "MantouTcpListener", argv + 3, L4_NREFS);
 }
 
@@ -74,7 +73,7 @@ static napi_value Configure(napi_env env, napi_callback_info info) {
   l->max_session_ms = (uint64_t)max;
   l->addresses = addrs;
   /* A shorter idle timeout applies to open sessions too: the next sweep finds when. */
-  if (l->nsessions > 0) l4_sweep_by(l, 0);
+  if (l->nsessions > 0) nl_sweep_by(&l->base, 0, SWEEP_MS, on_sweep);
   return NULL;
 }
 

@@ -99,8 +99,6 @@ struct listener {
   nlistener base; /* first: the listen socket, the sweep, the JavaScript values, the handle */
   uint8_t addresses;   /* read the peer address at accept (the access log wants it) */
   uint64_t idle_ms, max_session_ms;
-  uint64_t sweep_at_ms; /* when the armed sweep is due; UINT64_MAX when none is */
-  uint64_t swept_ms;    /* when the last sweep ran */
   double *totals;      /* [bytes from clients, bytes from upstreams] in a JS Float64Array */
   double *session_ids; /* [last session id given in this thread] (core/tcp/session-ids.ts), shared with TcpSession */
   target *targets;
@@ -112,7 +110,6 @@ struct listener {
 /* l4-session.c */
 void on_connection(uv_stream_t *server, int status);
 void on_sweep(uv_timer_t *timer);
-void l4_sweep_by(listener *l, uint64_t at);
 void close_session(session *s, int reason, int reset);
 
 /* l4-listener.c */

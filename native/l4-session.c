@@ -257,6 +257,8 @@ static void attempt_failed(session *s, int err, int timed_out) {
   close_side(&s->upstream, 0);
 }
 
+static void sweep_by(listener *l, uint64_t at);
+
 static void on_connect(uv_connect_t *req, int status) {
   session *s = req->data;
   if (status == UV_ECANCELED || s->stage != S_CONNECTING) return;
@@ -268,7 +270,7 @@ static void on_connect(uv_connect_t *req, int status) {
   s->connected = 1;
   s->reason = R_NONE;
   s->last_active_ms = uv_now(req->handle->loop);
-  l4_sweep_by(s->l, s->last_active_ms + s->l->idle_ms);
+  sweep_by(s->l, s->last_active_ms + s->l->idle_ms);
   uv_tcp_nodelay(&s->upstream.tcp, 1);
   s->client.reading = s->upstream.reading = 1;
   uv_read_start((uv_stream_t *)&s->client.tcp, on_alloc, on_read);
@@ -288,7 +290,7 @@ static void start_attempt(session *s) {
   s->upstream.state = H_OPEN;
   s->upstream.shut = s->upstream.eof = 0;
   s->connect_deadline_ms = uv_now(l->base.server.loop) + l->targets[t].connect_timeout_ms;
-  l4_sweep_by(l, s->connect_deadline_ms);
+  sweep_by(l, s->connect_deadline_ms);
   s->connect.data = s;
   int err = uv_tcp_connect(&s->connect, &s->upstream.tcp, (struct sockaddr *)&l->targets[t].addr, on_connect);
   if (err != 0) attempt_failed(s, err, 0);
@@ -362,32 +364,23 @@ void on_connection(uv_stream_t *server, int status) {
   l->nsessions++;
   if (l->addresses) addresses(s);
   uv_tcp_nodelay(&s->client.tcp, 1);
-  if (s->end_deadline_ms != 0) l4_sweep_by(l, s->end_deadline_ms);
+  if (s->end_deadline_ms != 0) sweep_by(l, s->end_deadline_ms);
   start_attempt(s);
 }
 
 /* ---- deadlines ---- */
 
 /* One sweep per listener meets every session's deadlines (connect timeout, idle timeout from the last byte, the
-   session's maximum), due when the earliest is but no sooner than SWEEP_MS after the last sweep. A read only moves
-   an idle deadline later, so it re-arms nothing: a sweep that comes early finds the new one and re-arms for it. It
-   ticked every SWEEP_MS while any session was open before: four wake-ups a second for a sidecar holding an idle
-   database connection pool. */
-void l4_sweep_by(listener *l, uint64_t at) {
-  if (l->base.sweep_state != NL_OPEN) return;
-  uint64_t soonest = l->swept_ms + SWEEP_MS;
-  if (at < soonest) at = soonest;
-  if (at >= l->sweep_at_ms) return;
-  uint64_t now = uv_now(l->base.server.loop);
-  l->sweep_at_ms = at;
-  uv_timer_start(&l->base.sweep, on_sweep, at > now ? at - now : 0, 0);
+   session's maximum), due at the earliest (nl_sweep_by). A read only moves an idle deadline later, so it re-arms
+   nothing: a sweep that comes early finds the new one and re-arms for it. */
+static void sweep_by(listener *l, uint64_t at) {
+  nl_sweep_by(&l->base, at, SWEEP_MS, on_sweep);
 }
 
 void on_sweep(uv_timer_t *timer) {
   listener *l = timer->data;
   uint64_t now = uv_now(timer->loop);
-  l->sweep_at_ms = UINT64_MAX;
-  l->swept_ms = now;
+  nl_swept(&l->base, now);
   uint64_t due = UINT64_MAX;
   /* Nothing here frees a session synchronously (that happens in close callbacks), so `next` stays valid. A retried
      connect arms its own deadline through start_attempt. */
@@ -407,5 +400,5 @@ void on_sweep(uv_timer_t *timer) {
       }
     }
   }
-  if (due != UINT64_MAX) l4_sweep_by(l, due);
+  if (due != UINT64_MAX) sweep_by(l, due);
 }

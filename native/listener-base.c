@@ -141,6 +141,7 @@ napi_value nl_open(napi_env env, nlistener *b, int kind, napi_value *argv, uv_co
   b->server_state = NL_OPEN;
   uv_timer_init(loop, &b->sweep);
   b->sweep.data = b;
+  b->sweep_at_ms = UINT64_MAX;
   /* The sweep never keeps the thread alive by itself. */
   uv_unref((uv_handle_t *)&b->sweep);
   b->sweep_state = NL_OPEN;
@@ -181,4 +182,19 @@ uint32_t nl_u32(napi_env env, napi_value v) {
   double d = 0;
   napi_get_value_double(env, v, &d);
   return d <= 0 ? 0 : d >= 4294967295.0 ? 4294967295u : (uint32_t)d;
+}
+
+void nl_sweep_by(nlistener *b, uint64_t at, uint64_t min_gap_ms, uv_timer_cb on_sweep) {
+  if (b->sweep_state != NL_OPEN) return;
+  uint64_t soonest = b->swept_ms + min_gap_ms;
+  if (at < soonest) at = soonest;
+  if (at >= b->sweep_at_ms) return;
+  uint64_t now = uv_now(b->server.loop);
+  b->sweep_at_ms = at;
+  uv_timer_start(&b->sweep, on_sweep, at > now ? at - now : 0, 0);
+}
+
+void nl_swept(nlistener *b, uint64_t now) {
+  b->sweep_at_ms = UINT64_MAX;
+  b->swept_ms = now;
 }

@@ -23,6 +23,8 @@ struct nlistener {
   addon_instance *inst;
   uv_tcp_t server;
   uv_timer_t sweep;
+  /* When the sweep (one-shot) fires next (UINT64_MAX: it is not set), and when it last ran (nl_sweep_by). */
+  uint64_t sweep_at_ms, swept_ms;
   uv_check_t turn_check; /* after the poll phase of a turn that asked for it (nl_end_of_turn): turn_end, fairness */
   napi_async_context async;
   napi_ref refs[NL_MAX_REFS]; /* the callbacks and shared arrays JavaScript gave */
@@ -58,6 +60,14 @@ napi_value nl_open(napi_env env, nlistener *b, int kind, napi_value *argv, uv_co
    JS error thrown otherwise. */
 nlistener *nl_from_call(napi_env env, napi_callback_info info, int kind, size_t n, napi_value *argv);
 void nl_stop_accepting(nlistener *b);
+/* Deadlines are met by one sweep per listener over its connections or sessions (no timer per connection, re-armed
+   on every read): the sweep is armed for `at`, or kept when it is due sooner, but never sooner than `min_gap_ms`
+   after the last one ran. Each kind's sweep starts with nl_swept and ends by arming itself for the earliest deadline
+   it saw, so nothing ticks while nothing is due: a fixed tick woke a sidecar four times a second for as long as it
+   held idle keep-alive connections or TCP sessions. */
+void nl_sweep_by(nlistener *b, uint64_t at, uint64_t min_gap_ms, uv_timer_cb on_sweep);
+/* The sweep runs now: nothing is armed, and the gap counts from here. */
+void nl_swept(nlistener *b, uint64_t now);
 /* Stops accepting and closes the sweep timer (the kind closes its connections). */
 void nl_close_handles(nlistener *b);
 /* Frees the listener once JavaScript has let go of it (or the thread is going) and nothing is open. */

@@ -117,7 +117,7 @@ export class TcpListener implements SessionOwner {
     for (const s of this.sessions) {
       s.checkDeadlines(now);
       const until = s.idleUntil();
-      idleUntil = until < idleUntil ? until : idleUntil;
+      idleUntil = Math.min(idleUntil, until);
     }
     if (idleUntil !== 0 && this.sessions.size > 0) this.sweeper.doze(idleUntil);
   }

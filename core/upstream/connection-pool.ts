@@ -51,10 +51,6 @@ export class ConnectionPool implements ConnectionOwner {
     return this.total;
   }
 
-  get idleCount(): number {
-    return this.idle.length;
-  }
-
   /** When the longest-idle connection went idle (performance.now() clock), or +Infinity with none idle. */
   get oldestIdleSinceMs(): number {
     // The stack's bottom holds the oldest idle connections.

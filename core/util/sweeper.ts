@@ -6,7 +6,7 @@
 
 export class Sweeper<T> {
   /** Date.now() as of the last sweep or wake-up. Stale while dozing: read it through now(). */
-  nowMs = Date.now();
+  private nowMs = Date.now();
   private timer: NodeJS.Timeout | null = null;
   private dozing = false;
   private readonly intervalMs: number;
