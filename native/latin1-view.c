@@ -8,8 +8,9 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 
-/* Declared here because the headers npm builds against differ: Node 22's declare it from NAPI_VERSION 10, Node 20's
-   (Debian's, npm's nodedir here) only under NAPI_EXPERIMENTAL. Every Node that Mantou runs on (22.18+) exports it. */
+/* Declared here because the headers the build may find differ: Node 22's declare it from NAPI_VERSION 10, Node 20's
+   (Debian's system headers, build.js's last resort) only under NAPI_EXPERIMENTAL. Every Node that Mantou runs on
+   (22.18+) exports it. */
 napi_status node_api_create_external_string_latin1(napi_env env, char *str, size_t length, napi_finalize finalize_callback,
                                                     void *finalize_hint, napi_value *result, bool *copied);
 
