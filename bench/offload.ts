@@ -47,6 +47,7 @@ import {
 import { latencyHistogram, MAX_REMEASURES, openLoop } from './open-loop.ts';
 import { slowedByLoad } from './slowed-by-load.ts';
 import { startBenchUpstream } from './upstream.ts';
+import { describeWakeFloor, measureWakeFloor } from './wake-floor.ts';
 
 /**
  * Alternating rounds measured (`-- --rounds N`, default 5), after one more that warms up (JIT, pools, the
@@ -178,6 +179,7 @@ const pooledP99 = (row: number[]) => pooled.get(row)?.getValueAtPercentile(99) ?
 async function main(): Promise<void> {
   // The probe (openLoop, in this process) belongs on CPU 0 with the GETs' upstream, not beside the proxy.
   pinSelfToLoadCpu();
+  const floor = hasTaskset ? measureWakeFloor(LOAD_CPU, PROXY_CPU) : null;
   const pinned = hasTaskset ? LOAD_CPU : undefined;
   const upstream = await startBenchUpstream(pinned);
   const bulkUpstream = await startBenchUpstream(hasTaskset ? UPLOAD_CPU : undefined);
@@ -291,6 +293,7 @@ async function main(): Promise<void> {
         ? `upload peers on CPU ${LOAD_CPU} beside the probe (--shared)`
         : `proxy and upload peers (SCHED_IDLE) on CPU ${PROXY_CPU}, probe on CPU ${LOAD_CPU}`,
     );
+    if (floor !== null) console.log(`floor before the run (idle round trip, CPU ${LOAD_CPU} to ${PROXY_CPU}): ${describeWakeFloor(floor)}`);
     console.log(`p99 alone: ${q} µs [${quiet.join(', ')}]`);
     console.log(
       `p99 beside ${UPLOADS_PER_S} uploads of 1 MiB a second sent straight to their upstream, bypassing the proxy: ${p} µs [${bypassing.join(', ')}]`,

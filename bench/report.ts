@@ -1,6 +1,8 @@
 // Results of a run: the JSON document, the markdown report (one table per scenario), a latency-percentile SVG
 // per scenario, and the comparison with an earlier run.
 
+import { describeWakeFloor, type WakeFloor } from './wake-floor.ts';
+
 export interface LatencyRound {
   p50: number;
   p90: number;
@@ -101,6 +103,8 @@ export interface RunResults {
   placement: string;
   /** What served as the upstream (absent in runs before it was recorded). */
   upstream?: string;
+  /** The idle round trip between the load CPU and the proxy's, before and after the run (absent before 2026-12-02). */
+  wakeFloor?: { before: WakeFloor | null; after: WakeFloor | null };
   load: string;
   skipped: Record<string, string>;
   scenarios: { name: string; question: string; cells: CellResult[] }[];
@@ -120,6 +124,12 @@ export const median = (xs: number[]): number => {
 const spread = (xs: number[], digits = 0) => (xs.length > 1 ? ` (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})` : '');
 const us = (v: number) => (Number.isFinite(v) ? (v >= 10_000 ? `${(v / 1000).toFixed(1)} ms` : `${v.toFixed(0)} µs`) : '—');
 
+/** The hour's floor, in words: what every proxy's "added" latency includes and `direct`'s does not. */
+function wakeFloorLine(before: WakeFloor | null, after: WakeFloor | null): string {
+  const at = (f: WakeFloor | null) => (f === null ? 'not measured' : describeWakeFloor(f));
+  return `Floor: an idle round trip between the load CPU and the proxy's (bench/upstream/wake-probe.c, 2,000 at one a millisecond; a proxy hop makes two, direct none): ${at(before)} before the run, ${at(after)} after. Compare runs only where it is alike.`;
+}
+
 export function markdownReport(r: RunResults): string {
   const out: string[] = [
     `# Mantou benchmark — ${r.date}, commit ${r.commit}`,
@@ -127,6 +137,7 @@ export function markdownReport(r: RunResults): string {
     `Placement: ${r.placement}.`,
     ...(r.upstream ? [`Upstream: ${r.upstream}.`] : []),
     `Load: ${r.load}.`,
+    ...(r.wakeFloor ? [wakeFloorLine(r.wakeFloor.before, r.wakeFloor.after)] : []),
     '',
   ];
   for (const [name, why] of Object.entries(r.skipped)) out.push(`- skipped **${name}**: ${why}`);

@@ -38,6 +38,7 @@ import {
 import { requestBytes, type Scenario, scenarios } from './scenarios.ts';
 import { unknownNamesError } from './selection.ts';
 import { startBenchUpstream } from './upstream.ts';
+import { describeWakeFloor, measureWakeFloor } from './wake-floor.ts';
 
 const { values } = parseArgs({
   options: {
@@ -363,6 +364,8 @@ async function main(): Promise<void> {
   const started = performance.now();
   const chosen = scenarios.filter((s) => wantScenarios.includes(s.name));
   const dir = benchTempDir('run');
+  const floorBefore = hasTaskset ? measureWakeFloor(LOAD_CPU, PROXY_CPU) : null;
+  if (floorBefore !== null) console.log(`floor (idle round trip, CPU ${LOAD_CPU} to ${PROXY_CPU}): ${describeWakeFloor(floorBefore)}`);
   const upstream = await startBenchUpstream(hasTaskset ? LOAD_CPU : undefined);
   const skipped: Record<string, string> = {};
   const running: Candidate[] = [];
@@ -398,6 +401,7 @@ async function main(): Promise<void> {
         ? `each proxy pinned to CPU ${PROXY_CPU} (Mantou N workers: all CPUs); load generator and upstream on CPU ${LOAD_CPU}`
         : 'taskset not found: no pinning',
       upstream: upstream.kind,
+      wakeFloor: { before: floorBefore, after: null },
       load: `${LATENCY_FIRST ? 'latency rounds first (--latency-first); ' : ''}latency: open-loop generator (${ROUNDS} × ${LATENCY_MS} ms per rate, 50 connections${chosen
         .filter((s) => latencyRoundsOf(s) > ROUNDS)
         .map((s) => `; ${latencyRoundsOf(s)} rounds in ${s.name}`)
@@ -429,6 +433,10 @@ async function main(): Promise<void> {
         );
       }
       results.scenarios.push({ name: s.name, question: s.question, cells });
+    }
+    if (hasTaskset && results.wakeFloor) {
+      results.wakeFloor.after = measureWakeFloor(LOAD_CPU, PROXY_CPU);
+      if (results.wakeFloor.after !== null) console.log(`floor after the run: ${describeWakeFloor(results.wakeFloor.after)}`);
     }
     const stamp = results.date.slice(0, 19).replaceAll(':', '-');
     const out = join('bench', 'results', `${stamp}-${results.commit}`);

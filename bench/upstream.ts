@@ -10,8 +10,6 @@ import { fileURLToPath } from 'node:url';
 import { spawnCommandUntil, spawnUntil } from './candidates.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const source = join(here, 'upstream', 'fixed-upstream.c');
-const binary = join(here, 'upstream', 'build', 'fixed-upstream');
 
 export interface BenchUpstream {
   readonly port: number;
@@ -21,14 +19,19 @@ export interface BenchUpstream {
   stop(): void;
 }
 
-/** The C upstream's path, compiled when missing or older than its source; null (and why) when it cannot be. */
-function fixedUpstreamBinary(): { path: string | null; why?: string } {
+/**
+ * A C program of bench/upstream/ (`name`.c), compiled to bench/upstream/build/`name` when missing or older than its
+ * source; its path, or null and why when it cannot be built.
+ */
+export function compiledBenchProgram(name: string, ccArgs: readonly string[] = []): { path: string | null; why?: string } {
+  const source = join(here, 'upstream', `${name}.c`);
+  const binary = join(here, 'upstream', 'build', name);
   if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return { path: binary };
   try {
     mkdirSync(dirname(binary), { recursive: true });
     // Built beside, then renamed: a concurrent start never runs a half-written binary.
     const tmp = `${binary}.${process.pid}.tmp`;
-    execFileSync(process.env.CC ?? 'cc', ['-O2', '-Wall', '-o', tmp, source], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(process.env.CC ?? 'cc', ['-O2', '-Wall', ...ccArgs, '-o', tmp, source], { stdio: ['ignore', 'ignore', 'pipe'] });
     renameSync(tmp, binary);
     return { path: binary };
   } catch (err) {
@@ -38,7 +41,7 @@ function fixedUpstreamBinary(): { path: string | null; why?: string } {
 
 /** Starts the upstream (on `cpu` when given) and resolves once it listens. */
 export async function startBenchUpstream(cpu?: string): Promise<BenchUpstream> {
-  const fixed = fixedUpstreamBinary();
+  const fixed = compiledBenchProgram('fixed-upstream');
   const args = ['--port', '0'];
   if (fixed.path === null) {
     process.stderr.write(`bench: the C upstream cannot be built (${fixed.why}); using bench/upstream-server.ts (uWebSockets.js)\n`);
