@@ -184,6 +184,13 @@ const Admin = T.Object(
   {
     address: T.Optional(T.String({ minLength: 1, description: 'default 127.0.0.1; mutating endpoints only answer loopback peers' })),
     port: T.Optional(ListenPort),
+    headerTimeoutMs: T.Optional(
+      T.Integer({
+        minimum: 1,
+        maximum: 600_000,
+        description: "default 10000: how long a connection has to send a request's complete headers (408 and close after)",
+      }),
+    ),
   },
   strict,
 );
@@ -258,6 +265,7 @@ export const defaults = Object.freeze({
   maxBufferedRequestBytes: 65_536,
   adminAddress: '127.0.0.1',
   adminPort: 9901,
+  adminHeaderTimeoutMs: 10_000,
   workerHeapMb: 1024,
   /** No busy polling: an idle worker sleeps, as nginx's and Envoy's do. */
   busyPollUs: 0,

@@ -141,14 +141,17 @@ export class Supervisor {
     const resolved = await this.resolveListenAddresses(this.config);
     // uWS reads its header limit once, when it loads (in each worker): set it before any worker starts.
     process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(maxHeaderBytes(this.config));
-    const admin = new AdminServer({
-      isReady: () => this.isReady(),
-      configDump: () => this.configDump(),
-      stats: () => this.stats(),
-      reload: (source) => this.reload(source),
-      drain: (source) => this.drain(source),
-      crashWorker: process.env.MANTOU_TEST_HOOKS === '1' ? (index, how) => this.crashWorker(index, how) : undefined,
-    });
+    const admin = new AdminServer(
+      {
+        isReady: () => this.isReady(),
+        configDump: () => this.configDump(),
+        stats: () => this.stats(),
+        reload: (source) => this.reload(source),
+        drain: (source) => this.drain(source),
+        crashWorker: process.env.MANTOU_TEST_HOOKS === '1' ? (index, how) => this.crashWorker(index, how) : undefined,
+      },
+      adminHeaderTimeoutMs(this.config),
+    );
     this.adminPort = await admin.listen(this.config.admin?.address ?? defaults.adminAddress, this.config.admin?.port ?? defaults.adminPort);
     this.admin = admin;
     this.generation = 1;
@@ -358,6 +361,11 @@ export class Supervisor {
       if (maxHeaderBytes(config) !== maxHeaderBytes(this.config)) {
         log.warn('maxRequestHeadersBytes changes take effect only after a restart (uWS reads it once)');
       }
+      const adminPort = config.admin?.port ?? defaults.adminPort;
+      const adminAddress = config.admin?.address ?? defaults.adminAddress;
+      if ((adminPort !== 0 && adminPort !== this.adminPort) || adminAddress !== (this.config.admin?.address ?? defaults.adminAddress)) {
+        log.warn("the admin port's address and port change only after a restart (it stays where it listens)");
+      }
       resolved = await this.resolveListenAddresses(config);
       sessionSlots = this.sessionSlotTable.assign(tcpListenerNames(config));
     } catch (err) {
@@ -386,6 +394,8 @@ export class Supervisor {
       return;
     }
     this.bound = next.bound;
+    // The admin port's address and port are bound once, at start; its header timeout follows each reload.
+    if (this.admin !== null) this.admin.headerTimeoutMs = adminHeaderTimeoutMs(next.config);
     this.watcher?.follow(digest, next.config.watchConfig === true && !this.draining);
     this.counters.reloads++;
     this.lastReloadOk = true;
@@ -541,3 +551,5 @@ function maxHeaderBytes(config: Config): number {
 function tcpListenerNames(config: Config): string[] {
   return config.listeners.filter((l) => l.protocol === 'tcp').map((l) => l.name);
 }
+
+const adminHeaderTimeoutMs = (config: Config): number => config.admin?.headerTimeoutMs ?? defaults.adminHeaderTimeoutMs;

@@ -6,9 +6,6 @@ import type net from 'node:net';
 import { StartupError } from '../errors.ts';
 import { enforceHeaderDeadline, NEVER_MS } from './header-deadline.ts';
 
-/** Admin requests are a line and a few headers: 10 s is generous for any real client, probes included. */
-const ADMIN_HEADER_DEADLINE_MS = 10_000;
-
 export interface AdminBackend {
   /** True when every worker runs the current generation and the process is not draining. */
   isReady(): boolean;
@@ -25,16 +22,19 @@ export class AdminServer {
   private readonly server: http.Server;
   private readonly backend: AdminBackend;
 
-  /** `headerDeadlineMs`: how long a connection has to deliver a request's headers (tests shorten it). */
-  constructor(backend: AdminBackend, headerDeadlineMs = ADMIN_HEADER_DEADLINE_MS) {
+  /** How long a connection has to deliver a request's headers (`admin.headerTimeoutMs`; a reload may change it). */
+  headerTimeoutMs: number;
+
+  constructor(backend: AdminBackend, headerTimeoutMs: number) {
     this.backend = backend;
+    this.headerTimeoutMs = headerTimeoutMs;
     // Node's own header and request timeouts off, with the interval that checks them: see header-deadline.ts.
     const options = { connectionsCheckingInterval: NEVER_MS, headersTimeout: 0, requestTimeout: 0 };
     this.server = http.createServer(options, (req, res) => {
       this.handle(req, res).catch((err: unknown) => reply(res, 500, { error: (err as Error).message }));
     });
     this.server.keepAliveTimeout = 2000;
-    enforceHeaderDeadline(this.server, headerDeadlineMs);
+    enforceHeaderDeadline(this.server, () => this.headerTimeoutMs);
   }
 
   listen(address: string, port: number): Promise<number> {

@@ -21,12 +21,13 @@ interface Waiting {
 }
 
 /**
- * Gives every connection `ms` to deliver a request's complete headers: from its accept, and again from each
- * response's end while no other request is open on it. A connection that misses it gets a 408 and is closed, as
+ * Gives every connection `deadlineMs()` to deliver a request's complete headers: from its accept, and again from
+ * each response's end while no other request is open on it (read each time, so a reload's value applies to the next
+ * wait). A connection that misses it gets a 408 and is closed, as
  * Node's headersTimeout would answer. Keep-alive connections that simply sit idle are closed earlier by the
  * server's keepAliveTimeout (a socket timeout, likewise armed only while the connection exists).
  */
-export function enforceHeaderDeadline(server: http.Server, ms: number): void {
+export function enforceHeaderDeadline(server: http.Server, deadlineMs: () => number): void {
   const waiting = new WeakMap<net.Socket, Waiting>();
   const expire = (socket: net.Socket): void => {
     if (socket.destroyed) return;
@@ -35,7 +36,7 @@ export function enforceHeaderDeadline(server: http.Server, ms: number): void {
   };
   const arm = (socket: net.Socket, w: Waiting): void => {
     clearTimeout(w.timer);
-    w.timer = setTimeout(expire, ms, socket);
+    w.timer = setTimeout(expire, deadlineMs(), socket);
   };
   server.on('connection', (socket: net.Socket) => {
     const w: Waiting = { timer: undefined, open: 0 };
