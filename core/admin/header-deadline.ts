@@ -23,9 +23,9 @@ interface Waiting {
 /**
  * Gives every connection `deadlineMs()` to deliver a request's complete headers: from its accept, and again from
  * each response's end while no other request is open on it (read each time, so a reload's value applies to the next
- * wait). A connection that misses it gets a 408 and is closed, as
- * Node's headersTimeout would answer. Keep-alive connections that simply sit idle are closed earlier by the
- * server's keepAliveTimeout (a socket timeout, likewise armed only while the connection exists).
+ * wait). A connection that misses it gets a 408 and is closed, as Node's headersTimeout would answer. Keep-alive
+ * connections that simply sit idle are closed by the server's keepAliveTimeout (2 s, a socket timeout, likewise
+ * armed only while the connection exists) unless this deadline is shorter and comes first.
  */
 export function enforceHeaderDeadline(server: http.Server, deadlineMs: () => number): void {
   const waiting = new WeakMap<net.Socket, Waiting>();
