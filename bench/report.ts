@@ -49,6 +49,18 @@ export interface CellResult {
   peakRssBytes: number | null;
 }
 
+/** A median load-CPU share at or above which a candidate's throughput rounds measured the load side. */
+const LOAD_BOUND = 0.97;
+
+/** The proxies (direct aside: it is the load side) whose throughput rounds kept the load CPU LOAD_BOUND busy. */
+function loadBoundCandidates(cells: CellResult[]): string[] {
+  return cells.flatMap((c) => {
+    if (c.candidate === 'direct') return [];
+    const load = c.throughput.map((t) => t.loadCpuBusy).filter((x): x is number => typeof x === 'number');
+    return load.length > 0 && median(load) >= LOAD_BOUND ? [c.candidate] : [];
+  });
+}
+
 /** Steal at or above this share of a round is reported with the round. */
 const STEAL_NOTED = 0.03;
 
@@ -192,6 +204,13 @@ export function markdownReport(r: RunResults): string {
       );
     }
     out.push('');
+    const loadBound = loadBoundCandidates(s.cells);
+    if (loadBound.length > 0) {
+      out.push(
+        `Load-bound: ${loadBound.join(', ')} kept the load CPU ${(LOAD_BOUND * 100).toFixed(0)}% busy or more; their max req/s is the load side's, not theirs: compare them by CPU per request.`,
+        '',
+      );
+    }
     for (const rate of s.cells[0]?.latency.map((l) => l.rate) ?? []) {
       out.push(
         `**at ${rate} req/s**`,

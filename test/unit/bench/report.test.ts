@@ -76,6 +76,19 @@ describe('bench report', () => {
     expect(md).toMatch(/\| nginx \| 40000 \| 0\.200 \| 50% \| 50 MiB \|/);
   });
 
+  it('names the proxies whose throughput rounds kept the load CPU busy (their req/s is the load side), direct aside', () => {
+    const bound = (c: CellResult): CellResult => ({ ...c, throughput: c.throughput.map((t) => ({ ...t, loadCpuBusy: 0.99 })) });
+    const md = markdownReport(run([bound(cell('direct', [100_000], [100])), bound(cell('mantou', [50_000], [150])), cell('nginx', [40_000], [200])]));
+    expect(md).toContain('Load-bound: mantou kept the load CPU 97% busy or more');
+    expect(markdownReport(run([cell('direct', [100_000], [100]), cell('nginx', [40_000], [200])]))).not.toContain('Load-bound');
+  });
+
+  it('prints the floor measured before and after the run', () => {
+    const floor = (p50Us: number) => ({ p50Us, p99Us: 300, maxUs: 900, samples: 2000 });
+    const md = markdownReport({ ...run([cell('direct', [100_000], [100])]), wakeFloor: { before: floor(150), after: null } });
+    expect(md).toContain('p50 150 µs, p99 300 µs, max 900 µs before the run, not measured after');
+  });
+
   it('says which latency rounds were measured again for a GC of the load generator', () => {
     const quiet = run([cell('direct', [1], [100]), cell('nginx', [1], [200])]);
     expect(markdownReport(quiet)).not.toContain('measured again');
