@@ -82,6 +82,8 @@ export class Supervisor {
   private bound = new Map<string, ListenerAddress>();
   private admin: AdminServer | null = null;
   private adminPort = 0;
+  /** The address the admin port listens on: bound at start, kept through reloads. */
+  private adminAddress = '';
   private draining = false;
   private shuttingDown = false;
   private reloadRunning: Promise<void> | null = null;
@@ -152,7 +154,8 @@ export class Supervisor {
       },
       adminHeaderTimeoutMs(this.config),
     );
-    this.adminPort = await admin.listen(this.config.admin?.address ?? defaults.adminAddress, this.config.admin?.port ?? defaults.adminPort);
+    this.adminAddress = this.config.admin?.address ?? defaults.adminAddress;
+    this.adminPort = await admin.listen(this.adminAddress, this.config.admin?.port ?? defaults.adminPort);
     this.admin = admin;
     this.generation = 1;
     this.bound = resolved.bound;
@@ -361,9 +364,10 @@ export class Supervisor {
       if (maxHeaderBytes(config) !== maxHeaderBytes(this.config)) {
         log.warn('maxRequestHeadersBytes changes take effect only after a restart (uWS reads it once)');
       }
+      // Against where it listens, not the last config: a refused change stays refused on every later reload.
       const adminPort = config.admin?.port ?? defaults.adminPort;
       const adminAddress = config.admin?.address ?? defaults.adminAddress;
-      if ((adminPort !== 0 && adminPort !== this.adminPort) || adminAddress !== (this.config.admin?.address ?? defaults.adminAddress)) {
+      if ((adminPort !== 0 && adminPort !== this.adminPort) || adminAddress !== this.adminAddress) {
         log.warn("the admin port's address and port change only after a restart (it stays where it listens)");
       }
       resolved = await this.resolveListenAddresses(config);
