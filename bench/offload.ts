@@ -47,7 +47,7 @@ import {
 import { latencyHistogram, MAX_REMEASURES, openLoop } from './open-loop.ts';
 import { slowedByLoad } from './slowed-by-load.ts';
 import { startBenchUpstream } from './upstream.ts';
-import { describeWakeFloor, measureWakeFloor } from './wake-floor.ts';
+import { measureWakeFloor, wakeFloorLogLine } from './wake-floor.ts';
 
 /**
  * Alternating rounds measured (`-- --rounds N`, default 5), after one more that warms up (JIT, pools, the
@@ -293,7 +293,7 @@ async function main(): Promise<void> {
         ? `upload peers on CPU ${LOAD_CPU} beside the probe (--shared)`
         : `proxy and upload peers (SCHED_IDLE) on CPU ${PROXY_CPU}, probe on CPU ${LOAD_CPU}`,
     );
-    if (floor !== null) console.log(`floor before the run (idle round trip, CPU ${LOAD_CPU} to ${PROXY_CPU}): ${describeWakeFloor(floor)}`);
+    if (floor !== null) console.log(wakeFloorLogLine('before', LOAD_CPU, PROXY_CPU, floor));
     console.log(`p99 alone: ${q} µs [${quiet.join(', ')}]`);
     console.log(
       `p99 beside ${UPLOADS_PER_S} uploads of 1 MiB a second sent straight to their upstream, bypassing the proxy: ${p} µs [${bypassing.join(', ')}]`,

@@ -1,5 +1,5 @@
 // Results of a run: the JSON document, the markdown report (one table per scenario), a latency-percentile SVG
-// per scenario, and the comparison with an earlier run.
+// per scenario. The comparison with an earlier run is bench/compare.ts.
 
 import { describeWakeFloor, type WakeFloor } from './wake-floor.ts';
 
@@ -295,54 +295,4 @@ export function percentileSvg(title: string, cells: CellResult[], rate: number):
 
 function escapeXml(s: string): string {
   return s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c] as string);
-}
-
-/**
- * Regressions of `now` against `before`: a metric is flagged when it got worse by more than the noise band —
- * the larger of 10% and the two runs' own relative min–max spreads added together.
- */
-export function compareRuns(before: RunResults, now: RunResults): string[] {
-  const flags: string[] = [];
-  const band = (xs: number[]) => (xs.length > 1 ? (Math.max(...xs) - Math.min(...xs)) / Math.max(1e-9, median(xs)) : 0);
-  for (const s of now.scenarios) {
-    const old = before.scenarios.find((x) => x.name === s.name);
-    if (!old) continue;
-    for (const c of s.cells) {
-      const o = old.cells.find((x) => x.candidate === c.candidate);
-      if (!o) continue;
-      const check = (metric: string, a: number[], b: number[], higherIsBetter: boolean) => {
-        if (a.length === 0 || b.length === 0) return;
-        const noise = Math.max(0.1, band(a) + band(b));
-        const change = (median(b) - median(a)) / Math.max(1e-9, median(a));
-        const worse = higherIsBetter ? -change : change;
-        if (worse > noise)
-          flags.push(
-            `${s.name} / ${c.candidate} / ${metric}: ${median(a).toFixed(0)} → ${median(b).toFixed(0)} (${(change * 100).toFixed(0)}%, noise band ${(noise * 100).toFixed(0)}%)`,
-          );
-      };
-      check(
-        'req/s',
-        o.throughput.map((t) => t.rps),
-        c.throughput.map((t) => t.rps),
-        true,
-      );
-      for (const l of c.latency) {
-        const ol = o.latency.find((x) => x.rate === l.rate);
-        if (!ol) continue;
-        check(
-          `p50 µs at ${l.rate}/s`,
-          ol.rounds.map((x) => x.p50),
-          l.rounds.map((x) => x.p50),
-          false,
-        );
-        check(
-          `p99 µs at ${l.rate}/s`,
-          ol.rounds.map((x) => x.p99),
-          l.rounds.map((x) => x.p99),
-          false,
-        );
-      }
-    }
-  }
-  return flags;
 }

@@ -21,12 +21,12 @@ import {
   roundsArg,
   stopOnSignal,
 } from './candidates.ts';
+import { compareRuns } from './compare.ts';
 import { openLoop } from './open-loop.ts';
 import { busyShare, type CpuTicks, cpuSeconds, cpuTicks, rssBytes, runNanos, stealShare } from './proc-stats.ts';
 import {
   BYSTANDER_LIMIT_MS,
   type CellResult,
-  compareRuns,
   type LatencyRound,
   markdownReport,
   median,
@@ -38,7 +38,7 @@ import {
 import { requestBytes, type Scenario, scenarios } from './scenarios.ts';
 import { unknownNamesError } from './selection.ts';
 import { startBenchUpstream } from './upstream.ts';
-import { describeWakeFloor, measureWakeFloor } from './wake-floor.ts';
+import { measureWakeFloor, wakeFloorLogLine } from './wake-floor.ts';
 
 const { values } = parseArgs({
   options: {
@@ -365,7 +365,7 @@ async function main(): Promise<void> {
   const chosen = scenarios.filter((s) => wantScenarios.includes(s.name));
   const dir = benchTempDir('run');
   const floorBefore = hasTaskset ? measureWakeFloor(LOAD_CPU, PROXY_CPU) : null;
-  if (floorBefore !== null) console.log(`floor (idle round trip, CPU ${LOAD_CPU} to ${PROXY_CPU}): ${describeWakeFloor(floorBefore)}`);
+  if (floorBefore !== null) console.log(wakeFloorLogLine('before', LOAD_CPU, PROXY_CPU, floorBefore));
   const upstream = await startBenchUpstream(hasTaskset ? LOAD_CPU : undefined);
   const skipped: Record<string, string> = {};
   const running: Candidate[] = [];
@@ -436,7 +436,7 @@ async function main(): Promise<void> {
     }
     if (hasTaskset && results.wakeFloor) {
       results.wakeFloor.after = measureWakeFloor(LOAD_CPU, PROXY_CPU);
-      if (results.wakeFloor.after !== null) console.log(`floor after the run: ${describeWakeFloor(results.wakeFloor.after)}`);
+      if (results.wakeFloor.after !== null) console.log(wakeFloorLogLine('after', LOAD_CPU, PROXY_CPU, results.wakeFloor.after));
     }
     const stamp = results.date.slice(0, 19).replaceAll(':', '-');
     const out = join('bench', 'results', `${stamp}-${results.commit}`);
@@ -446,7 +446,8 @@ async function main(): Promise<void> {
     console.log(`\nreport: ${join(out, 'report.md')} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
     if (values.compare) {
       const before = JSON.parse(readFileSync(values.compare, 'utf8')) as RunResults;
-      const flags = compareRuns(before, results);
+      const { notes, flags } = compareRuns(before, results);
+      for (const n of notes) console.log(`compare: ${n}`);
       console.log(flags.length === 0 ? 'no regression beyond the noise band' : `regressions:\n${flags.map((f) => `  ${f}`).join('\n')}`);
       if (flags.length > 0) process.exitCode = 3;
     }

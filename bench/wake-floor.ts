@@ -35,3 +35,7 @@ export function measureWakeFloor(cpuA: string, cpuB: string): WakeFloor | null {
 }
 
 export const describeWakeFloor = (f: WakeFloor): string => `p50 ${f.p50Us} µs, p99 ${f.p99Us} µs, max ${f.maxUs} µs`;
+
+/** The console line every bench prints for a floor it measured, so that runs' logs read alike. */
+export const wakeFloorLogLine = (when: 'before' | 'after', cpuA: string, cpuB: string, f: WakeFloor): string =>
+  `floor ${when} the run (idle round trip, CPU ${cpuA} to ${cpuB}): ${describeWakeFloor(f)}`;
