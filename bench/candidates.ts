@@ -15,6 +15,8 @@ export interface Candidate {
   readonly port: number;
   /** Processes whose CPU and memory count for this candidate (none for direct). */
   readonly pids: number[];
+  /** Mantou's admin port, where the bench reads its garbage collections around each latency round. */
+  readonly adminPort?: number;
   stop(): Promise<void>;
 }
 
@@ -219,9 +221,9 @@ export function mantou(
         file,
         `workers: ${workers}\n${busyPollUs > 0 ? `busyPollUs: ${busyPollUs}\n` : ''}admin: { port: 0 }\nlisteners:\n  - name: bench\n    address: 127.0.0.1\n    port: 0\n${engineLine}${chain}    routes: [{ cluster: upstream }]\nclusters:\n  - name: upstream\n    endpoints: [{ address: 127.0.0.1, port: ${ctx.upstreamPort} }]\n`,
       );
-      const { child, match } = await spawnUntil(mantouArgs(file), /"ports":\{"bench":(\d+)\}/, cpus);
+      const { child, match } = await spawnUntil(mantouArgs(file), /"ports":\{"bench":(\d+)\},"admin":(\d+)/, cpus);
       child.stdout?.resume();
-      return { name, port: Number(match[1]), pids: [pidOf(child)], stop: stopper(child) };
+      return { name, port: Number(match[1]), adminPort: Number(match[2]), pids: [pidOf(child)], stop: stopper(child) };
     },
   };
 }

@@ -1,6 +1,7 @@
 // Results of a run: the JSON document, the markdown report (one table per scenario), a latency-percentile SVG
 // per scenario. The comparison with an earlier run is bench/compare.ts.
 
+import type { RoundGc } from './proxy-gc.ts';
 import { describeWakeFloor, type WakeFloor } from './wake-floor.ts';
 
 export interface LatencyRound {
@@ -26,6 +27,8 @@ export interface LatencyRound {
   bystanderTop?: string;
   /** Measurements of this round thrown away because the others ran too long in them: who ran most in each. */
   bystanderDiscarded?: string[];
+  /** The measured Mantou's own garbage collections during the round (absent for other candidates and older runs). */
+  proxyGc?: RoundGc | null;
   /** [percentile, µs] points for the plot. */
   curve?: [number, number][];
 }
@@ -109,6 +112,19 @@ function disturbedRounds(r: RunResults): string[] {
   );
 }
 
+/** A Mantou round whose own collections paused it this long in all, or made a full collection, is named. */
+export const PROXY_GC_NOTED_MS = 5;
+
+/** The latency rounds in which the measured Mantou collected garbage for PROXY_GC_NOTED_MS or did a full collection. */
+function proxyGcRounds(r: RunResults): string[] {
+  return latencyRoundsWhere(r, (x) => {
+    const g = x.proxyGc;
+    if (!g || (g.majorCollections === 0 && g.pauseMs < PROXY_GC_NOTED_MS)) return null;
+    const full = g.majorCollections > 0 ? `, ${g.majorCollections} full (${g.majorPauseMs.toFixed(1)} ms)` : '';
+    return `${g.collections} collections, ${g.pauseMs.toFixed(1)} ms${full}`;
+  });
+}
+
 export interface RunResults {
   date: string;
   commit: string;
@@ -187,6 +203,13 @@ export function markdownReport(r: RunResults): string {
   if (disturbed.length > 0) {
     out.push(
       `Latency rounds kept (after two more tries, or once the run's re-measures were spent) although the other candidates ran ${BYSTANDER_LIMIT_MS} ms or more inside them: ${disturbed.join('; ')}.`,
+      '',
+    );
+  }
+  const collected = proxyGcRounds(r);
+  if (collected.length > 0) {
+    out.push(
+      `Latency rounds in which Mantou's own garbage collection paused it ${PROXY_GC_NOTED_MS} ms or more in all, or made a full collection (its admin /stats around the round; kept: it is the proxy's own cost): ${collected.join('; ')}.`,
       '',
     );
   }

@@ -24,6 +24,7 @@ import {
 import { compareRuns } from './compare.ts';
 import { openLoop } from './open-loop.ts';
 import { busyShare, type CpuTicks, cpuSeconds, cpuTicks, rssBytes, runNanos, stealShare } from './proc-stats.ts';
+import { gcBetween, readProxyGc } from './proxy-gc.ts';
 import {
   BYSTANDER_LIMIT_MS,
   type CellResult,
@@ -121,6 +122,7 @@ async function latencyRound(c: Candidate, s: Scenario, rate: number, others: rea
 }
 
 async function measureLatencyRound(c: Candidate, s: Scenario, rate: number, others: readonly Candidate[]): Promise<LatencyRound> {
+  const gc0 = c.adminPort === undefined ? null : await readProxyGc(c.adminPort);
   const bystanders0 = bystanderNanos(others);
   const cpu0 = cpuOf(c);
   const load0 = cpuTicks(LOAD_CPU);
@@ -134,6 +136,7 @@ async function measureLatencyRound(c: Candidate, s: Scenario, rate: number, othe
     newConnection: s.newConnection,
   });
   const bystanders = bystandersSince(others, bystanders0);
+  const proxyGc = c.adminPort === undefined ? undefined : gcBetween(gc0, await readProxyGc(c.adminPort));
   const h = r.histogram;
   const round: LatencyRound = {
     p50: h.getValueAtPercentile(50),
@@ -149,6 +152,7 @@ async function measureLatencyRound(c: Candidate, s: Scenario, rate: number, othe
     steal: largerSteal(load0, cpuTicks(LOAD_CPU), proxy0, cpuTicks(PROXY_CPU)),
     bystanderMs: others.length > 0 ? bystanders.ms : null,
     bystanderTop: bystanders.top,
+    ...(proxyGc !== undefined && { proxyGc }),
     curve: PERCENTILES.map((p) => [p, h.getValueAtPercentile(p)]),
   };
   h.destroy();

@@ -5,25 +5,33 @@
 // worker checks too whenever the supervisor asks for its counters, as a backstop for an allocation V8 made without
 // collecting first (a heap that grows further collects, and is checked then).
 
-import { PerformanceObserver } from 'node:perf_hooks';
+import { type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 
 export class HeapGuard {
   private readonly limitBytes: number;
   private readonly onExceeded: (usedBytes: number) => void;
+  private readonly onCollection: ((entry: PerformanceEntry) => void) | undefined;
   private observer: PerformanceObserver | null = null;
   private tripped = false;
 
-  /** `onExceeded` runs once, the first time the used heap is found above `limitBytes`. */
-  constructor(limitBytes: number, onExceeded: (usedBytes: number) => void) {
+  /**
+   * `onExceeded` runs once, the first time the used heap is found above `limitBytes`; `onCollection`, if given,
+   * sees every collection's performance entry (core/gc-stats.ts counts them), also after the limit tripped.
+   */
+  constructor(limitBytes: number, onExceeded: (usedBytes: number) => void, onCollection?: (entry: PerformanceEntry) => void) {
     this.limitBytes = limitBytes;
     this.onExceeded = onExceeded;
+    this.onCollection = onCollection;
   }
 
   /** Checks after every garbage collection from now on. */
   start(): void {
     if (this.observer !== null) return;
-    this.observer = new PerformanceObserver(() => this.check());
+    this.observer = new PerformanceObserver((list) => {
+      if (this.onCollection !== undefined) for (const entry of list.getEntries()) this.onCollection(entry);
+      this.check();
+    });
     this.observer.observe({ entryTypes: ['gc'] });
   }
 
@@ -33,7 +41,6 @@ export class HeapGuard {
     const used = v8.getHeapStatistics().used_heap_size;
     if (used <= this.limitBytes) return;
     this.tripped = true;
-    this.observer?.disconnect();
     this.onExceeded(used);
   }
 }

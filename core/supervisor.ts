@@ -11,6 +11,7 @@ import { AdminServer } from './admin/admin-server.ts';
 import { redact } from './admin/redact.ts';
 import { ConfigWatcher } from './config-watcher.ts';
 import { ConfigError } from './errors.ts';
+import { addGcCounters, newGcCounters, roundedGcCounters, watchGc } from './gc-stats.ts';
 import { addStreamCounters, newStreamCounters } from './http/stream-counters.ts';
 import { type HeldPort, holdFreePort, probePort } from './listen-probe.ts';
 import { componentLogger, rootLogger } from './logger.ts';
@@ -82,6 +83,9 @@ export class Supervisor {
   private bound = new Map<string, ListenerAddress>();
   private admin: AdminServer | null = null;
   private adminPort = 0;
+  /** The main thread's own collections (/stats `supervisorGc`); the workers count theirs. */
+  private readonly supervisorGc = newGcCounters();
+  private stopGcWatch: (() => void) | null = null;
   /** The address the admin port listens on: bound at start, kept through reloads. */
   private adminAddress = '';
   private draining = false;
@@ -140,6 +144,7 @@ export class Supervisor {
         `node was started without ${missing.join(' ')}: V8's memory reducer (full GCs of the main thread) or its GC helper threads take time on the workers' cores (start with "node ${MANTOU_NODE_FLAGS.join(' ')} …", as npm start and bin/mantou.js do)`,
       );
     }
+    this.stopGcWatch ??= watchGc(this.supervisorGc);
     const resolved = await this.resolveListenAddresses(this.config);
     // uWS reads its header limit once, when it loads (in each worker): set it before any worker starts.
     process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(maxHeaderBytes(this.config));
@@ -441,18 +446,25 @@ export class Supervisor {
   /** Every live worker's counters summed, read now: HTTP streams, and TCP sessions per listener. */
   async stats(): Promise<unknown> {
     const staleWorkers = await this.refreshStats();
-    const total = { ...newStreamCounters(), inflight: 0, tcp: {} as Record<string, TcpCounters> };
+    const total = { ...newStreamCounters(), ...newGcCounters(), inflight: 0, tcp: {} as Record<string, TcpCounters> };
     for (const w of this.workers) {
       const c = w.stats;
       if (c === null || !w.alive) continue;
       addStreamCounters(total, c);
+      addGcCounters(total, c);
       total.inflight += c.inflight;
       for (const [name, t] of Object.entries(c.tcp ?? {})) {
         total.tcp[name] ??= newTcpCounters();
         addTcpCounters(total.tcp[name], t);
       }
     }
-    return { generation: this.generation, workers: this.workers.length, ...(staleWorkers.length > 0 && { staleWorkers }), ...total };
+    return {
+      generation: this.generation,
+      workers: this.workers.length,
+      ...(staleWorkers.length > 0 && { staleWorkers }),
+      ...total,
+      supervisorGc: roundedGcCounters(this.supervisorGc),
+    };
   }
 
   async configDump(): Promise<unknown> {
@@ -512,6 +524,8 @@ export class Supervisor {
   private async stopWorkers(): Promise<void> {
     this.shuttingDown = true;
     this.watcher?.stop();
+    this.stopGcWatch?.();
+    this.stopGcWatch = null;
     await Promise.all(
       this.workers.map(
         (w) =>

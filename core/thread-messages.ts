@@ -3,6 +3,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
+import type { GcCounters } from './gc-stats.ts';
 import type { StreamCounters } from './http/stream-counters.ts';
 import type { TcpCounters } from './tcp/tcp-counters.ts';
 
@@ -35,8 +36,8 @@ export type SupervisorMessage =
   /** Test hook (MANTOU_TEST_HOOKS=1 only): leak memory until the worker's heap limit is hit. */
   | { t: 'leak' };
 
-/** A worker's HTTP counters summed over its listeners, and more. */
-export interface WorkerCounters extends StreamCounters {
+/** A worker's HTTP counters summed over its listeners, its garbage collections, and more. */
+export interface WorkerCounters extends StreamCounters, GcCounters {
   /** Streams and sessions in flight. */
   inflight: number;
   /** Per TCP listener. */

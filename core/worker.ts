@@ -8,6 +8,7 @@ import { type FilterModuleUrls, importFilterModules } from '../config/filter-res
 import { type Config, defaults } from '../config/schema.ts';
 import { applyBusyPoll } from './busy-poll.ts';
 import { DataPlane } from './data-plane.ts';
+import { newGcCounters, recordGc, roundedGcCounters } from './gc-stats.ts';
 import { closeClustersNotIn, type Generation } from './generation.ts';
 import { HeapGuard } from './heap-guard.ts';
 import { addStreamCounters, newStreamCounters } from './http/stream-counters.ts';
@@ -39,9 +40,11 @@ const plane = new DataPlane(lifecycle, {
 let applying: Promise<void> = Promise.resolve();
 
 const send = (m: WorkerMessage) => postMessageTo(port, m);
+/** This thread's collections since it started (a restarted worker starts again from zero, as its streams do). */
+const gc = newGcCounters();
 
 function counters(): WorkerCounters {
-  const c: WorkerCounters = { ...newStreamCounters(), inflight: lifecycle.inflight, tcp: {} };
+  const c: WorkerCounters = { ...newStreamCounters(), ...roundedGcCounters(gc), inflight: lifecycle.inflight, tcp: {} };
   for (const l of plane.tcpListeners()) c.tcp[l.name] = l.reportCounters();
   for (const l of plane.generation?.listeners ?? []) {
     if (l.protocol !== 'http') continue;
@@ -143,9 +146,13 @@ process.on('uncaughtException', (err) => {
 // aborts the whole process (probed: Node asserts on the open uv_poll handle). So the configured limit is a soft
 // one, checked after every collection (core/heap-guard.ts) well before the hard limit the supervisor sets higher:
 // past it, exit cleanly and be restarted.
-const heapGuard = new HeapGuard(data.heapSoftLimitBytes, (used) => {
-  log.fatal({ usedBytes: used, limitBytes: data.heapSoftLimitBytes }, 'worker heap limit reached: exiting to be restarted');
-  send({ t: 'exiting', reason: `heap limit reached (${used} of ${data.heapSoftLimitBytes} bytes used)` });
-  shutdown(1);
-});
+const heapGuard = new HeapGuard(
+  data.heapSoftLimitBytes,
+  (used) => {
+    log.fatal({ usedBytes: used, limitBytes: data.heapSoftLimitBytes }, 'worker heap limit reached: exiting to be restarted');
+    send({ t: 'exiting', reason: `heap limit reached (${used} of ${data.heapSoftLimitBytes} bytes used)` });
+    shutdown(1);
+  },
+  (entry) => recordGc(gc, entry),
+);
 heapGuard.start();

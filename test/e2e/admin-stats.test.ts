@@ -11,7 +11,7 @@ import { request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 
 // Holds its worker's event loop for the milliseconds the request's x-block header says: a filter doing long
-// synchronous work.
+// synchronous work. x-garbage: that many hundred thousand short-lived objects, for the young generation to fill.
 const blockModule = join(tmpdir(), `mantou-block-${process.pid}.ts`);
 writeFileSync(
   blockModule,
@@ -23,6 +23,9 @@ export default defineFilter({
     onRequest(req) {
       const until = Date.now() + Number(req.headers.get('x-block') ?? 0);
       while (Date.now() < until) {}
+      let kept = 0;
+      for (let i = 0; i < Number(req.headers.get('x-garbage') ?? 0) * 100_000; i++) kept += [i, { i }].length;
+      if (kept < 0) throw new Error('unreachable');
     },
   }),
 });
@@ -33,6 +36,12 @@ interface Stats {
   streams: number;
   inflight: number;
   staleWorkers?: number[];
+  gcCollections: number;
+  gcPauseMs: number;
+  gcMajorCollections: number;
+  gcMajorPauseMs: number;
+  gcLongestPauseMs: number;
+  supervisorGc: { gcCollections: number; gcPauseMs: number; gcLongestPauseMs: number };
 }
 
 async function stats(proxy: ProxyProcess): Promise<{ stats: Stats; ms: number }> {
@@ -82,5 +91,23 @@ describe('admin /stats', () => {
     expect(after.stats.staleWorkers).toBeUndefined();
     expect(after.stats.streams).toBe(26);
     expect(after.stats.inflight).toBe(0);
+  }, 20_000);
+
+  it("reports the workers' garbage collections: their count, pauses and the longest", async () => {
+    const before = (await stats(proxy)).stats;
+    expect(typeof before.gcCollections).toBe('number');
+    // The main thread's own, apart: it allocates nothing per request, so the garbage below is not counted there.
+    expect(typeof before.supervisorGc.gcCollections).toBe('number');
+    for (let i = 0; i < 10; i++) {
+      expect((await request({ port: proxy.port('edge'), path: '/', headers: { 'x-garbage': '5' } })).status).toBe(200);
+    }
+    const after = (await stats(proxy)).stats;
+    // 10 × 500,000 small arrays and objects: far more than a young generation holds, so scavenges ran.
+    expect(after.gcCollections).toBeGreaterThan(before.gcCollections);
+    expect(after.gcPauseMs).toBeGreaterThan(before.gcPauseMs);
+    expect(after.gcLongestPauseMs).toBeGreaterThan(0);
+    expect(after.gcLongestPauseMs).toBeLessThanOrEqual(after.gcPauseMs);
+    expect(after.gcMajorPauseMs).toBeLessThanOrEqual(after.gcPauseMs);
+    expect(after.gcMajorCollections).toBeLessThanOrEqual(after.gcCollections);
   }, 20_000);
 });

@@ -91,6 +91,20 @@ describe('bench report', () => {
     expect(markdownReport(run([cell('direct', [1], [100]), quiet]))).not.toContain('schedstat');
   });
 
+  it("names the rounds in which Mantou's own collections paused it for 5 ms or more, or made a full one", () => {
+    const c = cell('mantou-1w', [1], [300, 310, 320]);
+    const [few, full, long] = c.latency[0]?.rounds ?? [];
+    if (few) few.proxyGc = { collections: 3, pauseMs: 2.5, majorCollections: 0, majorPauseMs: 0 };
+    if (full) full.proxyGc = { collections: 2, pauseMs: 4.1, majorCollections: 1, majorPauseMs: 3.4 };
+    if (long) long.proxyGc = { collections: 9, pauseMs: 12.25, majorCollections: 0, majorPauseMs: 0 };
+    const md = markdownReport(run([cell('direct', [1], [100]), c]));
+    expect(md).toContain(
+      'small-get mantou-1w @ 1000/s round 2: 2 collections, 4.1 ms, 1 full (3.4 ms); small-get mantou-1w @ 1000/s round 3: 9 collections, 12.3 ms.',
+    );
+    expect(md).not.toContain('round 1: 3 collections');
+    expect(markdownReport(run([cell('direct', [1], [100]), cell('mantou-1w', [1], [300])]))).not.toContain('garbage collection');
+  });
+
   it('draws one line per candidate in the percentile plot', () => {
     const svg = percentileSvg('t', [cell('direct', [1], [100]), cell('nginx', [1], [200])], 1000);
     expect(svg.startsWith('<svg')).toBe(true);
