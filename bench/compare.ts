@@ -6,7 +6,8 @@
 // its ratio to the reference in its own run, and a slow hour flags nothing; absolute values are compared only
 // where there is no reference to hold them to, and the notes say when the two runs' floors were unlike.
 
-import { type CellResult, median, type RunResults } from './report.ts';
+import type { CellResult, RunResults } from './report.ts';
+import { median } from './stats.ts';
 
 export interface Comparison {
   /** How the runs were compared and how alike their hours were: printed, never a regression. */

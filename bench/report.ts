@@ -2,7 +2,11 @@
 // per scenario. The comparison with an earlier run is bench/compare.ts.
 
 import type { RoundGc } from './proxy-gc.ts';
+import { median } from './stats.ts';
+import { targetsSection } from './targets.ts';
 import { describeWakeFloor, type WakeFloor } from './wake-floor.ts';
+
+export { median };
 
 export interface LatencyRound {
   p50: number;
@@ -145,10 +149,6 @@ export interface RunResults {
  */
 export const saturatedAt = (maxRps: number, rate: number): boolean => maxRps > 0 && maxRps < rate;
 
-export const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number);
-};
 const spread = (xs: number[], digits = 0) => (xs.length > 1 ? ` (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})` : '');
 const us = (v: number) => (Number.isFinite(v) ? (v >= 10_000 ? `${(v / 1000).toFixed(1)} ms` : `${v.toFixed(0)} µs`) : '—');
 
@@ -213,6 +213,7 @@ export function markdownReport(r: RunResults): string {
       '',
     );
   }
+  out.push(...targetsSection(r));
   for (const s of r.scenarios) {
     out.push(`## ${s.name}`, '', `*${s.question}*`, '');
     const direct = s.cells.find((c) => c.candidate === 'direct');

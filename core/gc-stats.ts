@@ -3,6 +3,7 @@
 // observer the heap guard already runs (core/heap-guard.ts): one callback per batch of collections, none when idle.
 
 import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
+import v8 from 'node:v8';
 
 export interface GcCounters {
   /** Collections of every kind: scavenges, mark-compacts, incremental marking steps, weak callbacks. */
@@ -64,4 +65,18 @@ export function watchGc(c: GcCounters): () => void {
   });
   observer.observe({ entryTypes: ['gc'] });
   return () => observer.disconnect();
+}
+
+/** This thread's heap as /stats shows it (summed over the workers). */
+export interface HeapSizes {
+  /** The JavaScript heap in use: a worker past `workerHeapMb` of it is restarted (core/heap-guard.ts). */
+  heapUsedBytes: number;
+  /** The young generation's size: where scavenges happen, kept at 8 MiB or more (core/node-flags.ts). */
+  youngGenerationBytes: number;
+}
+
+/** Read when /stats is: V8 copies its figures out, nothing is kept. */
+export function heapSizes(): HeapSizes {
+  const young = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+  return { heapUsedBytes: v8.getHeapStatistics().used_heap_size, youngGenerationBytes: young?.space_size ?? 0 };
 }

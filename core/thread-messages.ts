@@ -3,7 +3,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
-import type { GcCounters } from './gc-stats.ts';
+import type { GcCounters, HeapSizes } from './gc-stats.ts';
 import type { StreamCounters } from './http/stream-counters.ts';
 import type { TcpCounters } from './tcp/tcp-counters.ts';
 
@@ -37,7 +37,7 @@ export type SupervisorMessage =
   | { t: 'leak' };
 
 /** A worker's HTTP counters summed over its listeners, its garbage collections, and more. */
-export interface WorkerCounters extends StreamCounters, GcCounters {
+export interface WorkerCounters extends StreamCounters, GcCounters, HeapSizes {
   /** Streams and sessions in flight. */
   inflight: number;
   /** Per TCP listener. */

@@ -8,7 +8,7 @@ import { type FilterModuleUrls, importFilterModules } from '../config/filter-res
 import { type Config, defaults } from '../config/schema.ts';
 import { applyBusyPoll } from './busy-poll.ts';
 import { DataPlane } from './data-plane.ts';
-import { newGcCounters, recordGc, roundedGcCounters } from './gc-stats.ts';
+import { heapSizes, newGcCounters, recordGc, roundedGcCounters } from './gc-stats.ts';
 import { closeClustersNotIn, type Generation } from './generation.ts';
 import { HeapGuard } from './heap-guard.ts';
 import { addStreamCounters, newStreamCounters } from './http/stream-counters.ts';
@@ -44,7 +44,7 @@ const send = (m: WorkerMessage) => postMessageTo(port, m);
 const gc = newGcCounters();
 
 function counters(): WorkerCounters {
-  const c: WorkerCounters = { ...newStreamCounters(), ...roundedGcCounters(gc), inflight: lifecycle.inflight, tcp: {} };
+  const c: WorkerCounters = { ...newStreamCounters(), ...roundedGcCounters(gc), ...heapSizes(), inflight: lifecycle.inflight, tcp: {} };
   for (const l of plane.tcpListeners()) c.tcp[l.name] = l.reportCounters();
   for (const l of plane.generation?.listeners ?? []) {
     if (l.protocol !== 'http') continue;

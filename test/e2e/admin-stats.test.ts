@@ -16,6 +16,8 @@ const blockModule = join(tmpdir(), `mantou-block-${process.pid}.ts`);
 writeFileSync(
   blockModule,
   `import { defineFilter, T } from 'mantou';
+let sink: unknown = null;
+export const lastGarbage = () => sink;
 export default defineFilter({
   name: 'block',
   config: T.Object({}),
@@ -23,9 +25,8 @@ export default defineFilter({
     onRequest(req) {
       const until = Date.now() + Number(req.headers.get('x-block') ?? 0);
       while (Date.now() < until) {}
-      let kept = 0;
-      for (let i = 0; i < Number(req.headers.get('x-garbage') ?? 0) * 100_000; i++) kept += [i, { i }].length;
-      if (kept < 0) throw new Error('unreachable');
+      // Each object escapes to a module variable (else the optimizer removes the allocation) and dies at the next.
+      for (let i = 0; i < Number(req.headers.get('x-garbage') ?? 0) * 100_000; i++) sink = { i, s: \`x\${i}\` };
     },
   }),
 });
