@@ -36,7 +36,9 @@
  * 16:42, its admin /stats around each 1.5 s round): 8 and 31 scavenges a round at 1,000 and 5,000 req/s (9.4 ms
  * of pauses at 5,000), against 1 and 4 (2.2 ms) with 8 MiB and 1 and 2 (1.3 ms) with 16. It costs about 6 MiB of
  * resident memory per worker (an idle one-worker process, three starts each: 153–162 MiB without it, 166–168
- * with it; 16 MiB cost about 14).
+ * with it; 16 MiB cost about 14). The runs: bench/results/2026-12-02T16-31-01-semi-space-default, …T16-38-21-
+ * semi-space-8 and …T16-33-53-semi-space-16 (`--scenarios small-get --candidates direct,mantou-chain-1w,nginx,
+ * haproxy,http-proxy,fastify --rounds 3`, the flag set through a temporary environment variable).
  */
 export const WORKER_V8_FLAGS: readonly string[] = ['--no-memory-reducer', '--min-semi-space-size=8'];
 
