@@ -67,6 +67,16 @@ const LATENCY_MS = 1500;
 const THROUGHPUT_S = 1;
 const THROUGHPUT_CONNECTIONS = 50;
 const WARMUP_MS = 1500;
+/**
+ * After the throughput rounds, open-loop traffic this long at the first rate to the first candidate, not measured,
+ * before the latency rounds. Without it the first latency round of the first few candidates was the worst of their
+ * rounds, decaying with their place in the order: in the 16 full runs of 2026-12-01 and -02, the small-GET p99 at
+ * 1,000 req/s of round 1 against the median of the others was 1.1–20× for direct (first), 0.6–10.5× for Mantou's
+ * one-core candidate (second), 0.8–4.1× for the chain (third), and 0.7–1.6× for nginx (fifth, about 7 s after the
+ * throughput rounds): a bias against whoever comes early, Mantou's candidates every time. What decays was not found
+ * (it follows wrk's saturating rounds, whoever they loaded).
+ */
+const SETTLE_MS = QUICK ? 1000 : 6000;
 const PERCENTILES = [50, 60, 70, 75, 80, 85, 90, 92.5, 95, 97.5, 98.75, 99, 99.375, 99.5, 99.6875, 99.8, 99.9, 99.95, 99.97, 99.99];
 
 function cpuOf(c: Candidate): number {
@@ -240,7 +250,7 @@ async function autocannonRound(c: Candidate, s: Scenario): Promise<ThroughputRou
 async function warmUp(c: Candidate, s: Scenario): Promise<void> {
   // At the top rate: JIT-compiled runtimes (Mantou, the Node peers) need seconds of traffic before the optimising
   // compiler settles; measured without it, their first rounds show compile stalls, not steady state.
-  await openLoop({
+  const r = await openLoop({
     port: c.port,
     rate: s.rates.at(-1) as number,
     durationMs: WARMUP_MS,
@@ -248,6 +258,20 @@ async function warmUp(c: Candidate, s: Scenario): Promise<void> {
     request: requestBytes(s),
     newConnection: s.newConnection,
   });
+  r.histogram.destroy();
+}
+
+/** Traffic after the throughput rounds that no latency round measures (SETTLE_MS says why). */
+async function settle(c: Candidate, s: Scenario): Promise<void> {
+  const r = await openLoop({
+    port: c.port,
+    rate: s.rates[0] as number,
+    durationMs: SETTLE_MS,
+    connections: s.connections,
+    request: requestBytes(s),
+    newConnection: s.newConnection,
+  });
+  r.histogram.destroy();
 }
 
 /**
@@ -277,6 +301,7 @@ async function measureScenario(running: Candidate[], s: Scenario, dir: string): 
   const maxRps = LATENCY_FIRST ? running.map(() => Number.POSITIVE_INFINITY) : throughput.map((ts) => median(ts.map((t) => t.rps)));
   const latencyRounds = latencyRoundsOf(s);
   const latency = running.map((): CellResult['latency'] => []);
+  if (!LATENCY_FIRST && running[0] !== undefined) await settle(running[0], s);
   for (const rate of s.rates) {
     const saturated = maxRps.map((m) => saturatedAt(m, rate));
     const rounds = running.map((): LatencyRound[] => []);
