@@ -4,6 +4,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminGet } from '../helpers/admin.ts';
+import { edgeConfig } from '../helpers/configs.ts';
 import { request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 
@@ -22,17 +23,7 @@ describe('the workers’ heap in /stats', () => {
   });
 
   it('sums the workers’ heaps, each young generation at 8 MiB or more', async () => {
-    proxy = await startProxy(
-      [
-        'workers: 2',
-        'listeners:',
-        '  - name: edge',
-        '    address: 127.0.0.1',
-        '    port: 0',
-        '    routes:',
-        '      - { directResponse: { status: 200, body: ok } }',
-      ].join('\n'),
-    );
+    proxy = await startProxy(edgeConfig(['{ directResponse: { status: 200, body: ok } }'], {}, 2));
     expect((await request({ port: proxy.port('edge'), path: '/' })).status).toBe(200);
     const s = await heap(proxy);
     expect(s.youngGenerationBytes).toBeGreaterThanOrEqual(2 * 8 * MiB);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminGet } from '../helpers/admin.ts';
+import { edgeConfig } from '../helpers/configs.ts';
 import { request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 
@@ -59,18 +60,7 @@ describe('admin /stats', () => {
   });
 
   it('counts every finished stream at once, and names a worker too busy to answer', async () => {
-    proxy = await startProxy(
-      [
-        'workers: 1',
-        'listeners:',
-        '  - name: edge',
-        '    address: 127.0.0.1',
-        '    port: 0',
-        `    filters: [{ name: block, module: ${blockModule} }]`,
-        '    routes:',
-        '      - { directResponse: { status: 200, body: ok } }',
-      ].join('\n'),
-    );
+    proxy = await startProxy(edgeConfig(['{ directResponse: { status: 200, body: ok } }'], {}, 1, [`filters: [{ name: block, module: ${blockModule} }]`]));
     for (let i = 0; i < 25; i++) expect((await request({ port: proxy.port('edge'), path: '/' })).status).toBe(200);
     // Pushed once a second, the counters read here were those of up to a second ago: 0 in the first second.
     await new Promise((r) => setTimeout(r, 50));

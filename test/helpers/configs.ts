@@ -17,7 +17,8 @@ export function edgeConfig(routes: string[], clusters: Record<string, number | C
   for (const s of listenerSettings) lines.push(`    ${s}`);
   lines.push('    routes:');
   for (const r of routes) lines.push(`      - ${r}`);
-  lines.push('clusters:');
+  // No clusters (routes that only answer locally): no `clusters:` key, which would be null.
+  if (Object.keys(clusters).length > 0) lines.push('clusters:');
   for (const [name, c] of Object.entries(clusters)) {
     const spec = typeof c === 'number' ? { port: c } : c;
     lines.push(`  - name: ${name}`, `    endpoints: [{ address: 127.0.0.1, port: ${spec.port} }]`);

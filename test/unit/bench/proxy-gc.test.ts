@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gcBetween, readProxyGc } from '../../../bench/proxy-gc.ts';
+import { edgeConfig } from '../../helpers/configs.ts';
 import { request } from '../../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../../helpers/proxy-process.ts';
 
@@ -30,6 +31,8 @@ export default defineFilter({
 `,
 );
 
+const OK = '{ directResponse: { status: 200, body: ok } }';
+
 describe('the bench reading the proxy’s collections', () => {
   let proxy: ProxyProcess | undefined;
   afterAll(async () => {
@@ -37,18 +40,7 @@ describe('the bench reading the proxy’s collections', () => {
   });
 
   it('counts the collections between two reads of /stats', async () => {
-    proxy = await startProxy(
-      [
-        'workers: 1',
-        'listeners:',
-        '  - name: edge',
-        '    address: 127.0.0.1',
-        '    port: 0',
-        `    filters: [{ name: garbage, module: ${garbageModule} }]`,
-        '    routes:',
-        '      - { directResponse: { status: 200, body: ok } }',
-      ].join('\n'),
-    );
+    proxy = await startProxy(edgeConfig([OK], {}, 1, [`filters: [{ name: garbage, module: ${garbageModule} }]`]));
     const before = await readProxyGc(proxy.adminPort);
     expect(before).not.toBeNull();
     for (let i = 0; i < 10; i++) expect((await request({ port: proxy.port('edge'), path: '/' })).status).toBe(200);
