@@ -74,7 +74,9 @@ const WARMUP_MS = 1500;
  * 1,000 req/s of round 1 against the median of the others was 1.1–20× for direct (first), 0.6–10.5× for Mantou's
  * one-core candidate (second), 0.8–4.1× for the chain (third), and 0.7–1.6× for nginx (fifth, about 7 s after the
  * throughput rounds): a bias against whoever comes early, Mantou's candidates every time. What decays was not found
- * (it follows wrk's saturating rounds, whoever they loaded).
+ * (it follows wrk's saturating rounds, whoever they loaded). With it, direct's round 1 was 1.2× and 1.8× its others
+ * (17:08, 17:17), but the proxies' first rounds still ran 0.5–2.4×: Mantou's one-core candidate 1.9× and 2.3×,
+ * nginx 1.7× and 1.3× — settling helps the generator's side, not all of the proxies' (bench/README.md).
  */
 const SETTLE_MS = QUICK ? 1000 : 6000;
 const PERCENTILES = [50, 60, 70, 75, 80, 85, 90, 92.5, 95, 97.5, 98.75, 99, 99.375, 99.5, 99.6875, 99.8, 99.9, 99.95, 99.97, 99.99];
