@@ -5,7 +5,7 @@
 // 2026-12-02 had Mantou's 64 KiB upload p99 at 12 ms in every round at 1,000 req/s, 1.6 ms alone at 16:02).
 
 import http from 'node:http';
-import { addGcCounters, type GcCounters, newGcCounters } from '../core/gc-stats.ts';
+import { addGcCounters, type GcCounters, newGcCounters, toWholeMicroseconds } from '../core/gc-stats.ts';
 
 /** The collections of a round: the differences of the counters across it. */
 export interface RoundGc {
@@ -51,7 +51,7 @@ export function readProxyGc(adminPort: number): Promise<GcCounters | null> {
 /** What the proxy collected between two reads (null when either is missing). */
 export function gcBetween(before: GcCounters | null, after: GcCounters | null): RoundGc | null {
   if (before === null || after === null) return null;
-  const ms = (x: number) => Math.round(x * 1000) / 1000;
+  const ms = toWholeMicroseconds;
   return {
     collections: after.gcCollections - before.gcCollections,
     pauseMs: ms(after.gcPauseMs - before.gcPauseMs),

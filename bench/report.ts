@@ -2,7 +2,7 @@
 // per scenario. The comparison with an earlier run is bench/compare.ts.
 
 import type { RoundGc } from './proxy-gc.ts';
-import { median } from './stats.ts';
+import { isLoadBound, LOAD_BOUND, median } from './stats.ts';
 import { targetsSection } from './targets.ts';
 import { describeWakeFloor, type WakeFloor } from './wake-floor.ts';
 
@@ -56,16 +56,9 @@ export interface CellResult {
   peakRssBytes: number | null;
 }
 
-/** A median load-CPU share at or above which a candidate's throughput rounds measured the load side. */
-const LOAD_BOUND = 0.97;
-
 /** The proxies (direct aside: it is the load side) whose throughput rounds kept the load CPU LOAD_BOUND busy. */
 function loadBoundCandidates(cells: CellResult[]): string[] {
-  return cells.flatMap((c) => {
-    if (c.candidate === 'direct') return [];
-    const load = c.throughput.map((t) => t.loadCpuBusy).filter((x): x is number => typeof x === 'number');
-    return load.length > 0 && median(load) >= LOAD_BOUND ? [c.candidate] : [];
-  });
+  return cells.filter((c) => c.candidate !== 'direct' && isLoadBound(c)).map((c) => c.candidate);
 }
 
 /** Steal at or above this share of a round is reported with the round. */

@@ -4,14 +4,12 @@
 // difference within the one run, never against an absolute number (the hour moves those: bench/wake-floor.ts).
 
 import type { CellResult, RunResults } from './report.ts';
-import { median } from './stats.ts';
+import { isLoadBound, median } from './stats.ts';
 
 export const TARGET_SCENARIO = 'small-get';
 export const TARGET_CANDIDATE = 'mantou-native-1w';
 const NODE_PROXIES = ['http-proxy', 'fastify'];
 const LATENCY_RATES = [1000, 5000];
-/** As report.ts's LOAD_BOUND: at this median load-CPU share, a max req/s measured the load side. */
-const LOAD_BOUND = 0.97;
 
 export interface TargetVerdict {
   target: string;
@@ -26,10 +24,6 @@ const cpuPerRequestUs = (c: CellResult) => {
   const xs = c.throughput.map((t) => t.cpuPer10k).filter((x): x is number => x !== null);
   return xs.length > 0 ? (median(xs) / 10_000) * 1e6 : Number.NaN;
 };
-const loadBound = (c: CellResult) => {
-  const xs = c.throughput.map((t) => t.loadCpuBusy).filter((x): x is number => typeof x === 'number');
-  return xs.length > 0 && median(xs) >= LOAD_BOUND;
-};
 
 /** Max req/s of Mantou against `other`'s at `factor`; where Mantou was load-bound, its CPU per request says more. */
 function throughputVerdict(target: string, mantou: CellResult, other: CellResult, factor: number): TargetVerdict {
@@ -41,7 +35,7 @@ function throughputVerdict(target: string, mantou: CellResult, other: CellResult
   const measured = `${maxRps(mantou).toFixed(0)} against ${other.candidate}'s ${maxRps(other).toFixed(0)} req/s: ${ratio.toFixed(2)}×${cpuNote}`;
   if (ratio >= factor) return { target, measured, met: true };
   // Held back by the load side, Mantou's own maximum is not known: its CPU per request is the fairer ratio.
-  if (loadBound(mantou)) return { target, measured: `${measured} — Mantou load-bound`, met: Number.isFinite(byCpu) ? byCpu >= factor : null };
+  if (isLoadBound(mantou)) return { target, measured: `${measured} — Mantou load-bound`, met: Number.isFinite(byCpu) ? byCpu >= factor : null };
   return { target, measured, met: false };
 }
 

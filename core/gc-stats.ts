@@ -43,9 +43,12 @@ export function addGcCounters(total: GcCounters, c: Partial<GcCounters>): void {
   total.gcLongestPauseMs = Math.max(total.gcLongestPauseMs, c.gcLongestPauseMs ?? 0);
 }
 
-/** A copy with the times rounded to microseconds, for JSON a person reads. */
+/** Milliseconds rounded to whole microseconds, for JSON a person reads. */
+export const toWholeMicroseconds = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+/** A copy with the times rounded to microseconds. */
 export function roundedGcCounters(c: GcCounters): GcCounters {
-  const r = (ms: number) => Math.round(ms * 1000) / 1000;
+  const r = toWholeMicroseconds;
   return {
     gcCollections: c.gcCollections,
     gcPauseMs: r(c.gcPauseMs),
