@@ -20,6 +20,8 @@ export interface LatencyRound {
   cpuPer10k: number | null;
   /** Times this round was measured again because the load generator ran a major GC inside it. */
   remeasured?: number;
+  /** Kept although the load generator ran a major GC inside it: the run's time bound left no room to measure it again. */
+  generatorGcKept?: boolean;
   /** The larger share of the round the hypervisor took from the proxy's CPU or the load's (absent in older runs). */
   steal?: number | null;
   /**
@@ -178,6 +180,13 @@ export function markdownReport(r: RunResults): string {
   if (remeasured.length > 0) {
     out.push(`Latency rounds measured again because the load generator ran a major GC inside them: ${remeasured.join('; ')}.`, '');
   }
+  const gcKept = latencyRoundsWhere(r, (x) => (x.generatorGcKept === true ? 'kept' : null));
+  if (gcKept.length > 0) {
+    out.push(
+      `Latency rounds kept although the load generator ran a major GC inside them (the run's time bound left no room to measure them again): ${gcKept.join('; ')}.`,
+      '',
+    );
+  }
   const stolen = stolenRounds(r);
   if (stolen.length > 0) {
     out.push(
@@ -195,7 +204,7 @@ export function markdownReport(r: RunResults): string {
   const disturbed = disturbedRounds(r);
   if (disturbed.length > 0) {
     out.push(
-      `Latency rounds kept (after two more tries, or once the run's re-measures were spent) although the other candidates ran ${BYSTANDER_LIMIT_MS} ms or more inside them: ${disturbed.join('; ')}.`,
+      `Latency rounds kept (after two more tries, or when the run's time bound left no room for another) although the other candidates ran ${BYSTANDER_LIMIT_MS} ms or more inside them: ${disturbed.join('; ')}.`,
       '',
     );
   }

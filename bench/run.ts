@@ -36,6 +36,20 @@ import {
   saturatedAt,
   type ThroughputRound,
 } from './report.ts';
+import { RunBudget, runLimitMs } from './run-budget.ts';
+import {
+  DEFAULT_RUN_LIMIT_MS,
+  LATENCY_MS,
+  latencyRoundsOf,
+  modelledScenarioMs,
+  QUICK_RUN_LIMIT_MS,
+  type RunShape,
+  settleMs,
+  settlesEachCandidate,
+  THROUGHPUT_S,
+  throughputRoundsOf,
+  WARMUP_MS,
+} from './run-plan.ts';
 import { requestBytes, type Scenario, scenarios } from './scenarios.ts';
 import { unknownNamesError } from './selection.ts';
 import { startBenchUpstream } from './upstream.ts';
@@ -62,24 +76,9 @@ const ROUNDS = roundsArg(QUICK ? 2 : 3);
  * latency rounds right after full-load throughput rounds may measure the aftermath of that load (README).
  */
 const LATENCY_FIRST = values['latency-first'] === true;
-const LATENCY_MS = 1500;
-/** Whole seconds: wrk accepts no fractions. */
-const THROUGHPUT_S = 1;
+const SHAPE: RunShape = { quick: QUICK, rounds: ROUNDS, latencyFirst: LATENCY_FIRST };
 const THROUGHPUT_CONNECTIONS = 50;
-const WARMUP_MS = 1500;
-/**
- * After the throughput rounds, open-loop traffic this long at the first rate to the first candidate, not measured,
- * before the latency rounds. Without it the first latency round of the first few candidates was the worst of their
- * rounds, decaying with their place in the order: in the 16 full runs of 2026-12-01 and -02, the small-GET p99 at
- * 1,000 req/s of round 1 against the median of the others was 1.1–20× for direct (first), 0.6–10.5× for Mantou's
- * one-core candidate (second), 0.8–4.1× for the chain (third), and 0.7–1.6× for nginx (fifth, about 7 s after the
- * throughput rounds): a bias against whoever comes early, Mantou's candidates every time. What decays was not found
- * (it follows wrk's saturating rounds, whoever they loaded). With it, direct's round 1 was 1.2× and 1.8× its others
- * (17:08, 17:17), but the proxies' first rounds still ran 0.5–2.4×: Mantou's one-core candidate 1.9× and 2.3×,
- * nginx 1.7× and 1.3× — settling helps the generator's side, not all of the proxies'; so in small GETs, where the
- * targets are read, each candidate also gets an unmeasured round of its own first (bench/README.md).
- */
-const SETTLE_MS = QUICK ? 1000 : 6000;
+const SETTLE_MS = settleMs(SHAPE);
 const PERCENTILES = [50, 60, 70, 75, 80, 85, 90, 92.5, 95, 97.5, 98.75, 99, 99.375, 99.5, 99.6875, 99.8, 99.9, 99.95, 99.97, 99.99];
 
 function cpuOf(c: Candidate): number {
@@ -98,13 +97,10 @@ function rssOf(c: Candidate): number {
  */
 const MAX_BYSTANDER_REMEASURES = 2;
 /**
- * And at most this many in the whole run (in scenario order, so small GETs come first), to keep the run in its
- * time bound (the issue's 15 minutes, 3 with --quick): a quiet run re-measures about 15 rounds, but in a noisy hour
- * the candidates' own idle work passes the limit everywhere — 127 re-measures (190 s) took a run to 999 s on
- * 2026-12-01 11:20. Past the cap, a disturbed round is kept, and the report lists it.
+ * The run's time bound (bench/run-budget.ts): re-measures spend only its slack. Its plan is set once the
+ * candidates are up.
  */
-export const BYSTANDER_REMEASURES_PER_RUN = QUICK ? 8 : 30;
-let bystanderRemeasuresLeft = BYSTANDER_REMEASURES_PER_RUN;
+const budget = new RunBudget();
 
 /** How long each candidate other than the one measured has run so far, in ns (they share the proxy's CPU). */
 function bystanderNanos(others: readonly Candidate[]): number[] {
@@ -123,13 +119,20 @@ function bystandersSince(others: readonly Candidate[], before: readonly number[]
 /** A latency round, measured again while the other candidates disturbed it (BYSTANDER_LIMIT_MS). */
 async function latencyRound(c: Candidate, s: Scenario, rate: number, others: readonly Candidate[]): Promise<LatencyRound> {
   const discarded: string[] = [];
+  const from = performance.now();
+  let measured = 0;
   for (;;) {
     const round = await measureLatencyRound(c, s, rate, others);
-    if ((round.bystanderMs ?? 0) < BYSTANDER_LIMIT_MS || discarded.length === MAX_BYSTANDER_REMEASURES || bystanderRemeasuresLeft === 0) {
+    measured += 1 + (round.remeasured ?? 0);
+    const keep = (round.bystanderMs ?? 0) < BYSTANDER_LIMIT_MS || discarded.length === MAX_BYSTANDER_REMEASURES || !budget.allows(LATENCY_MS);
+    if (keep) {
       if (discarded.length > 0) round.bystanderDiscarded = discarded;
+      // One planned round; the rest of the time, in proportion, was measuring again.
+      const ms = performance.now() - from;
+      budget.planned(LATENCY_MS);
+      budget.extra((ms * (measured - 1)) / measured);
       return round;
     }
-    bystanderRemeasuresLeft--;
     discarded.push(round.bystanderTop ?? '');
   }
 }
@@ -147,6 +150,7 @@ async function measureLatencyRound(c: Candidate, s: Scenario, rate: number, othe
     connections: s.connections,
     request: requestBytes(s),
     newConnection: s.newConnection,
+    mayRepeat: () => budget.allows(LATENCY_MS),
   });
   const bystanders = bystandersSince(others, bystanders0);
   const proxyGc = c.adminPort === undefined ? undefined : gcBetween(gc0, await readProxyGc(c.adminPort));
@@ -162,6 +166,7 @@ async function measureLatencyRound(c: Candidate, s: Scenario, rate: number, othe
     completed: r.completed,
     cpuPer10k: c.pids.length ? ((cpuOf(c) - cpu0) / Math.max(1, r.completed)) * 10_000 : null,
     remeasured: r.remeasured,
+    ...(r.majorGcInside && { generatorGcKept: true }),
     steal: largerSteal(load0, cpuTicks(LOAD_CPU), proxy0, cpuTicks(PROXY_CPU)),
     bystanderMs: others.length > 0 ? bystanders.ms : null,
     bystanderTop: bystanders.top,
@@ -260,8 +265,10 @@ async function warmUp(c: Candidate, s: Scenario): Promise<void> {
     connections: s.connections,
     request: requestBytes(s),
     newConnection: s.newConnection,
+    mayRepeat: () => false,
   });
   r.histogram.destroy();
+  budget.planned(WARMUP_MS);
 }
 
 /** Traffic after the throughput rounds that no latency round measures (SETTLE_MS says why). */
@@ -273,8 +280,10 @@ async function settle(c: Candidate, s: Scenario, durationMs = SETTLE_MS): Promis
     connections: s.connections,
     request: requestBytes(s),
     newConnection: s.newConnection,
+    mayRepeat: () => false,
   });
   r.histogram.destroy();
+  budget.planned(durationMs);
 }
 
 /**
@@ -293,25 +302,30 @@ async function measureScenario(running: Candidate[], s: Scenario, dir: string): 
   for (const c of running) await warmUp(c, s);
   const throughput = running.map((): ThroughputRound[] => []);
   const measureThroughput = async () => {
-    for (let i = 0; i < throughputRoundsOf(s); i++) {
+    for (let i = 0; i < throughputRoundsOf(s, SHAPE); i++) {
       for (const [k, c] of running.entries()) {
         throughput[k]?.push(await throughputRound(c, s, dir));
+        budget.planned(THROUGHPUT_S * 1000);
         sample(k);
       }
     }
   };
   if (!LATENCY_FIRST) await measureThroughput();
   const maxRps = LATENCY_FIRST ? running.map(() => Number.POSITIVE_INFINITY) : throughput.map((ts) => median(ts.map((t) => t.rps)));
-  const latencyRounds = latencyRoundsOf(s);
+  const latencyRounds = latencyRoundsOf(s, SHAPE);
   const latency = running.map((): CellResult['latency'] => []);
   if (!LATENCY_FIRST && running[0] !== undefined) await settle(running[0], s);
   // Where the targets are read (the scenario given more latency rounds), settling the generator is not enough:
   // every candidate gets one unmeasured round at the first rate, in the same order, first (see SETTLE_MS).
-  if (!LATENCY_FIRST && latencyRounds > ROUNDS) {
-    for (const [k, c] of running.entries()) if (!saturatedAt(maxRps[k] as number, s.rates[0] as number)) await settle(c, s, LATENCY_MS);
+  if (settlesEachCandidate(s, SHAPE)) {
+    for (const [k, c] of running.entries()) {
+      if (saturatedAt(maxRps[k] as number, s.rates[0] as number)) budget.dropped(LATENCY_MS);
+      else await settle(c, s, LATENCY_MS);
+    }
   }
   for (const rate of s.rates) {
     const saturated = maxRps.map((m) => saturatedAt(m, rate));
+    for (const sat of saturated) if (sat) budget.dropped(latencyRounds * LATENCY_MS);
     const rounds = running.map((): LatencyRound[] => []);
     for (let i = 0; i < latencyRounds; i++) {
       for (const [k, c] of running.entries()) {
@@ -343,16 +357,6 @@ async function measureScenario(running: Candidate[], s: Scenario, dir: string): 
 /** The running candidates other than `c` whose processes share the proxy's CPU (direct has none). */
 function bystandersOf(running: readonly Candidate[], c: Candidate): Candidate[] {
   return running.filter((o) => o !== c && o.pids.length > 0);
-}
-
-/** Latency rounds per cell in `s`: ROUNDS, or the scenario's own larger number (not with --quick). */
-function latencyRoundsOf(s: Scenario): number {
-  return QUICK ? ROUNDS : Math.max(ROUNDS, s.latencyRounds ?? 0);
-}
-
-/** Throughput rounds per candidate in `s`: ROUNDS, or the scenario's own larger number (not with --quick). */
-function throughputRoundsOf(s: Scenario): number {
-  return QUICK ? ROUNDS : Math.max(ROUNDS, s.throughputRounds ?? 0);
 }
 
 function commit(): string {
@@ -440,23 +444,27 @@ async function main(): Promise<void> {
       upstream: upstream.kind,
       wakeFloor: { before: floorBefore, after: null },
       load: `${LATENCY_FIRST ? 'latency rounds first (--latency-first); ' : ''}latency: open-loop generator (${ROUNDS} × ${LATENCY_MS} ms per rate, 50 connections${chosen
-        .filter((s) => latencyRoundsOf(s) > ROUNDS)
-        .map((s) => `; ${latencyRoundsOf(s)} rounds in ${s.name}, after an unmeasured one each at the first rate`)
+        .filter((s) => latencyRoundsOf(s, SHAPE) > ROUNDS)
+        .map((s) => `; ${latencyRoundsOf(s, SHAPE)} rounds in ${s.name}, after an unmeasured one each at the first rate`)
         .join(
           '',
         )}); throughput: ${hasWrk ? 'wrk (1 thread' : 'autocannon (wrk not installed'}, ${ROUNDS} × ${THROUGHPUT_S} s, ${THROUGHPUT_CONNECTIONS} connections${chosen
-        .filter((s) => throughputRoundsOf(s) > ROUNDS)
-        .map((s) => `; ${throughputRoundsOf(s)} rounds in ${s.name}`)
+        .filter((s) => throughputRoundsOf(s, SHAPE) > ROUNDS)
+        .map((s) => `; ${throughputRoundsOf(s, SHAPE)} rounds in ${s.name}`)
         .join('')})`,
       skipped,
       scenarios: [],
     };
+    const inScenario = (s: Scenario) => running.filter((c) => onlyIn.get(c.name)?.includes(s.name) ?? true);
+    const planMs = chosen.reduce((a, s) => a + modelledScenarioMs(s, inScenario(s).length, SHAPE), 0);
+    const defaultRun = values.rounds === undefined && values.candidates === undefined && values.scenarios === undefined;
+    const limitMs = runLimitMs(QUICK ? QUICK_RUN_LIMIT_MS : DEFAULT_RUN_LIMIT_MS, planMs, defaultRun);
+    budget.startPlan(planMs, limitMs);
+    console.log(
+      `plan: ${(planMs / 1000).toFixed(0)} s of measuring (nominal) after ${((performance.now() - started) / 1000).toFixed(0)} s of start-up; rounds are measured again only while the run's projected end stays within ${(limitMs / 1000).toFixed(0)} s`,
+    );
     for (const s of chosen) {
-      const cells = await measureScenario(
-        running.filter((c) => onlyIn.get(c.name)?.includes(s.name) ?? true),
-        s,
-        dir,
-      );
+      const cells = await measureScenario(inScenario(s), s, dir);
       for (const cell of cells) {
         const l = cell.latency[0];
         const at =

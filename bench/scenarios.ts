@@ -75,6 +75,9 @@ export const scenarios: Scenario[] = [
     newConnection: false,
     rates: [200, 1000],
     connections: 50,
+    // Opt in since 2026-12-02 19:00: not one of the questions, and 100 s of a default run whose planned
+    // work had grown to 841 s of its 15 minutes (bench/run-budget.ts).
+    optIn: true,
   },
   {
     name: 'post-64k',

@@ -66,4 +66,22 @@ describe('open-loop generator', () => {
     expect(Math.abs(slowest - r.histogram.maxValue)).toBeLessThanOrEqual(slowest * 0.001 + 1);
     r.histogram.destroy();
   });
+  it('keeps a round with a major GC inside when mayRepeat says no, and says so', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const timer = setTimeout(gc, 50);
+    let asked = 0;
+    const mayRepeat = () => {
+      asked++;
+      return false;
+    };
+    const r = await openLoop({ port, rate: 500, durationMs: 200, connections: 4, request, newConnection: false, mayRepeat });
+    clearTimeout(timer);
+    expect(asked).toBe(1);
+    expect(r.remeasured).toBe(0);
+    expect(r.majorGcInside).toBe(true);
+    // The one round, whole: about 100 requests due in 200 ms at 500/s.
+    expect(r.completed).toBeGreaterThan(80);
+    r.histogram.destroy();
+  });
 });

@@ -58,6 +58,16 @@ describe('bench report', () => {
     expect(markdownReport(run([cell('direct', [1], [100]), c]))).toContain('major GC inside them: small-get mantou-1w @ 1000/s: 1.');
   });
 
+  it('names the rounds kept with a GC of the load generator inside, when the time bound left no room', () => {
+    const c = cell('mantou-1w', [1], [300, 310]);
+    expect(markdownReport(run([cell('direct', [1], [100]), c]))).not.toContain('time bound');
+    const second = c.latency[0]?.rounds[1];
+    if (second) second.generatorGcKept = true;
+    expect(markdownReport(run([cell('direct', [1], [100]), c]))).toContain(
+      "major GC inside them (the run's time bound left no room to measure them again): small-get mantou-1w @ 1000/s round 2: kept.",
+    );
+  });
+
   it('names the rounds in which the hypervisor took a share of a CPU worth noting (steal)', () => {
     const quiet = cell('mantou-1w', [1, 2], [300]);
     const t = quiet.throughput[1];
