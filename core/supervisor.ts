@@ -15,6 +15,7 @@ import { addGcCounters, newGcCounters, roundedGcCounters, watchGc } from './gc-s
 import { addStreamCounters, newStreamCounters } from './http/stream-counters.ts';
 import { type HeldPort, holdFreePort, probePort } from './listen-probe.ts';
 import { componentLogger, rootLogger } from './logger.ts';
+import { trimNativeHeapAndLog } from './malloc-trim.ts';
 import { MANTOU_NODE_FLAGS, missingNodeFlags, WORKER_V8_FLAGS } from './node-flags.ts';
 import { installSignalHandlers } from './process-signals.ts';
 import { createSessionCountsBuffer, forgetWorkerSessions, SessionSlotTable } from './tcp/shared-session-counts.ts';
@@ -182,6 +183,7 @@ export class Supervisor {
     installSignalHandlers({ reload: (s) => void this.reload(s), drain: (s) => this.drain(s), exitNow: (s) => this.exitNow(s) });
     this.watcher = new ConfigWatcher(this.options.configFile, () => void this.reload('watch'));
     this.watcher.follow(configDigest, this.config.watchConfig === true && !this.draining);
+    trimNativeHeapAndLog('start');
     rootLogger.info(
       { config: this.options.configFile, ports: this.ports(), admin: this.adminPort, workers: this.workers.length, generation: this.generation },
       'mantou started',
@@ -410,6 +412,7 @@ export class Supervisor {
     this.counters.reloads++;
     this.lastReloadOk = true;
     log.info({ source, generation: id, ms: Math.round(performance.now() - started) }, 'config reloaded');
+    trimNativeHeapAndLog('reload');
   }
 
   private reloadFailed(source: string, err: unknown): void {

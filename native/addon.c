@@ -130,5 +130,6 @@ NAPI_MODULE_INIT() {
   thread_priority_define(env, exports);
   busy_poll_define(env, exports);
   latin1_view_define(env, exports);
+  malloc_trim_define(env, exports);
   return exports;
 }

@@ -61,5 +61,7 @@ void busy_poll_close(addon_instance *inst);
 napi_value thread_priority_define(napi_env env, napi_value exports);
 /* latin1-view.c: a string over a body's bytes without a copy, for the offload pool's body scan (filters/body-scan-task.ts). */
 napi_value latin1_view_define(napi_env env, napi_value exports);
+/* malloc-trim.c: the C heap's free pages back to the system after start-up and each reload (core/malloc-trim.ts). */
+napi_value malloc_trim_define(napi_env env, napi_value exports);
 
 #endif
