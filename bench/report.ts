@@ -20,7 +20,7 @@ export interface LatencyRound {
   cpuPer10k: number | null;
   /** Times this round was measured again because the load generator ran a major GC inside it. */
   remeasured?: number;
-  /** Kept although the load generator ran a major GC inside it: the run's time bound left no room to measure it again. */
+  /** Kept although the load generator ran a major GC inside it: tries used up (MAX_REMEASURES), or no room in the run's time bound. */
   generatorGcKept?: boolean;
   /** The larger share of the round the hypervisor took from the proxy's CPU or the load's (absent in older runs). */
   steal?: number | null;
@@ -183,7 +183,7 @@ export function markdownReport(r: RunResults): string {
   const gcKept = latencyRoundsWhere(r, (x) => (x.generatorGcKept === true ? 'kept' : null));
   if (gcKept.length > 0) {
     out.push(
-      `Latency rounds kept although the load generator ran a major GC inside them (the run's time bound left no room to measure them again): ${gcKept.join('; ')}.`,
+      `Latency rounds kept although the load generator ran a major GC inside them (after three more tries, or when the run's time bound left no room for another): ${gcKept.join('; ')}.`,
       '',
     );
   }
