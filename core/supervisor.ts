@@ -21,6 +21,7 @@ import { installSignalHandlers } from './process-signals.ts';
 import { createSessionCountsBuffer, forgetWorkerSessions, SessionSlotTable } from './tcp/shared-session-counts.ts';
 import { addTcpCounters, newTcpCounters, type TcpCounters } from './tcp/tcp-counters.ts';
 import { decodeMessage, postMessageTo, type SupervisorMessage, type WorkerCounters, type WorkerMessage } from './thread-messages.ts';
+import { serveTypeStripping } from './type-stripping/shared-type-stripping.js';
 import type { WorkerData } from './worker.ts';
 
 const log = componentLogger('supervisor');
@@ -33,6 +34,8 @@ const STABLE_WORKER_MS = 30_000;
 const SHUTDOWN_GRACE_MS = 5_000;
 const EXIT_NOW_GRACE_MS = 1_000;
 const HARD_HEAP_FACTOR = 2;
+/** JavaScript, so that the worker's TypeScript is stripped by this thread (core/type-stripping/). */
+const WORKER_ENTRY = new URL('./worker-entry.js', import.meta.url);
 /**
  * How long an admin read waits for the workers' counters. A worker answers between two events of its loop; one busy
  * longer (a long synchronous filter) is reported as of its last answer and listed in `staleWorkers`.
@@ -150,6 +153,8 @@ export class Supervisor {
     const resolved = await this.resolveListenAddresses(this.config);
     // uWS reads its header limit once, when it loads (in each worker): set it before any worker starts.
     process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(maxHeaderBytes(this.config));
+    // The workers' and their offload threads' TypeScript is stripped here, once, not by a stripper in each thread.
+    serveTypeStripping();
     const admin = new AdminServer(
       {
         isReady: () => this.isReady(),
@@ -236,7 +241,7 @@ export class Supervisor {
       heapSoftLimitBytes: heapMb * 1024 * 1024,
       sessionCounts: this.sessionCounts,
     };
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), {
+    const worker = new Worker(WORKER_ENTRY, {
       workerData: data,
       // The hard limit sits above the soft one the worker enforces itself (see core/worker.ts for why).
       resourceLimits: { maxOldGenerationSizeMb: Math.ceil(heapMb * HARD_HEAP_FACTOR) },
@@ -450,7 +455,14 @@ export class Supervisor {
   /** Every live worker's counters summed, read now: HTTP streams, garbage collections, and TCP sessions per listener. */
   async stats(): Promise<unknown> {
     const staleWorkers = await this.refreshStats();
-    const total = { ...newStreamCounters(), heapUsedBytes: 0, youngGenerationBytes: 0, inflight: 0, tcp: {} as Record<string, TcpCounters> };
+    const total = {
+      ...newStreamCounters(),
+      heapUsedBytes: 0,
+      youngGenerationBytes: 0,
+      inflight: 0,
+      tcp: {} as Record<string, TcpCounters>,
+      typeScriptModules: { byMainThread: 0, local: 0 },
+    };
     const gc = newGcCounters();
     for (const w of this.workers) {
       const c = w.stats;
@@ -460,6 +472,8 @@ export class Supervisor {
       total.inflight += c.inflight;
       total.heapUsedBytes += c.heapUsedBytes ?? 0;
       total.youngGenerationBytes += c.youngGenerationBytes ?? 0;
+      total.typeScriptModules.byMainThread += c.typeScriptModules?.byMainThread ?? 0;
+      total.typeScriptModules.local += c.typeScriptModules?.local ?? 0;
       for (const [name, t] of Object.entries(c.tcp ?? {})) {
         total.tcp[name] ??= newTcpCounters();
         addTcpCounters(total.tcp[name], t);

@@ -42,6 +42,8 @@ export interface WorkerCounters extends StreamCounters, GcCounters, HeapSizes {
   inflight: number;
   /** Per TCP listener. */
   tcp: Record<string, TcpCounters>;
+  /** The worker's TypeScript modules: how many the main thread stripped for it, and how many it stripped itself. */
+  typeScriptModules: { byMainThread: number; local: number };
 }
 
 /** Worker → supervisor. */

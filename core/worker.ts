@@ -15,6 +15,7 @@ import { addStreamCounters, newStreamCounters } from './http/stream-counters.ts'
 import { WorkerLifecycle } from './lifecycle.ts';
 import { componentLogger } from './logger.ts';
 import { decodeMessage, postMessageTo, type SupervisorMessage, type WorkerCounters, type WorkerMessage } from './thread-messages.ts';
+import { typeStrippingCounts } from './type-stripping/shared-type-stripping.js';
 
 export interface WorkerData {
   index: number;
@@ -44,7 +45,14 @@ const send = (m: WorkerMessage) => postMessageTo(port, m);
 const gc = newGcCounters();
 
 function counters(): WorkerCounters {
-  const c: WorkerCounters = { ...newStreamCounters(), ...roundedGcCounters(gc), ...heapSizes(), inflight: lifecycle.inflight, tcp: {} };
+  const c: WorkerCounters = {
+    ...newStreamCounters(),
+    ...roundedGcCounters(gc),
+    ...heapSizes(),
+    inflight: lifecycle.inflight,
+    tcp: {},
+    typeScriptModules: { ...typeStrippingCounts },
+  };
   for (const l of plane.tcpListeners()) c.tcp[l.name] = l.reportCounters();
   for (const l of plane.generation?.listeners ?? []) {
     if (l.protocol !== 'http') continue;

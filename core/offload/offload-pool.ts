@@ -41,7 +41,8 @@ const MAX_QUEUE = 64;
  * leave, and may reach its timeout (503).
  */
 const NICE_INCREMENT = 19;
-const THREAD_ENTRY = new URL('./offload-thread.ts', import.meta.url).href;
+/** JavaScript, so that the thread's TypeScript is stripped by the main thread (core/type-stripping/). */
+const THREAD_ENTRY = new URL('./offload-thread-entry.js', import.meta.url).href;
 
 function thePool(): Piscina {
   pool ??= new Piscina({

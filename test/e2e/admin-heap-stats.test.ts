@@ -1,6 +1,7 @@
 // /stats shows the workers' heaps: the JavaScript heap in use (what workerHeapMb limits) and the young generation,
 // at least 8 MiB a worker (core/node-flags.ts, WORKER_V8_FLAGS: the floor V8 would otherwise shrink it below after
-// a quiet spell; that shrinking is measured in the bench, as a worker's scavenges per round, not here).
+// a quiet spell; that shrinking is measured in the bench, as a worker's scavenges per round, not here); and the
+// workers' TypeScript modules, all stripped by the main thread (core/type-stripping/), none by a worker's own stripper.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminGet } from '../helpers/admin.ts';
@@ -11,6 +12,7 @@ import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 interface HeapStats {
   heapUsedBytes: number;
   youngGenerationBytes: number;
+  typeScriptModules: { byMainThread: number; local: number };
 }
 
 const MiB = 1024 * 1024;
@@ -31,4 +33,11 @@ describe('the workers’ heap in /stats', () => {
     expect(s.heapUsedBytes).toBeGreaterThan(2 * MiB);
     expect(s.heapUsedBytes).toBeLessThan(2 * 1024 * MiB);
   }, 20_000);
+
+  it('counts the workers’ TypeScript modules: every one stripped by the main thread', async () => {
+    const s = await heap(proxy as ProxyProcess);
+    // Each of the two workers imports the data plane's modules (about ninety).
+    expect(s.typeScriptModules.byMainThread).toBeGreaterThan(2 * 50);
+    expect(s.typeScriptModules.local).toBe(0);
+  });
 });
