@@ -124,8 +124,8 @@ function answer(request) {
 
 /**
  * Node warns once, the first time stripTypeScriptTypes is called, that it is experimental: it is the stripper Node
- * runs on every `.ts` import (without a warning since 22.18), so the warning would only alarm an operator. The first
- * call is made here, with that one warning held back.
+ * itself runs on every `.ts` import, which it does without a warning, so the warning would only alarm an operator.
+ * The first call is made here, with that one warning held back.
  */
 function stripQuietly() {
   const emitWarning = process.emitWarning;
