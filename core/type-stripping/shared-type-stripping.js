@@ -3,7 +3,7 @@
 // WebAssembly build of swc that every isolate instantiates for itself on its first `.ts` import: about 10 MiB of
 // resident memory per worker thread and per offload pool thread, held for the thread's life. Here the main thread
 // (which has one loaded anyway) strips for every thread of its process: a thread's synchronous load hook posts the
-// module's URL on a BroadcastChannel with a SharedArrayBuffer, the main thread writes the stripped source into it,
+// module's path on a BroadcastChannel with a SharedArrayBuffer, the main thread writes the stripped source into it,
 // and the thread, blocked in Atomics.wait meanwhile, hands it to Node as plain JavaScript.
 //
 // This file is JavaScript because it runs before any TypeScript can be loaded without the stripper. Whatever the
@@ -24,13 +24,12 @@ const SERVING_PID_VARIABLE = 'MANTOU_TYPE_STRIPPING_PID';
 /** How long a thread waits for the main thread before stripping the module itself. */
 const LOCAL_AFTER_MS = 10_000;
 
-// The reply buffer: three Int32 (state, byte length, format), then the UTF-8 source.
-const HEADER_BYTES = 12;
+// The reply buffer: two Int32 (state, byte length), then the UTF-8 source of an ES module.
+const HEADER_BYTES = 8;
 const PENDING = 0;
 const STRIPPED = 1;
 /** Load it with Node's own stripper. */
 const LOCAL = 2;
-const MODULE_FORMAT = 1;
 
 /** What this thread's hook did, for /stats: modules the main thread stripped for it, and those it stripped itself. */
 export const typeStrippingCounts = { byMainThread: 0, local: 0 };
@@ -100,18 +99,16 @@ function strippedFile(path) {
   return stripped;
 }
 
-/** @param {{ url: string; reply: SharedArrayBuffer }} request */
+/** @param {{ path: string; reply: SharedArrayBuffer }} request a path typeScriptPathOf gave the thread */
 function answer(request) {
-  const header = new Int32Array(request.reply, 0, 3);
+  const header = new Int32Array(request.reply, 0, 2);
   let state = LOCAL;
   try {
-    const path = typeScriptPathOf(request.url);
-    const stripped = path === null ? null : strippedFile(path);
+    const stripped = strippedFile(request.path);
     // Stripping turns types into spaces, so the thread's room (the file's size and a margin) holds the source.
-    if (stripped?.module === true && HEADER_BYTES + stripped.bytes.byteLength <= request.reply.byteLength) {
+    if (stripped.module && HEADER_BYTES + stripped.bytes.byteLength <= request.reply.byteLength) {
       new Uint8Array(request.reply, HEADER_BYTES, stripped.bytes.byteLength).set(stripped.bytes);
       header[1] = stripped.bytes.byteLength;
-      header[2] = MODULE_FORMAT;
       state = STRIPPED;
     }
   } catch {
@@ -157,20 +154,19 @@ export function serveTypeStripping() {
 // ---- a thread's side ----
 
 /**
- * The source the main thread stripped for `url`, or null to load it here.
- * @param {string} url
+ * The ES module source the main thread stripped from `path`, or null to load it here.
  * @param {string} path
  * @returns {string | null}
  */
-function strippedByMainThread(url, path) {
+function strippedByMainThread(path) {
   const reply = new SharedArrayBuffer(HEADER_BYTES + statSync(path).size + 1024);
-  const header = new Int32Array(reply, 0, 3);
+  const header = new Int32Array(reply, 0, 2);
   // Opened for one message: a channel left open would queue every other thread's requests.
   const channel = new BroadcastChannel(CHANNEL);
-  channel.postMessage({ url, reply });
+  channel.postMessage({ path, reply });
   channel.close();
   if (Atomics.wait(header, 0, PENDING, LOCAL_AFTER_MS) === 'timed-out') return null;
-  if (Atomics.load(header, 0) !== STRIPPED || header[2] !== MODULE_FORMAT) return null;
+  if (Atomics.load(header, 0) !== STRIPPED) return null;
   return Buffer.from(reply, HEADER_BYTES, header[1]).toString('utf8');
 }
 
@@ -186,7 +182,7 @@ export function useMainThreadTypeStripping() {
       if (path !== null) {
         let source = null;
         try {
-          source = strippedByMainThread(url, path);
+          source = strippedByMainThread(path);
         } catch {
           // A file gone or unreadable: Node's own load reports it.
         }
