@@ -33,10 +33,12 @@ typedef struct field {
 
 /*
  * Reads the field line at buf[pos..end): 1 with `f` filled and *next past its CRLF, 0 at the empty line that ends
- * the head, -1 when the line is not one the strict subset accepts (obs-fold, bare LF, a control byte or obs-text,
- * whitespace before the colon).
+ * the head, -1 when the line is not one the strict subset accepts (obs-fold, bare LF, a control byte, whitespace
+ * before the colon, and obs-text unless `obs_text`). A request with obs-text in a value is the net engine's (it
+ * keeps the bytes as they are); a response with it is passed on here as it is, as the net engine would: refusing
+ * it would turn an upstream's raw UTF-8 filename or cookie into a 502.
  */
-static int next_field(const char *buf, uint32_t pos, uint32_t end, field *f, uint32_t *next) {
+static int next_field(const char *buf, uint32_t pos, uint32_t end, field *f, uint32_t *next, int obs_text) {
   if (pos + 1 < end && buf[pos] == '\r' && buf[pos + 1] == '\n') {
     *next = pos + 2;
     return 0;
@@ -53,7 +55,7 @@ static int next_field(const char *buf, uint32_t pos, uint32_t end, field *f, uin
   for (; i < end && buf[i] != '\r'; i++) {
     unsigned char c = (unsigned char)buf[i];
     if (c == '\t' || c == ' ') continue;
-    if (c < 0x21 || c > 0x7e) return -1;
+    if (c < 0x21 || c == 0x7f || (c > 0x7f && !obs_text)) return -1;
     vend = i + 1;
   }
   if (i + 1 >= end || buf[i + 1] != '\n') return -1;
@@ -177,7 +179,7 @@ int h1_parse_request(const char *buf, uint32_t len, const h1_limits *limits, h1_
   int fields = 0, host_count = 0;
   field f;
   int got;
-  while ((got = next_field(buf, pos, end, &f, &pos)) == 1) {
+  while ((got = next_field(buf, pos, end, &f, &pos, 0)) == 1) {
     if (++fields > (int)limits->max_fields) return P_UNSUPPORTED;
     const char *n = f.name;
     uint32_t nl = f.name_len;
@@ -300,24 +302,27 @@ int h1_parse_response(const char *buf, uint32_t len, h1_response *r) {
       if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r')) return P_BAD;
     return P_INCOMPLETE;
   }
-  if (end < 17 || memcmp(buf, "HTTP/1.", 7) != 0 || (buf[7] != '0' && buf[7] != '1') || buf[8] != ' ') return P_BAD;
+  /* The shortest head: "HTTP/1.1 200\r\n\r\n" (no reason phrase, as the net engine accepts it). */
+  if (end < 16 || memcmp(buf, "HTTP/1.", 7) != 0 || (buf[7] != '0' && buf[7] != '1') || buf[8] != ' ') return P_BAD;
   int http10 = buf[7] == '0';
   for (int k = 9; k < 12; k++)
     if (buf[k] < '0' || buf[k] > '9') return P_BAD;
   r->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
   if (r->status < 100 || r->status > 599 || (buf[12] != ' ' && buf[12] != '\r')) return P_BAD;
+  /* The reason phrase: HTAB, SP, VCHAR, obs-text, up to the line's CRLF. A CR anywhere else would reach the
+     client in the status line (h1_client_head copies it), where a lenient client may end the line at it. */
   uint32_t pos = 12;
-  while (pos < end && buf[pos] != '\n') {
+  while (pos < end && buf[pos] != '\r') {
     unsigned char c = (unsigned char)buf[pos];
-    if (c != '\r' && c != '\t' && (c < 0x20 || c == 0x7f)) return P_BAD;
+    if (c != '\t' && (c < 0x20 || c == 0x7f)) return P_BAD;
     pos++;
   }
-  if (pos >= end || buf[pos - 1] != '\r') return P_BAD;
-  pos++;
+  if (pos + 1 >= end || buf[pos + 1] != '\n') return P_BAD;
+  pos += 2;
   uint8_t keep_alive = 0, te = 0;
   field f;
   int got;
-  while ((got = next_field(buf, pos, end, &f, &pos)) == 1) {
+  while ((got = next_field(buf, pos, end, &f, &pos, 1)) == 1) {
     if (name_is(f.name, f.name_len, "content-length")) {
       if (f.value_len == 0 || f.value_len > 15) return P_BAD;
       int64_t n = 0;
@@ -325,7 +330,8 @@ int h1_parse_response(const char *buf, uint32_t len, h1_response *r) {
         if (f.value[k] < '0' || f.value[k] > '9') return P_BAD;
         n = n * 10 + (f.value[k] - '0');
       }
-      if (r->content_length >= 0 && r->content_length != n) return P_BAD;
+      /* A second one, even of the same value, is refused, as the net engine refuses it (response-parser.ts). */
+      if (r->content_length >= 0) return P_BAD;
       r->content_length = n;
     } else if (name_is(f.name, f.name_len, "transfer-encoding")) {
       /* Only chunked (as the last, here the only, coding) has an end we can find. */
@@ -379,7 +385,7 @@ uint32_t h1_client_head(const char *buf, const h1_response *r, const char *extra
   put(&w, buf + 8, pos + 1 - 8);
   pos++;
   field f;
-  while (next_field(buf, pos, r->head_len, &f, &pos) == 1) {
+  while (next_field(buf, pos, r->head_len, &f, &pos, 1) == 1) {
     const char *n = f.name;
     uint32_t nl = f.name_len;
     if (name_is(n, nl, "connection") || name_is(n, nl, "keep-alive") || name_is(n, nl, "proxy-connection") || name_is(n, nl, "te") ||

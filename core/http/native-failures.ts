@@ -38,7 +38,7 @@ const BAD_CHUNK = 11;
 /** F_INTERNAL in native/h1.h: JavaScript asked something of a held exchange that cannot be (a bug): 500. */
 const INTERNAL = 64;
 /** The net engine's details for a malformed chunked body (core/http/chunked-decoder.ts), in enum h1_chunk_error's order. */
-const CHUNK_ERRORS = [
+export const CHUNK_ERRORS = [
   'chunk size too large',
   'invalid chunk size',
   'invalid byte in chunk extension',

@@ -215,6 +215,14 @@ export class ResponseParser {
       headers.pushTrusted(name, value);
     }
 
+    // The framing fields are checked whatever the status, as the native engine (native/h1-parse.c) and nginx do:
+    // a 204 or a response to HEAD has no body whatever they say, but one that says two things, or names a coding
+    // no one here can end, is not an upstream to trust with the next response on this connection.
+    if (transferEncoding !== undefined) {
+      if (contentLength !== -1) return this.fail('both Transfer-Encoding and Content-Length');
+      if (!isChunkedOnly(transferEncoding)) return this.fail(`unsupported Transfer-Encoding ${JSON.stringify(transferEncoding)}`);
+    }
+
     if (status < 200) {
       if (status === 101) {
         // Only an upgrade request may be answered 101: anything else would hand the client a raw socket.
@@ -239,8 +247,6 @@ export class ResponseParser {
       return null;
     }
     if (transferEncoding !== undefined) {
-      if (contentLength !== -1) return this.fail('both Transfer-Encoding and Content-Length');
-      if (!isChunkedOnly(transferEncoding)) return this.fail(`unsupported Transfer-Encoding ${JSON.stringify(transferEncoding)}`);
       this.startChunk();
     } else if (contentLength >= 0) {
       this.remaining = contentLength;
