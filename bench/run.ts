@@ -73,7 +73,7 @@ const ROUNDS = roundsArg(QUICK ? 2 : 3);
 /**
  * `--latency-first`: each scenario's latency rounds straight after the warm-up and its throughput rounds last, as
  * before 2026-11-30 07:41, and nothing left out as saturated. To compare the two orders: a JIT-compiled proxy's
- * latency rounds right after full-load throughput rounds may measure the aftermath of that load (README).
+ * latency rounds right after full-load throughput rounds may measure the aftermath of that load (docs/performance-log.md).
  */
 const LATENCY_FIRST = values['latency-first'] === true;
 const SHAPE: RunShape = { quick: QUICK, rounds: ROUNDS, latencyFirst: LATENCY_FIRST };

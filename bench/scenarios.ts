@@ -25,7 +25,7 @@ export interface Scenario {
   latencyRounds?: number;
   /**
    * At least this many throughput rounds per candidate (not with `--quick`): a round is one second, and two noisy
-   * seconds out of three decided a median (README, Performance, 1st December 04:34).
+   * seconds out of three decided a median (docs/performance-log.md, 1st December 04:34).
    */
   throughputRounds?: number;
 }
