@@ -392,7 +392,10 @@ uint32_t h1_client_head(const char *buf, const h1_response *r, const char *extra
         name_is(n, nl, "trailer") || name_is(n, nl, "upgrade"))
       continue;
     if (r->chunked && name_is(n, nl, "content-length")) continue;
-    if (listed_by_connection(r, n, nl)) continue;
+    /* Connection may name fields to drop, but not the framing: the body is relayed as these fields say, and a
+       client that did not see them would read it to the close, and the next response on the connection as more of
+       it (the net engine frames the body itself, so its client sees the same framing). */
+    if (listed_by_connection(r, n, nl) && !name_is(n, nl, "content-length") && !name_is(n, nl, "transfer-encoding")) continue;
     put(&w, f.line, f.line_len);
   }
   put(&w, extra, extra_len);
