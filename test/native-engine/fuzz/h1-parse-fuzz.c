@@ -6,9 +6,9 @@
 // Every input lives in a heap block of exactly its length, so ASan catches a read one byte past it. Beyond memory
 // safety it checks what the engine relies on:
 //   - a request head the engine accepts is forwarded as a head that parses again, to the same method, target,
-//     Host and body framing, with every line ending in CRLF;
+//     Host and body framing, with every line ending in CRLF and no hop-by-hop field;
 //   - a response head it accepts becomes a client head that parses again to the same status and framing, with
-//     every line ending in CRLF (no bare CR or LF reaches a client);
+//     every line ending in CRLF (no bare CR or LF reaches a client) and no hop-by-hop field;
 //   - the two chunked-body decoders end a body at the same byte whenever the stricter one accepts it, and either
 //     gives the same answer fed whole or in pieces.
 // With a third argument it also writes its verdicts on the first VERDICTS inputs to that file, one line each, for
@@ -114,12 +114,22 @@ static void fail(const char *fmt, ...) {
   exit(1);
 }
 
-/* Applies 1-8 random edits (few, mostly) to buf (len bytes, capacity FUZZ_MAX_INPUT); returns the new length. */
-static uint32_t mutate(char *buf, uint32_t len) {
+/* Applies 1-8 random edits (few, mostly; `seeds` are the input's kind, for splicing) to buf (len bytes, capacity FUZZ_MAX_INPUT); returns the new length. */
+static uint32_t mutate(char *buf, uint32_t len, const char *const *seeds, uint32_t nseeds) {
   int edits = 1 + (int)rnd(1 + rnd(8)); /* mostly one or two: more of the inputs get past the first checks */
   for (int e = 0; e < edits; e++) {
     uint32_t at = rnd(len + 1);
-    switch (rnd(6)) {
+    switch (rnd(7)) {
+      case 6: { /* splice in a run of another seed of the same kind (a field of one in the head of another) */
+        const char *other = seeds[rnd(nseeds)];
+        uint32_t olen = (uint32_t)strlen(other), from = rnd(olen + 1), n = rnd(60);
+        if (from + n > olen) n = olen - from;
+        if (len + n > FUZZ_MAX_INPUT) break;
+        memmove(buf + at + n, buf + at, len - at);
+        memcpy(buf + at, other + from, n);
+        len += n;
+        break;
+      }
       case 0: /* flip a byte */
         if (len > 0) buf[rnd(len)] = (char)rnd(256);
         break;
@@ -192,6 +202,29 @@ static int same_bytes(const char *a, uint32_t an, const char *b, uint32_t bn) {
   return an == bn && memcmp(a, b, an) == 0;
 }
 
+/* The name of a field line of `head` (the status or request line skipped) that is one of `names`, or NULL. */
+static const char *field_named(const char *head, uint32_t len, const char *const *names) {
+  uint32_t i = 0;
+  while (i < len && head[i] != '\n') i++;
+  for (i++; i < len;) {
+    uint32_t end = i;
+    while (end < len && head[end] != '\n') end++;
+    uint32_t colon = i;
+    while (colon < end && head[colon] != ':') colon++;
+    for (const char *const *n = names; *n != NULL; n++) {
+      uint32_t k = 0, nl = (uint32_t)strlen(*n);
+      while (k < nl && i + k < colon && (head[i + k] | 0x20) == (*n)[k]) k++;
+      if (k == nl && i + k == colon) return *n;
+    }
+    i = end + 1;
+  }
+  return NULL;
+}
+
+/* Hop-by-hop fields (RFC 9110 §7.6.1) and Expect, which the proxy answers: never forwarded as received. */
+static const char *const REQUEST_HOP_BY_HOP[] = {"connection", "keep-alive", "te", "trailer", "proxy-connection", "upgrade", "expect", NULL};
+static const char *const RESPONSE_HOP_BY_HOP[] = {"connection", "keep-alive", "te", "trailer", "proxy-connection", "upgrade", NULL};
+
 static void check_request(const char *src, uint32_t len) {
   static const h1_limits limit_sets[] = {{16384, 8192, 100, 1}, {16384, 8192, 100, 0}, {64, 16, 3, 1}};
   uint32_t limit_set = rnd(3);
@@ -221,6 +254,8 @@ static void check_request(const char *src, uint32_t len) {
       fail("request: a field points outside the input");
     if (r.chunked && r.content_length > 0) fail("request: both framings");
     if (!crlf_only(out, out_len)) fail("request: the forwarded head has a bare CR or LF");
+    const char *hop = field_named(out, out_len, REQUEST_HOP_BY_HOP);
+    if (hop != NULL) fail("request: the forwarded head keeps %s", hop);
     if (strlen(rid) > 128) fail("request: request id overflow");
     /* What goes upstream must read back the same: same request line, Host and framing, one of each added field. */
     char *again = exact_copy(out, out_len);
@@ -266,6 +301,8 @@ static void check_response(const char *src, uint32_t len) {
     if (n > cap) fail("response: wrote %u bytes into %u", n, cap);
     if (n > 0) {
       if (!crlf_only(out, n)) fail("response: the client's head has a bare CR or LF");
+      const char *hop = field_named(out, n, RESPONSE_HOP_BY_HOP);
+      if (hop != NULL) fail("response: the client's head keeps %s", hop);
       char *again = exact_copy(out, n);
       h1_response r2;
       if (h1_parse_response(again, n, &r2) != P_DONE) fail("response: the client's head does not parse again");
@@ -369,13 +406,15 @@ int main(int argc, char **argv) {
   static char buf[FUZZ_MAX_INPUT];
   for (long it = 0; it < iterations; it++) {
     uint32_t kind = rnd(3);
-    const char *seed = kind == 0   ? REQUEST_SEEDS[rnd(sizeof REQUEST_SEEDS / sizeof REQUEST_SEEDS[0])]
-                       : kind == 1 ? RESPONSE_SEEDS[rnd(sizeof RESPONSE_SEEDS / sizeof RESPONSE_SEEDS[0])]
-                                   : CHUNKED_SEEDS[rnd(sizeof CHUNKED_SEEDS / sizeof CHUNKED_SEEDS[0])];
+    const char *const *seeds = kind == 0 ? REQUEST_SEEDS : kind == 1 ? RESPONSE_SEEDS : CHUNKED_SEEDS;
+    uint32_t nseeds = kind == 0   ? sizeof REQUEST_SEEDS / sizeof REQUEST_SEEDS[0]
+                      : kind == 1 ? sizeof RESPONSE_SEEDS / sizeof RESPONSE_SEEDS[0]
+                                  : sizeof CHUNKED_SEEDS / sizeof CHUNKED_SEEDS[0];
+    const char *seed = seeds[rnd(nseeds)];
     uint32_t len = (uint32_t)strlen(seed);
     memcpy(buf, seed, len);
     /* A few inputs stay as they are, so the seeds themselves are checked. */
-    if (it >= 64) len = mutate(buf, len);
+    if (it >= 64) len = mutate(buf, len, seeds, nseeds);
     current = buf;
     current_len = len;
     if (kind == 0) check_request(buf, len);
