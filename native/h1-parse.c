@@ -347,11 +347,7 @@ int h1_parse_response(const char *buf, uint32_t len, h1_response *r) {
         if (i == s) break;
         if (token_is(v + s, i - s, "close")) r->close = 1;
         else if (token_is(v + s, i - s, "keep-alive")) keep_alive = 1;
-        else if (r->nlisted == 16 || i - s > 255) return P_BAD;
-        else {
-          r->listed[r->nlisted] = v + s;
-          r->listed_len[r->nlisted++] = (uint8_t)(i - s);
-        }
+        else r->lists_fields = 1;
       }
     } else if (name_is(f.name, f.name_len, "date")) {
       r->has_date = 1;
@@ -367,12 +363,25 @@ int h1_parse_response(const char *buf, uint32_t len, h1_response *r) {
   return P_DONE;
 }
 
-static int listed_by_connection(const h1_response *r, const char *name, uint32_t len) {
-  for (int i = 0; i < r->nlisted; i++) {
-    if (r->listed_len[i] != len) continue;
-    uint32_t k = 0;
-    while (k < len && lower((unsigned char)r->listed[i][k]) == lower((unsigned char)name[k])) k++;
-    if (k == len) return 1;
+/* Whether a Connection field of the head (its fields from `fields` on) names the field `name` (len bytes). Read
+   again for each field, and only for a response whose Connection names fields at all (rare): no list to bound. */
+static int listed_by_connection(const char *buf, const h1_response *r, uint32_t fields, const char *name, uint32_t len) {
+  if (!r->lists_fields) return 0;
+  field f;
+  uint32_t pos = fields;
+  while (next_field(buf, pos, r->head_len, &f, &pos, 1) == 1) {
+    if (!name_is(f.name, f.name_len, "connection")) continue;
+    const char *v = f.value;
+    uint32_t i = 0;
+    while (i < f.value_len) {
+      while (i < f.value_len && (v[i] == ' ' || v[i] == ',')) i++;
+      uint32_t s = i;
+      while (i < f.value_len && v[i] != ',' && v[i] != ' ') i++;
+      if (i - s != len) continue;
+      uint32_t k = 0;
+      while (k < len && lower((unsigned char)v[s + k]) == lower((unsigned char)name[k])) k++;
+      if (k == len) return 1;
+    }
   }
   return 0;
 }
@@ -384,6 +393,7 @@ uint32_t h1_client_head(const char *buf, const h1_response *r, const char *extra
   while (buf[pos] != '\n') pos++;
   put(&w, buf + 8, pos + 1 - 8);
   pos++;
+  const uint32_t fields = pos;
   field f;
   while (next_field(buf, pos, r->head_len, &f, &pos, 1) == 1) {
     const char *n = f.name;
@@ -395,7 +405,7 @@ uint32_t h1_client_head(const char *buf, const h1_response *r, const char *extra
     /* Connection may name fields to drop, but not the framing: the body is relayed as these fields say, and a
        client that did not see them would read it to the close, and the next response on the connection as more of
        it (the net engine frames the body itself, so its client sees the same framing). */
-    if (listed_by_connection(r, n, nl) && !name_is(n, nl, "content-length") && !name_is(n, nl, "transfer-encoding")) continue;
+    if (listed_by_connection(buf, r, fields, n, nl) && !name_is(n, nl, "content-length") && !name_is(n, nl, "transfer-encoding")) continue;
     put(&w, f.line, f.line_len);
   }
   put(&w, extra, extra_len);

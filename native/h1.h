@@ -125,10 +125,9 @@ typedef struct h1_response {
   uint8_t chunked;
   uint8_t close;          /* the upstream will close (Connection: close, or HTTP/1.0 without keep-alive) */
   uint8_t has_date;
-  /* Fields the response's Connection names (besides close and keep-alive): hop-by-hop, not passed on. */
-  uint8_t nlisted;
-  uint8_t listed_len[16];
-  const char *listed[16];
+  /* Connection names fields besides close and keep-alive: hop-by-hop, not passed on (h1_client_head finds them
+     in the head again, so there is no limit to how many). */
+  uint8_t lists_fields;
 } h1_response;
 
 /* Parses a response head; P_DONE, P_INCOMPLETE or P_BAD. */

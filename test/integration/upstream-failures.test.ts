@@ -33,7 +33,11 @@ function script(socket: net.Socket, request: string): void {
   else if (path.startsWith('/no-reason')) socket.write('HTTP/1.1 204\r\n\r\n');
   // Connection may name hop-by-hop fields, but the client still needs the body's framing.
   else if (path.startsWith('/listed-length')) socket.write('HTTP/1.1 200 OK\r\nConnection: content-length, x-hop\r\nX-Hop: 1\r\nContent-Length: 2\r\n\r\nok');
-  else if (path.startsWith('/listed-chunked'))
+  else if (path.startsWith('/listed-many')) {
+    // More fields named than the native engine once kept (16): every one still dropped, the rest kept.
+    const names = Array.from({ length: 20 }, (_, i) => `x-hop-${i}`);
+    socket.write(`HTTP/1.1 200 OK\r\nConnection: ${names.join(', ')}\r\n${names.map((n) => `${n}: 1\r\n`).join('')}X-Kept: 1\r\nContent-Length: 2\r\n\r\nok`);
+  } else if (path.startsWith('/listed-chunked'))
     socket.write('HTTP/1.1 200 OK\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n');
   else if (path.startsWith('/midbody')) {
     socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789');
@@ -152,6 +156,14 @@ describe('unusual but valid upstream responses are relayed', () => {
       expect(second?.endsWith('\r\n\r\nok')).toBe(true);
     });
   }
+
+  it('drops every field a response’s Connection names, however many', async () => {
+    const r = await rawExchange(port, 'GET /listed-many HTTP/1.1\r\nHost: a\r\n\r\n', 300);
+    expect(statusOf(r.data)).toBe(200);
+    expect(r.data).not.toMatch(/\r\nx-hop-\d+:/i);
+    expect(r.data).toMatch(/\r\nx-kept: 1\r\n/i);
+    expect(r.data.endsWith('\r\n\r\nok')).toBe(true);
+  });
 
   it('relays a status line without a reason phrase', async () => {
     const r = await rawExchange(port, 'GET /no-reason HTTP/1.1\r\nHost: a\r\n\r\n', 300);

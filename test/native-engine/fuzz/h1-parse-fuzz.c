@@ -292,8 +292,6 @@ static void check_response(const char *src, uint32_t len) {
   if (got == P_DONE) {
     if (r.head_len > len) fail("response: head_len %u of %u", r.head_len, len);
     if (r.chunked && r.content_length >= 0) fail("response: both framings");
-    for (int i = 0; i < r.nlisted; i++)
-      if (!within(r.listed[i], r.listed_len[i], buf, len)) fail("response: a listed field points outside the input");
     uint32_t cap = rnd(4) == 0 ? rnd(256) : 20000;
     char *out = malloc(cap == 0 ? 1 : cap);
     static const char extra[] = "date: x\r\n";
