@@ -292,6 +292,15 @@ int h1_parse_request(const char *buf, uint32_t len, const h1_limits *limits, h1_
   return P_DONE;
 }
 
+/* The next token of a response's Connection value (tokens apart by commas or spaces) from *i: its start in *s,
+   its length returned; 0 at the end. */
+static uint32_t next_list_token(const char *v, uint32_t len, uint32_t *i, uint32_t *s) {
+  while (*i < len && (v[*i] == ' ' || v[*i] == ',')) (*i)++;
+  *s = *i;
+  while (*i < len && v[*i] != ',' && v[*i] != ' ') (*i)++;
+  return *i - *s;
+}
+
 int h1_parse_response(const char *buf, uint32_t len, h1_response *r) {
   memset(r, 0, sizeof *r);
   r->content_length = -1;
@@ -338,15 +347,10 @@ int h1_parse_response(const char *buf, uint32_t len, h1_response *r) {
       if (te || !token_is(f.value, f.value_len, "chunked")) return P_BAD;
       te = 1;
     } else if (name_is(f.name, f.name_len, "connection")) {
-      const char *v = f.value;
-      uint32_t i = 0;
-      while (i < f.value_len) {
-        while (i < f.value_len && (v[i] == ' ' || v[i] == ',')) i++;
-        uint32_t s = i;
-        while (i < f.value_len && v[i] != ',' && v[i] != ' ') i++;
-        if (i == s) break;
-        if (token_is(v + s, i - s, "close")) r->close = 1;
-        else if (token_is(v + s, i - s, "keep-alive")) keep_alive = 1;
+      uint32_t i = 0, s, n;
+      while ((n = next_list_token(f.value, f.value_len, &i, &s)) > 0) {
+        if (token_is(f.value + s, n, "close")) r->close = 1;
+        else if (token_is(f.value + s, n, "keep-alive")) keep_alive = 1;
         else r->lists_fields = 1;
       }
     } else if (name_is(f.name, f.name_len, "date")) {
@@ -371,15 +375,11 @@ static int listed_by_connection(const char *buf, const h1_response *r, uint32_t 
   uint32_t pos = fields;
   while (next_field(buf, pos, r->head_len, &f, &pos, 1) == 1) {
     if (!name_is(f.name, f.name_len, "connection")) continue;
-    const char *v = f.value;
-    uint32_t i = 0;
-    while (i < f.value_len) {
-      while (i < f.value_len && (v[i] == ' ' || v[i] == ',')) i++;
-      uint32_t s = i;
-      while (i < f.value_len && v[i] != ',' && v[i] != ' ') i++;
-      if (i - s != len) continue;
+    uint32_t i = 0, s, n;
+    while ((n = next_list_token(f.value, f.value_len, &i, &s)) > 0) {
+      if (n != len) continue;
       uint32_t k = 0;
-      while (k < len && lower((unsigned char)v[s + k]) == lower((unsigned char)name[k])) k++;
+      while (k < len && lower((unsigned char)f.value[s + k]) == lower((unsigned char)name[k])) k++;
       if (k == len) return 1;
     }
   }
