@@ -12,6 +12,8 @@ export interface ParsedOutcome {
     body: string;
     keepAlive: boolean;
     chunked: boolean;
+    /** The Content-Length the head gave, or -1. */
+    contentLength: number;
     expectContinue: boolean;
     upgrade: string;
   }[];
@@ -39,6 +41,7 @@ export function parseRequests(parts: Buffer[], limits = LIMITS): ParsedOutcome {
         body: '',
         keepAlive: r.keepAlive,
         chunked: r.chunked,
+        contentLength: r.contentLength,
         expectContinue: r.expectContinue,
         upgrade: r.upgrade,
       });

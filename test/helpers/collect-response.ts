@@ -7,6 +7,8 @@ export interface ParsedResponse {
   status: number;
   reason: string;
   headers: string[];
+  /** The head's Content-Length, or -1 (chunked, close-delimited, or no head yet). */
+  contentLength: number;
   body: string;
   complete: boolean;
   error: string | null;
@@ -17,13 +19,24 @@ export interface ParsedResponse {
 
 /** Feeds `parts` in order (then EOF when `eof`), returning the first response's outcome. */
 export function parseResponse(parts: Buffer[], opts: { head?: boolean; eof?: boolean; maxHead?: number } = {}): ParsedResponse {
-  const out: ParsedResponse = { status: 0, reason: '', headers: [], body: '', complete: false, error: null, keepAlive: true, informational: [] };
+  const out: ParsedResponse = {
+    status: 0,
+    reason: '',
+    headers: [],
+    contentLength: -1,
+    body: '',
+    complete: false,
+    error: null,
+    keepAlive: true,
+    informational: [],
+  };
   const bodies: Buffer[] = [];
   const handler: ResponseParserHandler = {
     onResponseHead(h: ResponseHead) {
       out.status = h.status;
       out.reason = h.reason;
       out.headers = [...h.headers.entries];
+      out.contentLength = h.contentLength;
     },
     onResponseBody(chunk: Buffer) {
       bodies.push(Buffer.from(chunk));
