@@ -210,6 +210,10 @@ export class NetConnection implements Downstream, RequestParserHandler {
   /** Parses held bytes, then reads again (unless the parser paused once more). Run from process.nextTick. */
   continueInput(): void {
     if (this.closed || this.closing || this.bodyPaused || this.inputAwaitsDrain) return;
+    // A request read to its end and still being answered: what is held is the next one, parsed once this response
+    // is complete (continueAfterResponse). A body resumed after its last read got here too: a stream whose body
+    // was paused while its upstream connection was made resumes the client when the connection is ready.
+    if (this.active && this.requestComplete && !this.tunnel) return;
     const pending = this.pending;
     if (pending !== null) {
       this.pending = null;
@@ -387,6 +391,13 @@ export class NetConnection implements Downstream, RequestParserHandler {
   close(): void {
     if (this.closed) return;
     this.active = false;
+    if (this.writer.started) {
+      // A response cut short: a reset, not a FIN, which would end a close-delimited body (an HTTP/1.0 client's)
+      // as if it were complete. Clients report a reset as an error (the native engine resets too).
+      this.writer.discard();
+      this.socket.resetAndDestroy();
+      return;
+    }
     this.destroy();
   }
 
@@ -436,6 +447,9 @@ export class NetConnection implements Downstream, RequestParserHandler {
     }
     if (this.corkDepth === 0) this.writer.flush();
     this.handler = null;
+    // A pause of the finished request's body (its upstream backed up, then failed: a local reply) ends with it;
+    // the body was read to its end, or the connection would be closing. Kept, it stalled the next request.
+    this.bodyPaused = false;
     this.deadlineKind = Deadline.Idle;
     this.deadlineAt = this.owner.now() + this.owner.context.net.idleTimeoutMs;
     if (this.owner.context.lifecycle.draining) {

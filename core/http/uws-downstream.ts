@@ -48,7 +48,8 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
   private clientClose = false;
   /**
    * uWS saw it too: it closes after the response by itself, and then never writes a Connection header of its
-   * own. It does so only for a Connection header of exactly "close" (probed: "keep-alive, close" stays open).
+   * own. It does so only when the first Connection header is five bytes long: "close", or any other value of
+   * that length (probed: "keep-alive, close" stays open, "x-hop" closes).
    */
   private uwsSawClose = false;
   /** What did not fit the cork it was written in (a head, body bytes), or null. */
@@ -202,6 +203,7 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
     // tryEnd is safe from the overflow loss: it writes "optionally", so bytes uWS dropped are not counted in
     // the write offset, and the queue resends them from there.
     const offset = this.res.getWriteOffset();
+    if (offset + chunk.length >= this.totalSize) this.body?.release();
     const [ok, done] = this.res.tryEnd(chunk, this.totalSize);
     if (done) {
       this.finished = true;
@@ -242,6 +244,7 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
     }
     // endWithoutBody takes no arguments here: an explicit `undefined` length makes uWS write Content-Length: 0
     // (wrong for 204, a duplicate for HEAD). A drained bodyless response relies on its connection: close header.
+    if (this.framing === Framing.Bodyless || this.framing === Framing.Chunked || this.totalSize === 0) this.body?.release();
     if (this.framing === Framing.Bodyless) this.res.endWithoutBody();
     else if (this.framing === Framing.Chunked || this.totalSize === 0) this.res.end();
     else if (!this.sizedDone) {
@@ -262,6 +265,7 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
     if (headOnly) {
       // A HEAD answer announces the length the GET body would have, and sends none.
       this.finished = true;
+      this.body?.release();
       block += `\r\ncontent-length: ${Buffer.byteLength(body)}`;
       if (close) block += '\r\nconnection: close';
       this.res.writeStatus(Buffer.from(block, 'latin1'));
@@ -275,6 +279,7 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
       if (close && this.uwsSawClose) block += '\r\nconnection: close';
       addToCork(block.length + bytes + HEAD_OVERHEAD_BYTES);
       this.res.writeStatus(Buffer.from(block, 'latin1'));
+      this.body?.release();
       this.res.end(body, close);
       return;
     }
@@ -456,6 +461,7 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
       const chunk = queue[0] as Buffer;
       const from = offset - this.queueOffset;
       const rest = from > 0 ? chunk.subarray(from) : chunk;
+      if (offset + rest.length >= this.totalSize) this.body?.release();
       const [ok, done] = this.res.tryEnd(rest, this.totalSize);
       if (done) {
         this.finished = true;

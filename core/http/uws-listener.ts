@@ -186,9 +186,9 @@ interface HeaderWalk {
   contentLength: number;
   transferEncoding: string | undefined;
   connectionLists: boolean;
-  /** A `close` connection option, in any Connection field. */
+  /** A `close` connection option, in any Connection field, or a close uWS makes by itself (uwsSawClose). */
   closeRequested: boolean;
-  /** The first Connection field is exactly "close": the only form uWS acts on by itself. */
+  /** The first Connection field is five bytes long ("close", or anything else as long): uWS closes by itself. */
   uwsSawClose: boolean;
   connectionFields: number;
 }
@@ -233,10 +233,12 @@ function collectHeader(name: string, utf8Value: string): void {
       collecting.transferEncoding = collecting.transferEncoding === undefined ? value : `${collecting.transferEncoding}, ${value}`;
       return;
     case 'connection':
-      if (CLOSE_OPTION.test(value)) {
+      if (collecting.connectionFields === 0 && value.trim().length === 5) {
+        // uWS 20.0.8 closes after the response when the first Connection field is five bytes long, whatever
+        // they are ("close", but also "x-hop" or "a, bc": it compares lengths; probed): the response must say so.
         collecting.closeRequested = true;
-        if (collecting.connectionFields === 0 && /^\s*close\s*$/i.test(value)) collecting.uwsSawClose = true;
-      }
+        collecting.uwsSawClose = true;
+      } else if (CLOSE_OPTION.test(value)) collecting.closeRequested = true;
       collecting.connectionFields++;
       // Only a Connection header listing more than keep-alive/close needs the strip pass (for what it lists).
       if (!/^\s*(?:keep-alive|close)\s*$/i.test(value)) collecting.connectionLists = true;

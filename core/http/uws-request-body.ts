@@ -87,6 +87,21 @@ export class UwsRequestBody {
     this.res.resume();
   }
 
+  /**
+   * The response is complete: the rest of the body is nobody's, and uWS reads and skips it by itself before the
+   * next request (probed on 20.0.8, Content-Length and chunked bodies alike), so a paused socket reads again.
+   * Left paused, the connection hung after an early reply (found by the exchange fuzz test). Called before uWS
+   * ends the response: the response object is gone after that.
+   */
+  release(): void {
+    this.drop();
+    this.paused = false;
+    this.handler = null;
+    if (!this.uwsPaused || this.owner.isClosed) return;
+    this.uwsPaused = false;
+    this.res.resume();
+  }
+
   /** Drops what is held (the request is gone). */
   drop(): void {
     this.spill?.discard();

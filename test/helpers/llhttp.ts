@@ -13,6 +13,8 @@ export interface LlhttpParserClass {
   new (): LlhttpParser;
   REQUEST: number;
   RESPONSE: number;
+  /** Fields so far, when a head spans several reads: (fields, url). kOnHeadersComplete then gets none. */
+  kOnHeaders: number;
   kOnHeadersComplete: number;
   kOnBody: number;
   kOnMessageComplete: number;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientResponse, json, request } from '../helpers/http-client.ts';
-import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
+import { type ProxyProcess, startProxy, testEngine } from '../helpers/proxy-process.ts';
 import { rawExchange, statusOf } from '../helpers/raw-client.ts';
 import { slowDownload } from '../helpers/slow-download.ts';
 import { bigHeaderValue, type EchoReply, isPatternBody, type Server, startEchoServer } from '../helpers/upstreams.ts';
@@ -156,6 +156,18 @@ describe('the proxy forwards requests and responses', () => {
     const rejected = await rawExchange(port, 'GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n');
     expect(statusOf(rejected.data)).toBe(400);
     expect(rejected.data.toLowerCase().match(/\r\nconnection: close/g)).toHaveLength(1);
+  });
+
+  // uWS 20.0.8 closes after the response when the first Connection field is five bytes long, whatever they say:
+  // it compares lengths, not "close" (found by the exchange fuzz test, with `Connection: x-hop`). Then the
+  // response must say so, or a keep-alive client sends its next request into a closing connection.
+  it('keeps a connection whose Connection field names a five-letter field, or says it closes (uws)', async () => {
+    const r = await rawExchange(port, 'GET /plain HTTP/1.1\r\nHost: a\r\nConnection: x-hop\r\nX-Hop: 1\r\n\r\n', 400);
+    expect(statusOf(r.data)).toBe(200);
+    const head = r.data.slice(0, r.data.indexOf('\r\n\r\n')).toLowerCase();
+    const uws = testEngine() === 'uws';
+    expect(head.match(/\r\nconnection: close/g)?.length ?? 0).toBe(uws ? 1 : 0);
+    expect(r.closed).toBe(uws);
   });
 
   it('answers HEAD with the length and no body', async () => {

@@ -109,6 +109,30 @@ describe('upstream failures become the right local reply', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
   });
 
+  // The upload's body was paused (over what a stream buffers while it connects) when the 504 came: on uws the
+  // pause outlived the response and the connection hung, the next request never read (found by the exchange
+  // fuzz test). Served or closed, the next request must not wait forever.
+  it('serves or closes, never hangs, a connection whose upload got a local reply mid-body', async () => {
+    const upload = 200_000;
+    const socket = net.connect(port, '127.0.0.1');
+    let got = '';
+    let closed = false;
+    socket.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      closed = true;
+    });
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(`POST /blackhole HTTP/1.1\r\nHost: a\r\nContent-Length: ${upload}\r\n\r\n`);
+    socket.write(Buffer.alloc(upload, 0x61));
+    await expect.poll(() => statusOf(got), { timeout: 5000 }).toBe(504);
+    socket.write('GET /after HTTP/1.1\r\nHost: a\r\n\r\n');
+    await expect.poll(() => closed || got.endsWith('\r\n\r\nok'), { timeout: 5000 }).toBe(true);
+    socket.destroy();
+  });
+
   it('answers 502 when the upstream resets before responding', async () => {
     const res = await request({ port, path: '/reset' });
     expect(res.status).toBe(502);

@@ -1,0 +1,281 @@
+// Random exchanges for the exchange fuzz test: what a client sends for one request, what the upstream answers to
+// it (whole, cut short, malformed or not at all), and what the client must then see. Everything is drawn from one
+// seeded generator, so a failing case is named by its seed and connection and can be replayed.
+
+import { REJECTED_REQUESTS } from '../rejected-requests.ts';
+import type { Random } from './random.ts';
+
+/** What an engine accepts of the client side (README: the uws engine's known limits). */
+export interface Capabilities {
+  /** Requests sent before the previous response came. */
+  pipelining: boolean;
+  http10: boolean;
+  /** Chunk extensions and trailers in request bodies. */
+  chunkExtras: boolean;
+  /** The malformed requests of `REJECTED_REQUESTS`, each answered with its status and a close. */
+  rejections: boolean;
+  /** Bytes 0x80-0xff anywhere in a field value (uWS drops them at the end of one). */
+  obsText: boolean;
+  /** A request line cut between two reads (uWS answers some cuts with 505). */
+  splitRequestLines: boolean;
+  /**
+   * The proxy closes the connection itself after a response the client asked to be the last. The uws engine
+   * says `connection: close` and leaves the close to the client unless uWS saw the request's close (README).
+   */
+  closesWhenAsked: boolean;
+}
+
+/** What the client must see for one request. */
+export type Expectation =
+  /** The upstream's response, whole; `closes`: whether the connection may or must end after it. */
+  | { kind: 'relayed'; status: number; body: Buffer; closes: 'never' | 'may' | 'must' }
+  /** A local reply of the proxy for an upstream failure before the response started; a close may follow. */
+  | { kind: 'local'; status: number }
+  /**
+   * The upstream died mid-body: either a local 502 (the proxy saw the end with the head) or this status with the
+   * body cut short and the connection closed. Never this status looking complete.
+   */
+  | { kind: 'cut'; status: number }
+  /** The client's request is malformed: this status, then a close. */
+  | { kind: 'rejected'; status: number };
+
+export interface UpstreamPlan {
+  /** Bytes the upstream writes, in pieces of its choosing. */
+  wire: Buffer;
+  /** After the last byte: keep the connection, end it (FIN) or reset it. */
+  ending: 'keep' | 'fin' | 'reset';
+  /** Act when the head arrives instead of after the whole request (its body may be unread). */
+  atHead: boolean;
+}
+
+export interface ExchangePlan {
+  id: string;
+  method: string;
+  /** The request target; the upstream finds the plan by it. */
+  path: string;
+  /** An HTTP/1.0 request: its response has no chunked framing, an unknown length ends with the connection. */
+  http10: boolean;
+  /** What the client sends: head and framed body. */
+  wire: Buffer;
+  /** The body the upstream must receive, decoded. */
+  body: Buffer;
+  /** End-to-end fields the upstream must receive as sent (lower-case names). */
+  fields: [string, string][];
+  /** Field names the upstream must not receive. */
+  hopByHop: string[];
+  /** Field names the client must not receive. */
+  responseHopByHop: string[];
+  upstream: UpstreamPlan | null;
+  expect: Expectation;
+}
+
+/** Looks like the end of a chunked body and a second request: a proxy that mis-frames a body forwards it. */
+const SMUGGLE = Buffer.from('\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1');
+
+const MALFORMED_RESPONSES = [
+  'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+  'HTTP/1.1 200 OK\nContent-Length: 2\n\nab',
+  'HTTP/1.1 200 OK\r\nX-A: a\r\n folded\r\nContent-Length: 2\r\n\r\nab',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n',
+  'HTTP/1.1 200 O\rK\r\nContent-Length: 2\r\n\r\nab',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nab',
+  'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n',
+  'HTTX/1.1 200 OK\r\nContent-Length: 0\r\n\r\n',
+  'HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n',
+];
+
+const REASONS: Record<number, string> = {
+  200: 'OK',
+  201: 'Created',
+  302: 'Found',
+  304: 'Not Modified',
+  204: 'No Content',
+  404: 'Not Found',
+  500: 'Internal Server Error',
+};
+
+function bodyOfSomeSize(r: Random): Buffer {
+  const size = r.pick([0, 0, r.between(1, 64), r.between(1, 64), r.between(65, 4096), r.between(4097, 70_000), r.between(70_001, 300_000)]);
+  const body = r.bytes(size);
+  if (size > SMUGGLE.length && r.chance(0.3)) SMUGGLE.copy(body, r.int(size - SMUGGLE.length));
+  return body;
+}
+
+/** `body` framed chunked, in random chunk sizes, with extensions and trailers when `extras`. */
+function chunked(r: Random, body: Buffer, extras: boolean): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const n of r.pieces(body.length, 6)) {
+    const size = r.chance(0.5) ? n.toString(16) : n.toString(16).toUpperCase();
+    const ext = extras && r.chance(0.2) ? ';name=value' : '';
+    parts.push(Buffer.from(`${size}${ext}\r\n`, 'latin1'), body.subarray(at, at + n), Buffer.from('\r\n', 'latin1'));
+    at += n;
+  }
+  const trailers = extras && r.chance(0.2) ? 'x-trailer: t\r\n' : '';
+  parts.push(Buffer.from(`0\r\n${trailers}\r\n`, 'latin1'));
+  return Buffer.concat(parts);
+}
+
+function fieldValue(r: Random, obsText: boolean): string {
+  const n = r.between(1, 30);
+  let v = '';
+  for (let i = 0; i < n; i++) v += String.fromCharCode(obsText && r.chance(0.05) ? r.between(0x80, 0xff) : r.between(0x21, 0x7e));
+  return v;
+}
+
+/** The upstream's answer to a request, and what the client must see of it. */
+function upstreamPlan(
+  r: Random,
+  id: string,
+  method: string,
+  http10: boolean,
+  asked: 'close' | 'keep',
+): Pick<ExchangePlan, 'upstream' | 'expect' | 'responseHopByHop'> {
+  const roll = r.int(100);
+  if (roll < 4)
+    return {
+      upstream: { wire: Buffer.alloc(0), ending: r.pick(['fin', 'reset'] as const), atHead: r.chance(0.5) },
+      expect: { kind: 'local', status: 502 },
+      responseHopByHop: [],
+    };
+  if (roll < 8)
+    return {
+      upstream: { wire: Buffer.from(r.pick(MALFORMED_RESPONSES), 'latin1'), ending: 'keep', atHead: false },
+      expect: { kind: 'local', status: 502 },
+      responseHopByHop: [],
+    };
+
+  const status = method === 'HEAD' ? r.pick([200, 404]) : r.pick([200, 200, 200, 201, 302, 404, 500, 204, 304]);
+  const bodyless = method === 'HEAD' || status === 204 || status === 304;
+  const body = bodyless ? Buffer.alloc(0) : bodyOfSomeSize(r);
+  const cut = roll >= 8 && roll < 12 ? 'head' : roll >= 12 && roll < 20 && !bodyless && body.length > 0 ? 'body' : null;
+  const framing =
+    cut === 'body'
+      ? r.pick(['length', 'chunked'] as const)
+      : status === 204
+        ? 'none'
+        : r.pick(method === 'HEAD' ? (['length', 'chunked'] as const) : (['length', 'length', 'chunked', 'chunked', 'close'] as const));
+  const closeAfter = framing !== 'close' && r.chance(0.1);
+
+  const head: string[] = [`HTTP/1.1 ${status} ${REASONS[status]}`, `x-plan: ${id}`];
+  if (framing === 'length' && status !== 304) head.push(`Content-Length: ${method === 'HEAD' ? r.between(0, 99_999) : body.length}`);
+  if (framing === 'length' && status === 304 && r.chance(0.5)) head.push(`Content-Length: ${r.between(1, 5000)}`);
+  if (framing === 'chunked' && status !== 304) head.push('Transfer-Encoding: chunked');
+  for (let k = r.int(4); k > 0; k--) head.push(`x-up-${k}: ${fieldValue(r, true)}`);
+  const responseHopByHop: string[] = [];
+  if (r.chance(0.15)) {
+    head.push('Connection: x-uhop', 'X-Uhop: 1');
+    responseHopByHop.push('x-uhop');
+  }
+  // A server that closes after a response without a body must say so: unannounced, the close races the proxy's
+  // next use of the connection, which no proxy can win.
+  if (closeAfter || (framing === 'close' && bodyless)) head.push('Connection: close');
+  else if (r.chance(0.1)) head.push('Keep-Alive: timeout=5');
+  const headBytes = Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1');
+  const interim = r.chance(0.1) ? Buffer.from('HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n', 'latin1') : Buffer.alloc(0);
+  const bodyBytes = bodyless ? Buffer.alloc(0) : framing === 'chunked' ? chunked(r, body, true) : body;
+
+  if (cut === 'head') {
+    return {
+      upstream: { wire: headBytes.subarray(0, r.between(1, headBytes.length - 1)), ending: r.pick(['fin', 'reset'] as const), atHead: false },
+      expect: { kind: 'local', status: 502 },
+      responseHopByHop,
+    };
+  }
+  if (cut === 'body') {
+    const keep = r.int(bodyBytes.length);
+    return {
+      upstream: { wire: Buffer.concat([interim, headBytes, bodyBytes.subarray(0, keep)]), ending: r.pick(['fin', 'reset'] as const), atHead: false },
+      expect: { kind: 'cut', status },
+      responseHopByHop,
+    };
+  }
+  // The client's connection must end after a response it asked to be the last; may end after one the proxy
+  // cannot frame for an HTTP/1.0 client but by closing, or after the upstream's own close.
+  const unknownLength = framing === 'chunked' || framing === 'close';
+  const closes = asked === 'close' ? 'must' : (http10 && unknownLength && !bodyless) || framing === 'close' || closeAfter ? 'may' : 'never';
+  return {
+    upstream: { wire: Buffer.concat([interim, headBytes, bodyBytes]), ending: framing === 'close' || closeAfter ? 'fin' : 'keep', atHead: false },
+    expect: { kind: 'relayed', status, body, closes },
+    responseHopByHop,
+  };
+}
+
+/**
+ * One request of a connection, and the upstream's answer. `last`: the connection's last request, the only one
+ * that may ask for a close or be malformed (after those the proxy closes, and later requests would go unanswered).
+ */
+export function exchangePlan(r: Random, id: string, caps: Capabilities, last: boolean): ExchangePlan {
+  if (last && caps.rejections && r.chance(0.06)) {
+    const [, raw, status] = r.pick(REJECTED_REQUESTS);
+    return {
+      id,
+      method: '',
+      path: '',
+      http10: false,
+      wire: Buffer.from(raw, 'latin1'),
+      body: Buffer.alloc(0),
+      fields: [],
+      hopByHop: [],
+      responseHopByHop: [],
+      upstream: null,
+      expect: { kind: 'rejected', status },
+    };
+  }
+  const method = r.pick(['GET', 'GET', 'GET', 'HEAD', 'POST', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+  const http10 = caps.http10 && r.chance(0.1);
+  const path = `/fz/${id}`;
+  const lines = [`${method} ${path} HTTP/1.${http10 ? 0 : 1}`, 'Host: fz.test'];
+  const fields: [string, string][] = [];
+  for (let k = r.int(5); k > 0; k--) {
+    const f: [string, string] = [`x-fz-${k}`, fieldValue(r, caps.obsText)];
+    fields.push(f);
+    lines.push(`${f[0]}: ${f[1]}`);
+  }
+  // A head over 8 KiB: the native engine hands it to net.
+  if (r.chance(0.05)) {
+    const f: [string, string] = ['x-fz-big', 'b'.repeat(9000)];
+    fields.push(f);
+    lines.push(`${f[0]}: ${f[1]}`);
+  }
+  const hopByHop = ['te', 'trailer', 'keep-alive', 'proxy-connection', 'expect'];
+  let asked: 'close' | 'keep' = http10 ? 'close' : 'keep';
+  const connection: string[] = [];
+  if (http10 && r.chance(0.6)) {
+    connection.push('keep-alive');
+    asked = 'keep';
+  } else if (!http10 && last && r.chance(0.1)) {
+    connection.push('close');
+    asked = 'close';
+  }
+  if (last === false && asked === 'close') {
+    // Only a connection's last request may end it.
+    connection.push('keep-alive');
+    asked = 'keep';
+  }
+  if (r.chance(0.2)) {
+    connection.push('x-hop');
+    lines.push('X-Hop: 1');
+    hopByHop.push('x-hop');
+  }
+  if (connection.length > 0) lines.push(`Connection: ${connection.join(', ')}`);
+  if (r.chance(0.1)) lines.push('TE: trailers');
+  if (r.chance(0.05)) lines.push('Keep-Alive: timeout=5');
+
+  const withBody = ['POST', 'PUT', 'PATCH'].includes(method) || (method !== 'HEAD' && r.chance(0.1));
+  let body: Buffer = Buffer.alloc(0);
+  let bodyWire: Buffer = Buffer.alloc(0);
+  if (withBody) {
+    body = bodyOfSomeSize(r);
+    if (!http10 && r.chance(0.4)) {
+      lines.push('Transfer-Encoding: chunked');
+      bodyWire = chunked(r, body, caps.chunkExtras);
+    } else {
+      lines.push(`Content-Length: ${body.length}`);
+      bodyWire = body;
+    }
+    if (!http10 && body.length > 0 && r.chance(0.1)) lines.push('Expect: 100-continue');
+  }
+  const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+  return { id, method, path, http10, wire: Buffer.concat([head, bodyWire]), body, fields, hopByHop, ...upstreamPlan(r, id, method, http10, asked) };
+}
