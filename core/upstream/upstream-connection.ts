@@ -124,6 +124,9 @@ export class UpstreamConnection implements CorkedWork {
     this.state = ConnState.Active;
     this.stream = stream;
     this.parser.reset(stream, requestIsHead, upgradeRequested);
+    // A pause of the stream before (its client backed up on the last bytes of its response) is not this one's:
+    // the pool hands a released connection straight to a waiting stream, without the idle state's resume.
+    if (this.reads.paused) this.reads.resume();
   }
 
   /** Tunnel: the client closed its side; pass the FIN on once what was written has been sent. */

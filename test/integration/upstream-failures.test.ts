@@ -48,6 +48,10 @@ function script(socket: net.Socket, request: string): void {
   } else if (path.startsWith('/long')) {
     socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${100 << 20}\r\n\r\n`);
     socket.write(Buffer.alloc(64 * 1024, 0x62));
+  } else if (path.includes('/chunky')) {
+    // One 40 KiB chunk and the end in one write, after the next request has queued for the connection: more than
+    // a uWS cork takes, so the uws engine reports backpressure on the response's last bytes.
+    setTimeout(() => socket.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${(40_000).toString(16)}\r\n${'c'.repeat(40_000)}\r\n0\r\n\r\n`), 150);
   } else if (path.includes('/hold')) {
     // Long enough that the requests of the pending-limit test overlap even on a loaded machine (the cluster's
     // route keeps its /limited prefix: it once went unnoticed that /limited/hold never held).
@@ -131,6 +135,20 @@ describe('upstream failures become the right local reply', () => {
     socket.write('GET /after HTTP/1.1\r\nHost: a\r\n\r\n');
     await expect.poll(() => closed || got.endsWith('\r\n\r\nok'), { timeout: 5000 }).toBe(true);
     socket.destroy();
+  });
+
+  // The stream before it paused the connection's reads (its client backed up on the last bytes) and ended; the
+  // pool handed the connection straight to the stream waiting for it, which never read its response (found by
+  // the exchange fuzz test on uws). The cluster allows one connection, so the second request waits for the first's.
+  it('hands a connection paused by the response before on to the next request reading again', async () => {
+    const first = request({ port, path: '/limited/chunky' });
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    const second = await request({ port, path: '/limited/after-chunky' });
+    expect(second.status).toBe(200);
+    expect(second.body.toString()).toBe('ok');
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect((await first).body.length).toBe(40_000);
   });
 
   it('answers 502 when the upstream resets before responding', async () => {

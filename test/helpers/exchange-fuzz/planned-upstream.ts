@@ -16,6 +16,8 @@ export interface PlannedUpstream {
   readonly open: number;
   /** Plans whose request arrived (its head). */
   readonly arrived: ReadonlySet<string>;
+  /** Plans the upstream answered (began to play its bytes). */
+  readonly answered: ReadonlySet<string>;
   /** Resets every connection (the proxy should then close its side of them). */
   dropConnections(): void;
   close(): Promise<void>;
@@ -79,11 +81,13 @@ export async function startPlannedUpstream(plans: ReadonlyMap<string, ExchangePl
   const sockets = new Set<net.Socket>();
   const attempts = new Map<string, number>();
   const arrived = new Set<string>();
+  const answered = new Set<string>();
 
   const answer = (socket: net.Socket, a: Arriving): void => {
     const up = a.plan?.upstream;
     if (a.answered || up == null || a.plan === undefined) return;
     a.answered = true;
+    answered.add(a.plan.id);
     const attempt = (attempts.get(a.plan.id) ?? 0) + 1;
     attempts.set(a.plan.id, attempt);
     // Each attempt (a retry is a second) plays its own pieces, the same ones on every replay of the seed.
@@ -132,6 +136,7 @@ export async function startPlannedUpstream(plans: ReadonlyMap<string, ExchangePl
     port: (server.address() as net.AddressInfo).port,
     violations,
     arrived,
+    answered,
     get open() {
       return sockets.size;
     },
