@@ -6,7 +6,8 @@
 import net from 'node:net';
 import { HTTPParser } from '../llhttp.ts';
 import type { ExchangePlan } from './plans.ts';
-import { afterRandomPause, type Random } from './random.ts';
+import type { Random } from './random.ts';
+import { writeInPieces } from './write-in-pieces.ts';
 
 export interface ConnectionPlan {
   name: string;
@@ -91,20 +92,7 @@ export function runConnection(port: number, plan: ConnectionPlan, r: Random, vio
     const write = (bytes: Buffer, then: () => void): void => {
       const sizes = r.pieces(bytes.length, 5);
       if (plan.wholeRequestLines) keepFirstLineWhole(sizes, bytes.indexOf('\r\n') + 2);
-      let at = 0;
-      let i = 0;
-      const step = (): void => {
-        if (socket.destroyed) return;
-        if (i === sizes.length) {
-          then();
-          return;
-        }
-        const n = sizes[i++] as number;
-        socket.write(bytes.subarray(at, at + n));
-        at += n;
-        afterRandomPause(r, step);
-      };
-      step();
+      writeInPieces(socket, bytes, sizes, r, then);
     };
     // An answer can come before its request is all sent (an early reply): the next request waits for the rest.
     let writing = false;

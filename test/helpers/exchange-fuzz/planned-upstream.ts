@@ -6,7 +6,8 @@
 import net from 'node:net';
 import { HTTPParser, llhttpMethods } from '../llhttp.ts';
 import type { ExchangePlan } from './plans.ts';
-import { afterRandomPause, type Random, seeded } from './random.ts';
+import { type Random, seeded } from './random.ts';
+import { writeInPieces } from './write-in-pieces.ts';
 
 export interface PlannedUpstream {
   readonly port: number;
@@ -40,22 +41,10 @@ function hashOf(text: string): number {
 
 /** Writes `bytes` in random pieces, each after a random pause, then ends as told. */
 function play(socket: net.Socket, bytes: Buffer, ending: 'keep' | 'fin' | 'reset', r: Random): void {
-  const sizes = r.pieces(bytes.length, 4);
-  let at = 0;
-  let i = 0;
-  const step = (): void => {
-    if (socket.destroyed) return;
-    if (i === sizes.length) {
-      if (ending === 'fin') socket.end();
-      else if (ending === 'reset') socket.resetAndDestroy();
-      return;
-    }
-    const n = sizes[i++] as number;
-    socket.write(bytes.subarray(at, at + n));
-    at += n;
-    afterRandomPause(r, step);
-  };
-  step();
+  writeInPieces(socket, bytes, r.pieces(bytes.length, 4), r, () => {
+    if (ending === 'fin') socket.end();
+    else if (ending === 'reset') socket.resetAndDestroy();
+  });
 }
 
 function check(a: Arriving, violations: string[]): void {
