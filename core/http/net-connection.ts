@@ -83,6 +83,8 @@ export class NetConnection implements Downstream, RequestParserHandler {
   private handBackAt: number;
   /** A response completed with the hand-back count reached: tried once the response is out (corked writes flushed). */
   private handBackDue = false;
+  /** An empty write is queued to try the hand-back again once what is before it is written. */
+  private handBackQueued = false;
 
   // The request being served.
   private active = false;
@@ -483,7 +485,16 @@ export class NetConnection implements Downstream, RequestParserHandler {
       return false;
     }
     if (this.closed || this.closing) return false;
-    if (this.socket.writableLength > 0) return false; // due still: tried again on 'drain'
+    if (this.socket.writableLength > 0) {
+      // Due still: tried again once the queue is written. Node emits 'drain' only after a write reported
+      // backpressure; a response whose end is queued without it is waited for by an empty write behind it (without
+      // which no hand-back came, and the next request stayed on net: seen about once in six runs).
+      if (!this.socket.writableNeedDrain && !this.handBackQueued) {
+        this.handBackQueued = true;
+        this.socket.write(EMPTY, () => handBackAfterWrite(this));
+      }
+      return false;
+    }
     this.handBackDue = false;
     if (this.active || !this.requestComplete || this.tunnel || this.bodyPaused || this.inputAwaitsDrain || !this.parser.idle) return false;
     const fd = (this.socket as unknown as SocketInternals)._handle?.fd;
@@ -504,6 +515,12 @@ export class NetConnection implements Downstream, RequestParserHandler {
   private continueAfterResponse(): void {
     if (this.pending !== null) process.nextTick(continueInputOf, this);
     else this.resumeReading();
+  }
+
+  /** The empty write tryHandBack queued is written: everything before it too. */
+  handBackQueuedWritten(): void {
+    this.handBackQueued = false;
+    if (this.handBackDue && !this.inExecute && this.corkDepth === 0) this.tryHandBack();
   }
 
   private onDrain(): void {
@@ -654,4 +671,8 @@ interface SocketInternals {
 
 function continueInputOf(conn: NetConnection): void {
   conn.continueInput();
+}
+
+function handBackAfterWrite(conn: NetConnection): void {
+  conn.handBackQueuedWritten();
 }
