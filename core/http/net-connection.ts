@@ -491,7 +491,7 @@ export class NetConnection implements Downstream, RequestParserHandler {
       // which no hand-back came, and the next request stayed on net: seen about once in six runs).
       if (!this.socket.writableNeedDrain && !this.handBackQueued) {
         this.handBackQueued = true;
-        this.socket.write(EMPTY, () => handBackAfterWrite(this));
+        this.socket.write(EMPTY, () => this.handBackQueuedWritten());
       }
       return false;
     }
@@ -671,8 +671,4 @@ interface SocketInternals {
 
 function continueInputOf(conn: NetConnection): void {
   conn.continueInput();
-}
-
-function handBackAfterWrite(conn: NetConnection): void {
-  conn.handBackQueuedWritten();
 }
