@@ -1,4 +1,5 @@
-// Random exchanges through the real proxy, on every engine: clients that pipeline or not, split their requests at
+// Random exchanges through the real proxy, on every engine, on routes without filters and with request-side ones
+// (a header set, a whole body scanned in the offload pool): clients that pipeline or not, split their requests at
 // random bytes and moments, send bodies by length or chunked, HTTP/1.0, hop-by-hop fields, heads over 8 KiB (the
 // native engine hands those to net) and malformed requests; an upstream that answers in random pieces, with
 // interim responses, every framing, its own closes — or resets before answering, cuts a head or a body short, or
@@ -19,6 +20,7 @@ import { type PlannedUpstream, startPlannedUpstream } from '../helpers/exchange-
 import { type Capabilities, type ExchangePlan, exchangePlan } from '../helpers/exchange-fuzz/plans.ts';
 import { seeded } from '../helpers/exchange-fuzz/random.ts';
 import { type ProxyProcess, startProxy, testEngine } from '../helpers/proxy-process.ts';
+import { rawExchange, statusOf } from '../helpers/raw-client.ts';
 import { openFds, waitFor } from '../helpers/tcp-peers.ts';
 
 const SEED = Number(process.env.MANTOU_EXCHANGE_FUZZ_SEED ?? 1);
@@ -62,7 +64,44 @@ function descriptors(pid: number): Map<string, string> {
 
 beforeAll(async () => {
   upstream = await startPlannedUpstream(plans);
-  proxy = await startProxy(edgeConfig(['{ match: { path: { prefix: / } }, cluster: fz }'], { fz: upstream.port }, 1));
+  // Routes with and without request-side filters (plans.ts, Route); the catch-all serves the malformed requests
+  // whose error is in the body, as a route would. The scan's deadline and queue are generous: a 503 from a busy
+  // machine's pool is not what this test looks for.
+  const plain = 'filters: { headers: { disabled: true }, body-scan: { disabled: true } }';
+  proxy = await startProxy(
+    edgeConfig(
+      [
+        `{ match: { path: { prefix: /fz/ } }, cluster: fz, ${plain} }`,
+        '{ match: { path: { prefix: /fzh/ } }, cluster: fz, filters: { body-scan: { disabled: true } } }',
+        '{ match: { path: { prefix: /fzs/ } }, cluster: fz }',
+        `{ cluster: fz, ${plain} }`,
+      ],
+      { fz: upstream.port },
+      1,
+      [
+        'filters:',
+        '  - { name: headers, config: { request: { set: { x-filtered: "yes" } } } }',
+        '  - { name: body-scan, config: { patterns: ["^never-at-the-start"], maxBytes: 1048576, timeoutMs: 30000, maxQueue: 1000 } }',
+      ],
+    ),
+  );
+  // One scanned upload first: the offload pool's thread (its own event loop's descriptors) starts on first use.
+  plans.set('warm-up', {
+    id: 'warm-up',
+    route: 'fzs',
+    method: 'POST',
+    path: '/fzs/warm-up',
+    http10: false,
+    wire: Buffer.alloc(0),
+    body: Buffer.from('warm'),
+    fields: [],
+    hopByHop: [],
+    responseHopByHop: [],
+    upstream: { wire: Buffer.from('HTTP/1.1 204 No Content\r\n\r\n'), ending: 'keep', atHead: false },
+    expect: { kind: 'relayed', status: 204, body: Buffer.alloc(0), closes: 'never' },
+  });
+  const warm = await rawExchange(proxy.port('edge'), 'POST /fzs/warm-up HTTP/1.1\r\nHost: fz.test\r\nContent-Length: 4\r\nConnection: close\r\n\r\nwarm');
+  if (statusOf(warm.data) !== 204) throw new Error(`warm-up answered ${warm.data.slice(0, 200)}`);
   idleFds = descriptors(proxy.pid);
 });
 

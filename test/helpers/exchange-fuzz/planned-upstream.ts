@@ -61,6 +61,9 @@ function check(a: Arriving, violations: string[]): void {
   for (const [name, value] of plan.fields)
     if (names.get(name)?.[0] !== value) fail(`got ${name}: ${JSON.stringify(names.get(name))}, sent ${JSON.stringify(value)}`);
   for (const name of plan.hopByHop) if (names.has(name)) fail(`got hop-by-hop ${name}`);
+  // The filtered routes' `headers` filter sets it; the plain route has none.
+  const filtered = names.get('x-filtered')?.join();
+  if (filtered !== (plan.route === 'fz' ? undefined : 'yes')) fail(`got x-filtered: ${filtered} on route ${plan.route}`);
   const body = Buffer.concat(a.body);
   if (!body.equals(plan.body)) fail(`got a body of ${body.length} bytes unlike the ${plan.body.length} sent`);
 }
@@ -99,7 +102,14 @@ export async function startPlannedUpstream(plans: ReadonlyMap<string, ExchangePl
       const target = partial.url + (url ?? '');
       partial = { fields: [], url: '' };
       if (target === '/smuggled') violations.push('upstream got a smuggled request');
-      a = { plan: plans.get(target.slice('/fz/'.length)), method: llhttpMethods[method] ?? '?', url: target, fields: all, body: [], answered: false };
+      a = {
+        plan: plans.get(target.slice(target.lastIndexOf('/') + 1)),
+        method: llhttpMethods[method] ?? '?',
+        url: target,
+        fields: all,
+        body: [],
+        answered: false,
+      };
       if (a.plan !== undefined) arrived.add(a.plan.id);
       if (a.plan?.upstream?.atHead) answer(socket, a);
       return 0;

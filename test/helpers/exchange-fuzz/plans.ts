@@ -48,8 +48,16 @@ export interface UpstreamPlan {
   atHead: boolean;
 }
 
+/**
+ * The route a request takes (the test's config): `fz` has no filters; `fzh` a request-side `headers` filter that sets
+ * `x-filtered: yes`; `fzs` that and a `body-scan` whose pattern matches nothing, so the body is gathered whole,
+ * scanned in the offload pool and forwarded (the native engine holds such exchanges while JavaScript decides).
+ */
+export type Route = 'fz' | 'fzh' | 'fzs';
+
 export interface ExchangePlan {
   id: string;
+  route: Route;
   method: string;
   /** The request target; the upstream finds the plan by it. */
   path: string;
@@ -210,6 +218,7 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
     const [, raw, status] = r.pick(REJECTED_REQUESTS);
     return {
       id,
+      route: 'fz',
       method: '',
       path: '',
       http10: false,
@@ -224,7 +233,8 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
   }
   const method = r.pick(['GET', 'GET', 'GET', 'HEAD', 'POST', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
   const http10 = caps.http10 && r.chance(0.1);
-  const path = `/fz/${id}`;
+  const route = r.pick(['fz', 'fz', 'fzh', 'fzs'] as const);
+  const path = `/${route}/${id}`;
   const lines = [`${method} ${path} HTTP/1.${http10 ? 0 : 1}`, 'Host: fz.test'];
   const fields: [string, string][] = [];
   for (let k = r.int(5); k > 0; k--) {
@@ -277,5 +287,5 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
     if (!http10 && body.length > 0 && r.chance(0.1)) lines.push('Expect: 100-continue');
   }
   const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
-  return { id, method, path, http10, wire: Buffer.concat([head, bodyWire]), body, fields, hopByHop, ...upstreamPlan(r, id, method, http10, asked) };
+  return { id, route, method, path, http10, wire: Buffer.concat([head, bodyWire]), body, fields, hopByHop, ...upstreamPlan(r, id, method, http10, asked) };
 }
