@@ -203,8 +203,7 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
     // tryEnd is safe from the overflow loss: it writes "optionally", so bytes uWS dropped are not counted in
     // the write offset, and the queue resends them from there.
     const offset = this.res.getWriteOffset();
-    if (offset + chunk.length >= this.totalSize) this.body?.release();
-    const [ok, done] = this.res.tryEnd(chunk, this.totalSize);
+    const [ok, done] = this.tryEndAt(offset, chunk);
     if (done) {
       this.finished = true;
       this.sizedDone = true;
@@ -244,10 +243,13 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
     }
     // endWithoutBody takes no arguments here: an explicit `undefined` length makes uWS write Content-Length: 0
     // (wrong for 204, a duplicate for HEAD). A drained bodyless response relies on its connection: close header.
-    if (this.framing === Framing.Bodyless || this.framing === Framing.Chunked || this.totalSize === 0) this.body?.release();
-    if (this.framing === Framing.Bodyless) this.res.endWithoutBody();
-    else if (this.framing === Framing.Chunked || this.totalSize === 0) this.res.end();
-    else if (!this.sizedDone) {
+    if (this.framing === Framing.Bodyless) {
+      this.body?.release();
+      this.res.endWithoutBody();
+    } else if (this.framing === Framing.Chunked || this.totalSize === 0) {
+      this.body?.release();
+      this.res.end();
+    } else if (!this.sizedDone) {
       // Length framing that did not reach its size: the upstream sent less than it announced.
       this.closeNow();
     }
@@ -453,6 +455,15 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
     self.handler?.onDownstreamWritable();
   }
 
+  /**
+   * uWS's tryEnd of `chunk` written at body offset `offset`. When it can complete the response the request body is
+   * released first: the response object is gone once it has.
+   */
+  private tryEndAt(offset: number, chunk: Buffer): [boolean, boolean] {
+    if (offset + chunk.length >= this.totalSize) this.body?.release();
+    return this.res.tryEnd(chunk, this.totalSize);
+  }
+
   /** Resends queued bytes from where uWS stopped; true when the queue is empty. */
   private flushQueue(offset: number): boolean {
     const queue = this.queue;
@@ -461,8 +472,7 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
       const chunk = queue[0] as Buffer;
       const from = offset - this.queueOffset;
       const rest = from > 0 ? chunk.subarray(from) : chunk;
-      if (offset + rest.length >= this.totalSize) this.body?.release();
-      const [ok, done] = this.res.tryEnd(rest, this.totalSize);
+      const [ok, done] = this.tryEndAt(offset, rest);
       if (done) {
         this.finished = true;
         this.sizedDone = true;
