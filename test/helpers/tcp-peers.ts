@@ -3,7 +3,7 @@
 // helpers that report how a connection ended (FIN or reset).
 
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 
 export interface TcpServer {
@@ -187,6 +187,19 @@ export function readBytes(s: net.Socket, n: number): Promise<Buffer> {
 /** Open file descriptors of a process (Linux). */
 export function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** A process's open descriptors and what each is (`socket:[…]`, a file's path), by number (Linux). */
+export function openDescriptors(pid: number): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      out.set(fd, readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      // Closed between the listing and the look.
+    }
+  }
+  return out;
 }
 
 /** Polls `check` every 25 ms until it holds (or throws after `timeoutMs`). */

@@ -11,7 +11,6 @@
 //   MANTOU_EXCHANGE_FUZZ_SEED=7 MANTOU_EXCHANGE_FUZZ_CONNECTIONS=3000 npm test -- test/integration/exchange-fuzz.test.ts
 // and MANTOU_EXCHANGE_FUZZ_ONLY=12,40 runs those connections of the seed alone.
 
-import { readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configDump } from '../helpers/admin.ts';
 import { edgeConfig } from '../helpers/configs.ts';
@@ -21,7 +20,7 @@ import { type Capabilities, type ExchangePlan, exchangePlan } from '../helpers/e
 import { seeded } from '../helpers/exchange-fuzz/random.ts';
 import { type ProxyProcess, startProxy, testEngine } from '../helpers/proxy-process.ts';
 import { rawExchange, statusOf } from '../helpers/raw-client.ts';
-import { openFds, waitFor } from '../helpers/tcp-peers.ts';
+import { openDescriptors, openFds, waitFor } from '../helpers/tcp-peers.ts';
 
 const SEED = Number(process.env.MANTOU_EXCHANGE_FUZZ_SEED ?? 1);
 const CONNECTIONS = Number(process.env.MANTOU_EXCHANGE_FUZZ_CONNECTIONS ?? 300);
@@ -48,19 +47,6 @@ const plans = new Map<string, ExchangePlan>();
 let upstream: PlannedUpstream;
 let proxy: ProxyProcess;
 let idleFds: Map<string, string>;
-
-/** A process's open descriptors and what each is (a socket, a file). */
-function descriptors(pid: number): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      out.set(fd, readlinkSync(`/proc/${pid}/fd/${fd}`));
-    } catch {
-      // Closed between the listing and the look.
-    }
-  }
-  return out;
-}
 
 beforeAll(async () => {
   upstream = await startPlannedUpstream(plans);
@@ -102,7 +88,7 @@ beforeAll(async () => {
   });
   const warm = await rawExchange(proxy.port('edge'), 'POST /fzs/warm-up HTTP/1.1\r\nHost: fz.test\r\nContent-Length: 4\r\nConnection: close\r\n\r\nwarm');
   if (statusOf(warm.data) !== 204) throw new Error(`warm-up answered ${warm.data.slice(0, 200)}`);
-  idleFds = descriptors(proxy.pid);
+  idleFds = openDescriptors(proxy.pid);
 });
 
 afterAll(async () => {
@@ -160,7 +146,7 @@ describe('random exchanges, well-formed and broken', () => {
     upstream.dropConnections();
     await waitFor(() => openFds(proxy.pid) <= idleFds.size, 5000).catch(() => {
       // /dev/null: the runtime opens one the first time it needs it (on the uws engine), not a connection.
-      const more = [...descriptors(proxy.pid)].filter(([fd, target]) => idleFds.get(fd) !== target && target !== '/dev/null');
+      const more = [...openDescriptors(proxy.pid)].filter(([fd, target]) => idleFds.get(fd) !== target && target !== '/dev/null');
       if (more.length === 0) return;
       violations.push(`the proxy holds descriptors it did not before: ${more.map(([fd, t]) => `${fd} ${t}`).join(', ')}`);
     });
