@@ -5,6 +5,7 @@
 // and is written in fresh corks as soon as the current cork ends.
 
 import type { HttpResponse } from 'uWebSockets.js';
+import { releaseChunk } from '../util/chunk-pool.ts';
 import type { CorkedWork, Downstream, DownstreamHandler } from './downstream.ts';
 import type { HeaderList } from './header-list.ts';
 import { addToCork, CHUNK_OVERHEAD_BYTES, chunkRoom, cork, fitsCork, HEAD_OVERHEAD_BYTES, UNKNOWN_FILL } from './uws-cork.ts';
@@ -19,6 +20,23 @@ let pendingWork: CorkedWork | null = null;
 let overflowOwner: UwsDownstream | null = null;
 let writableOwner: UwsDownstream | null = null;
 let writableOffset = 0;
+
+/**
+ * How long a reply that ends the connection waits for the rest of the request body (see respond()): the net and
+ * native engines linger as long after such a reply (LINGER_MS, H1_LINGER_MS), reading and dropping what comes.
+ */
+const HOLD_FOR_BODY_MS = 2000;
+
+/** A local reply held until the request body has arrived (respond()'s arguments). */
+interface HeldReply {
+  status: number;
+  reason: string;
+  headers: readonly string[];
+  body: string;
+  closeConnection: boolean;
+  headOnly: boolean;
+  timer: NodeJS.Timeout;
+}
 
 function runPendingWork(): void {
   const work = pendingWork as CorkedWork;
@@ -56,6 +74,10 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
   private overflow: CorkOverflow | null = null;
   /** The last overflow written met backpressure (or the part of a chunk written before it did). */
   private overflowBlocked = false;
+  /** The request has a body, and its last chunk has not arrived. */
+  private bodyArriving = false;
+  /** A reply waiting for the request body's end (respond()), or null. */
+  private held: HeldReply | null = null;
 
   constructor(res: HttpResponse, remoteAddress: string) {
     this.res = res;
@@ -81,14 +103,27 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
   aborted(): void {
     if (this.closed) return;
     this.closed = true;
+    this.dropHeld();
     this.queue = null;
     this.overflow = null;
     this.body?.drop();
     if (!this.finished) this.handler?.onDownstreamAborted();
   }
 
+  /** The request has a body (the listener says so before the stream starts). */
+  expectRequestBody(): void {
+    this.bodyArriving = true;
+  }
+
   /** A request body chunk from uWS (a pooled copy). */
   receiveRequestBody(chunk: Buffer, last: boolean): void {
+    if (last) this.bodyArriving = false;
+    if (this.held !== null) {
+      // Nobody's: a held reply only waits for the end.
+      releaseChunk(chunk);
+      if (last) this.sendHeld();
+      return;
+    }
     this.requestBody().receive(chunk, last);
   }
 
@@ -255,10 +290,45 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
     }
   }
 
+  /**
+   * A local reply. One that ends the connection while the request body is still arriving waits for the body's end
+   * (read and dropped) or HOLD_FOR_BODY_MS, whichever comes first: uWS closes the socket right after its FIN without
+   * reading on, and a close with unread bytes makes the kernel reset the connection, which costs a client still
+   * sending its body the reply (a Node client's write fails, and it never reads what came; found by the exchange
+   * fuzz test). The net and native engines send the reply at once and linger instead, as nginx does.
+   */
   respond(status: number, reason: string, headers: readonly string[], body: string, closeConnection: boolean, headOnly = false): void {
     if (this.closed || this.finished) return;
+    if (this.bodyArriving && (closeConnection || this.clientClose || this.uwsSawClose)) {
+      this.finished = true;
+      this.body?.release();
+      const timer = setTimeout(() => this.sendHeld(), HOLD_FOR_BODY_MS);
+      this.held = { status, reason, headers, body, closeConnection, headOnly, timer };
+      return;
+    }
+    this.reply(status, reason, headers, body, closeConnection, headOnly);
+  }
+
+  /** Sends the held reply (the body has ended, or the wait is over). */
+  private sendHeld(): void {
+    const h = this.held;
+    if (h === null) return;
+    this.dropHeld();
+    this.finished = false;
+    this.bodyArriving = false;
+    if (!this.closed) this.reply(h.status, h.reason, h.headers, h.body, h.closeConnection, h.headOnly);
+  }
+
+  private dropHeld(): void {
+    if (this.held === null) return;
+    clearTimeout(this.held.timer);
+    this.held = null;
+  }
+
+  private reply(status: number, reason: string, headers: readonly string[], body: string, closeConnection: boolean, headOnly: boolean): void {
+    if (this.closed || this.finished) return;
     if (cork.response !== this.res) {
-      this.corkThen(() => this.respond(status, reason, headers, body, closeConnection, headOnly));
+      this.corkThen(() => this.reply(status, reason, headers, body, closeConnection, headOnly));
       return;
     }
     let block = `${status} ${reason}`;
@@ -418,6 +488,7 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
 
   private closeNow(): void {
     this.closed = true;
+    this.dropHeld();
     this.finished = true;
     this.queue = null;
     this.overflow = null;

@@ -155,6 +155,7 @@ export class UwsListener {
     const head = new RequestHead(method, url, query, headers, chunked ? -1 : collecting.contentLength, chunked);
     const stream = new HttpStream(this.context, downstream, head);
     if (head.hasBody) {
+      downstream.expectRequestBody();
       // uWS neuters the ArrayBuffer when the callback returns: copy exactly once, into pooled memory.
       // uWS corks the socket around onData: replies written from here are marked as inside its cork.
       res.onData((ab: ArrayBuffer, last: boolean) => {

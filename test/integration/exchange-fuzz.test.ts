@@ -1,16 +1,19 @@
-// Random exchanges through the real proxy, on every engine, on routes without filters and with request-side ones
-// (a header set, a whole body scanned in the offload pool): clients that pipeline or not, split their requests at
+// Random exchanges through the real proxy, on every engine, on routes without filters and with filters (a header
+// set, a whole body scanned in the offload pool, a gate that pauses or answers 403 and marks every response head, a
+// response body filter that makes the proxy frame the response itself; plans.ts, Route): clients that pipeline or not, split their requests at
 // random bytes and moments, send bodies by length or chunked, HTTP/1.0, hop-by-hop fields, heads over 8 KiB (the
 // native engine hands those to net) and malformed requests; an upstream that answers in random pieces, with
 // interim responses, every framing, its own closes — or resets before answering, cuts a head or a body short, or
 // sends a malformed head. Both ends read with Node's llhttp. What must hold: every request reaches the upstream
 // as sent (minus hop-by-hop fields), every client gets its own response whole and in order or the failure the
-// README promises, a cut never looks complete, nothing is left open, and no worker dies.
+// README promises, a cut never looks complete, nothing is left open, and no worker dies. A second campaign runs
+// through config reloads (SIGHUP) and must lose nothing to them.
 //
 // A failure names its seed and connection. To replay one, or to run a longer campaign:
 //   MANTOU_EXCHANGE_FUZZ_SEED=7 MANTOU_EXCHANGE_FUZZ_CONNECTIONS=3000 npm test -- test/integration/exchange-fuzz.test.ts
 // and MANTOU_EXCHANGE_FUZZ_ONLY=12,40 runs those connections of the seed alone.
 
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configDump } from '../helpers/admin.ts';
 import { edgeConfig } from '../helpers/configs.ts';
@@ -21,6 +24,8 @@ import { seeded } from '../helpers/exchange-fuzz/random.ts';
 import { type ProxyProcess, startProxy, testEngine } from '../helpers/proxy-process.ts';
 import { rawExchange, statusOf } from '../helpers/raw-client.ts';
 import { openDescriptors, openFds, waitFor } from '../helpers/tcp-peers.ts';
+
+const fixture = (name: string) => new URL(`../fixtures/filters/${name}.ts`, import.meta.url).pathname;
 
 const SEED = Number(process.env.MANTOU_EXCHANGE_FUZZ_SEED ?? 1);
 const CONNECTIONS = Number(process.env.MANTOU_EXCHANGE_FUZZ_CONNECTIONS ?? 300);
@@ -53,13 +58,16 @@ beforeAll(async () => {
   // Routes with and without request-side filters (plans.ts, Route); the catch-all serves the malformed requests
   // whose error is in the body, as a route would. The scan's deadline and queue are generous: a 503 from a busy
   // machine's pool is not what this test looks for.
-  const plain = 'filters: { headers: { disabled: true }, body-scan: { disabled: true } }';
+  const off = (...names: string[]) => `filters: { ${names.map((n) => `${n}: { disabled: true }`).join(', ')} }`;
+  const plain = off('headers', 'body-scan', 'gate', 'reframe');
   proxy = await startProxy(
     edgeConfig(
       [
         `{ match: { path: { prefix: /fz/ } }, cluster: fz, ${plain} }`,
-        '{ match: { path: { prefix: /fzh/ } }, cluster: fz, filters: { body-scan: { disabled: true } } }',
-        '{ match: { path: { prefix: /fzs/ } }, cluster: fz }',
+        `{ match: { path: { prefix: /fzh/ } }, cluster: fz, ${off('body-scan', 'gate', 'reframe')} }`,
+        `{ match: { path: { prefix: /fzs/ } }, cluster: fz, ${off('gate', 'reframe')} }`,
+        `{ match: { path: { prefix: /fzg/ } }, cluster: fz, ${off('body-scan', 'reframe')} }`,
+        `{ match: { path: { prefix: /fzb/ } }, cluster: fz, ${off('body-scan', 'gate')} }`,
         `{ cluster: fz, ${plain} }`,
       ],
       { fz: upstream.port },
@@ -68,6 +76,8 @@ beforeAll(async () => {
         'filters:',
         '  - { name: headers, config: { request: { set: { x-filtered: "yes" } } } }',
         '  - { name: body-scan, config: { patterns: ["^never-at-the-start"], maxBytes: 1048576, timeoutMs: 30000, maxQueue: 1000 } }',
+        `  - { name: gate, module: ${fixture('fuzz-gate')} }`,
+        `  - { name: reframe, module: ${fixture('fuzz-reframe')} }`,
       ],
     ),
   );
@@ -96,19 +106,20 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-function connectionPlans(): ConnectionPlan[] {
-  const r = seeded(SEED);
+/** The seed's connections; `prefix` keeps a second campaign's plan ids apart from the first's. */
+function connectionPlans(seed: number, count: number, prefix = ''): ConnectionPlan[] {
+  const r = seeded(seed);
   const out: ConnectionPlan[] = [];
-  for (let c = 0; c < CONNECTIONS; c++) {
+  for (let c = 0; c < count; c++) {
     const n = r.between(1, 5);
     const exchanges: ExchangePlan[] = [];
     for (let k = 0; k < n; k++) {
-      const x = exchangePlan(r, `${SEED}-${c}-${k}`, caps, k === n - 1);
+      const x = exchangePlan(r, `${prefix}${seed}-${c}-${k}`, caps, k === n - 1);
       plans.set(x.id, x);
       exchanges.push(x);
     }
     out.push({
-      name: `seed ${SEED} connection ${c}`,
+      name: `${prefix === '' ? '' : `${prefix} `}seed ${seed} connection ${c}`,
       exchanges,
       pipelined: caps.pipelining && r.chance(0.5),
       abortAfterMs: r.chance(0.05) ? r.int(30) : null,
@@ -119,39 +130,85 @@ function connectionPlans(): ConnectionPlan[] {
   return out;
 }
 
+/** Runs the connections, CONCURRENCY at once; returns what went wrong, the upstream's findings included. */
+async function campaign(seed: number, all: ConnectionPlan[]): Promise<string[]> {
+  const connections = all.filter((_, c) => ONLY === undefined || ONLY.includes(c));
+  const violations: string[] = [];
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    for (let c = next++; c < connections.length; c = next++) {
+      await runConnection(proxy.port('edge'), connections[c] as ConnectionPlan, seeded(seed * 1_000_003 + c), violations);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+  // Where a hung exchange stopped: before the upstream, or after.
+  for (let i = 0; i < violations.length; i++) {
+    const id = /hung after \d+ ms waiting for (\S+)$/.exec(violations[i] as string)?.[1];
+    if (id === undefined || !plans.has(id)) continue;
+    violations[i] += upstream.answered.has(id)
+      ? ' (the upstream answered it)'
+      : upstream.arrived.has(id)
+        ? ' (the upstream got its head only)'
+        : ' (it never reached the upstream)';
+  }
+  violations.push(...upstream.violations.splice(0));
+  return violations;
+}
+
+/** Nothing left behind: the pooled connections closed once the upstream closes them, and no worker restarted. */
+async function leftBehind(violations: string[]): Promise<void> {
+  upstream.dropConnections();
+  await waitFor(() => openFds(proxy.pid) <= idleFds.size, 5000).catch(() => {
+    // /dev/null: the runtime opens one the first time it needs it (on the uws engine), not a connection.
+    const more = [...openDescriptors(proxy.pid)].filter(([fd, target]) => idleFds.get(fd) !== target && target !== '/dev/null');
+    if (more.length === 0) return;
+    violations.push(`the proxy holds descriptors it did not before: ${more.map(([fd, t]) => `${fd} ${t}`).join(', ')}`);
+  });
+  const dump = await configDump(proxy.adminPort);
+  if (dump.counters.workerRestarts !== 0) violations.push(`${dump.counters.workerRestarts} worker restarts`);
+}
+
+/** How often the reload campaign reloads the config (SIGHUP), and how many connections it runs. */
+const RELOAD_EVERY_MS = 200;
+const RELOAD_CONNECTIONS = Math.max(1, Math.round(CONNECTIONS / 2));
+
 describe('random exchanges, well-formed and broken', () => {
   it(`keeps every exchange whole, in order and apart, and leaks nothing (seed ${SEED}, ${CONNECTIONS} connections)`, async () => {
-    const connections = connectionPlans().filter((_, c) => ONLY === undefined || ONLY.includes(c));
-    const violations: string[] = [];
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      for (let c = next++; c < connections.length; c = next++) {
-        await runConnection(proxy.port('edge'), connections[c] as ConnectionPlan, seeded(SEED * 1_000_003 + c), violations);
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-    // Where a hung exchange stopped: before the upstream, or after.
-    for (let i = 0; i < violations.length; i++) {
-      const id = /hung after \d+ ms waiting for (\S+)$/.exec(violations[i] as string)?.[1];
-      if (id === undefined || !plans.has(id)) continue;
-      violations[i] += upstream.answered.has(id)
-        ? ' (the upstream answered it)'
-        : upstream.arrived.has(id)
-          ? ' (the upstream got its head only)'
-          : ' (it never reached the upstream)';
-    }
-    violations.push(...upstream.violations);
+    const violations = await campaign(SEED, connectionPlans(SEED, CONNECTIONS));
+    await leftBehind(violations);
+    expect(violations.slice(0, 20)).toEqual([]);
+  }, 120_000);
 
-    // Closed by the upstream, the pooled connections must be closed by the proxy too: back to the idle count.
-    upstream.dropConnections();
-    await waitFor(() => openFds(proxy.pid) <= idleFds.size, 5000).catch(() => {
-      // /dev/null: the runtime opens one the first time it needs it (on the uws engine), not a connection.
-      const more = [...openDescriptors(proxy.pid)].filter(([fd, target]) => idleFds.get(fd) !== target && target !== '/dev/null');
-      if (more.length === 0) return;
-      violations.push(`the proxy holds descriptors it did not before: ${more.map(([fd, t]) => `${fd} ${t}`).join(', ')}`);
-    });
-    const dump = await configDump(proxy.adminPort);
-    if (dump.counters.workerRestarts !== 0) violations.push(`${dump.counters.workerRestarts} worker restarts`);
+  it(`loses nothing to config reloads in the middle of it (seed ${SEED}, ${RELOAD_CONNECTIONS} connections, SIGHUP every ${RELOAD_EVERY_MS} ms)`, async () => {
+    // Each reload is a new generation of the same routes and filters (a comment differs, so the file does too):
+    // exchanges in flight finish on the one they began in, kept decisions are dropped, every filter is created
+    // anew, and every exchange must still come out as the plan says.
+    const before = await configDump(proxy.adminPort);
+    const text = readFileSync(proxy.configFile, 'utf8');
+    let reloads = 0;
+    const timer = setInterval(() => {
+      writeFileSync(proxy.configFile, `${text}\n# reload ${++reloads}\n`);
+      proxy.child.kill('SIGHUP');
+    }, RELOAD_EVERY_MS);
+    let violations: string[];
+    try {
+      violations = await campaign(SEED, connectionPlans(SEED, RELOAD_CONNECTIONS, 'r'));
+    } finally {
+      clearInterval(timer);
+    }
+    // Reloads coalesce: wait for the last one to be applied everywhere (the generation holding still).
+    let generation = -1;
+    await waitFor(async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      const d = await configDump(proxy.adminPort);
+      const settled = d.generation === generation && d.workers.every((w) => w.generation === d.generation);
+      generation = d.generation;
+      return settled;
+    }, 10_000);
+    const after = await configDump(proxy.adminPort);
+    if (after.counters.reloadFailures !== before.counters.reloadFailures) violations.push(`reload failures: ${after.lastReloadError?.message}`);
+    if (after.counters.reloads === before.counters.reloads) violations.push('no reload happened');
+    await leftBehind(violations);
     expect(violations.slice(0, 20)).toEqual([]);
   }, 120_000);
 });

@@ -3,6 +3,8 @@
 // 500s naming the filter while the proxy keeps serving.
 
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { filterFailuresOf } from '../helpers/admin.ts';
 import { echoProxy } from '../helpers/echo-proxy.ts';
@@ -61,6 +63,49 @@ describe('custom filters from TypeScript modules', () => {
     // The filter before the one that answered sees the local reply in its onResponse; the one after does not run.
     expect(denied.headers['x-tag-seen']).toBe('listener:/b');
     expect((await request({ port: setup.port, path: '/no-gate/b', headers: { 'x-deny': '1' } })).status).toBe(200);
+  });
+
+  it('gets its reply to a client still sending the body, on a connection that ends after it', async () => {
+    // The client asked to close, and reads nothing until it has sent the whole upload. A proxy that closes right
+    // after such a reply without reading on makes the kernel reset the connection, and the client's write fails
+    // before it ever reads the reply (uWS did: the uws engine now holds such a reply until the body has come; the
+    // other engines send it at once and read on).
+    const socket = net.connect(setup.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.pause();
+    const first = Buffer.alloc(1000, 0x61);
+    const rest = Buffer.alloc(500_000, 0x62);
+    socket.write(`POST /b HTTP/1.1\r\nHost: a\r\nx-deny: 1\r\nConnection: close\r\nContent-Length: ${first.length + rest.length}\r\n\r\n`);
+    socket.write(first);
+    // async-gate answers after 20 ms.
+    await new Promise((r) => setTimeout(r, 200));
+    const received: Buffer[] = [];
+    socket.on('error', () => {});
+    socket.on('data', (d: Buffer) => received.push(d));
+    socket.write(rest);
+    await new Promise((r) => setTimeout(r, 200));
+    socket.resume();
+    if (!socket.closed) await once(socket, 'close');
+    const text = Buffer.concat(received).toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(text.endsWith('denied by gate\n')).toBe(true);
+  });
+
+  it('and to a client that stops sending the body, then closes', async () => {
+    // The uws engine holds the reply for at most 2 s (the others' linger after it); nothing waits for the body
+    // timeout.
+    const socket = net.connect(setup.port, '127.0.0.1');
+    const received: Buffer[] = [];
+    socket.on('data', (d: Buffer) => received.push(d));
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    const started = performance.now();
+    socket.write('POST /b HTTP/1.1\r\nHost: a\r\nx-deny: 1\r\nConnection: close\r\nContent-Length: 100000\r\n\r\nonly this much');
+    await once(socket, 'close');
+    const text = Buffer.concat(received).toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(text.endsWith('denied by gate\n')).toBe(true);
+    expect(performance.now() - started).toBeLessThan(4000);
   });
 
   it('turns a thrown error or a rejected promise into a 500 naming the filter, counts it, and keeps serving', async () => {

@@ -196,12 +196,14 @@ function judge(plan: ConnectionPlan, seen: Seen[], closedByProxy: boolean, fail:
       else if (!s.complete) fail(`${at}: the upstream's ${e.status} came incomplete (${bodyOf(s).length} of ${e.body.length} bytes)`);
       else if (!bodyOf(s).equals(e.body)) fail(`${at}: body of ${bodyOf(s).length} bytes unlike the upstream's ${e.body.length}`);
       for (const name of x.responseHopByHop) if (s.fields.has(name)) fail(`${at}: the client got hop-by-hop ${name}`);
+      if (x.route === 'fzg' && s.fields.get('x-gated') !== 'yes') fail(`${at}: the response did not pass fuzz-gate's onResponse`);
       // A response that says it closes may be the last (the uws engine says so after some Connection fields).
       if (e.closes !== 'never' || saysClose(s)) mayHaveClosed = true;
       if (e.closes === 'must') mustEndHere(j, seen, closedByProxy || (!plan.closesWhenAsked && saysClose(s)), at, fail);
     } else if (e.kind === 'local') {
       if (s.status !== e.status || !local || !s.complete) fail(`${at}: got ${described(s)}${s.complete ? '' : ' incomplete'}, expected a local ${e.status}`);
-      mayHaveClosed = true;
+      // One that says it closes may be the last, as above.
+      if (!e.keepsOpen || saysClose(s)) mayHaveClosed = true;
     } else if (e.kind === 'cut') {
       // To an HTTP/1.0 client a body of unknown length ends with the connection, so only a reset can say it was
       // cut; libuv reports a reset that comes behind data as an end, so a Node client cannot tell (the net

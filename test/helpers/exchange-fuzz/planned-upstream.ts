@@ -51,6 +51,7 @@ function check(a: Arriving, violations: string[]): void {
   const plan = a.plan;
   if (plan === undefined) return;
   const fail = (what: string) => violations.push(`${plan.id}: upstream ${what}`);
+  if (plan.upstream === null) fail('got a request the proxy was to answer itself');
   if (a.method !== plan.method) fail(`got method ${a.method}, sent ${plan.method}`);
   const names = new Map<string, string[]>();
   for (let i = 0; i + 1 < a.fields.length; i += 2) {

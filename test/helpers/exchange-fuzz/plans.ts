@@ -29,8 +29,11 @@ export interface Capabilities {
 export type Expectation =
   /** The upstream's response, whole; `closes`: whether the connection may or must end after it. */
   | { kind: 'relayed'; status: number; body: Buffer; closes: 'never' | 'may' | 'must' }
-  /** A local reply of the proxy for an upstream failure before the response started; a close may follow. */
-  | { kind: 'local'; status: number }
+  /**
+   * A local reply: the proxy's for an upstream failure before the response started, or a filter's. A close may
+   * follow unless `keepsOpen` (a filter's answer to a whole request without a body, on a connection kept alive).
+   */
+  | { kind: 'local'; status: number; keepsOpen: boolean }
   /**
    * The upstream died mid-body: either a local 502 (the proxy saw the end with the head) or this status with the
    * body cut short and the connection closed. Never this status looking complete.
@@ -51,9 +54,15 @@ export interface UpstreamPlan {
 /**
  * The route a request takes (the test's config): `fz` has no filters; `fzh` a request-side `headers` filter that sets
  * `x-filtered: yes`; `fzs` that and a `body-scan` whose pattern matches nothing, so the body is gathered whole,
- * scanned in the offload pool and forwarded (the native engine holds such exchanges while JavaScript decides).
+ * scanned in the offload pool and forwarded (the native engine holds such exchanges while JavaScript decides);
+ * `fzg` the `headers` filter and `fuzz-gate` (test/fixtures/filters), which pauses or answers 403 as the request's
+ * `x-fz-gate` says and marks every response it sees `x-gated: yes`; `fzb` the `headers` filter and `fuzz-reframe`,
+ * which hands back each response body chunk as a new Buffer, so the proxy frames the response itself.
  */
-export type Route = 'fz' | 'fzh' | 'fzs';
+export type Route = 'fz' | 'fzh' | 'fzs' | 'fzg' | 'fzb';
+
+/** What `fuzz-gate` does with a request on route `fzg`, by its `x-fz-gate` field (none: continue at once). */
+const GATES = [null, 'pause', 'pause-later', 'deny', 'deny-later'] as const;
 
 export interface ExchangePlan {
   id: string;
@@ -143,13 +152,13 @@ function upstreamPlan(
   if (roll < 4)
     return {
       upstream: { wire: Buffer.alloc(0), ending: r.pick(['fin', 'reset'] as const), atHead: r.chance(0.5) },
-      expect: { kind: 'local', status: 502 },
+      expect: { kind: 'local', status: 502, keepsOpen: false },
       responseHopByHop: [],
     };
   if (roll < 8)
     return {
       upstream: { wire: Buffer.from(r.pick(MALFORMED_RESPONSES), 'latin1'), ending: 'keep', atHead: false },
-      expect: { kind: 'local', status: 502 },
+      expect: { kind: 'local', status: 502, keepsOpen: false },
       responseHopByHop: [],
     };
 
@@ -186,7 +195,7 @@ function upstreamPlan(
   if (cut === 'head') {
     return {
       upstream: { wire: headBytes.subarray(0, r.between(1, headBytes.length - 1)), ending: r.pick(['fin', 'reset'] as const), atHead: false },
-      expect: { kind: 'local', status: 502 },
+      expect: { kind: 'local', status: 502, keepsOpen: false },
       responseHopByHop,
     };
   }
@@ -233,10 +242,15 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
   }
   const method = r.pick(['GET', 'GET', 'GET', 'HEAD', 'POST', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
   const http10 = caps.http10 && r.chance(0.1);
-  const route = r.pick(['fz', 'fz', 'fzh', 'fzs'] as const);
+  const route = r.pick(['fz', 'fz', 'fzh', 'fzs', 'fzg', 'fzb'] as const);
   const path = `/${route}/${id}`;
   const lines = [`${method} ${path} HTTP/1.${http10 ? 0 : 1}`, 'Host: fz.test'];
   const fields: [string, string][] = [];
+  const gate = route === 'fzg' ? r.pick(GATES) : null;
+  if (gate !== null) {
+    fields.push(['x-fz-gate', gate]);
+    lines.push(`x-fz-gate: ${gate}`);
+  }
   for (let k = r.int(5); k > 0; k--) {
     const f: [string, string] = [`x-fz-${k}`, fieldValue(r, caps.obsText)];
     fields.push(f);
@@ -287,5 +301,29 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
     if (!http10 && body.length > 0 && r.chance(0.1)) lines.push('Expect: 100-continue');
   }
   const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
-  return { id, route, method, path, http10, wire: Buffer.concat([head, bodyWire]), body, fields, hopByHop, ...upstreamPlan(r, id, method, http10, asked) };
+  const wire = Buffer.concat([head, bodyWire]);
+  if (gate === 'deny' || gate === 'deny-later') {
+    // Answered by the filter: nothing reaches the upstream. Without a body to read past, the connection goes on.
+    const keepsOpen = asked === 'keep' && !withBody;
+    return {
+      id,
+      route,
+      method,
+      path,
+      http10,
+      wire,
+      body,
+      fields,
+      hopByHop,
+      upstream: null,
+      expect: { kind: 'local', status: 403, keepsOpen },
+      responseHopByHop: [],
+    };
+  }
+  const answer = upstreamPlan(r, id, method, http10, asked);
+  // Re-framed by the proxy, a body of an HTTP/1.0 client's response ends with the connection.
+  if (route === 'fzb' && http10 && answer.expect.kind === 'relayed' && answer.expect.body.length > 0 && answer.expect.closes === 'never') {
+    answer.expect = { ...answer.expect, closes: 'may' };
+  }
+  return { id, route, method, path, http10, wire, body, fields, hopByHop, ...answer };
 }
