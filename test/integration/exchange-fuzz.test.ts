@@ -186,10 +186,13 @@ describe('random exchanges, well-formed and broken', () => {
     const before = await configDump(proxy.adminPort);
     const text = readFileSync(proxy.configFile, 'utf8');
     let reloads = 0;
-    const timer = setInterval(() => {
+    const reload = (): void => {
       writeFileSync(proxy.configFile, `${text}\n# reload ${++reloads}\n`);
       proxy.child.kill('SIGHUP');
-    }, RELOAD_EVERY_MS);
+    };
+    // One at once: a short campaign (a replay of one connection) is reloaded too.
+    reload();
+    const timer = setInterval(reload, RELOAD_EVERY_MS);
     let violations: string[];
     try {
       violations = await campaign(SEED, connectionPlans(SEED, RELOAD_CONNECTIONS, 'r'));

@@ -147,6 +147,7 @@ function upstreamPlan(
   method: string,
   http10: boolean,
   asked: 'close' | 'keep',
+  withBody: boolean,
 ): Pick<ExchangePlan, 'upstream' | 'expect' | 'responseHopByHop'> {
   const roll = r.int(100);
   if (roll < 4)
@@ -209,10 +210,14 @@ function upstreamPlan(
   }
   // The client's connection must end after a response it asked to be the last; may end after one the proxy
   // cannot frame for an HTTP/1.0 client but by closing, or after the upstream's own close.
+  // An early answer (as the head arrives, the request body still coming) may end the client's connection too: a
+  // proxy need not read on for a request whose exchange is over.
+  const early = r.chance(0.1);
   const unknownLength = framing === 'chunked' || framing === 'close';
-  const closes = asked === 'close' ? 'must' : (http10 && unknownLength && !bodyless) || framing === 'close' || closeAfter ? 'may' : 'never';
+  const closes =
+    asked === 'close' ? 'must' : (http10 && unknownLength && !bodyless) || framing === 'close' || closeAfter || (early && withBody) ? 'may' : 'never';
   return {
-    upstream: { wire: Buffer.concat([interim, headBytes, bodyBytes]), ending: framing === 'close' || closeAfter ? 'fin' : 'keep', atHead: false },
+    upstream: { wire: Buffer.concat([interim, headBytes, bodyBytes]), ending: framing === 'close' || closeAfter ? 'fin' : 'keep', atHead: early },
     expect: { kind: 'relayed', status, body, closes },
     responseHopByHop,
   };
@@ -320,7 +325,7 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
       responseHopByHop: [],
     };
   }
-  const answer = upstreamPlan(r, id, method, http10, asked);
+  const answer = upstreamPlan(r, id, method, http10, asked, withBody);
   // Re-framed by the proxy, a body of an HTTP/1.0 client's response ends with the connection.
   if (route === 'fzb' && http10 && answer.expect.kind === 'relayed' && answer.expect.body.length > 0 && answer.expect.closes === 'never') {
     answer.expect = { ...answer.expect, closes: 'may' };
