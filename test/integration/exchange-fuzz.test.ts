@@ -11,7 +11,8 @@
 //
 // A failure names its seed and connection. To replay one, or to run a longer campaign:
 //   MANTOU_EXCHANGE_FUZZ_SEED=7 MANTOU_EXCHANGE_FUZZ_CONNECTIONS=3000 npm test -- test/integration/exchange-fuzz.test.ts
-// and MANTOU_EXCHANGE_FUZZ_ONLY=12,40 runs those connections of the seed alone.
+// and MANTOU_EXCHANGE_FUZZ_ONLY=12,40 runs those connections of the seed alone; MANTOU_EXCHANGE_FUZZ_REPEAT=50
+// runs each of them 50 times, CONCURRENCY at once (a failure that needs a loaded machine to show).
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +32,8 @@ const SEED = Number(process.env.MANTOU_EXCHANGE_FUZZ_SEED ?? 1);
 const CONNECTIONS = Number(process.env.MANTOU_EXCHANGE_FUZZ_CONNECTIONS ?? 300);
 /** Connection numbers to run alone (comma-separated), to replay a failure. */
 const ONLY = process.env.MANTOU_EXCHANGE_FUZZ_ONLY?.split(',').map(Number);
+/** How often each connection runs (with ONLY, to replay a failure that shows only under load). */
+const REPEAT = Number(process.env.MANTOU_EXCHANGE_FUZZ_REPEAT ?? 1);
 /** Connections at once: a pooled upstream connection then passes between clients' exchanges. */
 const CONCURRENCY = Number(process.env.MANTOU_EXCHANGE_FUZZ_CONCURRENCY ?? 6);
 
@@ -132,12 +135,14 @@ function connectionPlans(seed: number, count: number, prefix = ''): ConnectionPl
 
 /** Runs the connections, CONCURRENCY at once; returns what went wrong, the upstream's findings included. */
 async function campaign(seed: number, all: ConnectionPlan[]): Promise<string[]> {
-  const connections = all.filter((_, c) => ONLY === undefined || ONLY.includes(c));
+  // Each keeps its own number, which seeds its client's pieces and pauses: a replay writes as the original did.
+  const numbers = [...all.keys()].filter((c) => ONLY === undefined || ONLY.includes(c)).flatMap((c) => Array<number>(REPEAT).fill(c));
   const violations: string[] = [];
   let next = 0;
   const lane = async (): Promise<void> => {
-    for (let c = next++; c < connections.length; c = next++) {
-      await runConnection(proxy.port('edge'), connections[c] as ConnectionPlan, seeded(seed * 1_000_003 + c), violations);
+    for (let i = next++; i < numbers.length; i = next++) {
+      const c = numbers[i] as number;
+      await runConnection(proxy.port('edge'), all[c] as ConnectionPlan, seeded(seed * 1_000_003 + c), violations);
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, lane));
