@@ -1,13 +1,14 @@
 // Random exchanges through the real proxy, on every engine, on routes without filters and with filters (a header
 // set, a whole body scanned in the offload pool, a gate that pauses or answers 403 and marks every response head, a
-// response body filter that makes the proxy frame the response itself; plans.ts, Route): clients that pipeline or not, split their requests at
-// random bytes and moments, send bodies by length or chunked, HTTP/1.0, hop-by-hop fields, heads over 8 KiB (the
-// native engine hands those to net) and malformed requests; an upstream that answers in random pieces, with
-// interim responses, every framing, its own closes — or resets before answering, cuts a head or a body short, or
-// sends a malformed head. Both ends read with Node's llhttp. What must hold: every request reaches the upstream
-// as sent (minus hop-by-hop fields), every client gets its own response whole and in order or the failure the
-// README promises, a cut never looks complete, nothing is left open, and no worker dies. A second campaign runs
-// through config reloads (SIGHUP) and must lose nothing to them.
+// response body filter that makes the proxy frame the response itself; plans.ts, Route): clients that pipeline or
+// not, split their requests at random bytes and moments, send bodies by length or chunked, HTTP/1.0, hop-by-hop
+// fields, heads over 8 KiB (the native engine hands those to net) and malformed requests; an upstream that answers
+// in random pieces, with interim responses, every framing, its own closes, sometimes as soon as the head arrives —
+// or resets before answering, cuts a head or a body short, or sends a malformed head. Both ends read with Node's
+// llhttp. What must hold: every request reaches the upstream as sent (minus hop-by-hop fields), a denied one not at
+// all, every client gets its own response whole and in order or the failure the README promises, a cut never looks
+// complete, nothing is left open, and no worker dies. A second campaign runs through config reloads (SIGHUP) and
+// must lose nothing to them.
 //
 // A failure names its seed and connection. To replay one, or to run a longer campaign:
 //   MANTOU_EXCHANGE_FUZZ_SEED=7 MANTOU_EXCHANGE_FUZZ_CONNECTIONS=3000 npm test -- test/integration/exchange-fuzz.test.ts
