@@ -278,12 +278,10 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
     }
     // endWithoutBody takes no arguments here: an explicit `undefined` length makes uWS write Content-Length: 0
     // (wrong for 204, a duplicate for HEAD). A drained bodyless response relies on its connection: close header.
-    if (this.framing === Framing.Bodyless) {
+    if (this.framing === Framing.Bodyless || this.framing === Framing.Chunked || this.totalSize === 0) {
       this.body?.release();
-      this.res.endWithoutBody();
-    } else if (this.framing === Framing.Chunked || this.totalSize === 0) {
-      this.body?.release();
-      this.res.end();
+      if (this.framing === Framing.Bodyless) this.res.endWithoutBody();
+      else this.res.end();
     } else if (!this.sizedDone) {
       // Length framing that did not reach its size: the upstream sent less than it announced.
       this.closeNow();

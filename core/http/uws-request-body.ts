@@ -5,6 +5,7 @@
 
 import type { HttpResponse } from 'uWebSockets.js';
 import { componentLogger } from '../logger.ts';
+import { releaseChunk } from '../util/chunk-pool.ts';
 import type { DownstreamHandler } from './downstream.ts';
 import { RequestBodySpill, type SpillError } from './request-body-spill.ts';
 
@@ -46,11 +47,15 @@ export class UwsRequestBody {
 
   /** A chunk from uWS (a pooled copy): passed on, or held while the body is paused and something is held. */
   receive(chunk: Buffer, last: boolean): void {
-    if (this.owner.isClosed) return;
+    if (this.owner.isClosed || this.handler === null) {
+      // Nobody's (the connection is gone, or the response is complete: release()): its slab may be reused.
+      releaseChunk(chunk);
+      return;
+    }
     const spill = this.spill;
     if (spill === null && (!this.paused || this.bytesWhilePaused + chunk.length <= PASS_WHILE_PAUSED_BYTES)) {
       if (this.paused) this.bytesWhilePaused += chunk.length;
-      this.handler?.onRequestBody(chunk, last);
+      this.handler.onRequestBody(chunk, last);
       return;
     }
     const held = spill ?? new RequestBodySpill();
