@@ -22,8 +22,8 @@ let writableOwner: UwsDownstream | null = null;
 let writableOffset = 0;
 
 /**
- * How long a reply that ends the connection waits for the rest of the request body (see respond()): the net and
- * native engines linger as long after such a reply (LINGER_MS, H1_LINGER_MS), reading and dropping what comes.
+ * How long a response that ends the connection waits for the rest of the request body (see holdForBody()): the net
+ * and native engines linger as long after such a reply (LINGER_MS, H1_LINGER_MS), reading and dropping what comes.
  */
 const HOLD_FOR_BODY_MS = 2000;
 
@@ -35,7 +35,6 @@ interface HeldReply {
   body: string;
   closeConnection: boolean;
   headOnly: boolean;
-  timer: NodeJS.Timeout;
 }
 
 function runPendingWork(): void {
@@ -76,8 +75,12 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
   private overflowBlocked = false;
   /** The request has a body, and its last chunk has not arrived. */
   private bodyArriving = false;
-  /** A reply waiting for the request body's end (respond()), or null. */
+  /** A local reply waiting for the request body's end (respond()), or null. */
   private held: HeldReply | null = null;
+  /** The response's end waits for the request body's end (holdForBody()): the body is complete, or bodyless. */
+  private heldEnd = false;
+  /** Set while a completion waits for the request body's end, or HOLD_FOR_BODY_MS (holdForBody()). */
+  private holdTimer: NodeJS.Timeout | null = null;
 
   constructor(res: HttpResponse, remoteAddress: string) {
     this.res = res;
@@ -103,7 +106,7 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
   aborted(): void {
     if (this.closed) return;
     this.closed = true;
-    this.dropHeld();
+    this.dropHold();
     this.queue = null;
     this.overflow = null;
     this.body?.drop();
@@ -118,10 +121,10 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
   /** A request body chunk from uWS (a pooled copy). */
   receiveRequestBody(chunk: Buffer, last: boolean): void {
     if (last) this.bodyArriving = false;
-    if (this.held !== null) {
-      // Nobody's: a held reply only waits for the end.
+    if (this.holdTimer !== null) {
+      // Nobody's: a held completion only waits for the end.
       releaseChunk(chunk);
-      if (last) this.sendHeld();
+      if (last) this.endHold();
       return;
     }
     this.requestBody().receive(chunk, last);
@@ -279,6 +282,11 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
     // endWithoutBody takes no arguments here: an explicit `undefined` length makes uWS write Content-Length: 0
     // (wrong for 204, a duplicate for HEAD). A drained bodyless response relies on its connection: close header.
     if (this.framing === Framing.Bodyless || this.framing === Framing.Chunked || this.totalSize === 0) {
+      if (this.closesOnUnreadBody()) {
+        this.heldEnd = true;
+        this.holdForBody();
+        return;
+      }
       this.body?.release();
       if (this.framing === Framing.Bodyless) this.res.endWithoutBody();
       else this.res.end();
@@ -288,39 +296,68 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
     }
   }
 
-  /**
-   * A local reply. One that ends the connection while the request body is still arriving waits for the body's end
-   * (read and dropped) or HOLD_FOR_BODY_MS, whichever comes first: uWS closes the socket right after its FIN without
-   * reading on, and a close with unread bytes makes the kernel reset the connection, which costs a client still
-   * sending its body the reply (a Node client's write fails, and it never reads what came; found by the exchange
-   * fuzz test). The net and native engines send the reply at once and linger instead, as nginx does.
-   */
+  /** A local reply; one that ends the connection while the request body is still arriving is held (holdForBody()). */
   respond(status: number, reason: string, headers: readonly string[], body: string, closeConnection: boolean, headOnly = false): void {
     if (this.closed || this.finished) return;
     if (this.bodyArriving && (closeConnection || this.clientClose || this.uwsSawClose)) {
       this.finished = true;
-      this.body?.release();
-      const timer = setTimeout(() => this.sendHeld(), HOLD_FOR_BODY_MS);
-      this.held = { status, reason, headers, body, closeConnection, headOnly, timer };
+      this.held = { status, reason, headers, body, closeConnection, headOnly };
+      this.holdForBody();
       return;
     }
     this.reply(status, reason, headers, body, closeConnection, headOnly);
   }
 
-  /** Sends the held reply (the body has ended, or the wait is over). */
-  private sendHeld(): void {
-    const h = this.held;
-    if (h === null) return;
-    this.dropHeld();
-    this.finished = false;
-    this.bodyArriving = false;
-    if (!this.closed) this.reply(h.status, h.reason, h.headers, h.body, h.closeConnection, h.headOnly);
+  /** Completing the response now would make uWS close the connection while the client still sends its body. */
+  private closesOnUnreadBody(): boolean {
+    return this.bodyArriving && this.uwsSawClose;
   }
 
-  private dropHeld(): void {
-    if (this.held === null) return;
-    clearTimeout(this.held.timer);
+  /**
+   * Holds what would complete a response that ends the connection — a local reply, a forwarded response's end, or
+   * the last byte of a sized body — until the request body's end (read and dropped) or HOLD_FOR_BODY_MS, whichever
+   * comes first. uWS closes the socket right after its FIN without reading on, and a close with unread bytes makes
+   * the kernel reset the connection, which costs a client still sending its body the response (a Node client's
+   * write fails, and it never reads what came; found by the exchange fuzz test, for local replies and for
+   * upstreams that answer before the request body is through). The net and native engines send the response at
+   * once and linger instead, as nginx does. Only a response uWS closes after is held: after one it keeps the
+   * connection open, uWS skips the rest of the body itself.
+   */
+  private holdForBody(): void {
+    if (this.holdTimer !== null) return;
+    // The rest of the body is nobody's; a paused socket reads again, so that it can arrive.
+    this.body?.release();
+    this.holdTimer = setTimeout(UwsDownstream.holdOver, HOLD_FOR_BODY_MS, this);
+  }
+
+  private static holdOver(self: UwsDownstream): void {
+    self.endHold();
+  }
+
+  /** The request body has ended, or the wait is over: what was held goes out. */
+  private endHold(): void {
+    const reply = this.held;
+    const end = this.heldEnd;
+    this.dropHold();
+    this.bodyArriving = false;
+    if (this.closed) return;
+    if (reply !== null) {
+      this.finished = false;
+      this.reply(reply.status, reply.reason, reply.headers, reply.body, reply.closeConnection, reply.headOnly);
+    } else if (end) {
+      this.corkThen(() => this.endNow());
+    } else if (this.queue !== null) {
+      // A sized body's last byte: written as a writable event would.
+      this.onWritable(this.res.getWriteOffset());
+    }
+  }
+
+  private dropHold(): void {
+    if (this.holdTimer === null) return;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = null;
     this.held = null;
+    this.heldEnd = false;
   }
 
   private reply(status: number, reason: string, headers: readonly string[], body: string, closeConnection: boolean, headOnly: boolean): void {
@@ -486,7 +523,7 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
 
   private closeNow(): void {
     this.closed = true;
-    this.dropHeld();
+    this.dropHold();
     this.finished = true;
     this.queue = null;
     this.overflow = null;
@@ -526,10 +563,19 @@ export class UwsDownstream implements Downstream, RequestBodyOwner {
 
   /**
    * uWS's tryEnd of `chunk` written at body offset `offset`. When it can complete the response the request body is
-   * released first: the response object is gone once it has.
+   * released first: the response object is gone once it has. When completing it would close the connection on a
+   * body still arriving, all but the last byte is written and the rest waits (holdForBody()): reported as a write
+   * uWS took only part of, so the caller keeps the chunk and resends from the write offset.
    */
   private tryEndAt(offset: number, chunk: Buffer): [boolean, boolean] {
-    if (offset + chunk.length >= this.totalSize) this.body?.release();
+    if (offset + chunk.length >= this.totalSize) {
+      if (this.closesOnUnreadBody()) {
+        if (chunk.length > 1) this.res.tryEnd(chunk.subarray(0, chunk.length - 1), this.totalSize);
+        this.holdForBody();
+        return [false, false];
+      }
+      this.body?.release();
+    }
     return this.res.tryEnd(chunk, this.totalSize);
   }
 
