@@ -1,6 +1,7 @@
 // Random exchanges through the real proxy, on every engine, on routes without filters and with filters (a header
 // set, a whole body scanned in the offload pool, a gate that pauses or answers 403 and marks every response head, a
-// response body filter that makes the proxy frame the response itself; plans.ts, Route): clients that pipeline or
+// response body filter that makes the proxy frame the response itself, bodies asked for whole up to a limit (413
+// above) with responses replaced in onResponse, promises in both body phases; plans.ts, Route): clients that pipeline or
 // not, split their requests at random bytes and moments, send bodies by length or chunked, HTTP/1.0, hop-by-hop
 // fields, heads over 8 KiB (the native engine hands those to net) and malformed requests; an upstream that answers
 // in random pieces, with interim responses, every framing, its own closes, sometimes as soon as the head arrives —
@@ -21,7 +22,7 @@ import { configDump } from '../helpers/admin.ts';
 import { edgeConfig } from '../helpers/configs.ts';
 import { type ConnectionPlan, runConnection } from '../helpers/exchange-fuzz/fuzz-client.ts';
 import { type PlannedUpstream, startPlannedUpstream } from '../helpers/exchange-fuzz/planned-upstream.ts';
-import { type Capabilities, type ExchangePlan, exchangePlan } from '../helpers/exchange-fuzz/plans.ts';
+import { type Capabilities, type ExchangePlan, exchangePlan, WHOLE_BODY_LIMIT } from '../helpers/exchange-fuzz/plans.ts';
 import { seeded } from '../helpers/exchange-fuzz/random.ts';
 import { type ProxyProcess, startProxy, testEngine } from '../helpers/proxy-process.ts';
 import { rawExchange, statusOf } from '../helpers/raw-client.ts';
@@ -62,17 +63,22 @@ beforeAll(async () => {
   // Routes with and without request-side filters (plans.ts, Route); the catch-all serves the malformed requests
   // whose error is in the body, as a route would. The scan's deadline and queue are generous: a 503 from a busy
   // machine's pool is not what this test looks for.
-  const off = (...names: string[]) => `filters: { ${names.map((n) => `${n}: { disabled: true }`).join(', ')} }`;
-  const plain = off('headers', 'body-scan', 'gate', 'reframe');
+  const FILTERS = ['headers', 'body-scan', 'gate', 'reframe', 'whole', 'pace'];
+  const only = (...names: string[]) =>
+    `filters: { ${FILTERS.filter((n) => !names.includes(n))
+      .map((n) => `${n}: { disabled: true }`)
+      .join(', ')} }`;
   proxy = await startProxy(
     edgeConfig(
       [
-        `{ match: { path: { prefix: /fz/ } }, cluster: fz, ${plain} }`,
-        `{ match: { path: { prefix: /fzh/ } }, cluster: fz, ${off('body-scan', 'gate', 'reframe')} }`,
-        `{ match: { path: { prefix: /fzs/ } }, cluster: fz, ${off('gate', 'reframe')} }`,
-        `{ match: { path: { prefix: /fzg/ } }, cluster: fz, ${off('body-scan', 'reframe')} }`,
-        `{ match: { path: { prefix: /fzb/ } }, cluster: fz, ${off('body-scan', 'gate')} }`,
-        `{ cluster: fz, ${plain} }`,
+        `{ match: { path: { prefix: /fz/ } }, cluster: fz, ${only()} }`,
+        `{ match: { path: { prefix: /fzh/ } }, cluster: fz, ${only('headers')} }`,
+        `{ match: { path: { prefix: /fzs/ } }, cluster: fz, ${only('headers', 'body-scan')} }`,
+        `{ match: { path: { prefix: /fzg/ } }, cluster: fz, ${only('headers', 'gate')} }`,
+        `{ match: { path: { prefix: /fzb/ } }, cluster: fz, ${only('headers', 'reframe')} }`,
+        `{ match: { path: { prefix: /fzw/ } }, cluster: fz, ${only('headers', 'whole')} }`,
+        `{ match: { path: { prefix: /fzp/ } }, cluster: fz, ${only('headers', 'pace')} }`,
+        `{ cluster: fz, ${only()} }`,
       ],
       { fz: upstream.port },
       1,
@@ -82,6 +88,8 @@ beforeAll(async () => {
         '  - { name: body-scan, config: { patterns: ["^never-at-the-start"], maxBytes: 1048576, timeoutMs: 30000, maxQueue: 1000 } }',
         `  - { name: gate, module: ${fixture('fuzz-gate')} }`,
         `  - { name: reframe, module: ${fixture('fuzz-reframe')} }`,
+        `  - { name: whole, module: ${fixture('fuzz-whole')}, config: { maxBytes: ${WHOLE_BODY_LIMIT} } }`,
+        `  - { name: pace, module: ${fixture('fuzz-pace')} }`,
       ],
     ),
   );

@@ -57,9 +57,15 @@ export interface UpstreamPlan {
  * scanned in the offload pool and forwarded (the native engine holds such exchanges while JavaScript decides);
  * `fzg` the `headers` filter and `fuzz-gate` (test/fixtures/filters), which pauses or answers 403 as the request's
  * `x-fz-gate` says and marks every response it sees `x-gated: yes`; `fzb` the `headers` filter and `fuzz-reframe`,
- * which hands back each response body chunk as a new Buffer, so the proxy frames the response itself.
+ * which hands back each response body chunk as a new Buffer, so the proxy frames the response itself; `fzw` the
+ * `headers` filter and `fuzz-whole`, which asks for every body whole up to WHOLE_BODY_LIMIT (413 above) and answers
+ * 418 in place of any response when the request's `x-fz-whole` says `replace`; `fzp` the `headers` filter and
+ * `fuzz-pace`, which pauses on promises in both body phases, and on the response head when `x-fz-pace` says `head`.
  */
-export type Route = 'fz' | 'fzh' | 'fzs' | 'fzg' | 'fzb';
+export type Route = 'fz' | 'fzh' | 'fzs' | 'fzg' | 'fzb' | 'fzw' | 'fzp';
+
+/** fuzz-whole's `maxBytes` on route `fzw` (the test's config passes it). */
+export const WHOLE_BODY_LIMIT = 8192;
 
 /** What `fuzz-gate` does with a request on route `fzg`, by its `x-fz-gate` field (none: continue at once). */
 const GATES = [null, 'pause', 'pause-later', 'deny', 'deny-later'] as const;
@@ -247,7 +253,7 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
   }
   const method = r.pick(['GET', 'GET', 'GET', 'HEAD', 'POST', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
   const http10 = caps.http10 && r.chance(0.1);
-  const route = r.pick(['fz', 'fz', 'fzh', 'fzs', 'fzg', 'fzb'] as const);
+  const route = r.pick(['fz', 'fz', 'fzh', 'fzs', 'fzg', 'fzb', 'fzw', 'fzp'] as const);
   const path = `/${route}/${id}`;
   const lines = [`${method} ${path} HTTP/1.${http10 ? 0 : 1}`, 'Host: fz.test'];
   const fields: [string, string][] = [];
@@ -255,6 +261,15 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
   if (gate !== null) {
     fields.push(['x-fz-gate', gate]);
     lines.push(`x-fz-gate: ${gate}`);
+  }
+  const replace = route === 'fzw' && r.chance(0.3);
+  if (replace) {
+    fields.push(['x-fz-whole', 'replace']);
+    lines.push('x-fz-whole: replace');
+  }
+  if (route === 'fzp' && r.chance(0.5)) {
+    fields.push(['x-fz-pace', 'head']);
+    lines.push('x-fz-pace: head');
   }
   for (let k = r.int(5); k > 0; k--) {
     const f: [string, string] = [`x-fz-${k}`, fieldValue(r, caps.obsText)];
@@ -325,7 +340,12 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
       responseHopByHop: [],
     };
   }
-  const answer = upstreamPlan(r, id, method, http10, asked, withBody);
+  const tooBig = route === 'fzw' && body.length > WHOLE_BODY_LIMIT;
+  // Over fuzz-whole's limit: the proxy's 413, nothing upstream; replaced, whatever comes is fuzz-whole's 418.
+  const answer: Pick<ExchangePlan, 'upstream' | 'expect' | 'responseHopByHop'> = tooBig
+    ? { upstream: null, expect: { kind: 'local', status: 413, keepsOpen: false }, responseHopByHop: [] }
+    : upstreamPlan(r, id, method, http10, asked, withBody);
+  if (replace) answer.expect = { kind: 'local', status: 418, keepsOpen: false };
   // Re-framed by the proxy, a body of an HTTP/1.0 client's response ends with the connection.
   if (route === 'fzb' && http10 && answer.expect.kind === 'relayed' && answer.expect.body.length > 0 && answer.expect.closes === 'never') {
     answer.expect = { ...answer.expect, closes: 'may' };
