@@ -18,6 +18,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
 import { configDump } from '../helpers/admin.ts';
 import { edgeConfig } from '../helpers/configs.ts';
 import { type ConnectionPlan, runConnection } from '../helpers/exchange-fuzz/fuzz-client.ts';
@@ -188,6 +189,23 @@ function firstOf(violations: string[]): string[] {
   return more > 0 ? [...violations.slice(0, 20), `... and ${more} more`] : violations;
 }
 
+/**
+ * The config with its routes but the catch-all in the opposite order (their prefixes do not overlap), and body-scan
+ * looking for another pattern that matches nothing.
+ */
+function variantOf(text: string): string {
+  const doc = YAML.parseDocument(text);
+  const routes = doc.getIn(['listeners', 0, 'routes']);
+  if (!YAML.isSeq(routes)) throw new Error('no routes in the config');
+  const catchAll = routes.items.pop();
+  routes.items.reverse();
+  routes.items.push(catchAll);
+  const filters = doc.getIn(['listeners', 0, 'filters']);
+  if (!YAML.isSeq(filters)) throw new Error('no filters in the config');
+  for (const f of filters.items) if (YAML.isMap(f) && f.get('name') === 'body-scan') f.setIn(['config', 'patterns'], ['^never-here-either']);
+  return doc.toString();
+}
+
 /** How often the reload campaign reloads the config (SIGHUP), and how many connections it runs. */
 const RELOAD_EVERY_MS = 200;
 const RELOAD_CONNECTIONS = Math.max(1, Math.round(CONNECTIONS / 2));
@@ -200,14 +218,16 @@ describe('random exchanges, well-formed and broken', () => {
   }, 120_000);
 
   it(`loses nothing to config reloads in the middle of it (seed ${SEED}, ${RELOAD_CONNECTIONS} connections, SIGHUP every ${RELOAD_EVERY_MS} ms)`, async () => {
-    // Each reload is a new generation of the same routes and filters (a comment differs, so the file does too):
-    // exchanges in flight finish on the one they began in, kept decisions are dropped, every filter is created
-    // anew, and every exchange must still come out as the plan says.
+    // Each reload is a new generation that does what the last one did (a comment differs, so the file does too;
+    // every other one also lists the routes in the opposite order and scans for another pattern that matches
+    // nothing): exchanges in flight finish on the one they began in, kept decisions are dropped, every filter is
+    // created anew, and every exchange must still come out as the plan says.
     const before = await configDump(proxy.adminPort);
     const text = readFileSync(proxy.configFile, 'utf8');
+    const variant = variantOf(text);
     let reloads = 0;
     const reload = (): void => {
-      writeFileSync(proxy.configFile, `${text}\n# reload ${++reloads}\n`);
+      writeFileSync(proxy.configFile, `${reloads % 2 === 0 ? text : variant}\n# reload ${++reloads}\n`);
       proxy.child.kill('SIGHUP');
     };
     // One at once: a short campaign (a replay of one connection) is reloaded too.
