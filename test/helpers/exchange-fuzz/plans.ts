@@ -35,10 +35,11 @@ export type Expectation =
    */
   | { kind: 'local'; status: number; keepsOpen: boolean }
   /**
-   * The upstream died mid-body: either a local 502 (the proxy saw the end with the head) or this status with the
-   * body cut short and the connection closed. Never this status looking complete.
+   * The upstream died or stalled mid-body: either a local reply of status `local` (502 when the proxy saw the end
+   * with the head; 504 when the route's timeout came before the head did) or this status with the body cut short
+   * and the connection closed. Never this status looking complete.
    */
-  | { kind: 'cut'; status: number }
+  | { kind: 'cut'; status: number; local: number }
   /** The client's request is malformed: this status, then a close. */
   | { kind: 'rejected'; status: number };
 
@@ -60,9 +61,13 @@ export interface UpstreamPlan {
  * which hands back each response body chunk as a new Buffer, so the proxy frames the response itself; `fzw` the
  * `headers` filter and `fuzz-whole`, which asks for every body whole up to WHOLE_BODY_LIMIT (413 above) and answers
  * 418 in place of any response when the request's `x-fz-whole` says `replace`; `fzp` the `headers` filter and
- * `fuzz-pace`, which pauses on promises in both body phases, and on the response head when `x-fz-pace` says `head`.
+ * `fuzz-pace`, which pauses on promises in both body phases, and on the response head when `x-fz-pace` says `head`;
+ * `fzt` no filters and a timeout of ROUTE_TIMEOUT_MS, with an upstream that stalls (stalledPlan()).
  */
-export type Route = 'fz' | 'fzh' | 'fzs' | 'fzg' | 'fzb' | 'fzw' | 'fzp';
+export type Route = 'fz' | 'fzh' | 'fzs' | 'fzg' | 'fzb' | 'fzw' | 'fzp' | 'fzt';
+
+/** Route `fzt`'s `timeoutMs` (the test's config passes it): every exchange on it waits this long. */
+export const ROUTE_TIMEOUT_MS = 400;
 
 /** fuzz-whole's `maxBytes` on route `fzw` (the test's config passes it). */
 export const WHOLE_BODY_LIMIT = 8192;
@@ -146,6 +151,22 @@ function fieldValue(r: Random, obsText: boolean): string {
   return v;
 }
 
+/**
+ * An upstream that stops sending and holds its connection open — before its head, inside it, or inside the body —
+ * on route `fzt`: the route's timeout must end the exchange with a local 504 before the response began, or with
+ * the response visibly cut and the connection closed after.
+ */
+function stalledPlan(r: Random, id: string, method: string): Pick<ExchangePlan, 'upstream' | 'expect' | 'responseHopByHop'> {
+  const roll = r.int(3);
+  const head = Buffer.from(`HTTP/1.1 200 OK\r\nx-plan: ${id}\r\nContent-Length: 5000\r\n\r\n`, 'latin1');
+  if (roll === 2 && method !== 'HEAD') {
+    const wire = Buffer.concat([head, r.bytes(r.int(5000))]);
+    return { upstream: { wire, ending: 'keep', atHead: r.chance(0.3) }, expect: { kind: 'cut', status: 200, local: 504 }, responseHopByHop: [] };
+  }
+  const wire = roll === 1 ? head.subarray(0, r.between(1, head.length - 1)) : Buffer.alloc(0);
+  return { upstream: { wire, ending: 'keep', atHead: r.chance(0.3) }, expect: { kind: 'local', status: 504, keepsOpen: false }, responseHopByHop: [] };
+}
+
 /** The upstream's answer to a request, and what the client must see of it. */
 function upstreamPlan(
   r: Random,
@@ -210,7 +231,7 @@ function upstreamPlan(
     const keep = r.int(bodyBytes.length);
     return {
       upstream: { wire: Buffer.concat([interim, headBytes, bodyBytes.subarray(0, keep)]), ending: r.pick(['fin', 'reset'] as const), atHead: false },
-      expect: { kind: 'cut', status },
+      expect: { kind: 'cut', status, local: 502 },
       responseHopByHop,
     };
   }
@@ -253,7 +274,8 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
   }
   const method = r.pick(['GET', 'GET', 'GET', 'HEAD', 'POST', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
   const http10 = caps.http10 && r.chance(0.1);
-  const route = r.pick(['fz', 'fz', 'fzh', 'fzs', 'fzg', 'fzb', 'fzw', 'fzp'] as const);
+  // A stalled exchange lasts the route's timeout: few of them.
+  const route = r.chance(0.03) ? 'fzt' : r.pick(['fz', 'fz', 'fzh', 'fzs', 'fzg', 'fzb', 'fzw', 'fzp'] as const);
   const path = `/${route}/${id}`;
   const lines = [`${method} ${path} HTTP/1.${http10 ? 0 : 1}`, 'Host: fz.test'];
   const fields: [string, string][] = [];
@@ -344,7 +366,9 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
   // Over fuzz-whole's limit: the proxy's 413, nothing upstream; replaced, whatever comes is fuzz-whole's 418.
   const answer: Pick<ExchangePlan, 'upstream' | 'expect' | 'responseHopByHop'> = tooBig
     ? { upstream: null, expect: { kind: 'local', status: 413, keepsOpen: false }, responseHopByHop: [] }
-    : upstreamPlan(r, id, method, http10, asked, withBody);
+    : route === 'fzt'
+      ? stalledPlan(r, id, method)
+      : upstreamPlan(r, id, method, http10, asked, withBody);
   if (replace) answer.expect = { kind: 'local', status: 418, keepsOpen: false };
   // Re-framed by the proxy, a body of an HTTP/1.0 client's response ends with the connection.
   if (route === 'fzb' && http10 && answer.expect.kind === 'relayed' && answer.expect.body.length > 0 && answer.expect.closes === 'never') {
