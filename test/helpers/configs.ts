@@ -1,8 +1,10 @@
 // Config text for integration tests: one loopback `edge` listener on a free port, routes given as YAML flow
-// mappings, and clusters of one loopback endpoint each (with optional extra settings).
+// mappings, and clusters of loopback endpoints (one each unless told, with optional extra settings).
 
 export interface ClusterSpec {
   port: number;
+  /** More endpoints after `port`'s, on these ports. */
+  morePorts?: number[];
   /** Extra cluster keys as YAML lines, e.g. ['connectTimeoutMs: 300']. */
   settings?: string[];
 }
@@ -21,7 +23,8 @@ export function edgeConfig(routes: string[], clusters: Record<string, number | C
   if (Object.keys(clusters).length > 0) lines.push('clusters:');
   for (const [name, c] of Object.entries(clusters)) {
     const spec = typeof c === 'number' ? { port: c } : c;
-    lines.push(`  - name: ${name}`, `    endpoints: [{ address: 127.0.0.1, port: ${spec.port} }]`);
+    const endpoints = [spec.port, ...(spec.morePorts ?? [])].map((port) => `{ address: 127.0.0.1, port: ${port} }`);
+    lines.push(`  - name: ${name}`, `    endpoints: [${endpoints.join(', ')}]`);
     for (const s of spec.settings ?? []) lines.push(`    ${s}`);
   }
   return `${lines.join('\n')}\n`;

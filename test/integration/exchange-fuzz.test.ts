@@ -1,8 +1,8 @@
 // Random exchanges through the real proxy, on every engine, on routes without filters and with filters (a header
 // set, a whole body scanned in the offload pool, a gate that pauses or answers 403 and marks every response head, a
 // response body filter that makes the proxy frame the response itself, bodies asked for whole up to a limit (413
-// above) with responses replaced in onResponse, promises in both body phases, and a route timeout met by an upstream
-// that stalls; plans.ts, Route): clients that pipeline or
+// above) with responses replaced in onResponse, promises in both body phases, a route timeout met by an upstream
+// that stalls, and a cluster of two endpoints; plans.ts, Route): clients that pipeline or
 // not, split their requests at random bytes and moments, send bodies by length or chunked, HTTP/1.0, hop-by-hop
 // fields, heads over 8 KiB (the native engine hands those to net) and malformed requests; an upstream that answers
 // in random pieces, with interim responses, every framing, its own closes, sometimes as soon as the head arrives —
@@ -81,9 +81,10 @@ beforeAll(async () => {
         `{ match: { path: { prefix: /fzw/ } }, cluster: fz, ${only('headers', 'whole')} }`,
         `{ match: { path: { prefix: /fzp/ } }, cluster: fz, ${only('headers', 'pace')} }`,
         `{ match: { path: { prefix: /fzt/ } }, cluster: fz, timeoutMs: ${ROUTE_TIMEOUT_MS}, ${only()} }`,
+        `{ match: { path: { prefix: /fzl/ } }, cluster: fz2, ${only()} }`,
         `{ cluster: fz, ${only()} }`,
       ],
-      { fz: upstream.port },
+      { fz: upstream.port, fz2: { port: upstream.port, morePorts: [upstream.secondPort] } },
       1,
       [
         'filters:',

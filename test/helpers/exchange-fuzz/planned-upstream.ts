@@ -11,6 +11,8 @@ import { writeInPieces } from './write-in-pieces.ts';
 
 export interface PlannedUpstream {
   readonly port: number;
+  /** A second port serving the same plans: a cluster of two endpoints is load-balanced over both. */
+  readonly secondPort: number;
   /** What the proxy got wrong on the way upstream, one line each. */
   readonly violations: string[];
   /** Connections open right now. */
@@ -64,7 +66,7 @@ function check(a: Arriving, violations: string[]): void {
   for (const name of plan.hopByHop) if (names.has(name)) fail(`got hop-by-hop ${name}`);
   // The filtered routes' `headers` filter sets it; the routes without filters have none.
   const filtered = names.get('x-filtered')?.join();
-  if (filtered !== (plan.route === 'fz' || plan.route === 'fzt' ? undefined : 'yes')) fail(`got x-filtered: ${filtered} on route ${plan.route}`);
+  if (filtered !== (plan.route === 'fz' || plan.route === 'fzt' || plan.route === 'fzl' ? undefined : 'yes')) fail(`got x-filtered: ${filtered} on route ${plan.route}`);
   const body = Buffer.concat(a.body);
   if (!body.equals(plan.body)) fail(`got a body of ${body.length} bytes unlike the ${plan.body.length} sent`);
 }
@@ -87,7 +89,7 @@ export async function startPlannedUpstream(plans: ReadonlyMap<string, ExchangePl
     play(socket, up.wire, up.ending, seeded(hashOf(`${a.plan.id}#${attempt}`)));
   };
 
-  const server = net.createServer((socket) => {
+  const onConnection = (socket: net.Socket): void => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
@@ -130,10 +132,14 @@ export async function startPlannedUpstream(plans: ReadonlyMap<string, ExchangePl
         socket.destroy();
       }
     });
-  });
+  };
+  const server = net.createServer(onConnection);
+  const second = net.createServer(onConnection);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => second.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as net.AddressInfo).port,
+    secondPort: (second.address() as net.AddressInfo).port,
     violations,
     arrived,
     answered,
@@ -146,6 +152,7 @@ export async function startPlannedUpstream(plans: ReadonlyMap<string, ExchangePl
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();
+        second.close();
         server.close(() => r());
       }),
   };

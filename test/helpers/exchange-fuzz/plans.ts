@@ -62,9 +62,11 @@ export interface UpstreamPlan {
  * `headers` filter and `fuzz-whole`, which asks for every body whole up to WHOLE_BODY_LIMIT (413 above) and answers
  * 418 in place of any response when the request's `x-fz-whole` says `replace`; `fzp` the `headers` filter and
  * `fuzz-pace`, which pauses on promises in both body phases, and on the response head when `x-fz-pace` says `head`;
- * `fzt` no filters and a timeout of ROUTE_TIMEOUT_MS, with an upstream that stalls (stalledPlan()).
+ * `fzt` no filters and a timeout of ROUTE_TIMEOUT_MS, with an upstream that stalls (stalledPlan()); `fzl` no filters
+ * and a cluster of two endpoints (the upstream's two ports), so each request is load-balanced: on the native engine,
+ * no decision kept, JavaScript decides every one.
  */
-export type Route = 'fz' | 'fzh' | 'fzs' | 'fzg' | 'fzb' | 'fzw' | 'fzp' | 'fzt';
+export type Route = 'fz' | 'fzh' | 'fzs' | 'fzg' | 'fzb' | 'fzw' | 'fzp' | 'fzt' | 'fzl';
 
 /** Route `fzt`'s `timeoutMs` (the test's config passes it): every exchange on it waits this long. */
 export const ROUTE_TIMEOUT_MS = 400;
@@ -275,7 +277,7 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
   const method = r.pick(['GET', 'GET', 'GET', 'HEAD', 'POST', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
   const http10 = caps.http10 && r.chance(0.1);
   // A stalled exchange lasts the route's timeout: few of them.
-  const route = r.chance(0.03) ? 'fzt' : r.pick(['fz', 'fz', 'fzh', 'fzs', 'fzg', 'fzb', 'fzw', 'fzp'] as const);
+  const route = r.chance(0.03) ? 'fzt' : r.pick(['fz', 'fz', 'fzh', 'fzs', 'fzg', 'fzb', 'fzw', 'fzp', 'fzl'] as const);
   const path = `/${route}/${id}`;
   const lines = [`${method} ${path} HTTP/1.${http10 ? 0 : 1}`, 'Host: fz.test'];
   const fields: [string, string][] = [];
