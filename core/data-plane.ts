@@ -48,6 +48,11 @@ export class DataPlane {
   }
 
   /** The open TCP listeners (their counters outlive generations). */
+  /** Every HTTP listener's counts up to date (HttpListener.settleCounts), before the worker reports them. */
+  settleCounts(): void {
+    for (const { listener } of this.listeners.values()) if (!(listener instanceof TcpListener)) listener.settleCounts?.();
+  }
+
   tcpListeners(): TcpListener[] {
     const out: TcpListener[] = [];
     for (const { listener } of this.listeners.values()) if (listener instanceof TcpListener) out.push(listener);

@@ -22,9 +22,10 @@ export class WorkerLifecycle {
     this.inflight += n;
   }
 
-  streamFinished(g: GenerationState): void {
-    g.inflight--;
-    this.inflight--;
+  /** `n` streams finished (the native engine counts those that ended well in one go). */
+  streamFinished(g: GenerationState, n = 1): void {
+    g.inflight -= n;
+    this.inflight -= n;
     if (g.retired && g.inflight === 0) this.onGenerationIdle?.(g);
     if (this.draining && this.inflight === 0) this.onIdle?.();
   }

@@ -45,6 +45,7 @@ const send = (m: WorkerMessage) => postMessageTo(port, m);
 const gc = newGcCounters();
 
 function counters(): WorkerCounters {
+  plane.settleCounts();
   const c: WorkerCounters = {
     ...newStreamCounters(),
     ...roundedGcCounters(gc),

@@ -171,12 +171,27 @@ void h1_report_ends(h1_listener *l) {
   napi_close_handle_scope(l->base.env, scope);
 }
 
+/* An exchange of the slot JavaScript named, that no filter held: its end needs nothing of JavaScript but a count. */
+static int ends_quietly(const h1_listener *l, double decision) {
+  double slot = l->io[H1_IO_QUIET_SLOT];
+  if (slot <= 0 || decision < 0) return 0;
+  uint64_t bits = (uint64_t)decision;
+  return (double)(bits >> 32) == slot && (bits & 0xffffffffu) < H1_PARKED_TARGET;
+}
+
 /* An exchange is over: JavaScript hears of it after this turn of the loop, with the others that ended in it (one
    call instead of one per request; nothing waits on it but counters, a reloaded generation's drain and the onDone
    hooks of a held exchange's filters). Its failure and the status sent (0: none) share a number:
-   failure + H1_STATUS_UNIT·status. */
+   failure + H1_STATUS_UNIT·status. One that ends well on the current generation's plain routes is only counted
+   (ends_quietly): JavaScript reads the count when it next needs it (its stats, a reload, a drain), so a worker
+   serving kept decisions calls no JavaScript at all — the call cost 10–12 µs of CPU at 1,000 req/s, where each
+   turn ends one exchange on cold caches, about a fifth of the hop's CPU. */
 static void report_done(dconn *d, int failure) {
   h1_listener *l = d->l;
+  if (failure == F_NONE && ends_quietly(l, d->decision)) {
+    l->io[H1_IO_QUIET_ENDS] += 1;
+    return;
+  }
   l->io[1 + 2 * l->nends] = d->decision;
   l->io[2 + 2 * l->nends] = failure + H1_STATUS_UNIT * (double)d->status;
   if (++l->nends == H1_ENDS_BATCH) h1_report_ends(l);

@@ -41,7 +41,7 @@ static void close_listener(nlistener *b) {
 /* ---- Node-API ---- */
 
 /*
- * listen(address, port, exclusive, io: Float64Array(3 + 2·H1_ENDS_BATCH), decide, done, failure, handoff,
+ * listen(address, port, exclusive, io: Float64Array(H1_IO_LENGTH), decide, done, failure, handoff,
  * gathered, response) → { handle, port }.
  *   decide(method, path, host, head?, requestId?, address?) → a decision (its low 16 bits: the target; 0xffff: held
  *     for the route's filters, h1-park.c), or -1: serve it on the net engine; it puts the route's timeout (ms) in
@@ -49,7 +49,8 @@ static void close_listener(nlistener *b) {
  *     (h1-cache.c); `head` (the request head as received), the request id and the client's address only when
  *     configure() asked for them;
  *   done(count): `count` exchanges are over, each a (decision, failure + 256·status) pair in io[1..] (status: the
- *     one sent to the client, 0 when none was; reported once per turn of the loop, or every H1_ENDS_BATCH);
+ *     one sent to the client, 0 when none was; reported once per turn of the loop, or every H1_ENDS_BATCH); an
+ *     exchange of the slot in io[H1_IO_QUIET_SLOT] that ends well is only counted, in io[H1_IO_QUIET_ENDS];
  *   failure(kind, requestId, isHead, close, id) → the local reply's bytes (latin1); id: the exchange's, when its
  *     route's response filters are to see the reply (else 0);
  *   handoff(fd, bytes, bounces): the connection, and what was read of it, go to the net engine; bounces: how many
@@ -64,7 +65,7 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 10) NL_THROW(env, "ERR_INVALID_ARG", "listen: 10 arguments");
   double *io = addon_float64s(env, argv[3], H1_IO_LENGTH);
-  if (io == NULL) NL_THROW(env, "ERR_INVALID_ARG", "listen: io must be a Float64Array of 3 + 2·H1_ENDS_BATCH");
+  if (io == NULL) NL_THROW(env, "ERR_INVALID_ARG", "listen: io must be a Float64Array of H1_IO_LENGTH (5 + 2·H1_ENDS_BATCH)");
   h1_listener *l = calloc(1, sizeof *l);
   if (l == NULL) NL_THROW(env, "ENOMEM", "listen: out of memory");
   l->base.has_work = has_connections;

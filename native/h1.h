@@ -47,10 +47,14 @@
 #define H1_STATUS_UNIT 256
 /* The rest of io (core/http/native-listener.ts): decide() sets io[H1_IO_CACHEABLE] to 1 when its decision may be
    reused for the same method, host and path (h1-cache.c); io[H1_IO_CACHED_STARTS] counts the exchanges started
-   from the cache that JavaScript has not counted yet. */
+   from the cache that JavaScript has not counted yet; JavaScript sets io[H1_IO_QUIET_SLOT] to the slot (a decision's
+   bits 32 and up) whose exchanges may end quietly, 0 for none: one of them that ends without a failure and was not
+   held is counted in io[H1_IO_QUIET_ENDS] instead of reported (h1-exchange.c report_done). */
 #define H1_IO_CACHEABLE (1 + 2 * H1_ENDS_BATCH)
 #define H1_IO_CACHED_STARTS (2 + 2 * H1_ENDS_BATCH)
-#define H1_IO_LENGTH (3 + 2 * H1_ENDS_BATCH)
+#define H1_IO_QUIET_SLOT (3 + 2 * H1_ENDS_BATCH)
+#define H1_IO_QUIET_ENDS (4 + 2 * H1_ENDS_BATCH)
+#define H1_IO_LENGTH (5 + 2 * H1_ENDS_BATCH)
 #define H1_CACHE_SLOTS 256
 /* method SP host SP path: longer keys are not cached. */
 #define H1_CACHE_KEY 200
@@ -317,7 +321,8 @@ struct h1_listener {
   uint32_t max_trailer_bytes; /* a chunked request body's trailers: the listener's head limit, as on net */
   h1_limits limits;
   /* Shared with JavaScript: [0] the decided route's timeout (ms); [1 + 2i], [2 + 2i]: the ended exchanges not yet
-     reported (decision, failure), `nends` of them; then H1_IO_CACHEABLE and H1_IO_CACHED_STARTS. */
+     reported (decision, failure), `nends` of them; then H1_IO_CACHEABLE, H1_IO_CACHED_STARTS, H1_IO_QUIET_SLOT and
+     H1_IO_QUIET_ENDS. */
   double *io;
   h1_cached *cache; /* H1_CACHE_SLOTS entries (NULL if the allocation failed: nothing is kept) */
   dconn **parked;   /* by exchange id (H1_EXCHANGE_IDS entries, made on the first park) */

@@ -13,6 +13,8 @@ export interface HttpListener {
   setContext(context: HttpListenerContext): void;
   stopAccepting(): void;
   close(): void;
+  /** Brings counts the listener keeps outside JavaScript up to date, before they are read (the native engine's). */
+  settleCounts?(): void;
 }
 
 export type HttpEngine = 'net' | 'uws' | 'native';

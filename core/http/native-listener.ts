@@ -78,6 +78,13 @@ const ENDS_BATCH = 256;
 const IO_CACHEABLE = 1 + 2 * ENDS_BATCH;
 /** io[IO_CACHED_STARTS]: exchanges started on a kept decision, not counted here yet (H1_IO_CACHED_STARTS). */
 const IO_CACHED_STARTS = 2 + 2 * ENDS_BATCH;
+/**
+ * io[IO_QUIET_SLOT]: the slot whose exchanges may end quietly (0: none); io[IO_QUIET_ENDS]: how many of them ended
+ * well since it was last read, unreported (H1_IO_QUIET_SLOT, H1_IO_QUIET_ENDS; native/h1-exchange.c report_done).
+ */
+const IO_QUIET_SLOT = 3 + 2 * ENDS_BATCH;
+const IO_QUIET_ENDS = 4 + 2 * ENDS_BATCH;
+const IO_LENGTH = 5 + 2 * ENDS_BATCH;
 /** A decision is slot·2³² + target (the addon reads the target from the low 16 bits). */
 const SLOT = 2 ** 32;
 
@@ -139,10 +146,14 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
   private readonly dueAfterPoll: NativeFilteredExchange[] = [];
   /**
    * Shared with the addon: [0] the decided route's timeout, read right after decide(); [1 + 2i], [2 + 2i] the
-   * (decision, failure) of each exchange a done() call reports; IO_CACHEABLE and IO_CACHED_STARTS. An ArrayBuffer
-   * of its own: it never moves.
+   * (decision, failure) of each exchange a done() call reports; IO_CACHEABLE, IO_CACHED_STARTS, IO_QUIET_SLOT and
+   * IO_QUIET_ENDS. An ArrayBuffer of its own: it never moves.
    */
-  private readonly io = new Float64Array(new ArrayBuffer(8 * (3 + 2 * ENDS_BATCH)));
+  private readonly io = new Float64Array(new ArrayBuffer(8 * IO_LENGTH));
+  /** The slot io[IO_QUIET_SLOT] names, or null: the one whose quiet ends countQuietEnds() finishes. */
+  private quietSlot: Slot | null = null;
+  /** stopAccepting() was called: every exchange's end is reported, for the drain that waits on them. */
+  private stopped = false;
   private readonly slots = new Map<number, Slot>();
   private current: Slot;
   private slotIds = 0;
@@ -226,27 +237,58 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
     // every route needing the net engine (filters on the listener), each hand-back would be a handover again, and
     // at 5,000 req/s on fresh connections those handovers (a net.Socket each) held up the loop for milliseconds.
     this.handoffs.handBack = targets.size > 0 ? this.handBack : null;
-    // Exchanges started on the previous generation's kept decisions (configure() above dropped them) are its own.
-    this.countCachedStarts();
+    // Exchanges started on the previous generation's kept decisions (configure() above dropped them) are its own,
+    // and so are those that ended quietly: the new slot's end quietly from now on.
+    this.settleCounts();
     const slot: Slot = { id: ++this.slotIds, context, targets, filtered, live: 0 };
     const previous = this.current;
     this.current = slot;
     this.slots.set(slot.id, slot);
+    if (!this.stopped) {
+      this.quietSlot = slot;
+      this.io[IO_QUIET_SLOT] = slot.id;
+    }
     if (previous.live === 0) this.slots.delete(previous.id);
   }
 
   stopAccepting(): void {
     // The worker decides on its in-flight count right after this (core/worker.ts): count every started exchange
     // first. A stopped listener keeps no decision, so decide() counts the rest as they come.
+    // The exchanges left are reported one by one: the worker's drain waits on each.
     if (this.handle !== null) this.addon.stopAccepting(this.handle);
-    this.countCachedStarts();
+    this.settleCounts();
+    this.stopped = true;
+    this.quietSlot = null;
+    this.io[IO_QUIET_SLOT] = 0;
     this.handoffs.stopAccepting();
   }
 
   close(): void {
     if (this.handle !== null) this.addon.close(this.handle);
     this.handle = null;
+    this.settleCounts();
     this.handoffs.close();
+  }
+
+  /**
+   * Counts what the addon counted for us since the last call: exchanges started on kept decisions and exchanges
+   * that ended quietly (native/h1-exchange.c report_done), starts first. Called before anything reads the counts:
+   * the worker's stats, a reload, a drain.
+   */
+  settleCounts(): void {
+    this.countCachedStarts();
+    this.countQuietEnds();
+  }
+
+  /** Finishes the quiet slot's exchanges that ended without being reported. */
+  private countQuietEnds(): void {
+    const n = this.io[IO_QUIET_ENDS] as number;
+    if (n === 0) return;
+    this.io[IO_QUIET_ENDS] = 0;
+    const slot = this.quietSlot as Slot;
+    slot.context.lifecycle.streamFinished(slot.context.generation, n);
+    slot.live -= n;
+    if (slot.live === 0 && slot !== this.current) this.slots.delete(slot.id);
   }
 
   private handoff(fd: number, bytes: Buffer, bounces: number): void {
@@ -398,7 +440,7 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
   /** `count` exchanges ended (their decisions and failures are in io[1..]), reported once per turn of the loop. */
   private done(count: number): void {
     // Their starts first: some of these may have started on a kept decision.
-    this.countCachedStarts();
+    this.settleCounts();
     const io = this.io;
     for (let i = 0; i < count; i++) {
       const decision = io[1 + 2 * i] as number;

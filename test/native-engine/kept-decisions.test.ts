@@ -1,12 +1,13 @@
 // The native engine's kept decisions (native/h1-cache.c) through the real proxy: a route to a one-endpoint cluster
 // is decided once per method, host and path, and the requests served on that decision are still counted one by
-// one, follow a reload at once, and hold a draining worker until they are answered. A cluster of two endpoints is
+// one (those that end well are only counted by the addon, and read when the stats are), follow a reload at once,
+// and hold a draining worker until they are answered. A cluster of two endpoints is
 // decided every time, so its load balancer still turns.
 
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { settledStreamStats } from '../helpers/admin.ts';
+import { settledStreamStats, streamStatsUntil } from '../helpers/admin.ts';
 import { request } from '../helpers/http-client.ts';
 import { type ProxyProcess, startProxy } from '../helpers/proxy-process.ts';
 import { type Server, startRawUpstream } from '../helpers/upstreams.ts';
@@ -69,6 +70,19 @@ describe('kept decisions', () => {
     const after = await settled();
     expect(after.streams - before.streams).toBe(30);
     expect(after.nativeStreams - before.nativeStreams).toBe(30);
+  });
+
+  it('counts the exchanges that ended without a call into JavaScript when /stats is read: none left in flight', async () => {
+    // An exchange served on a kept decision that ends well is only counted by the addon (native/h1-exchange.c
+    // report_done); the worker reads the counts when asked for its stats. Without that read, these 30 would show
+    // as started (counted when read too) and never finished.
+    const before = await settled();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    for (let i = 0; i < 30; i++) expect((await request({ port, path: '/quiet', agent })).status).toBe(200);
+    agent.destroy();
+    const after = await streamStatsUntil(proxy.adminPort, (s) => s.streams - before.streams === 30);
+    expect(after.streams - before.streams).toBe(30);
+    expect(after.inflight).toBe(0);
   });
 
   it('decides every request to a two-endpoint cluster: its round robin goes on', async () => {
