@@ -47,12 +47,12 @@ export class DataPlane {
     return this.current;
   }
 
-  /** The open TCP listeners (their counters outlive generations). */
   /** Every HTTP listener's counts up to date (HttpListener.settleCounts), before the worker reports them. */
   settleCounts(): void {
     for (const { listener } of this.listeners.values()) if (!(listener instanceof TcpListener)) listener.settleCounts?.();
   }
 
+  /** The open TCP listeners (their counters outlive generations). */
   tcpListeners(): TcpListener[] {
     const out: TcpListener[] = [];
     for (const { listener } of this.listeners.values()) if (listener instanceof TcpListener) out.push(listener);

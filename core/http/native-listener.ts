@@ -150,8 +150,6 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
    * IO_QUIET_ENDS. An ArrayBuffer of its own: it never moves.
    */
   private readonly io = new Float64Array(new ArrayBuffer(8 * IO_LENGTH));
-  /** The slot io[IO_QUIET_SLOT] names, or null: the one whose quiet ends countQuietEnds() finishes. */
-  private quietSlot: Slot | null = null;
   /** stopAccepting() was called: every exchange's end is reported, for the drain that waits on them. */
   private stopped = false;
   private readonly slots = new Map<number, Slot>();
@@ -244,10 +242,7 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
     const previous = this.current;
     this.current = slot;
     this.slots.set(slot.id, slot);
-    if (!this.stopped) {
-      this.quietSlot = slot;
-      this.io[IO_QUIET_SLOT] = slot.id;
-    }
+    if (!this.stopped) this.io[IO_QUIET_SLOT] = slot.id;
     if (previous.live === 0) this.slots.delete(previous.id);
   }
 
@@ -258,7 +253,6 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
     if (this.handle !== null) this.addon.stopAccepting(this.handle);
     this.settleCounts();
     this.stopped = true;
-    this.quietSlot = null;
     this.io[IO_QUIET_SLOT] = 0;
     this.handoffs.stopAccepting();
   }
@@ -280,15 +274,17 @@ export class NativeHttpListener implements HttpListener, ParkedExchangeOwner {
     this.countQuietEnds();
   }
 
-  /** Finishes the quiet slot's exchanges that ended without being reported. */
+  /**
+   * Finishes the exchanges that ended without being reported. They are the current slot's: only it is ever named
+   * in io[IO_QUIET_SLOT], and setContext() and stopAccepting() count them before it stops being named.
+   */
   private countQuietEnds(): void {
     const n = this.io[IO_QUIET_ENDS] as number;
     if (n === 0) return;
     this.io[IO_QUIET_ENDS] = 0;
-    const slot = this.quietSlot as Slot;
+    const slot = this.current;
     slot.context.lifecycle.streamFinished(slot.context.generation, n);
     slot.live -= n;
-    if (slot.live === 0 && slot !== this.current) this.slots.delete(slot.id);
   }
 
   private handoff(fd: number, bytes: Buffer, bounces: number): void {
