@@ -280,32 +280,20 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
   const route = r.chance(0.03) ? 'fzt' : r.pick(['fz', 'fz', 'fzh', 'fzs', 'fzg', 'fzb', 'fzw', 'fzp', 'fzl'] as const);
   const path = `/${route}/${id}`;
   const lines = [`${method} ${path} HTTP/1.${http10 ? 0 : 1}`, 'Host: fz.test'];
+  // End-to-end fields: sent, and checked on arrival upstream.
   const fields: [string, string][] = [];
+  const send = (name: string, value: string): void => {
+    fields.push([name, value]);
+    lines.push(`${name}: ${value}`);
+  };
   const gate = route === 'fzg' ? r.pick(GATES) : null;
-  if (gate !== null) {
-    fields.push(['x-fz-gate', gate]);
-    lines.push(`x-fz-gate: ${gate}`);
-  }
+  if (gate !== null) send('x-fz-gate', gate);
   const replace = route === 'fzw' && r.chance(0.3);
-  if (replace) {
-    fields.push(['x-fz-whole', 'replace']);
-    lines.push('x-fz-whole: replace');
-  }
-  if (route === 'fzp' && r.chance(0.5)) {
-    fields.push(['x-fz-pace', 'head']);
-    lines.push('x-fz-pace: head');
-  }
-  for (let k = r.int(5); k > 0; k--) {
-    const f: [string, string] = [`x-fz-${k}`, fieldValue(r, caps.obsText)];
-    fields.push(f);
-    lines.push(`${f[0]}: ${f[1]}`);
-  }
+  if (replace) send('x-fz-whole', 'replace');
+  if (route === 'fzp' && r.chance(0.5)) send('x-fz-pace', 'head');
+  for (let k = r.int(5); k > 0; k--) send(`x-fz-${k}`, fieldValue(r, caps.obsText));
   // A head over 8 KiB: the native engine hands it to net.
-  if (r.chance(0.05)) {
-    const f: [string, string] = ['x-fz-big', 'b'.repeat(9000)];
-    fields.push(f);
-    lines.push(`${f[0]}: ${f[1]}`);
-  }
+  if (r.chance(0.05)) send('x-fz-big', 'b'.repeat(9000));
   const hopByHop = ['te', 'trailer', 'keep-alive', 'proxy-connection', 'expect'];
   let asked: 'close' | 'keep' = http10 ? 'close' : 'keep';
   const connection: string[] = [];
@@ -346,31 +334,17 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
   }
   const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
   const wire = Buffer.concat([head, bodyWire]);
-  if (gate === 'deny' || gate === 'deny-later') {
-    // Answered by the filter: nothing reaches the upstream. Without a body to read past, the connection goes on.
-    const keepsOpen = asked === 'keep' && !withBody;
-    return {
-      id,
-      route,
-      method,
-      path,
-      http10,
-      wire,
-      body,
-      fields,
-      hopByHop,
-      upstream: null,
-      expect: { kind: 'local', status: 403, keepsOpen },
-      responseHopByHop: [],
-    };
-  }
+  const denied = gate === 'deny' || gate === 'deny-later';
   const tooBig = route === 'fzw' && body.length > WHOLE_BODY_LIMIT;
-  // Over fuzz-whole's limit: the proxy's 413, nothing upstream; replaced, whatever comes is fuzz-whole's 418.
-  const answer: Pick<ExchangePlan, 'upstream' | 'expect' | 'responseHopByHop'> = tooBig
-    ? { upstream: null, expect: { kind: 'local', status: 413, keepsOpen: false }, responseHopByHop: [] }
-    : route === 'fzt'
-      ? stalledPlan(r, id, method)
-      : upstreamPlan(r, id, method, http10, asked, withBody);
+  // Denied by fuzz-gate: its 403, nothing upstream; without a body to read past, the connection goes on. Over
+  // fuzz-whole's limit: the proxy's 413, nothing upstream; replaced, whatever comes is fuzz-whole's 418.
+  const answer: Pick<ExchangePlan, 'upstream' | 'expect' | 'responseHopByHop'> = denied
+    ? { upstream: null, expect: { kind: 'local', status: 403, keepsOpen: asked === 'keep' && !withBody }, responseHopByHop: [] }
+    : tooBig
+      ? { upstream: null, expect: { kind: 'local', status: 413, keepsOpen: false }, responseHopByHop: [] }
+      : route === 'fzt'
+        ? stalledPlan(r, id, method)
+        : upstreamPlan(r, id, method, http10, asked, withBody);
   if (replace) answer.expect = { kind: 'local', status: 418, keepsOpen: false };
   // Re-framed by the proxy, a body of an HTTP/1.0 client's response ends with the connection.
   if (route === 'fzb' && http10 && answer.expect.kind === 'relayed' && answer.expect.body.length > 0 && answer.expect.closes === 'never') {
