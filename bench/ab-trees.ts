@@ -5,12 +5,12 @@
 // so an hour's noise falls on both; reported: medians of p50, p99 and the proxy's CPU per request (from
 // /proc/<pid>/task/*/schedstat, in ns), and in how many round pairs `after` used less CPU than `before`.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MANTOU_NODE_FLAGS } from '../core/node-flags.ts';
-import { benchTempDir, hasTaskset, LOAD_CPU, PROXY_CPU, pinSelfToLoadCpu, stopOnSignal } from './candidates.ts';
+import { benchTempDir, LOAD_CPU, PROXY_CPU, pinSelfToLoadCpu, spawnUntil, stopOnSignal } from './candidates.ts';
 import { openLoop } from './open-loop.ts';
 import { runNanos } from './proc-stats.ts';
 import { startBenchUpstream } from './upstream.ts';
@@ -47,24 +47,11 @@ interface Proxy {
 }
 
 /** Starts the checkout's proxy as `npm start` would (its own core/cli.ts, so its own addon), pinned to PROXY_CPU. */
-function start(name: string, root: string, file: string): Promise<Proxy> {
+async function start(name: string, root: string, file: string): Promise<Proxy> {
   const args = [...MANTOU_NODE_FLAGS, join(root, 'core/cli.ts'), 'run', '-c', file];
-  const child = hasTaskset
-    ? spawn('taskset', ['-c', PROXY_CPU, process.execPath, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
-    : spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((ready, fail) => {
-    let out = '';
-    const timer = setTimeout(() => fail(new Error(`${name} not ready in 15 s:\n${out}`)), 15_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /"ports":\{"bench":(\d+)\}/.exec(out);
-      if (m === null) return;
-      clearTimeout(timer);
-      child.stdout?.resume();
-      ready({ name, child, port: Number(m[1]) });
-    });
-    child.once('exit', (code) => fail(new Error(`${name} exited with ${code}:\n${out}`)));
-  });
+  const { child, match } = await spawnUntil(args, /"ports":\{"bench":(\d+)\}/, PROXY_CPU);
+  child.stdout?.resume();
+  return { name, child, port: Number(match[1]) };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
