@@ -3,7 +3,8 @@
 // response body filter that makes the proxy frame the response itself, bodies asked for whole up to a limit (413
 // above) with responses replaced in onResponse, promises in both body phases, a route timeout met by an upstream
 // that stalls, and a cluster of two endpoints; plans.ts, Route): clients that pipeline or
-// not, split their requests at random bytes and moments, send bodies by length or chunked, HTTP/1.0, hop-by-hop
+// not, split their requests at random bytes and moments, send bodies by length or chunked, wait for the proxy's
+// 100 Continue before a body (or not, or briefly) and keep it if a final answer comes first, HTTP/1.0, hop-by-hop
 // fields, heads over 8 KiB (the native engine hands those to net) and malformed requests; an upstream that answers
 // in random pieces, with interim responses, every framing, its own closes, sometimes as soon as the head arrives —
 // or resets before answering, cuts a head or a body short, or sends a malformed head. Both ends read with Node's
@@ -17,7 +18,7 @@
 // and MANTOU_EXCHANGE_FUZZ_ONLY=12,40 runs those connections of the seed alone; MANTOU_EXCHANGE_FUZZ_REPEAT=50
 // runs each of them 50 times, CONCURRENCY at once (a failure that needs a loaded machine to show).
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { configDump } from '../helpers/admin.ts';
@@ -105,6 +106,8 @@ beforeAll(async () => {
     path: '/fzs/warm-up',
     http10: false,
     wire: Buffer.alloc(0),
+    headLength: 0,
+    expectsContinue: false,
     body: Buffer.from('warm'),
     fields: [],
     hopByHop: [],
@@ -186,10 +189,21 @@ async function leftBehind(violations: string[]): Promise<void> {
   if (dump.counters.workerRestarts !== 0) violations.push(`${dump.counters.workerRestarts} worker restarts`);
 }
 
-/** The first violations, and how many more there were (a replay with REPEAT counts how often it fails). */
+/**
+ * The first violations, how many more there were (a replay with REPEAT counts how often it fails) and the last
+ * five (the findings after the campaign: descriptors, restarts, reload failures), then the proxy's last warnings
+ * and errors: a run once failed with every connection after one point closed unanswered, and nothing said why.
+ */
 function firstOf(violations: string[]): string[] {
-  const more = violations.length - 20;
-  return more > 0 ? [...violations.slice(0, 20), `... and ${more} more`] : violations;
+  if (violations.length === 0) return violations;
+  const more = violations.length - 25;
+  const shown = more > 0 ? [...violations.slice(0, 20), `... ${more} more ...`, ...violations.slice(-5)] : [...violations];
+  const complaints = proxy
+    .output()
+    .split('\n')
+    .filter((line) => /"level":(?:40|50|60)\b/.test(line));
+  if (complaints.length > 0) shown.push("the proxy's last warnings and errors:", ...complaints.slice(-10));
+  return shown;
 }
 
 /**
@@ -230,7 +244,10 @@ describe('random exchanges, well-formed and broken', () => {
     const variant = variantOf(text);
     let reloads = 0;
     const reload = (): void => {
-      writeFileSync(proxy.configFile, `${reloads % 2 === 0 ? text : variant}\n# reload ${++reloads}\n`);
+      // Written beside it and renamed over it, as deploy tools do: a SIGHUP still being handled must never read a
+      // half-written file (that reload would fail, rightly keeping the previous config, and the test with it).
+      writeFileSync(`${proxy.configFile}.next`, `${reloads % 2 === 0 ? text : variant}\n# reload ${++reloads}\n`);
+      renameSync(`${proxy.configFile}.next`, proxy.configFile);
       proxy.child.kill('SIGHUP');
     };
     // One at once: a short campaign (a replay of one connection) is reloaded too.

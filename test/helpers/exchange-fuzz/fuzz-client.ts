@@ -1,7 +1,9 @@
 // The client of the exchange fuzz test: one connection to the proxy that sends its planned requests — pipelined
 // in random pieces, or one after another's response — reads the answers with Node's own llhttp, and checks each
 // against its plan: the upstream's response whole and in order, a local reply, a cut that does not look complete,
-// and a close exactly where one may or must come.
+// and a close exactly where one may or must come. A request that says `Expect: 100-continue` may wait for the
+// proxy's 100 before its body, as curl does: until it comes, or for a few milliseconds; a final response instead
+// makes the client keep its body, and the proxy must then end the connection (README, Expect).
 
 import net from 'node:net';
 import { HTTPParser } from '../llhttp.ts';
@@ -36,6 +38,10 @@ export function runConnection(port: number, plan: ConnectionPlan, r: Random, vio
     const seen: Seen[] = [];
     let interim = false;
     let endedByUs = false;
+    /** The request whose head went out alone and whose body waits for the proxy's 100 Continue. */
+    let awaiting: AwaitedBody | null = null;
+    /** The request whose body the client kept because a final response came first: nothing follows it. */
+    let withheld: number | null = null;
     let finished = false;
     let sent = 0;
     const parser = new HTTPParser();
@@ -48,7 +54,15 @@ export function runConnection(port: number, plan: ConnectionPlan, r: Random, vio
       const all = fields === undefined ? partial : [...partial, ...fields];
       partial = [];
       interim = status < 200;
+      if (status === 100 && awaiting !== null) goAhead(awaiting);
       if (interim) return 0;
+      if (awaiting !== null && !awaiting.due) {
+        // The answer came first: the body stays with the client, which sends nothing more. (A 100 that came while
+        // the head was still being written has the body follow it all the same.)
+        withheld = awaiting.index;
+        clearTimeout(awaiting.timer);
+        awaiting = null;
+      }
       const map = new Map<string, string>();
       for (let i = 0; i + 1 < all.length; i += 2) map.set((all[i] as string).toLowerCase(), all[i + 1] as string);
       seen.push({ status, fields: map, body: [], complete: false });
@@ -73,12 +87,12 @@ export function runConnection(port: number, plan: ConnectionPlan, r: Random, vio
       if (finished) return;
       finished = true;
       clearTimeout(deadline);
-      if (plan.abortAfterMs === null) judge(plan, seen, !endedByUs, fail);
+      if (plan.abortAfterMs === null) judge(plan, seen, !endedByUs, withheld, fail);
       resolve();
     };
     const deadline = setTimeout(() => {
-      const waiting = plan.exchanges[seen.filter((s) => s.complete).length];
-      if (plan.abortAfterMs === null) fail(`hung after ${deadlineMs} ms waiting for ${waiting?.id ?? 'the close'}`);
+      const waiting = withheld === null ? plan.exchanges[seen.filter((s) => s.complete).length]?.id : undefined;
+      if (plan.abortAfterMs === null) fail(`hung after ${deadlineMs} ms waiting for ${waiting ?? 'the close'}`);
       endedByUs = true;
       socket.destroy();
       finish();
@@ -97,31 +111,56 @@ export function runConnection(port: number, plan: ConnectionPlan, r: Random, vio
     // An answer can come before its request is all sent (an early reply): the next request waits for the rest.
     let writing = false;
     let nextDue = false;
+    const written = (): void => {
+      writing = false;
+      if (nextDue) {
+        nextDue = false;
+        sendNext();
+      }
+    };
     const sendNext = (): void => {
       if (writing) {
         nextDue = true;
         return;
       }
       const next = plan.exchanges[sent++];
-      if (next === undefined) return;
+      if (next === undefined || withheld !== null) return;
       writing = true;
-      write(next.wire, () => {
-        writing = false;
-        if (nextDue) {
-          nextDue = false;
-          sendNext();
-        }
+      const waitMs = next.expectsContinue ? continueWait(r) : null;
+      if (waitMs === null) {
+        write(next.wire, written);
+        return;
+      }
+      const a: AwaitedBody = { index: sent - 1, body: next.wire.subarray(next.headLength), headSent: false, due: false, timer: undefined };
+      awaiting = a;
+      write(next.wire.subarray(0, next.headLength), () => {
+        a.headSent = true;
+        if (a.due) goAhead(a);
+        else if (awaiting === a && waitMs !== Number.POSITIVE_INFINITY) a.timer = setTimeout(goAhead, waitMs, a);
       });
+    };
+    // The 100 came, or the client waited long enough: the body goes (once its head is out).
+    const goAhead = (a: AwaitedBody): void => {
+      if (awaiting !== a) return;
+      if (!a.headSent) {
+        a.due = true;
+        return;
+      }
+      clearTimeout(a.timer);
+      awaiting = null;
+      write(a.body, written);
     };
     // Once every response is complete: end the connection ourselves unless the proxy must end it.
     const afterResponse = (): void => {
       const done = seen.filter((s) => s.complete).length;
-      if (done < plan.exchanges.length) {
+      if (withheld === null && done < plan.exchanges.length) {
         if (!plan.pipelined && done === sent) sendNext();
         return;
       }
+      // After a kept body the proxy cannot read on to a next request: it must end the connection, as it must
+      // after the last request's answer when that says so.
       const expect = plan.exchanges.at(-1)?.expect;
-      const mustClose = expect?.kind === 'rejected' || (expect?.kind === 'relayed' && expect.closes === 'must');
+      const mustClose = withheld !== null || expect?.kind === 'rejected' || (expect?.kind === 'relayed' && expect.closes === 'must');
       if (mustClose && (plan.closesWhenAsked || !saysClose(seen.at(-1) as Seen))) return;
       // A moment for anything the proxy should not send.
       setTimeout(() => {
@@ -149,10 +188,33 @@ export function runConnection(port: number, plan: ConnectionPlan, r: Random, vio
       finish();
     });
     socket.on('connect', () => {
+      // Pipelined requests go at once, bodies and all, whatever they expect.
       if (plan.pipelined) write(Buffer.concat(plan.exchanges.map((x) => x.wire)), () => {});
       else sendNext();
     });
   });
+}
+
+/** A request's body held back until the proxy's 100 Continue, or until the client's wait runs out. */
+interface AwaitedBody {
+  /** The request's place in the connection's plan. */
+  index: number;
+  body: Buffer;
+  /** Its head is all written: the body may follow. */
+  headSent: boolean;
+  /** The go-ahead came while the head was still being written. */
+  due: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * How long a client that sent `Expect: 100-continue` waits for the 100 before sending its body anyway: not at all
+ * (as the fuzz did before), until the 100 or a final response comes (bounded by the connection's deadline), or a
+ * few milliseconds (curl waits a second).
+ */
+function continueWait(r: Random): number | null {
+  const roll = r.int(10);
+  return roll < 3 ? null : roll < 8 ? Number.POSITIVE_INFINITY : r.between(1, 30);
 }
 
 /** A response in a line: its status, and a local reply's reason (its body). */
@@ -176,8 +238,11 @@ function bodyOf(s: Seen): Buffer {
   return Buffer.concat(s.body);
 }
 
-/** Holds the responses seen against the plan. `closedByProxy`: the connection ended from the proxy's side. */
-function judge(plan: ConnectionPlan, seen: Seen[], closedByProxy: boolean, fail: (what: string) => void): void {
+/**
+ * Holds the responses seen against the plan. `closedByProxy`: the connection ended from the proxy's side;
+ * `withheld`: the request whose body the client kept because a final response came before any 100 Continue.
+ */
+function judge(plan: ConnectionPlan, seen: Seen[], closedByProxy: boolean, withheld: number | null, fail: (what: string) => void): void {
   let mayHaveClosed = false;
   for (let j = 0; j < plan.exchanges.length; j++) {
     const x = plan.exchanges[j] as ExchangePlan;
@@ -217,6 +282,12 @@ function judge(plan: ConnectionPlan, seen: Seen[], closedByProxy: boolean, fail:
     } else {
       if (s.status !== e.status || !s.complete) fail(`${at}: got ${s.status}${s.complete ? '' : ' incomplete'} for a malformed request, expected ${e.status}`);
       mustEndHere(j, seen, closedByProxy, at, fail);
+    }
+    if (j === withheld) {
+      // The proxy answers Expect once the request goes upstream, so only its own replies may come before the 100.
+      if (!local) fail(`${at}: got ${described(s)} before any 100 Continue, its body not sent`);
+      mustEndHere(j, seen, closedByProxy || (!plan.closesWhenAsked && saysClose(s)), at, fail);
+      mayHaveClosed = true;
     }
     if (!s.complete) return;
   }

@@ -87,6 +87,10 @@ export interface ExchangePlan {
   http10: boolean;
   /** What the client sends: head and framed body. */
   wire: Buffer;
+  /** The head's bytes at the start of `wire` (a client waiting for 100 Continue sends them alone first). */
+  headLength: number;
+  /** The request says `Expect: 100-continue`, so its client may wait for the go-ahead before the body. */
+  expectsContinue: boolean;
   /** The body the upstream must receive, decoded. */
   body: Buffer;
   /** End-to-end fields the upstream must receive as sent (lower-case names). */
@@ -266,6 +270,8 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
       path: '',
       http10: false,
       wire: Buffer.from(raw, 'latin1'),
+      headLength: raw.length,
+      expectsContinue: false,
       body: Buffer.alloc(0),
       fields: [],
       hopByHop: [],
@@ -321,6 +327,7 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
   const withBody = ['POST', 'PUT', 'PATCH'].includes(method) || (method !== 'HEAD' && r.chance(0.1));
   let body: Buffer = Buffer.alloc(0);
   let bodyWire: Buffer = Buffer.alloc(0);
+  let expectsContinue = false;
   if (withBody) {
     body = bodyOfSomeSize(r);
     if (!http10 && r.chance(0.4)) {
@@ -330,7 +337,8 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
       lines.push(`Content-Length: ${body.length}`);
       bodyWire = body;
     }
-    if (!http10 && body.length > 0 && r.chance(0.1)) lines.push('Expect: 100-continue');
+    expectsContinue = !http10 && body.length > 0 && r.chance(0.1);
+    if (expectsContinue) lines.push('Expect: 100-continue');
   }
   const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
   const wire = Buffer.concat([head, bodyWire]);
@@ -350,5 +358,5 @@ export function exchangePlan(r: Random, id: string, caps: Capabilities, last: bo
   if (route === 'fzb' && http10 && answer.expect.kind === 'relayed' && answer.expect.body.length > 0 && answer.expect.closes === 'never') {
     answer.expect = { ...answer.expect, closes: 'may' };
   }
-  return { id, route, method, path, http10, wire, body, fields, hopByHop, ...answer };
+  return { id, route, method, path, http10, wire, headLength: head.length, expectsContinue, body, fields, hopByHop, ...answer };
 }
