@@ -21,6 +21,10 @@
 // control row (the GETs straight to their upstream, beside the scanned uploads) shows the probe's core stays quiet.
 // `-- --shared` puts the upload peers on CPU 0 at normal priority instead, as earlier runs did. `-- --rounds N`
 // measures N alternating rounds instead of 5.
+//
+// The interleaved rows (bench/interleaved.ts) measure the same two conditions inside one probe instead: the
+// uploads switch on and off every INTERLEAVE_WINDOW_MS, and the GETs due while they were on are compared with
+// those due while they were off, so that both sides meet the same moments of the VM.
 
 import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -44,6 +48,7 @@ import {
   template,
   waitForPort,
 } from './candidates.ts';
+import { splitByWindows } from './interleaved.ts';
 import { latencyHistogram, MAX_REMEASURES, openLoop } from './open-loop.ts';
 import { slowedByLoad } from './slowed-by-load.ts';
 import { startBenchUpstream } from './upstream.ts';
@@ -72,6 +77,13 @@ const ENGINE_LINE = process.argv.includes('--engine') ? `    engine: ${ENGINE}\n
  */
 const UPLOAD_WRITES = process.argv.includes('--whole-writes') ? [] : ['--chunk', String(64 * 1024)];
 const LATENCY_MS = 3000;
+/** The interleaved rows' probe: twice a round's, so that each side has about as many GETs as a round. */
+const INTERLEAVED_MS = 2 * LATENCY_MS;
+/**
+ * The interleaved rows' windows: five uploads in each loaded one (UPLOADS_PER_S), each upload some tens of
+ * milliseconds, so what spills into a quiet window is little; and short beside the VM's slower swings.
+ */
+const INTERLEAVE_WINDOW_MS = 500;
 /** The upload load starts this long before the probe and runs this long after it. */
 const LOAD_MARGIN_MS = 300;
 const UPLOADS_PER_S = 10;
@@ -99,11 +111,15 @@ interface UploadLoad {
   stop(): Promise<UploadCounts>;
 }
 
-/** What the upload client prints: uploads answered 200 and not, and each one's start and end (ms since the epoch). */
+/**
+ * What the upload client prints: uploads answered 200 and not, each one's start and end (ms since the epoch), and
+ * with --window-ms each loaded window's.
+ */
 interface UploadCounts {
   ok: number;
   other: number;
   spans: number[];
+  windows?: number[];
 }
 
 /**
@@ -111,8 +127,8 @@ interface UploadCounts {
  * round the generator re-measures after its own major GC (open-loop.ts) must be measured beside the uploads too,
  * which a load of fixed length did not ensure (until 2026-12-01, such a round ran partly or wholly without them).
  */
-function uploads(port: number, path: string): UploadLoad {
-  const ms = (MAX_REMEASURES + 1) * (LATENCY_MS + LOAD_MARGIN_MS) + 2 * LOAD_MARGIN_MS;
+function uploads(port: number, path: string, windowMs = 0, probeMs = LATENCY_MS): UploadLoad {
+  const ms = (MAX_REMEASURES + 1) * (probeMs + LOAD_MARGIN_MS) + 2 * LOAD_MARGIN_MS;
   const args = [
     'bench/peers/upload-load.ts',
     '--port',
@@ -123,6 +139,7 @@ function uploads(port: number, path: string): UploadLoad {
     String(UPLOADS_PER_S),
     '--ms',
     String(ms),
+    ...(windowMs > 0 ? ['--window-ms', String(windowMs)] : []),
     ...UPLOAD_WRITES,
   ];
   const [cmd, argv] = hasTaskset ? ['taskset', ['-c', UPLOAD_CPU, ...UPLOAD_PREFIX, process.execPath, ...args]] : [process.execPath, args];
@@ -176,6 +193,52 @@ async function p99(port: number, into: number[], samples?: number[]): Promise<vo
 /** The pooled p99 of a row (µs). */
 const pooledP99 = (row: number[]) => pooled.get(row)?.getValueAtPercentile(99) ?? 0;
 
+/** An interleaved row: each round's p99 of the GETs due while the uploads were on and while they were off. */
+interface InterleavedRow {
+  loaded: number[];
+  quiet: number[];
+  /** Every round's GETs of each side, for the pooled p99s. */
+  allLoaded: hdr.Histogram;
+  allQuiet: hdr.Histogram;
+  /** GETs left out as neither (bench/interleaved.ts), and GETs in all. */
+  leftOut: number;
+  total: number;
+}
+
+const interleavedRow = (): InterleavedRow => ({
+  loaded: [],
+  quiet: [],
+  allLoaded: latencyHistogram(),
+  allQuiet: latencyHistogram(),
+  leftOut: 0,
+  total: 0,
+});
+
+/** The p99 (µs) of latencies, recorded into `pool` too. */
+function p99Of(latencies: number[], pool: hdr.Histogram): number {
+  const h = latencyHistogram();
+  for (const us of latencies) {
+    h.recordValue(us);
+    pool.recordValue(us);
+  }
+  const v = h.getValueAtPercentile(99);
+  h.destroy();
+  return v;
+}
+
+/** Medians of the per-round ratios and the pooled ratio of an interleaved row, in a line. */
+function describeInterleaved(row: InterleavedRow): string {
+  const ratios = row.loaded.map((l, i) => l / (row.quiet[i] as number));
+  const pooledLoaded = row.allLoaded.getValueAtPercentile(99);
+  const pooledQuiet = row.allQuiet.getValueAtPercentile(99);
+  return (
+    `p99 ${median(row.loaded)} µs on [${row.loaded.join(', ')}], ${median(row.quiet)} µs off [${row.quiet.join(', ')}]; ` +
+    `the rounds' ratios ${ratios.map((r) => r.toFixed(2)).join(', ')}: median ${median(ratios).toFixed(2)}; ` +
+    `pooled ${pooledLoaded} against ${pooledQuiet} µs: ${(pooledLoaded / pooledQuiet).toFixed(2)} ` +
+    `(${row.leftOut} of ${row.total} GETs left out, due off while an upload was ending)`
+  );
+}
+
 async function main(): Promise<void> {
   // The probe (openLoop, in this process) belongs on CPU 0 with the GETs' upstream, not beside the proxy.
   pinSelfToLoadCpu();
@@ -228,6 +291,8 @@ async function main(): Promise<void> {
     let failed = 0;
     const directQuiet: number[] = [];
     const directBusy: number[] = [];
+    const interleavedScan = interleavedRow();
+    const interleavedForward = interleavedRow();
     const upstreamPort = upstream.port;
     /**
      * GETs each condition's uploads slowed, per 1,000, a value a round (slowed-by-load.ts): slower than the same
@@ -251,6 +316,23 @@ async function main(): Promise<void> {
       if (path === '/scan') scanned += r.ok;
       failed += r.other;
     };
+    /** One probe while `path`'s uploads switch on and off; each side's p99 goes to `row`. */
+    const interleaved = async (path: string, row: InterleavedRow) => {
+      const load = uploads(port, path, INTERLEAVE_WINDOW_MS, INTERLEAVED_MS);
+      const samples: number[] = [];
+      await new Promise((r) => setTimeout(r, LOAD_MARGIN_MS));
+      const probe = await openLoop({ port, rate: 1000, durationMs: INTERLEAVED_MS, connections: 50, request: SMALL, newConnection: false, samples });
+      remeasured += probe.remeasured;
+      probe.histogram.destroy();
+      const r = await load.stop();
+      const split = splitByWindows(samples, r.windows ?? [], r.spans);
+      row.loaded.push(p99Of(split.loaded, row.allLoaded));
+      row.quiet.push(p99Of(split.quiet, row.allQuiet));
+      row.leftOut += split.leftOut;
+      row.total += samples.length / 2;
+      if (path === '/scan') scanned += r.ok;
+      failed += r.other;
+    };
     for (let round = 0; round <= ROUNDS; round++) {
       if (round === 1) {
         // Round 0 was the warm-up: its values go.
@@ -258,6 +340,14 @@ async function main(): Promise<void> {
         slowed.clear();
         for (const h of pooled.values()) h.destroy();
         pooled.clear();
+        for (const row of [interleavedScan, interleavedForward]) {
+          row.allLoaded.reset();
+          row.allQuiet.reset();
+          row.loaded.length = 0;
+          row.quiet.length = 0;
+          row.leftOut = 0;
+          row.total = 0;
+        }
         scanned = 0;
         failed = 0;
         remeasured = 0;
@@ -270,6 +360,8 @@ async function main(): Promise<void> {
       await under('/blind', blind, port, blindPort);
       await under('/scan', busy);
       await under('/scan-inline', inline);
+      await interleaved('/scan', interleavedScan);
+      await interleaved('/upload', interleavedForward);
       // Control: the same GETs straight to their upstream, without and beside the scanned uploads. What rises
       // here is the machine's, not the proxy's.
       await p99(upstreamPort, directQuiet);
@@ -314,6 +406,10 @@ async function main(): Promise<void> {
     } else {
       console.log('nginx not installed (bench/setup-peers.sh): no nginx baseline');
     }
+    console.log(
+      `interleaved, the uploads on and off every ${INTERLEAVE_WINDOW_MS} ms within one ${INTERLEAVED_MS} ms probe a round, the GETs due while on against those due while off: scanned in the offload pool: ${describeInterleaved(interleavedScan)} (target ≤ 1.20)`,
+    );
+    console.log(`interleaved, the same uploads forwarded unscanned: ${describeInterleaved(interleavedForward)}`);
     const dq = median(directQuiet);
     const db = median(directBusy);
     console.log(

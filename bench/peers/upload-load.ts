@@ -5,6 +5,11 @@
 // {"ok": N, "other": M, "spans": [start, end, ...]} (status 200 and anything else; when each upload started and its
 // response ended, ms since the Unix epoch) and exits.
 //
+// --window-ms W alternates W ms of that load with W ms of none, starting with the load (an upload in flight when
+// a window closes finishes; none starts until the next opens), and adds "windows": [start, end, ...] (each loaded
+// window, ms since the Unix epoch) to what it prints: bench/offload.ts's interleaved rows tell the GETs due in
+// each apart.
+//
 // --chunk N writes the body N bytes a system call, each after the one before was taken; without it the body goes
 // to the socket in one write. On loopback a write runs the receiving side's TCP work inside the sender's system
 // call, which the kernel does not preempt: one megabyte in one write was up to 0.3 ms of this process's kernel time,
@@ -16,13 +21,22 @@ import { request } from 'node:http';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { port: { type: 'string' }, path: { type: 'string' }, 'per-second': { type: 'string' }, ms: { type: 'string' }, chunk: { type: 'string' } },
+  options: {
+    port: { type: 'string' },
+    path: { type: 'string' },
+    'per-second': { type: 'string' },
+    ms: { type: 'string' },
+    chunk: { type: 'string' },
+    'window-ms': { type: 'string' },
+  },
 });
 const port = Number(values.port);
 const path = values.path ?? '/upload';
 const perSecond = Number(values['per-second'] ?? 10);
 const CHUNK = Number(values.chunk ?? Number.MAX_SAFE_INTEGER);
 const until = performance.now() + Number(values.ms ?? 3000);
+/** Loaded and quiet windows of this length in turn (0: loaded throughout). */
+const WINDOW_MS = Number(values['window-ms'] ?? 0);
 /** Text-like bytes, so a body scanner's patterns have work to do. */
 const UPLOAD = Buffer.from('lorem ipsum dolor sit amet, consectetur adipiscing elit; '.repeat(18_400).slice(0, 1024 * 1024));
 
@@ -64,10 +78,25 @@ let stopping = false;
 process.on('SIGTERM', () => {
   stopping = true;
 });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Each loaded window's start and end (--window-ms), ms since the Unix epoch. */
+const windows: number[] = [];
+const startedAt = performance.now();
 while (!stopping && performance.now() < until) {
-  const next = performance.now() + 1000 / perSecond;
+  const now = performance.now();
+  if (WINDOW_MS > 0) {
+    const k = Math.floor((now - startedAt) / WINDOW_MS);
+    if (k % 2 === 1) {
+      // A quiet window: wait for the next loaded one.
+      await sleep(startedAt + (k + 1) * WINDOW_MS - now);
+      continue;
+    }
+    const from = performance.timeOrigin + startedAt + k * WINDOW_MS;
+    if (windows.at(-2) !== from) windows.push(from, from + WINDOW_MS);
+  }
+  const next = now + 1000 / perSecond;
   (await upload()) === 200 ? ok++ : other++;
   const wait = next - performance.now();
-  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  if (wait > 0) await sleep(wait);
 }
-console.log(JSON.stringify({ ok, other, spans }));
+console.log(JSON.stringify(WINDOW_MS > 0 ? { ok, other, spans, windows } : { ok, other, spans }));

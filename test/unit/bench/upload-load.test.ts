@@ -68,4 +68,34 @@ describe('bench upload load', () => {
     }
     expect(Math.abs((counts.spans.at(-1) as number) - Date.now())).toBeLessThan(10_000);
   });
+
+  it('with --window-ms, starts uploads only inside its loaded windows, which alternate with quiet ones', async () => {
+    const before = received.length;
+    const args = [UPLOAD_LOAD, '--port', String(port), '--path', '/up', '--per-second', '20', '--ms', '1400', '--window-ms', '200'];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    const counts = JSON.parse(out.trim()) as { ok: number; other: number; spans: number[]; windows: number[] };
+    expect(counts.other).toBe(0);
+    expect(received.length - before).toBe(counts.ok);
+    // 1.4 s of 200 ms windows: loaded ones at 0, 400, 800 and 1200 ms, each 200 ms long, a quiet one between.
+    expect(counts.windows.length).toBe(8);
+    for (let i = 0; i < counts.windows.length; i += 2) {
+      const [start, end] = [counts.windows[i] as number, counts.windows[i + 1] as number];
+      expect(end - start).toBeCloseTo(200, 2);
+      if (i > 0) expect(start - (counts.windows[i - 1] as number)).toBeCloseTo(200, 2);
+    }
+    // Every upload began inside a loaded window (a millisecond of timer slack), and some began in each.
+    const windowOf = (t: number) => {
+      for (let i = 0; i < counts.windows.length; i += 2) if (t >= (counts.windows[i] as number) - 1 && t < (counts.windows[i + 1] as number) + 1) return i / 2;
+      return -1;
+    };
+    const starts = counts.spans.filter((_, i) => i % 2 === 0);
+    expect(starts.map(windowOf).filter((w) => w < 0)).toEqual([]);
+    expect(new Set(starts.map(windowOf)).size).toBe(4);
+  });
 });
